@@ -1,0 +1,31 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Porthole",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "porthole", targets: ["porthole"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(name: "CPorthole"),
+        .target(name: "PortholeSystem", dependencies: ["CPorthole"]),
+        .target(name: "Wayland", dependencies: ["PortholeSystem"]),
+        .target(name: "Link", dependencies: ["PortholeSystem"]),
+        .target(name: "Proxy", dependencies: ["PortholeSystem", "Wayland", "Link"]),
+        .target(name: "Harness", dependencies: ["PortholeSystem", "Wayland"]),
+        .executableTarget(
+            name: "porthole",
+            dependencies: ["Proxy", "Harness", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(name: "porthole-gen", dependencies: ["Wayland"]),
+        .testTarget(name: "PortholeSystemTests", dependencies: ["PortholeSystem"]),
+        .testTarget(name: "WaylandTests", dependencies: ["Wayland"]),
+        .testTarget(name: "LinkTests", dependencies: ["Link"]),
+        .testTarget(name: "ProxyTests", dependencies: ["Proxy"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Proxy", "Harness", "PortholeSystem", "Wayland"]),
+    ]
+)

@@ -1,0 +1,46 @@
+// The C shim: only what Swift's Glibc module cannot express (CMSG macros,
+// GNU-only calls, Linux UAPI headers). GNU calls are wrapped in shim.c so this
+// public header never needs _GNU_SOURCE.
+#ifndef CPORTHOLE_H
+#define CPORTHOLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <linux/vm_sockets.h>
+
+/// Largest number of fds sent in one sendmsg (libwayland's MAX_FDS_OUT).
+#define PORTHOLE_MAX_FDS_PER_MSG 28
+
+/// sendmsg with `nfds` file descriptors as SCM_RIGHTS (nfds <= 28).
+/// Returns bytes sent or -1 with errno set.
+ssize_t porthole_send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nfds);
+
+/// recvmsg that collects SCM_RIGHTS fds (received with MSG_CMSG_CLOEXEC).
+/// On return *nfds holds the number of fds stored in `fds` (at most maxfds) and
+/// *truncated is non-zero if the kernel reported MSG_CTRUNC (fds were lost).
+/// Returns bytes read, 0 on EOF or -1 with errno set.
+ssize_t porthole_recv_with_fds(int sock, void *buf, size_t len, int *fds, int maxfds, int *nfds, int *truncated);
+
+/// memfd_create with MFD_CLOEXEC | MFD_ALLOW_SEALING.
+int porthole_memfd_create(const char *name);
+/// Adds seals (F_ADD_SEALS). `seals` is a mask of the porthole_seal_* values.
+int porthole_add_seals(int fd, unsigned int seals);
+/// Returns the seals of `fd` (F_GET_SEALS) or -1.
+int porthole_get_seals(int fd);
+extern const unsigned int porthole_seal_seal;
+extern const unsigned int porthole_seal_shrink;
+extern const unsigned int porthole_seal_grow;
+extern const unsigned int porthole_seal_write;
+
+/// accept4 with SOCK_CLOEXEC | SOCK_NONBLOCK.
+int porthole_accept(int sock);
+/// pipe2 with O_CLOEXEC.
+int porthole_pipe(int fds[2]);
+
+#endif

@@ -1,0 +1,63 @@
+#define _GNU_SOURCE
+#include "CPorthole.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+const unsigned int porthole_seal_seal = F_SEAL_SEAL;
+const unsigned int porthole_seal_shrink = F_SEAL_SHRINK;
+const unsigned int porthole_seal_grow = F_SEAL_GROW;
+const unsigned int porthole_seal_write = F_SEAL_WRITE;
+
+ssize_t porthole_send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nfds) {
+    if (nfds < 0 || nfds > PORTHOLE_MAX_FDS_PER_MSG) { errno = EINVAL; return -1; }
+    union { char buf[CMSG_SPACE(sizeof(int) * PORTHOLE_MAX_FDS_PER_MSG)]; struct cmsghdr align; } control;
+    struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+    if (nfds > 0) {
+        memset(&control, 0, sizeof control);
+        msg.msg_control = control.buf;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+    }
+    return sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+ssize_t porthole_recv_with_fds(int sock, void *buf, size_t len, int *fds, int maxfds, int *nfds, int *truncated) {
+    union { char buf[CMSG_SPACE(sizeof(int) * PORTHOLE_MAX_FDS_PER_MSG)]; struct cmsghdr align; } control;
+    struct iovec iov = { .iov_base = buf, .iov_len = len };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf };
+    *nfds = 0;
+    *truncated = 0;
+    ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    if (n < 0) return n;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        int *data = (int *)CMSG_DATA(c);
+        for (size_t i = 0; i < count; i++) {
+            int fd;
+            memcpy(&fd, data + i, sizeof fd);
+            if (*nfds < maxfds) fds[(*nfds)++] = fd;
+            else { close(fd); *truncated = 1; }
+        }
+    }
+    if (msg.msg_flags & MSG_CTRUNC) *truncated = 1;
+    return n;
+}
+
+int porthole_memfd_create(const char *name) {
+    return memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+}
+
+int porthole_add_seals(int fd, unsigned int seals) { return fcntl(fd, F_ADD_SEALS, seals); }
+int porthole_get_seals(int fd) { return fcntl(fd, F_GET_SEALS); }
+
+int porthole_accept(int sock) { return accept4(sock, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK); }
+int porthole_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC); }

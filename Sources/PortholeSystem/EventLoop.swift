@@ -1,0 +1,138 @@
+import CPorthole
+import Glibc
+
+/// A single-threaded epoll loop. It is not Sendable: create it, register
+/// handlers and call `run()` on one thread. Handlers may register and
+/// unregister descriptors (their own included) while they run.
+public final class EventLoop {
+    /// Readiness events, as epoll reports them.
+    public struct Events: OptionSet, Sendable {
+        public let rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        public static let readable = Events(rawValue: EPOLLIN.rawValue)
+        public static let writable = Events(rawValue: EPOLLOUT.rawValue)
+        public static let hangup = Events(rawValue: EPOLLHUP.rawValue | EPOLLRDHUP.rawValue)
+        public static let error = Events(rawValue: EPOLLERR.rawValue)
+    }
+
+    /// Identifies a registration; pass it to `unregister`.
+    public struct Token: Hashable, Sendable { fileprivate let value: UInt64 }
+
+    private struct Entry {
+        var fd: Int32
+        var handler: (Events) -> Void
+    }
+
+    private let epoll: OwnedFD
+    private var entries: [UInt64: Entry] = [:]
+    private var nextToken: UInt64 = 1
+    private var deferred: [() -> Void] = []
+    private var running = false
+    private var keepAlive: [UInt64: OwnedFD] = [:]
+
+    public init() throws(SystemError) {
+        epoll = OwnedFD(try syscall("epoll_create1") { epoll_create1(Int32(EPOLL_CLOEXEC)) })
+    }
+
+    /// Watches `fd` for `events` and calls `handler` when any is ready.
+    public func register(_ fd: Int32, events: Events, handler: @escaping (Events) -> Void) throws(SystemError) -> Token {
+        let token = nextToken
+        nextToken += 1
+        var ev = epoll_event()
+        ev.events = events.rawValue | EPOLLRDHUP.rawValue
+        ev.data.u64 = token
+        try syscall("epoll_ctl ADD fd \(fd)") { epoll_ctl(epoll.rawValue, EPOLL_CTL_ADD, fd, &ev) }
+        entries[token] = Entry(fd: fd, handler: handler)
+        return Token(value: token)
+    }
+
+    /// Changes the events watched for a registration.
+    public func modify(_ token: Token, events: Events) {
+        guard let entry = entries[token.value] else { return }
+        var ev = epoll_event()
+        ev.events = events.rawValue | EPOLLRDHUP.rawValue
+        ev.data.u64 = token.value
+        _ = epoll_ctl(epoll.rawValue, EPOLL_CTL_MOD, entry.fd, &ev)
+    }
+
+    /// Stops watching. Safe to call from inside any handler; safe to call twice.
+    public func unregister(_ token: Token) {
+        guard let entry = entries.removeValue(forKey: token.value) else { return }
+        _ = epoll_ctl(epoll.rawValue, EPOLL_CTL_DEL, entry.fd, nil)
+        keepAlive.removeValue(forKey: token.value)
+    }
+
+    /// Runs `work` after the handlers of the current iteration have finished.
+    public func defer_(_ work: @escaping () -> Void) { deferred.append(work) }
+
+    /// Calls `handler` every `interval` nanoseconds (or once, if `repeating` is false).
+    @discardableResult
+    public func addTimer(nanoseconds interval: UInt64, repeating: Bool = true, handler: @escaping () -> Void) throws(SystemError) -> Token {
+        let fd = OwnedFD(try syscall("timerfd_create") { timerfd_create(CLOCK_MONOTONIC, Int32(TFD_CLOEXEC) | Int32(TFD_NONBLOCK)) })
+        var spec = itimerspec()
+        let ns = max(interval, 1)
+        spec.it_value = timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
+        if repeating { spec.it_interval = spec.it_value }
+        try syscall("timerfd_settime") { timerfd_settime(fd.rawValue, 0, &spec, nil) }
+        var tokenBox: Token?
+        let token = try register(fd.rawValue, events: .readable) { [unowned self] _ in
+            var expirations: UInt64 = 0
+            _ = read(fd.rawValue, &expirations, 8)
+            if !repeating, let t = tokenBox { self.unregister(t) }
+            handler()
+        }
+        tokenBox = token
+        keepAlive[token.value] = fd
+        return token
+    }
+
+    /// Blocks `signals` for this thread and calls `handler` with each one delivered.
+    @discardableResult
+    public func onSignals(_ signals: [Int32], handler: @escaping (Int32) -> Void) throws(SystemError) -> Token {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for s in signals { sigaddset(&set, s) }
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        let fd = OwnedFD(try syscall("signalfd") { signalfd(-1, &set, Int32(SFD_CLOEXEC) | Int32(SFD_NONBLOCK)) })
+        let token = try register(fd.rawValue, events: .readable) { _ in
+            var info = signalfd_siginfo()
+            while read(fd.rawValue, &info, MemoryLayout<signalfd_siginfo>.size) == MemoryLayout<signalfd_siginfo>.size {
+                handler(Int32(info.ssi_signo))
+            }
+        }
+        keepAlive[token.value] = fd
+        return token
+    }
+
+    /// Makes `run()` return after the current iteration.
+    public func stop() { running = false }
+
+    /// Dispatches events until `stop()` is called.
+    public func run() {
+        running = true
+        var events = [epoll_event](repeating: epoll_event(), count: 64)
+        while running {
+            runDeferred()
+            guard running else { break }
+            let n = events.withUnsafeMutableBufferPointer { epoll_wait(epoll.rawValue, $0.baseAddress, 64, -1) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                fatalError("epoll_wait: \(SystemError("epoll_wait"))")
+            }
+            for i in 0..<Int(n) {
+                let token = events[i].data.u64
+                guard let entry = entries[token] else { continue }
+                entry.handler(Events(rawValue: events[i].events))
+            }
+        }
+        runDeferred()
+    }
+
+    private func runDeferred() {
+        while !deferred.isEmpty {
+            let work = deferred
+            deferred.removeAll()
+            for w in work { w() }
+        }
+    }
+}

@@ -1,0 +1,177 @@
+import CPorthole
+import Glibc
+
+/// Stream sockets: listen, accept, connect, and sending/receiving bytes with
+/// file descriptors (SCM_RIGHTS). Every descriptor returned is close-on-exec.
+public enum Socket {
+    /// Most fds attached to one sendmsg, as libwayland expects.
+    public static let maxFdsPerMessage = Int(PORTHOLE_MAX_FDS_PER_MSG)
+
+    /// Creates a listening socket. A stale unix socket file (nobody accepting) is replaced.
+    public static func listen(_ address: SocketAddress, backlog: Int32 = 64) throws(SystemError) -> OwnedFD {
+        switch address {
+        case .unix(let path):
+            let fd = OwnedFD(try syscall("socket AF_UNIX") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) })
+            if access(path, F_OK) == 0 {
+                if (try? connect(address)) != nil { throw SystemError("listen \(address): address in use", code: EADDRINUSE) }
+                unlink(path)
+            }
+            try withUnixAddress(path) { (sa, len) throws(SystemError) in
+                try syscall("bind \(address)") { bind(fd.rawValue, sa, len) }
+            }
+            try syscall("listen \(address)") { Glibc.listen(fd.rawValue, backlog) }
+            try fd.setNonBlocking()
+            return fd
+        case .tcp(let host, let port):
+            var lastError = SystemError("resolve \(host)", code: EADDRNOTAVAIL)
+            for ai in try resolve(host: host, port: port, passive: true) {
+                guard let raw = try? syscall("socket", { socket(ai.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }) else { continue }
+                let fd = OwnedFD(raw)
+                var one: Int32 = 1
+                setsockopt(raw, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+                do {
+                    try ai.address.withUnsafeBytes { (p: UnsafeRawBufferPointer) throws(SystemError) in
+                        try syscall("bind \(address)") { bind(raw, p.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(p.count)) }
+                    }
+                    try syscall("listen \(address)") { Glibc.listen(raw, backlog) }
+                    try fd.setNonBlocking()
+                    return fd
+                } catch { lastError = (error as? SystemError) ?? lastError }
+            }
+            throw lastError
+        }
+    }
+
+    /// Connects (blocking) and returns a non-blocking socket.
+    public static func connect(_ address: SocketAddress) throws(SystemError) -> OwnedFD {
+        switch address {
+        case .unix(let path):
+            let fd = OwnedFD(try syscall("socket AF_UNIX") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) })
+            try withUnixAddress(path) { (sa, len) throws(SystemError) in
+                try syscall("connect \(address)") { Glibc.connect(fd.rawValue, sa, len) }
+            }
+            try fd.setNonBlocking()
+            return fd
+        case .tcp(let host, let port):
+            var lastError = SystemError("resolve \(host)", code: EADDRNOTAVAIL)
+            for ai in try resolve(host: host, port: port, passive: false) {
+                guard let raw = try? syscall("socket", { socket(ai.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }) else { continue }
+                let fd = OwnedFD(raw)
+                do {
+                    try ai.address.withUnsafeBytes { (p: UnsafeRawBufferPointer) throws(SystemError) in
+                        try syscall("connect \(address)") { Glibc.connect(raw, p.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(p.count)) }
+                    }
+                    var one: Int32 = 1
+                    setsockopt(raw, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+                    try fd.setNonBlocking()
+                    return fd
+                } catch { lastError = (error as? SystemError) ?? lastError }
+            }
+            throw lastError
+        }
+    }
+
+    /// Accepts one pending connection, or returns nil when none is waiting.
+    public static func accept(_ listener: OwnedFD) throws(SystemError) -> OwnedFD? {
+        while true {
+            let r = porthole_accept(listener.rawValue)
+            if r >= 0 {
+                var one: Int32 = 1
+                setsockopt(r, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+                return OwnedFD(r)
+            }
+            if errno == EINTR { continue }
+            if errno == EAGAIN || errno == EWOULDBLOCK || errno == ECONNABORTED { return nil }
+            throw SystemError("accept")
+        }
+    }
+
+    /// A connected pair of unix stream sockets (non-blocking, close-on-exec).
+    public static func pair() throws(SystemError) -> (OwnedFD, OwnedFD) {
+        var fds: [Int32] = [-1, -1]
+        try syscall("socketpair") { socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0, &fds) }
+        return (OwnedFD(fds[0]), OwnedFD(fds[1]))
+    }
+
+    /// Sends bytes with at most 28 fds attached. Returns bytes sent, or 0 if the
+    /// socket would block.
+    public static func send(_ socket: OwnedFD, _ bytes: UnsafeRawBufferPointer, fds: [Int32]) throws(SystemError) -> Int {
+        precondition(fds.count <= maxFdsPerMessage)
+        while true {
+            let n = fds.withUnsafeBufferPointer { f in
+                porthole_send_with_fds(socket.rawValue, bytes.baseAddress, bytes.count, f.baseAddress, Int32(f.count))
+            }
+            if n >= 0 { return n }
+            if errno == EINTR { continue }
+            if errno == EAGAIN || errno == EWOULDBLOCK { return 0 }
+            throw SystemError("sendmsg on fd \(socket.rawValue)")
+        }
+    }
+
+    /// Result of one receive.
+    public enum Received {
+        case bytes(Int)
+        case wouldBlock
+        case endOfStream
+    }
+
+    /// Receives into `buffer`, appending any fds to `fds`. A truncated control
+    /// message (fds lost) is an error: the stream can no longer be trusted.
+    public static func receive(_ socket: OwnedFD, into buffer: UnsafeMutableRawBufferPointer, fds: inout [OwnedFD]) throws(SystemError) -> Received {
+        var raw = [Int32](repeating: -1, count: maxFdsPerMessage)
+        var count: Int32 = 0
+        var truncated: Int32 = 0
+        while true {
+            let n = raw.withUnsafeMutableBufferPointer { r in
+                porthole_recv_with_fds(socket.rawValue, buffer.baseAddress, buffer.count, r.baseAddress, Int32(r.count), &count, &truncated)
+            }
+            for i in 0..<Int(count) { fds.append(OwnedFD(raw[i])) }
+            if truncated != 0 { throw SystemError("recvmsg on fd \(socket.rawValue): control data truncated (fds lost)", code: EMSGSIZE) }
+            if n > 0 { return .bytes(n) }
+            if n == 0 { return .endOfStream }
+            if errno == EINTR { continue }
+            if errno == EAGAIN || errno == EWOULDBLOCK { return .wouldBlock }
+            if errno == ECONNRESET { return .endOfStream }
+            throw SystemError("recvmsg on fd \(socket.rawValue)")
+        }
+    }
+
+    private struct Resolved { var family: Int32; var address: [UInt8] }
+
+    private static func resolve(host: String, port: UInt16, passive: Bool) throws(SystemError) -> [Resolved] {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_family = AF_UNSPEC
+        if passive { hints.ai_flags = AI_PASSIVE }
+        var list: UnsafeMutablePointer<addrinfo>?
+        let rc = getaddrinfo(host, String(port), &hints, &list)
+        guard rc == 0, let first = list else {
+            throw SystemError("resolve \(host): \(String(cString: gai_strerror(rc)))", code: EADDRNOTAVAIL)
+        }
+        defer { freeaddrinfo(first) }
+        var out: [Resolved] = []
+        var cur: UnsafeMutablePointer<addrinfo>? = first
+        while let ai = cur {
+            let bytes = UnsafeRawBufferPointer(start: ai.pointee.ai_addr, count: Int(ai.pointee.ai_addrlen))
+            out.append(Resolved(family: ai.pointee.ai_family, address: Array(bytes)))
+            cur = ai.pointee.ai_next
+        }
+        return out
+    }
+
+    private static func withUnixAddress<R>(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) throws(SystemError) -> R) throws(SystemError) -> R {
+        var sa = sockaddr_un()
+        sa.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: sa.sun_path) else { throw SystemError("unix path too long: \(path)", code: ENAMETOOLONG) }
+        withUnsafeMutableBytes(of: &sa.sun_path) { dst in
+            for (i, b) in bytes.enumerated() { dst[i] = b }
+            dst[bytes.count] = 0
+        }
+        return try withUnsafePointer(to: &sa) { (p) throws(SystemError) -> R in
+            try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { (sp) throws(SystemError) -> R in
+                try body(sp, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+    }
+}

@@ -1,0 +1,162 @@
+import Glibc
+
+/// Outgoing bytes and fds for a non-blocking socket. Fds are attached to the
+/// sendmsg that carries the first byte of the message they belong to (never
+/// later), at most 28 per sendmsg. The queue is bounded by its owner through
+/// `queuedBytes`; it does not drop data itself.
+public final class WriteQueue {
+    private var bytes: [UInt8] = []
+    private var head = 0
+    /// Absolute stream offset of `bytes[head]`.
+    private var position: UInt64 = 0
+    private var fdMarks: [(offset: UInt64, fd: OwnedFD)] = []
+    private var fdHead = 0
+
+    public init() {}
+
+    /// Bytes waiting to be written.
+    public var queuedBytes: Int { bytes.count - head }
+    /// Whether nothing is waiting.
+    public var isEmpty: Bool { queuedBytes == 0 && fdHead == fdMarks.count }
+    /// Total bytes written to the socket so far.
+    public private(set) var totalWritten: UInt64 = 0
+
+    /// Appends a message and the fds that travel with it.
+    public func enqueue(_ message: UnsafeRawBufferPointer, fds: [OwnedFD] = []) {
+        let start = position + UInt64(queuedBytes)
+        for fd in fds { fdMarks.append((start, fd)) }
+        bytes.append(contentsOf: message)
+    }
+
+    /// Appends a message given as an array.
+    public func enqueue(_ message: [UInt8], fds: [OwnedFD] = []) {
+        message.withUnsafeBytes { enqueue($0, fds: fds) }
+    }
+
+    /// Writes as much as the socket takes. Returns true when the queue is empty.
+    public func flush(to socket: OwnedFD) throws(SystemError) -> Bool {
+        while queuedBytes > 0 {
+            var attach: [Int32] = []
+            var i = fdHead
+            while i < fdMarks.count && fdMarks[i].offset <= position && attach.count < Socket.maxFdsPerMessage {
+                attach.append(fdMarks[i].fd.rawValue)
+                i += 1
+            }
+            var length = queuedBytes
+            if i < fdMarks.count {
+                // Do not run past a message whose fds have not been attached yet.
+                let next = fdMarks[i].offset
+                length = next <= position ? 1 : min(length, Int(next - position))
+            }
+            let start = head
+            let sent = try bytes.withUnsafeBytes { all in
+                Result { () throws(SystemError) -> Int in
+                    try Socket.send(socket, UnsafeRawBufferPointer(rebasing: all[start..<(start + length)]), fds: attach)
+                }
+            }.get()
+            if sent == 0 { return false }
+            for j in fdHead..<i { fdMarks[j].fd.close() }
+            fdHead = i
+            head += sent
+            position += UInt64(sent)
+            totalWritten += UInt64(sent)
+            compact()
+        }
+        return true
+    }
+
+    /// Drops everything queued (closing queued fds).
+    public func discard() {
+        for j in fdHead..<fdMarks.count { fdMarks[j].fd.close() }
+        position += UInt64(queuedBytes)
+        bytes.removeAll(keepingCapacity: false)
+        head = 0
+        fdMarks.removeAll()
+        fdHead = 0
+    }
+
+    private func compact() {
+        if head == bytes.count {
+            bytes.removeAll(keepingCapacity: bytes.capacity <= 1 << 20)
+            head = 0
+        } else if head > 65536 && head > bytes.count / 2 {
+            bytes.removeSubrange(0..<head)
+            head = 0
+        }
+        if fdHead > 64 && fdHead > fdMarks.count / 2 {
+            fdMarks.removeSubrange(0..<fdHead)
+            fdHead = 0
+        } else if fdHead == fdMarks.count && fdHead > 0 {
+            fdMarks.removeAll(keepingCapacity: true)
+            fdHead = 0
+        }
+    }
+}
+
+/// Incoming bytes and fds from a non-blocking socket, accumulated until a
+/// parser consumes them.
+public final class ReadBuffer {
+    /// Bytes received and not yet consumed.
+    public private(set) var bytes: [UInt8] = []
+    private var head = 0
+    /// Fds received and not yet consumed, in order.
+    public var fds: [OwnedFD] = []
+    private var scratch = [UInt8](repeating: 0, count: 65536)
+
+    public init() {}
+
+    /// Unconsumed byte count.
+    public var count: Int { bytes.count - head }
+
+    /// Reads what the socket has, up to `limit` bytes. Returns false at end of stream.
+    public func fill(from socket: OwnedFD, limit: Int = 1 << 20) throws(SystemError) -> Bool {
+        var total = 0
+        while total < limit {
+            let want = min(scratch.count, limit - total)
+            var received = fds
+            fds = []
+            let r = try scratch.withUnsafeMutableBytes { buf in
+                Result { () throws(SystemError) -> Socket.Received in
+                    try Socket.receive(socket, into: UnsafeMutableRawBufferPointer(rebasing: buf[0..<want]), fds: &received)
+                }
+            }.get()
+            fds = received
+            switch r {
+            case .bytes(let n):
+                bytes.append(contentsOf: scratch[0..<n])
+                total += n
+            case .wouldBlock: return true
+            case .endOfStream: return false
+            }
+        }
+        return true
+    }
+
+    /// Appends bytes directly (tests, or data that arrived another way).
+    public func append(_ data: some Collection<UInt8>) { bytes.append(contentsOf: data) }
+
+    /// Calls `body` with the unconsumed bytes.
+    public func withUnconsumed<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try bytes.withUnsafeBytes { all in try body(UnsafeRawBufferPointer(rebasing: all[head...])) }
+    }
+
+    /// Marks `n` bytes as consumed.
+    public func consume(_ n: Int) {
+        head += n
+        if head == bytes.count {
+            bytes.removeAll(keepingCapacity: bytes.capacity <= 1 << 20)
+            head = 0
+        } else if head > 65536 && head > bytes.count / 2 {
+            bytes.removeSubrange(0..<head)
+            head = 0
+        }
+    }
+
+    /// Takes the oldest `n` fds, or nil if fewer have arrived.
+    public func takeFds(_ n: Int) -> [OwnedFD]? {
+        guard n <= fds.count else { return nil }
+        let taken = Array(fds[0..<n])
+        fds.removeFirst(n)
+        return taken
+    }
+}

@@ -1,0 +1,33 @@
+import Glibc
+
+/// A failed system call: which operation failed and the errno it set.
+public struct SystemError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// The errno value.
+    public let code: Int32
+    /// What was being attempted, e.g. `"connect unix:/run/x"`.
+    public let operation: String
+
+    public init(_ operation: String, code: Int32 = errno) {
+        self.operation = operation
+        self.code = code
+    }
+
+    public var description: String {
+        "\(operation): \(String(cString: strerror(code))) (errno \(code))"
+    }
+
+    /// True for EAGAIN/EWOULDBLOCK.
+    public var wouldBlock: Bool { code == EAGAIN || code == EWOULDBLOCK }
+}
+
+/// Retries `body` while it fails with EINTR; throws `SystemError` on -1.
+@discardableResult
+@inline(__always)
+public func syscall<T: FixedWidthInteger>(_ operation: @autoclosure () -> String, _ body: () -> T) throws(SystemError) -> T {
+    while true {
+        let r = body()
+        if r != -1 { return r }
+        if errno == EINTR { continue }
+        throw SystemError(operation())
+    }
+}

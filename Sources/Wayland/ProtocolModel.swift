@@ -1,0 +1,66 @@
+/// The wire type of one message argument.
+public enum ArgType: Sendable, Equatable {
+    case int, uint, fixed, string, object, newID, array, fd
+}
+
+/// One argument of a request or event: its wire type, the interface it names
+/// (for object and new_id; nil means any or, for new_id, untyped as in
+/// wl_registry.bind) and whether it may be null.
+public struct ArgSpec: Sendable, Equatable {
+    public var type: ArgType
+    public var interface: String?
+    public var nullable: Bool
+
+    public init(_ type: ArgType, interface: String? = nil, nullable: Bool = false) {
+        self.type = type
+        self.interface = interface
+        self.nullable = nullable
+    }
+}
+
+/// A request or event: name, first interface version that has it, whether it
+/// destroys its object, and its arguments.
+public struct MessageSpec: Sendable, Equatable {
+    public var name: String
+    public var since: UInt32
+    public var isDestructor: Bool
+    public var args: [ArgSpec]
+
+    public init(name: String, since: UInt32 = 1, isDestructor: Bool = false, args: [ArgSpec]) {
+        self.name = name
+        self.since = since
+        self.isDestructor = isDestructor
+        self.args = args
+    }
+
+    /// Number of fd arguments (carried out of band).
+    public var fdCount: Int { args.reduce(0) { $0 + ($1.type == .fd ? 1 : 0) } }
+}
+
+/// A protocol interface: name, highest version described, requests and events
+/// in opcode order.
+public final class Interface: Sendable, CustomStringConvertible {
+    public let name: String
+    public let version: UInt32
+    public let requests: [MessageSpec]
+    public let events: [MessageSpec]
+
+    public init(name: String, version: UInt32, requests: [MessageSpec], events: [MessageSpec]) {
+        self.name = name
+        self.version = version
+        self.requests = requests
+        self.events = events
+    }
+
+    public var description: String { name }
+
+    /// The opcode of the request named `name`, if any.
+    public func requestOpcode(_ name: String) -> UInt16? {
+        requests.firstIndex { $0.name == name }.map { UInt16($0) }
+    }
+
+    /// The opcode of the event named `name`, if any.
+    public func eventOpcode(_ name: String) -> UInt16? {
+        events.firstIndex { $0.name == name }.map { UInt16($0) }
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+
+/// Reads Wayland protocol XML (the format of wayland.xml and wayland-protocols)
+/// into interfaces. Descriptions are ignored; only what the wire needs is kept.
+public enum ProtocolXML {
+    /// A protocol file that cannot be used.
+    public struct LoadError: Error, CustomStringConvertible, Sendable {
+        public let file: String
+        public let reason: String
+        public var description: String { "\(file): \(reason)" }
+    }
+
+    /// Parses one protocol XML document.
+    public static func parse(_ data: Data, file: String = "<xml>") throws(LoadError) -> (protocol: String, interfaces: [Interface]) {
+        let delegate = Collector()
+        let parser = XMLParser(data: data)
+        parser.delegate = delegate
+        let ok = parser.parse()
+        if let failure = delegate.failure { throw LoadError(file: file, reason: failure) }
+        guard ok else {
+            let reason = parser.parserError.map { "\($0.localizedDescription)" } ?? "malformed XML"
+            throw LoadError(file: file, reason: "XML error at line \(parser.lineNumber): \(reason)")
+        }
+        guard let name = delegate.protocolName else { throw LoadError(file: file, reason: "no <protocol> element") }
+        guard !delegate.interfaces.isEmpty else { throw LoadError(file: file, reason: "no <interface> elements") }
+        return (name, delegate.interfaces)
+    }
+
+    /// Reads and parses a protocol XML file.
+    public static func load(path: String) throws(LoadError) -> (protocol: String, interfaces: [Interface]) {
+        guard let data = FileManager.default.contents(atPath: path) else { throw LoadError(file: path, reason: "cannot read file") }
+        return try parse(data, file: path)
+    }
+
+    private final class Collector: NSObject, XMLParserDelegate {
+        var protocolName: String?
+        var interfaces: [Interface] = []
+        var failure: String?
+        private var iface: (name: String, version: UInt32)?
+        private var requests: [MessageSpec] = []
+        private var events: [MessageSpec] = []
+        private var message: MessageSpec?
+        private var messageIsRequest = true
+
+        func parser(_ parser: XMLParser, didStartElement element: String, namespaceURI: String?, qualifiedName: String?, attributes a: [String: String] = [:]) {
+            guard failure == nil else { return }
+            switch element {
+            case "protocol":
+                protocolName = a["name"]
+            case "interface":
+                guard let name = a["name"], let vs = a["version"], let v = UInt32(vs), v >= 1 else {
+                    fail(parser, "interface without a valid name and version"); return
+                }
+                iface = (name, v)
+                requests = []
+                events = []
+            case "request", "event":
+                guard iface != nil, let name = a["name"] else { fail(parser, "\(element) without a name or outside an interface"); return }
+                var since: UInt32 = 1
+                if let s = a["since"] {
+                    guard let v = UInt32(s), v >= 1 else { fail(parser, "bad since='\(s)' on \(name)"); return }
+                    since = v
+                }
+                message = MessageSpec(name: name, since: since, isDestructor: a["type"] == "destructor", args: [])
+                messageIsRequest = element == "request"
+            case "arg":
+                guard message != nil else { fail(parser, "<arg> outside a message"); return }
+                let type: ArgType
+                switch a["type"] ?? "" {
+                case "int": type = .int
+                case "uint": type = .uint
+                case "fixed": type = .fixed
+                case "string": type = .string
+                case "object": type = .object
+                case "new_id": type = .newID
+                case "array": type = .array
+                case "fd": type = .fd
+                default: fail(parser, "unknown arg type '\(a["type"] ?? "")' in \(message!.name)"); return
+                }
+                message!.args.append(ArgSpec(type, interface: a["interface"], nullable: a["allow-null"] == "true"))
+            default:
+                break
+            }
+        }
+
+        func parser(_ parser: XMLParser, didEndElement element: String, namespaceURI: String?, qualifiedName: String?) {
+            guard failure == nil else { return }
+            switch element {
+            case "request", "event":
+                if let m = message { if messageIsRequest { requests.append(m) } else { events.append(m) } }
+                message = nil
+            case "interface":
+                if let i = iface { interfaces.append(Interface(name: i.name, version: i.version, requests: requests, events: events)) }
+                iface = nil
+            default:
+                break
+            }
+        }
+
+        private func fail(_ parser: XMLParser, _ reason: String) {
+            failure = "line \(parser.lineNumber): \(reason)"
+            parser.abortParsing()
+        }
+    }
+}
