@@ -1,0 +1,78 @@
+import PortholeSystem
+import Wayland
+
+/// The pattern client's buffers: one memfd-backed wl_shm_pool holding
+/// `count` XRGB8888 buffers of the surface size, each either free or held
+/// by the compositor (from commit until wl_buffer.release).
+final class ShmBufferSet {
+    /// wl_shm format code of XRGB8888.
+    static let xrgb8888: UInt32 = 1
+
+    /// One wl_buffer in the pool.
+    struct Slot {
+        var id: UInt32
+        var offset: Int
+        var busy = false
+    }
+
+    private let memfd: OwnedFD
+    private let mapping: SharedMapping
+    private let poolID: UInt32
+    private(set) var slots: [Slot] = []
+    private var lastUsed: Int?
+    /// Bytes per row.
+    let stride: Int
+    /// Bytes per buffer.
+    let bufferSize: Int
+
+    /// Creates the memfd, the pool (sending the fd) and the buffers.
+    init(session: ClientSession, shmID: UInt32, width: Int, height: Int, count: Int = 2) throws(HarnessError) {
+        stride = width * 4
+        bufferSize = stride * height
+        let size = bufferSize * count
+        guard size <= Int(Int32.max) else { throw .invalidArgument("\(count) buffers of \(width)x\(height) do not fit a wl_shm pool") }
+        let fd = try system("create a \(size)-byte memfd") { () throws(SystemError) in try Memfd.create(name: "porthole-pattern", size: size) }
+        memfd = fd
+        mapping = try system("map the buffer memfd") { () throws(SystemError) in try SharedMapping(fd: fd, size: size) }
+        let sent = try system("duplicate the buffer memfd") { () throws(SystemError) in try fd.duplicate() }
+        poolID = session.newID()
+        try session.send(shmID, "create_pool", [.newID(poolID), .fd, .int(Int32(size))], fds: [sent])
+        for i in 0..<count {
+            let id = session.newID()
+            let offset = i * bufferSize
+            try session.send(poolID, "create_buffer", [
+                .newID(id), .int(Int32(offset)), .int(Int32(width)), .int(Int32(height)), .int(Int32(stride)), .uint(Self.xrgb8888),
+            ])
+            slots.append(Slot(id: id, offset: offset))
+        }
+    }
+
+    /// A free buffer, preferring one other than the buffer used last.
+    var freeSlot: Int? {
+        let free = slots.indices.filter { !slots[$0].busy }
+        return free.first { $0 != lastUsed } ?? free.first
+    }
+
+    /// Copies `image` into buffer `slot` and marks it held by the compositor.
+    func fill(_ slot: Int, with image: PatternImage) -> UInt32 {
+        precondition(!slots[slot].busy, "drawing into a buffer the compositor holds")
+        image.copy(into: mapping.base! + slots[slot].offset)
+        slots[slot].busy = true
+        lastUsed = slot
+        return slots[slot].id
+    }
+
+    /// Handles wl_buffer.release; false if `id` is not one of these buffers.
+    func release(_ id: UInt32) -> Bool {
+        guard let i = slots.firstIndex(where: { $0.id == id }) else { return false }
+        slots[i].busy = false
+        return true
+    }
+
+    /// Destroys the buffers and the pool.
+    func destroy(session: ClientSession) throws(HarnessError) {
+        for s in slots { try session.send(s.id, "destroy") }
+        try session.send(poolID, "destroy")
+        slots.removeAll()
+    }
+}

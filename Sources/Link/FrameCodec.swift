@@ -1,0 +1,193 @@
+/// Encodes and decodes link frames (byte layouts in docs/link-protocol.md).
+/// All integers are little-endian.
+public enum FrameCodec {
+    /// Appends the encoded frame to `out`.
+    public static func encode(_ frame: LinkFrame, into out: inout [UInt8]) {
+        var w = Writer(out: out)
+        out = []
+        switch frame {
+        case .hello(let version, let role, let features):
+            w.header(.hello, 0)
+            w.u32(LinkProtocol.magic); w.u16(version); w.u8(role.rawValue); w.u8(0); w.u64(features)
+        case .closeLink(let code, let reason):
+            w.header(.closeLink, 0); w.u32(code); w.bytes(Array(reason.utf8))
+        case .channelOpen(let c, let bufAlloc):
+            w.header(.channelOpen, c); w.u32(bufAlloc); w.u32(0)
+        case .channelAccept(let c, let bufAlloc):
+            w.header(.channelAccept, c); w.u32(bufAlloc); w.u32(0)
+        case .channelClose(let c, let code, let reason):
+            w.header(.channelClose, c); w.u32(code); w.bytes(Array(reason.utf8))
+        case .data(let c, let credit, let resources, let bytes):
+            w.header(.data, c); w.credit(credit); w.u16(UInt16(resources.count)); w.u16(0)
+            for r in resources { w.u32(r) }
+            w.bytes(bytes)
+        case .creditUpdate(let c, let credit):
+            w.header(.creditUpdate, c); w.credit(credit)
+        case .creditRequest(let c):
+            w.header(.creditRequest, c)
+        case .resourceOpen(let c, let r, let kind, let size):
+            w.header(.resourceOpen, c); w.u32(r); w.u32(kind.rawValue); w.u64(size)
+        case .resourceExtend(let c, let r, let size):
+            w.header(.resourceExtend, c); w.u32(r); w.u32(0); w.u64(size)
+        case .resourceUpdate(let c, let r, let ranges, let bytes):
+            w.header(.resourceUpdate, c); w.u32(r); w.u32(UInt32(ranges.count))
+            for range in ranges { w.u64(range.offset); w.u32(range.length); w.u32(0) }
+            w.bytes(bytes)
+        case .resourceClose(let c, let r):
+            w.header(.resourceClose, c); w.u32(r)
+        case .pipeData(let c, let r, let bytes):
+            w.header(.pipeData, c); w.u32(r); w.bytes(bytes)
+        case .pipeClose(let c, let r):
+            w.header(.pipeClose, c); w.u32(r)
+        }
+        w.finish()
+        out = w.out
+    }
+
+    /// The encoded frame as a new array.
+    public static func encode(_ frame: LinkFrame) -> [UInt8] {
+        var out: [UInt8] = []
+        encode(frame, into: &out)
+        return out
+    }
+
+    /// Length of the frame at the start of `bytes`, or nil if its header is not
+    /// complete yet. Throws if the header announces an impossible frame.
+    public static func frameLength(_ bytes: UnsafeRawBufferPointer, limits: LinkLimits) throws(LinkProtocolError) -> Int? {
+        guard bytes.count >= LinkProtocol.headerSize else { return nil }
+        let length = Int(bytes.loadUnaligned(fromByteOffset: 0, as: UInt32.self).littleEndian)
+        let type = bytes.loadUnaligned(fromByteOffset: 4, as: UInt16.self).littleEndian
+        guard FrameType(rawValue: type) != nil else { throw .unknownFrameType(type) }
+        guard length <= limits.maxPayload else { throw .oversizedFrame(length, limit: limits.maxPayload) }
+        return LinkProtocol.headerSize + length
+    }
+
+    /// Decodes one whole frame (header included).
+    public static func decode(_ bytes: UnsafeRawBufferPointer, limits: LinkLimits) throws(LinkProtocolError) -> LinkFrame {
+        guard let total = try frameLength(bytes, limits: limits), total == bytes.count else {
+            throw .unexpected("frame length does not match its buffer")
+        }
+        let rawType = bytes.loadUnaligned(fromByteOffset: 4, as: UInt16.self).littleEndian
+        let type = FrameType(rawValue: rawType)!
+        let channel = bytes.loadUnaligned(fromByteOffset: 8, as: UInt32.self).littleEndian
+        var r = Reader(bytes: bytes, offset: LinkProtocol.headerSize, type: type)
+        let frame: LinkFrame
+        switch type {
+        case .hello:
+            let magic = try r.u32()
+            guard magic == LinkProtocol.magic else { throw .badMagic(magic) }
+            let version = try r.u16()
+            let rawRole = try r.u8()
+            _ = try r.u8()
+            let features = try r.u64()
+            guard let role = LinkRole(rawValue: rawRole) else { throw .unknownRole(rawRole) }
+            frame = .hello(version: version, role: role, features: features)
+        case .closeLink:
+            frame = .closeLink(code: try r.u32(), reason: try r.reason(limits))
+        case .channelOpen:
+            let b = try r.u32(); _ = try r.u32()
+            frame = .channelOpen(channel: channel, bufAlloc: b)
+        case .channelAccept:
+            let b = try r.u32(); _ = try r.u32()
+            frame = .channelAccept(channel: channel, bufAlloc: b)
+        case .channelClose:
+            frame = .channelClose(channel: channel, code: try r.u32(), reason: try r.reason(limits))
+        case .data:
+            let credit = try r.credit()
+            let count = Int(try r.u16())
+            _ = try r.u16()
+            guard count <= limits.maxResourcesPerData else { throw .malformed(type, "\(count) resource references") }
+            var resources: [UInt32] = []
+            resources.reserveCapacity(count)
+            for _ in 0..<count { resources.append(try r.u32()) }
+            frame = .data(channel: channel, credit: credit, resources: resources, bytes: r.rest())
+        case .creditUpdate:
+            frame = .creditUpdate(channel: channel, credit: try r.credit())
+        case .creditRequest:
+            frame = .creditRequest(channel: channel)
+        case .resourceOpen:
+            let res = try r.u32()
+            let rawKind = try r.u32()
+            guard let kind = ResourceKind(rawValue: rawKind) else { throw .malformed(type, "unknown resource kind \(rawKind)") }
+            frame = .resourceOpen(channel: channel, resource: res, kind: kind, size: try r.u64())
+        case .resourceExtend:
+            let res = try r.u32(); _ = try r.u32()
+            frame = .resourceExtend(channel: channel, resource: res, size: try r.u64())
+        case .resourceUpdate:
+            let res = try r.u32()
+            let count = Int(try r.u32())
+            guard count <= limits.maxRangesPerUpdate, count * 16 <= r.remaining else {
+                throw .malformed(type, "\(count) ranges do not fit the frame")
+            }
+            var ranges: [UpdateRange] = []
+            ranges.reserveCapacity(count)
+            var dataBytes = 0
+            for _ in 0..<count {
+                let offset = try r.u64()
+                let length = try r.u32()
+                _ = try r.u32()
+                ranges.append(UpdateRange(offset: offset, length: length))
+                dataBytes += Int(length)
+            }
+            guard dataBytes == r.remaining else { throw .malformed(type, "ranges cover \(dataBytes) bytes, frame carries \(r.remaining)") }
+            frame = .resourceUpdate(channel: channel, resource: res, ranges: ranges, bytes: r.rest())
+        case .resourceClose:
+            frame = .resourceClose(channel: channel, resource: try r.u32())
+        case .pipeData:
+            let res = try r.u32()
+            frame = .pipeData(channel: channel, resource: res, bytes: r.rest())
+        case .pipeClose:
+            frame = .pipeClose(channel: channel, resource: try r.u32())
+        }
+        guard r.remaining == 0 else { throw .malformed(type, "\(r.remaining) trailing bytes") }
+        return frame
+    }
+
+    private struct Writer {
+        var out: [UInt8]
+        var start = 0
+        mutating func header(_ t: FrameType, _ channel: UInt32) {
+            start = out.count
+            u32(0); u16(t.rawValue); u16(0); u32(channel)
+        }
+        mutating func u8(_ v: UInt8) { out.append(v) }
+        mutating func u16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
+        mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
+        mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
+        mutating func bytes(_ b: [UInt8]) { out.append(contentsOf: b) }
+        mutating func credit(_ c: LinkFrame.Credit) { u32(c.bufAlloc); u32(c.fwdCnt) }
+        mutating func finish() {
+            let length = UInt32(out.count - start - LinkProtocol.headerSize).littleEndian
+            withUnsafeBytes(of: length) { for i in 0..<4 { out[start + i] = $0[i] } }
+        }
+    }
+
+    private struct Reader {
+        let bytes: UnsafeRawBufferPointer
+        var offset: Int
+        let type: FrameType
+        var remaining: Int { bytes.count - offset }
+        mutating func take<T: FixedWidthInteger>(_: T.Type) throws(LinkProtocolError) -> T {
+            guard remaining >= MemoryLayout<T>.size else { throw .malformed(type, "payload too short") }
+            let v = T(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: T.self))
+            offset += MemoryLayout<T>.size
+            return v
+        }
+        mutating func u8() throws(LinkProtocolError) -> UInt8 { try take(UInt8.self) }
+        mutating func u16() throws(LinkProtocolError) -> UInt16 { try take(UInt16.self) }
+        mutating func u32() throws(LinkProtocolError) -> UInt32 { try take(UInt32.self) }
+        mutating func u64() throws(LinkProtocolError) -> UInt64 { try take(UInt64.self) }
+        mutating func credit() throws(LinkProtocolError) -> LinkFrame.Credit {
+            LinkFrame.Credit(bufAlloc: try u32(), fwdCnt: try u32())
+        }
+        mutating func rest() -> [UInt8] {
+            let r = Array(bytes[offset...])
+            offset = bytes.count
+            return r
+        }
+        mutating func reason(_ limits: LinkLimits) throws(LinkProtocolError) -> String {
+            guard remaining <= limits.maxReasonBytes else { throw .malformed(type, "reason of \(remaining) bytes") }
+            return String(decoding: rest(), as: UTF8.self)
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import PortholeSystem
+
+/// Counters a proxy keeps, written as a flat JSON object by `--stats`.
+public final class ProxyStats {
+    /// Wayland bytes this side put into data frames.
+    public var protocolBytesSent: UInt64 = 0
+    /// Pixel bytes this side put into resource updates.
+    public var pixelBytesSent: UInt64 = 0
+    /// Pipe bytes this side sent over the link.
+    public var pipeBytesSent: UInt64 = 0
+    /// Bytes of buffer contents this process copied in memory (mirror updates,
+    /// frame assembly, writes into host memfds).
+    public var copiedBytes: UInt64 = 0
+    /// wl_surface.commit requests seen.
+    public var commits: UInt64 = 0
+    /// Wayland clients (guest) or compositor connections (host) open now.
+    public var clients: Int = 0
+    /// Links closed because the peer broke the protocol.
+    public var linkErrors: UInt64 = 0
+    /// Clients or channels closed for a protocol error.
+    public var clientErrors: UInt64 = 0
+    /// Totals of links already closed (their live counters are gone).
+    public var closedLinkSent: UInt64 = 0
+    public var closedLinkReceived: UInt64 = 0
+
+    public init() {}
+
+    /// The JSON object, given the live links' byte counters.
+    public func json(linkSent: UInt64, linkReceived: UInt64, links: Int) -> String {
+        let fields: [(String, String)] = [
+            ("link_sent_bytes", "\(closedLinkSent + linkSent)"),
+            ("link_received_bytes", "\(closedLinkReceived + linkReceived)"),
+            ("protocol_bytes_sent", "\(protocolBytesSent)"),
+            ("pixel_bytes_sent", "\(pixelBytesSent)"),
+            ("pipe_bytes_sent", "\(pipeBytesSent)"),
+            ("copied_bytes", "\(copiedBytes)"),
+            ("commits", "\(commits)"),
+            ("clients", "\(clients)"),
+            ("links", "\(links)"),
+            ("link_errors", "\(linkErrors)"),
+            ("client_errors", "\(clientErrors)"),
+            ("open_fds", "\(openFileDescriptorCount())"),
+        ]
+        return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}\n"
+    }
+
+    /// Writes `text` to `path` atomically (temporary file, then rename).
+    public static func write(_ text: String, to path: String) {
+        let tmp = path + ".tmp"
+        guard FileManager.default.createFile(atPath: tmp, contents: Data(text.utf8)) else {
+            Log.warning("cannot write stats file \(path)")
+            return
+        }
+        if rename(tmp, path) != 0 { Log.warning("cannot rename stats file to \(path)") }
+    }
+}

@@ -1,0 +1,129 @@
+import Link
+import PortholeSystem
+
+/// Guest side of a client's wl_shm pool: a read-only view of the client's
+/// memory and a private mirror holding what the host's copy contains. Commits
+/// send only bytes where the two differ.
+final class ShmPoolMirror {
+    let resourceID: UInt32
+    private let clientFD: OwnedFD
+    private(set) var client: SharedMapping
+    private(set) var mirror: SharedMapping
+    private(set) var size: Int
+    /// The wl_shm_pool object still exists.
+    var poolAlive = true
+    /// wl_buffers created from this pool and not destroyed.
+    var bufferCount = 0
+
+    init(resourceID: UInt32, clientFD: OwnedFD, size: Int) throws(SystemError) {
+        self.resourceID = resourceID
+        self.clientFD = clientFD
+        self.size = size
+        client = try SharedMapping(fd: clientFD, size: size, writable: false)
+        mirror = try SharedMapping(anonymous: size)
+    }
+
+    /// Size of the client's file now (it may shrink it behind our back).
+    func clientFileSize() -> Int { (try? clientFD.fileSize()) ?? 0 }
+
+    func grow(to newSize: Int) throws(SystemError) {
+        try client.grow(to: newSize)
+        try mirror.grow(to: newSize)
+        size = newSize
+    }
+
+    var isUnused: Bool { !poolAlive && bufferCount == 0 }
+}
+
+/// Accumulates changed byte ranges of one resource into update frames of
+/// bounded size.
+struct UpdateBuilder {
+    let channel: UInt32
+    let resource: UInt32
+    let maxData: Int
+    var ranges: [UpdateRange] = []
+    var data: [UInt8] = []
+    var frames: [LinkFrame] = []
+    var totalBytes = 0
+
+    init(channel: UInt32, resource: UInt32, maxPayload: Int) {
+        self.channel = channel
+        self.resource = resource
+        maxData = maxPayload - 4096
+    }
+
+    /// Adds `length` bytes at `offset` read from `source`.
+    mutating func add(offset: Int, _ source: UnsafeRawPointer, length: Int) {
+        var done = 0
+        while done < length {
+            let room = maxData - data.count - 16 * (ranges.count + 1)
+            if room <= 0 { flush(); continue }
+            let n = min(room, length - done)
+            if let last = ranges.last, last.offset + UInt64(last.length) == UInt64(offset + done), UInt64(last.length) + UInt64(n) < UInt64(UInt32.max) {
+                ranges[ranges.count - 1].length += UInt32(n)
+            } else {
+                ranges.append(UpdateRange(offset: UInt64(offset + done), length: UInt32(n)))
+            }
+            data.append(contentsOf: UnsafeRawBufferPointer(start: source + done, count: n))
+            done += n
+            totalBytes += n
+        }
+    }
+
+    mutating func flush() {
+        guard !ranges.isEmpty else { return }
+        frames.append(.resourceUpdate(channel: channel, resource: resource, ranges: ranges, bytes: data))
+        ranges.removeAll(keepingCapacity: true)
+        data.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Compares client memory against the mirror and records the differences.
+enum ByteDiff {
+    /// Granularity of a changed run.
+    static let block = 64
+    /// Coarse step compared first; equal steps are skipped whole.
+    static let step = 4096
+
+    /// Diffs bytes [start, end) of the pool; changed runs are copied into the
+    /// mirror and added to `builder`. Returns the number of bytes copied into the mirror.
+    static func diff(_ pool: ShmPoolMirror, start: Int, end: Int, into builder: inout UpdateBuilder) -> Int {
+        guard start < end, let c = pool.client.base, let m = pool.mirror.base else { return 0 }
+        var copied = 0
+        var runStart = -1
+        var i = start
+        func closeRun(_ at: Int) {
+            guard runStart >= 0 else { return }
+            let length = at - runStart
+            (m + runStart).copyMemory(from: c + runStart, byteCount: length)
+            builder.add(offset: runStart, UnsafeRawPointer(m + runStart), length: length)
+            copied += length
+            runStart = -1
+        }
+        while i < end {
+            let stepEnd = min(end, i + step)
+            if memcmp(c + i, m + i, stepEnd - i) == 0 {
+                closeRun(i)
+                i = stepEnd
+                continue
+            }
+            var j = i
+            while j < stepEnd {
+                let n = min(block, stepEnd - j)
+                if memcmp(c + j, m + j, n) != 0 {
+                    if runStart < 0 { runStart = j }
+                } else {
+                    closeRun(j)
+                }
+                j &+= n
+            }
+            i = stepEnd
+        }
+        closeRun(end)
+        return copied
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

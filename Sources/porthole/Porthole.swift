@@ -1,0 +1,164 @@
+import ArgumentParser
+import Glibc
+import Link
+import PortholeSystem
+import Proxy
+import Wayland
+
+@main
+struct Porthole: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "porthole",
+        abstract: "Show Wayland apps from a virtual machine on the host desktop.",
+        discussion: """
+            Run `porthole host` next to the host compositor and `porthole guest` inside the VM; \
+            one link (unix socket or TCP) joins them and carries every guest client.
+            """,
+        subcommands: [HostCommand.self, GuestCommand.self]
+    )
+}
+
+/// Options both roles share.
+struct CommonOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Write counters as JSON to FILE every second and at exit.", valueName: "FILE"))
+    var stats: String?
+
+    @Flag(name: .long, help: "Log every channel and resource event.")
+    var verbose = false
+}
+
+/// Exactly one of --listen / --connect.
+struct LinkOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Wait for the peer on ADDR (unix:PATH or tcp:HOST:PORT).", valueName: "ADDR"))
+    var listen: String?
+
+    @Option(name: .long, help: ArgumentHelp("Connect to the peer at ADDR (unix:PATH or tcp:HOST:PORT).", valueName: "ADDR"))
+    var connect: String?
+
+    func validate() throws {
+        guard (listen == nil) != (connect == nil) else { throw ValidationError("give exactly one of --listen ADDR or --connect ADDR") }
+        do { _ = try SocketAddress(parsing: listen ?? connect!) } catch { throw ValidationError(error.description) }
+    }
+
+    var address: SocketAddress { try! SocketAddress(parsing: listen ?? connect!) }
+    var isListen: Bool { listen != nil }
+}
+
+struct HostCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "host",
+        abstract: "Serve guests: join their clients to the host compositor."
+    )
+
+    @OptionGroup var link: LinkOptions
+
+    @Option(name: .long, help: ArgumentHelp("Host compositor: a socket name in $XDG_RUNTIME_DIR or an absolute path (default: $WAYLAND_DISPLAY).", valueName: "D"))
+    var display: String?
+
+    @OptionGroup var common: CommonOptions
+
+    func run() throws {
+        Log.verbose = common.verbose
+        Log.prefix = "porthole host"
+        signal(SIGPIPE, SIG_IGN)
+        let loop = try EventLoop()
+        let proxy: HostProxy
+        do { proxy = HostProxy(loop: loop, displayPath: try DisplayAddress.resolve(display)) } catch { throw ValidationError(error.description) }
+        var exitCode: Int32 = 0
+        if link.isListen {
+            try proxy.listen(on: link.address)
+        } else {
+            try proxy.connect(to: link.address)
+            proxy.onLinkClosed = { reason in
+                Log.info("link closed (\(reason)); exiting")
+                loop.stop()
+            }
+        }
+        try runLoop(loop, stats: common.stats, statsJSON: proxy.statsJSON) { sig in
+            Log.info("signal \(sig): shutting down")
+            exitCode = 0
+            proxy.shutdown()
+            loop.stop()
+        }
+        if exitCode != 0 { throw ExitCode(exitCode) }
+    }
+}
+
+struct GuestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "guest",
+        abstract: "Offer a Wayland socket in the guest and carry its clients to the host."
+    )
+
+    @OptionGroup var link: LinkOptions
+
+    @Option(name: .long, help: ArgumentHelp("Socket name in $XDG_RUNTIME_DIR (or absolute path) that clients use.", valueName: "NAME"))
+    var socket = "wayland-porthole"
+
+    @OptionGroup var common: CommonOptions
+
+    @Argument(parsing: .postTerminator, help: ArgumentHelp("Command to run with WAYLAND_DISPLAY set; porthole exits with its status.", valueName: "CMD"))
+    var command: [String] = []
+
+    func run() throws {
+        Log.verbose = common.verbose
+        Log.prefix = "porthole guest"
+        signal(SIGPIPE, SIG_IGN)
+        let loop = try EventLoop()
+        let path: String
+        do { path = try GuestProxy.socketPath(name: socket) } catch { throw ValidationError(error.description) }
+        let proxy = GuestProxy(loop: loop, socketPath: path)
+        var exitCode: Int32 = 0
+        var child: ChildProcess?
+        proxy.onLinkClosed = { reason in
+            Log.error("link to the host closed: \(reason)")
+            exitCode = 1
+            child?.signal(SIGTERM)
+            loop.stop()
+        }
+        let command = self.command
+        let socketName = socket
+        proxy.onReady = {
+            guard !command.isEmpty else { return }
+            do {
+                child = try ChildProcess(arguments: command, environment: ["WAYLAND_DISPLAY": socketName])
+                Log.info("started \(command[0]) (pid \(child!.pid))")
+            } catch {
+                Log.error("cannot run \(command[0]): \(error)")
+                exitCode = 127
+                loop.stop()
+            }
+        }
+        if link.isListen { try proxy.listen(on: link.address) } else { try proxy.connect(to: link.address) }
+        try loop.onSignals([SIGCHLD]) { _ in
+            guard let c = child, let status = c.reap() else { return }
+            Log.info("\(command[0]) exited with status \(status)")
+            exitCode = status
+            loop.stop()
+        }
+        try runLoop(loop, stats: common.stats, statsJSON: proxy.statsJSON) { sig in
+            if let c = child {
+                c.signal(sig)
+            } else {
+                Log.info("signal \(sig): shutting down")
+                loop.stop()
+            }
+        }
+        proxy.shutdown()
+        if let c = child, c.reap() == nil { c.signal(SIGTERM) }
+        if let stats = common.stats { ProxyStats.write(proxy.statsJSON(), to: stats) }
+        if exitCode != 0 { throw ExitCode(exitCode) }
+    }
+}
+
+/// Runs the loop with the stats timer and SIGINT/SIGTERM handling; writes
+/// the stats file one last time when the loop ends.
+func runLoop(_ loop: EventLoop, stats: String?, statsJSON: @escaping () -> String, onSignal: @escaping (Int32) -> Void) throws {
+    if let stats {
+        ProxyStats.write(statsJSON(), to: stats)
+        try loop.addTimer(nanoseconds: 500_000_000) { ProxyStats.write(statsJSON(), to: stats) }
+    }
+    try loop.onSignals([SIGINT, SIGTERM]) { onSignal($0) }
+    loop.run()
+    if let stats { ProxyStats.write(statsJSON(), to: stats) }
+}
