@@ -19,11 +19,11 @@ let package = Package(
         .target(name: "Harness", dependencies: ["PortholeSystem", "Wayland"]),
         .executableTarget(
             name: "porthole",
-            dependencies: ["Proxy", "Harness", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Proxy", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "porthole-gen", dependencies: ["Wayland"]),
         .testTarget(name: "PortholeSystemTests", dependencies: ["PortholeSystem"]),
-        .testTarget(name: "WaylandTests", dependencies: ["Wayland"]),
+        .testTarget(name: "WaylandTests", dependencies: ["Wayland", "Harness"]),
         .testTarget(name: "LinkTests", dependencies: ["Link"]),
         .testTarget(name: "ProxyTests", dependencies: ["Proxy"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Proxy", "Harness", "PortholeSystem", "Wayland"]),

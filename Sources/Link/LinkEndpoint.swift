@@ -27,6 +27,8 @@ public final class LinkEndpoint {
     /// Bytes written to and read from the socket.
     public private(set) var sentBytes: UInt64 = 0
     public private(set) var receivedBytes: UInt64 = 0
+    /// The link ended because the peer broke the protocol.
+    public private(set) var closedByProtocolError = false
 
     private let socket: OwnedFD
     private let loop: EventLoop
@@ -72,7 +74,7 @@ public final class LinkEndpoint {
     }
 
     /// Ends the link: tells the peer why (best effort) and closes the socket.
-    public func close(reason: String, code: UInt32 = 1, notifyPeer: Bool = true) {
+    public func close(reason: String, code: UInt32 = 0, notifyPeer: Bool = true) {
         guard !isClosed else { return }
         if notifyPeer {
             send(.closeLink(code: code, reason: String(reason.utf8.prefix(limits.maxReasonBytes)) ?? "error"))
@@ -124,7 +126,8 @@ public final class LinkEndpoint {
             }
             do { try processFrames() } catch {
                 Log.error("link \(name): \(error); closing this link")
-                close(reason: error.description)
+                closedByProtocolError = true
+                close(reason: error.description, code: 1)
                 return
             }
             if !alive && !isClosed { close(reason: "peer closed the connection", notifyPeer: false) }

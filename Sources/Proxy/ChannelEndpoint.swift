@@ -43,6 +43,9 @@ class ChannelEndpoint {
     private var forwardedPosition: UInt64 = 0
 
     var resources: [UInt32: ChannelResource] = [:]
+    /// Pipes this side closed that the peer may still send frames for.
+    private var closedPipes: Set<UInt32> = []
+    private var closedPipeOrder: [UInt32] = []
     private var resourceBytes: UInt64 = 0
     private var nextResourceID: UInt32
 
@@ -156,7 +159,12 @@ class ChannelEndpoint {
 
     /// Forwards whole messages from the socket while credit and the link allow.
     func pumpOutgoing() {
-        guard established, !closed else { return }
+        guard !closed else { return }
+        guard established else { setReadPaused(true); return }
+        guard input.fds.count <= Self.maxQueuedFds else {
+            fail(.implementation("more than \(Self.maxQueuedFds) file descriptors sent ahead of their messages"), localPeer: true)
+            return
+        }
         while !closed {
             if link.isCongested { setReadPaused(true); break }
             let parsed: ParsedMessage?
@@ -218,6 +226,8 @@ class ChannelEndpoint {
     func flushPending() {
         guard !pendingBytes.isEmpty || !pendingResources.isEmpty, !closed else { return }
         credit.didSend(pendingBytes.count)
+        // Progress: a later stall may ask for credit again.
+        if !pendingBytes.isEmpty { creditRequested = false }
         stats.protocolBytesSent += UInt64(pendingBytes.count)
         link.send(.data(channel: id, credit: credit.advertise(), resources: pendingResources, bytes: pendingBytes))
         pendingBytes.removeAll(keepingCapacity: true)
@@ -254,7 +264,6 @@ class ChannelEndpoint {
             resumeProducers()
         case .creditUpdate(_, let c):
             credit.peerAdvertised(c)
-            creditRequested = false
             resumeProducers()
         case .creditRequest:
             link.send(.creditUpdate(channel: id, credit: credit.advertise()))
@@ -283,11 +292,18 @@ class ChannelEndpoint {
             guard isPeerResource(rid) else { throw .unexpected("peer closed resource \(rid) it does not own") }
             dropResource(rid)
         case .pipeData(_, let rid, let bytes):
+            if closedPipes.contains(rid) {
+                // In flight when we closed the pipe: count it through the window and drop it.
+                try credit.didReceive(bytes.count, channel: id)
+                if credit.didForward(bytes.count) { link.send(.creditUpdate(channel: id, credit: credit.advertise())) }
+                return
+            }
             guard case .pipeSink(let sink)? = resources[rid] else { throw .unknownResource(channel: id, resource: rid) }
             try credit.didReceive(bytes.count, channel: id)
             sink.queue.append(contentsOf: bytes)
             drainSink(rid, sink)
         case .pipeClose(_, let rid):
+            if closedPipes.remove(rid) != nil { return }
             switch resources[rid] {
             case .pipeSink(let sink)?:
                 sink.closeWhenDrained = true
@@ -374,7 +390,7 @@ class ChannelEndpoint {
     }
 
     func allocateResourceID() -> UInt32 {
-        while resources[nextResourceID] != nil || nextResourceID & ~LinkProtocol.hostResourceBit == 0 {
+        while resources[nextResourceID] != nil || closedPipes.contains(nextResourceID) || nextResourceID & ~LinkProtocol.hostResourceBit == 0 {
             nextResourceID = (nextResourceID & LinkProtocol.hostResourceBit) | ((nextResourceID &+ 1) & ~LinkProtocol.hostResourceBit)
         }
         let rid = nextResourceID
@@ -467,6 +483,9 @@ class ChannelEndpoint {
         return true
     }
 
+    /// Fds a peer may send ahead of the messages that use them.
+    static let maxQueuedFds = 256
+
     /// Largest read-only file carried (keymaps are tens of KiB).
     static let maxReadOnlyFile = 16 << 20
 
@@ -522,6 +541,7 @@ class ChannelEndpoint {
             let n = buffer.withUnsafeMutableBytes { read(source.readEnd.rawValue, $0.baseAddress, room) }
             if n > 0 {
                 credit.didSend(n)
+                creditRequested = false
                 stats.pipeBytesSent += UInt64(n)
                 link.send(.pipeData(channel: id, resource: rid, bytes: Array(buffer[0..<n])))
                 continue
@@ -532,8 +552,16 @@ class ChannelEndpoint {
             }
             link.send(.pipeClose(channel: id, resource: rid))
             dropResource(rid)
+            rememberClosedPipe(rid)
             return
         }
+    }
+
+    /// Remembers a pipe we closed (bounded), so late frames for it are not errors.
+    private func rememberClosedPipe(_ rid: UInt32) {
+        closedPipes.insert(rid)
+        closedPipeOrder.append(rid)
+        if closedPipeOrder.count > 256 { closedPipes.remove(closedPipeOrder.removeFirst()) }
     }
 
     private func drainSink(_ rid: UInt32, _ sink: PipeSink) {
@@ -558,6 +586,7 @@ class ChannelEndpoint {
             if dropped > 0 && credit.didForward(dropped) { link.send(.creditUpdate(channel: id, credit: credit.advertise())) }
             link.send(.pipeClose(channel: id, resource: rid))
             dropResource(rid)
+            rememberClosedPipe(rid)
             return
         }
         if let t = sink.token { loop.unregister(t); sink.token = nil }

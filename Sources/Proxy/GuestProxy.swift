@@ -175,6 +175,7 @@ public final class GuestProxy: LinkEndpointDelegate, ChannelOwner {
 
     public func linkDidClose(_ link: LinkEndpoint, reason: String) {
         Log.warning("\(link.name): closed: \(reason)")
+        if link.closedByProtocolError { stats.linkErrors += 1 }
         stats.closedLinkSent += link.sentBytes
         stats.closedLinkReceived += link.receivedBytes
         for ch in Array(channels.values) {

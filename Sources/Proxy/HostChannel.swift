@@ -88,6 +88,9 @@ final class HostChannel: ChannelEndpoint {
             guard offset >= 0, width > 0, height > 0, stride > 0, Int64(offset) + Int64(stride) * Int64(height) <= p.size else {
                 throw MessageFault(objectID: sender, code: 1, message: "buffer outside the pool (offset \(offset), \(width)x\(height), stride \(stride), pool \(p.size))")
             }
+            if case .uint(let format) = m.args[5], let bpp = bytesPerPixel(shmFormat: format), Int64(stride) < Int64(width) * Int64(bpp) {
+                throw MessageFault(objectID: sender, code: 1, message: "stride \(stride) is less than width \(width) x \(bpp) bytes")
+            }
         case ("wl_shm_pool", "destroy"):
             poolSizes.removeValue(forKey: sender)
         default:

@@ -91,6 +91,7 @@ public final class HostProxy {
 
     func sessionEnded(_ s: HostLinkSession, reason: String) {
         if let l = s.link {
+            if l.closedByProtocolError { stats.linkErrors += 1 }
             stats.closedLinkSent += l.sentBytes
             stats.closedLinkReceived += l.receivedBytes
         }

@@ -1,0 +1,85 @@
+import Glibc
+import PortholeSystem
+import Wayland
+
+/// The recording compositor's event loop and its clients. It lives entirely
+/// on the compositor's background thread; only `log` is shared.
+final class CompositorServer {
+    /// The globals advertised to every client: (name, interface, version).
+    static let globals: [(name: UInt32, interface: String, version: UInt32)] = [
+        (1, "wl_compositor", 4),
+        (2, "wl_shm", 1),
+        (3, "xdg_wm_base", 1),
+    ]
+
+    let loop: EventLoop
+    let log: CommitLog
+    /// Nanoseconds between frame-callback ticks; 0 fires them at commit.
+    let frameInterval: UInt64
+    private let listener: OwnedFD
+    private var clients: [Int: CompositorClient] = [:]
+    private var clientCount = 0
+    private var serial: UInt32 = 0
+
+    /// Sets up the loop: accepting on `listener`, stopping when `wake`
+    /// becomes readable, and the frame timer.
+    init(listener: OwnedFD, wake: OwnedFD, log: CommitLog, frameInterval: UInt64) throws(SystemError) {
+        loop = try EventLoop()
+        self.listener = listener
+        self.log = log
+        self.frameInterval = frameInterval
+        _ = try loop.register(listener.rawValue, events: .readable) { [unowned self] _ in self.acceptAll() }
+        _ = try loop.register(wake.rawValue, events: .readable) { [unowned self] _ in self.loop.stop() }
+        if frameInterval > 0 {
+            try loop.addTimer(nanoseconds: frameInterval) { [unowned self] in self.tick() }
+        }
+    }
+
+    /// Serves until the wake descriptor fires, then disconnects every client.
+    func run() {
+        loop.run()
+        for client in Array(clients.values) { client.disconnect() }
+    }
+
+    /// The next event serial.
+    func nextSerial() -> UInt32 {
+        serial &+= 1
+        return serial
+    }
+
+    /// Milliseconds on the monotonic clock, as frame callbacks report time.
+    var timestamp: UInt32 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt32(truncatingIfNeeded: ts.tv_sec * 1000 + ts.tv_nsec / 1_000_000)
+    }
+
+    /// Forgets a disconnected client.
+    func remove(_ client: CompositorClient) { clients.removeValue(forKey: client.number) }
+
+    private func acceptAll() {
+        while true {
+            let accepted: OwnedFD?
+            do { accepted = try Socket.accept(listener) } catch {
+                log.noteError("accept failed: \(error)")
+                return
+            }
+            guard let fd = accepted else { return }
+            clientCount += 1
+            let client = CompositorClient(number: clientCount, socket: fd, server: self)
+            do {
+                client.token = try loop.register(fd.rawValue, events: .readable) { events in client.handle(events) }
+                clients[client.number] = client
+            } catch {
+                log.noteError("cannot watch client \(client.number): \(error)")
+            }
+        }
+    }
+
+    private func tick() {
+        for client in Array(clients.values) {
+            client.fireDueFrameCallbacks()
+            client.flushOrWatch()
+        }
+    }
+}
