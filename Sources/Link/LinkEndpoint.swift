@@ -77,7 +77,12 @@ public final class LinkEndpoint {
     public func close(reason: String, code: UInt32 = 0, notifyPeer: Bool = true) {
         guard !isClosed else { return }
         if notifyPeer {
-            send(.closeLink(code: code, reason: String(reason.utf8.prefix(limits.maxReasonBytes)) ?? "error"))
+            var text = Substring(reason.prefix(limits.maxReasonBytes))
+            while text.utf8.count > limits.maxReasonBytes { text = text.dropLast() }
+            var bytes: [UInt8] = []
+            FrameCodec.encode(.closeLink(code: code, reason: String(text)), into: &bytes)
+            // Not send(): a failing write there would re-enter close().
+            output.enqueue(bytes)
             _ = try? output.flush(to: socket)
         }
         isClosed = true

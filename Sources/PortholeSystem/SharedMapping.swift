@@ -13,6 +13,7 @@ public final class SharedMapping {
     /// Maps `size` bytes of `fd` from offset 0. The caller keeps `fd` open for
     /// as long as it wants to grow the mapping.
     public init(fd: OwnedFD, size: Int, writable: Bool = true) throws(SystemError) {
+        guard !fd.isClosed else { throw SystemError("mmap of a closed descriptor", code: EBADF) }
         self.fd = fd.rawValue
         self.writable = writable
         self.size = 0

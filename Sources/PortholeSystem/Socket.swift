@@ -12,7 +12,9 @@ public enum Socket {
         switch address {
         case .unix(let path):
             let fd = OwnedFD(try syscall("socket AF_UNIX") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) })
-            if access(path, F_OK) == 0 {
+            var st = stat()
+            if lstat(path, &st) == 0 {
+                guard (st.st_mode & S_IFMT) == S_IFSOCK else { throw SystemError("listen \(address): path exists and is not a socket", code: EEXIST) }
                 if (try? connect(address)) != nil { throw SystemError("listen \(address): address in use", code: EADDRINUSE) }
                 unlink(path)
             }

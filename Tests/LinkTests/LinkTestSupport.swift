@@ -1,0 +1,322 @@
+import Glibc
+import Link
+import PortholeSystem
+import Testing
+
+// Shared helpers for the link tests (a copy of the PortholeSystemTests ones:
+// test targets cannot share code without a support target).
+
+/// Writes all of `bytes` to a (possibly non-blocking) descriptor, polling as needed.
+func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
+    var done = 0
+    while done < bytes.count {
+        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+        if n > 0 { done += n; continue }
+        if n < 0 && (errno == EAGAIN || errno == EINTR) {
+            var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            _ = poll(&p, 1, 1000)
+            continue
+        }
+        Issue.record("write to fd \(fd) failed: errno \(errno)")
+        return
+    }
+}
+
+/// Polls `fd` for `events` for up to `timeoutMs`; true if ready.
+func waitFor(_ fd: Int32, events: Int16 = Int16(POLLIN), timeoutMs: Int32 = 2000) -> Bool {
+    var p = pollfd(fd: fd, events: events, revents: 0)
+    return poll(&p, 1, timeoutMs) == 1
+}
+
+/// Monotonic clock in nanoseconds.
+func monotonicNow() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
+/// What the watchdog thread needs: the socket it pokes on timeout and the one
+/// whose hangup tells it to give up. It closes both when it ends.
+private final class WatchdogContext {
+    let wake: Int32
+    let cancel: Int32
+    let timeoutMs: Int32
+    init(wake: Int32, cancel: Int32, timeoutMs: Int32) {
+        self.wake = wake
+        self.cancel = cancel
+        self.timeoutMs = timeoutMs
+    }
+}
+
+private func watchdogMain(_ arg: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
+    let ctx = Unmanaged<WatchdogContext>.fromOpaque(arg!).takeRetainedValue()
+    var p = pollfd(fd: ctx.cancel, events: Int16(POLLIN), revents: 0)
+    var r: Int32
+    repeat { r = poll(&p, 1, ctx.timeoutMs) } while r < 0 && errno == EINTR
+    if r == 0 {
+        var b: UInt8 = 1
+        _ = send(ctx.wake, &b, 1, Int32(MSG_NOSIGNAL))
+    }
+    close(ctx.wake)
+    close(ctx.cancel)
+    return nil
+}
+
+/// Runs `loop` until something calls `stop()`, or until `seconds` pass, when a
+/// separate thread (independent of the loop's own timers) makes it stop.
+/// Returns false, and records an issue, on timeout.
+@discardableResult
+func runLoop(_ loop: EventLoop, timeout seconds: Double = 10) throws -> Bool {
+    let (loopSide, threadWake) = try Socket.pair()
+    let (testCancel, threadCancel) = try Socket.pair()
+    var fired = false
+    let token = try loop.register(loopSide.rawValue, events: .readable) { [unowned loop] _ in
+        fired = true
+        loop.stop()
+    }
+    let ctx = WatchdogContext(wake: threadWake.release(), cancel: threadCancel.release(), timeoutMs: Int32(seconds * 1000))
+    var thread = pthread_t()
+    let rc = pthread_create(&thread, nil, watchdogMain, Unmanaged.passRetained(ctx).toOpaque())
+    precondition(rc == 0, "pthread_create failed")
+    loop.run()
+    loop.unregister(token)
+    testCancel.close()
+    pthread_join(thread, nil)
+    if fired { Issue.record("event loop still running after \(seconds) s") }
+    return !fired
+}
+
+/// Runs `loop` until `condition` holds (checked every millisecond) or the
+/// timeout passes. Returns the condition.
+@discardableResult
+func runLoop(_ loop: EventLoop, timeout seconds: Double = 10, until condition: @escaping () -> Bool) throws -> Bool {
+    let check = try loop.addTimer(nanoseconds: 1_000_000) { [unowned loop] in
+        if condition() { loop.stop() }
+    }
+    defer { loop.unregister(check) }
+    guard try runLoop(loop, timeout: seconds) else { return false }
+    return condition()
+}
+
+// MARK: - Building raw frames
+
+extension Array where Element == UInt8 {
+    mutating func le16(_ v: UInt16) { Swift.withUnsafeBytes(of: v.littleEndian) { append(contentsOf: $0) } }
+    mutating func le32(_ v: UInt32) { Swift.withUnsafeBytes(of: v.littleEndian) { append(contentsOf: $0) } }
+    mutating func le64(_ v: UInt64) { Swift.withUnsafeBytes(of: v.littleEndian) { append(contentsOf: $0) } }
+}
+
+/// A frame built by hand: header (with `length` defaulting to the payload's
+/// size) followed by `payload`.
+func rawFrame(type: UInt16, channel: UInt32 = 0, flags: UInt16 = 0, length: UInt32? = nil, payload: [UInt8] = []) -> [UInt8] {
+    var out: [UInt8] = []
+    out.le32(length ?? UInt32(payload.count))
+    out.le16(type)
+    out.le16(flags)
+    out.le32(channel)
+    return out + payload
+}
+
+func helloPayload(magic: UInt32 = LinkProtocol.magic, version: UInt16 = 1, role: UInt8, reserved: UInt8 = 0, features: UInt64 = 0) -> [UInt8] {
+    var p: [UInt8] = []
+    p.le32(magic); p.le16(version); p.append(role); p.append(reserved); p.le64(features)
+    return p
+}
+
+func decodeFrame(_ bytes: [UInt8], limits: LinkLimits = LinkLimits()) throws(LinkProtocolError) -> LinkFrame {
+    try bytes.withUnsafeBytes { b in Result { () throws(LinkProtocolError) -> LinkFrame in try FrameCodec.decode(b, limits: limits) } }.get()
+}
+
+func frameLength(_ bytes: [UInt8], limits: LinkLimits = LinkLimits()) throws(LinkProtocolError) -> Int? {
+    try bytes.withUnsafeBytes { b in Result { () throws(LinkProtocolError) -> Int? in try FrameCodec.frameLength(b, limits: limits) } }.get()
+}
+
+/// The error `body` throws, or nil (recording an issue) if it does not throw.
+func protocolError(_ comment: Comment? = nil, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws(LinkProtocolError) -> Void) -> LinkProtocolError? {
+    do {
+        try body()
+        Issue.record("expected a LinkProtocolError. \(comment?.rawValue ?? "")", sourceLocation: sourceLocation)
+        return nil
+    } catch {
+        return error
+    }
+}
+
+extension LinkProtocolError {
+    /// The frame type of a `.malformed` error.
+    var malformedType: FrameType? {
+        if case .malformed(let t, _) = self { return t }
+        return nil
+    }
+}
+
+// MARK: - Decoding a byte stream
+
+/// Reassembles frames from arbitrary chunks the way LinkEndpoint does:
+/// accumulate, then frameLength + decode while whole frames are buffered.
+final class StreamDecoder {
+    let limits: LinkLimits
+    let buffer = ReadBuffer()
+    private(set) var frames: [LinkFrame] = []
+    init(limits: LinkLimits = LinkLimits()) { self.limits = limits }
+
+    func feed<C: Collection<UInt8>>(_ chunk: C) throws(LinkProtocolError) {
+        buffer.append(chunk)
+        while true {
+            let limits = self.limits
+            let length = try buffer.withUnconsumed { b in
+                Result { () throws(LinkProtocolError) -> Int? in try FrameCodec.frameLength(b, limits: limits) }
+            }.get()
+            guard let length, buffer.count >= length else { return }
+            let frame = try buffer.withUnconsumed { b in
+                Result { () throws(LinkProtocolError) -> LinkFrame in
+                    try FrameCodec.decode(UnsafeRawBufferPointer(rebasing: b[0..<length]), limits: limits)
+                }
+            }.get()
+            buffer.consume(length)
+            frames.append(frame)
+        }
+    }
+}
+
+// MARK: - Deterministic randomness
+
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+func randomBytes<G: RandomNumberGenerator>(_ count: Int, using rng: inout G) -> [UInt8] {
+    (0..<count).map { _ in UInt8.random(in: 0...255, using: &rng) }
+}
+
+/// A random valid frame of any type; `maxBytes` bounds variable-length parts.
+func randomFrame<G: RandomNumberGenerator>(using rng: inout G, maxBytes: Int = 300) -> LinkFrame {
+    let channel = UInt32.random(in: 0...UInt32.max, using: &rng)
+    let resource = UInt32.random(in: 0...UInt32.max, using: &rng)
+    let credit = LinkFrame.Credit(bufAlloc: .random(in: 0...UInt32.max, using: &rng), fwdCnt: .random(in: 0...UInt32.max, using: &rng))
+    func text() -> String {
+        let pieces = ["a", "é", "✓", "🚀", " ", "link", "\u{0}"]
+        return (0..<Int.random(in: 0...40, using: &rng)).map { _ in pieces.randomElement(using: &rng)! }.joined()
+    }
+    switch Int.random(in: 0..<14, using: &rng) {
+    case 0: return .hello(version: .random(in: 0...UInt16.max, using: &rng), role: Bool.random(using: &rng) ? .guest : .host, features: .random(in: 0...UInt64.max, using: &rng))
+    case 1: return .closeLink(code: .random(in: 0...3, using: &rng), reason: text())
+    case 2: return .channelOpen(channel: channel, bufAlloc: credit.bufAlloc)
+    case 3: return .channelAccept(channel: channel, bufAlloc: credit.bufAlloc)
+    case 4: return .channelClose(channel: channel, code: .random(in: 0...3, using: &rng), reason: text())
+    case 5:
+        let refs = (0..<Int.random(in: 0...8, using: &rng)).map { _ in UInt32.random(in: 0...UInt32.max, using: &rng) }
+        return .data(channel: channel, credit: credit, resources: refs, bytes: randomBytes(.random(in: 0...maxBytes, using: &rng), using: &rng))
+    case 6: return .creditUpdate(channel: channel, credit: credit)
+    case 7: return .creditRequest(channel: channel)
+    case 8:
+        let kind = [ResourceKind.shmPool, .readOnlyFile, .pipe].randomElement(using: &rng)!
+        return .resourceOpen(channel: channel, resource: resource, kind: kind, size: .random(in: 0...UInt64.max, using: &rng))
+    case 9: return .resourceExtend(channel: channel, resource: resource, size: .random(in: 0...UInt64.max, using: &rng))
+    case 10:
+        let ranges = (0..<Int.random(in: 0...6, using: &rng)).map { _ in
+            UpdateRange(offset: .random(in: 0...UInt64.max, using: &rng), length: .random(in: 0...UInt32(maxBytes / 6), using: &rng))
+        }
+        let total = ranges.reduce(0) { $0 + Int($1.length) }
+        return .resourceUpdate(channel: channel, resource: resource, ranges: ranges, bytes: randomBytes(total, using: &rng))
+    case 11: return .resourceClose(channel: channel, resource: resource)
+    case 12: return .pipeData(channel: channel, resource: resource, bytes: randomBytes(.random(in: 0...maxBytes, using: &rng), using: &rng))
+    default: return .pipeClose(channel: channel, resource: resource)
+    }
+}
+
+// MARK: - Link endpoints on an event loop
+
+/// Records everything a LinkEndpoint tells its delegate.
+final class Recorder: LinkEndpointDelegate {
+    var opened = 0
+    var frames: [LinkFrame] = []
+    var closes: [String] = []
+    var drains = 0
+    var onOpen: ((LinkEndpoint) -> Void)?
+    var onFrame: ((LinkEndpoint, LinkFrame) throws(LinkProtocolError) -> Void)?
+    var onClose: ((LinkEndpoint, String) -> Void)?
+
+    func linkDidOpen(_ link: LinkEndpoint) {
+        opened += 1
+        onOpen?(link)
+    }
+    func link(_ link: LinkEndpoint, received frame: LinkFrame) throws(LinkProtocolError) {
+        frames.append(frame)
+        try onFrame?(link, frame)
+    }
+    func linkDidDrain(_ link: LinkEndpoint) { drains += 1 }
+    func linkDidClose(_ link: LinkEndpoint, reason: String) {
+        closes.append(reason)
+        onClose?(link, reason)
+    }
+}
+
+/// The far end of a link socket driven by hand: it writes raw bytes and
+/// decodes whatever the endpoint sends.
+final class RawPeer {
+    let socket: OwnedFD
+    private unowned let loop: EventLoop
+    private var token: EventLoop.Token?
+    let decoder: StreamDecoder
+    var decodeError: LinkProtocolError?
+    private(set) var endOfStream = false
+    private(set) var receivedFds = 0
+
+    init(socket: OwnedFD, loop: EventLoop, limits: LinkLimits = LinkLimits()) throws {
+        self.socket = socket
+        self.loop = loop
+        decoder = StreamDecoder(limits: limits)
+        try startReading()
+    }
+
+    var frames: [LinkFrame] { decoder.frames }
+
+    func startReading() throws {
+        guard token == nil, !endOfStream else { return }
+        token = try loop.register(socket.rawValue, events: .readable) { [weak self] _ in self?.readable() }
+    }
+
+    func stopReading() {
+        if let t = token { loop.unregister(t) }
+        token = nil
+    }
+
+    private func readable() {
+        let input = ReadBuffer()
+        let alive: Bool
+        do { alive = try input.fill(from: socket) } catch {
+            Issue.record("raw peer read failed: \(error)")
+            stopReading()
+            return
+        }
+        receivedFds += input.fds.count
+        do { try input.withUnconsumed { b in try decoder.feed(b) } } catch {
+            decodeError = error as? LinkProtocolError
+        }
+        if !alive {
+            endOfStream = true
+            stopReading()
+        }
+    }
+
+    func send(_ bytes: [UInt8]) { writeAll(socket.rawValue, bytes) }
+    func send(_ frame: LinkFrame) { send(FrameCodec.encode(frame)) }
+    func sendHello(role: LinkRole, version: UInt16 = 1, features: UInt64 = 0) {
+        send(.hello(version: version, role: role, features: features))
+    }
+
+    /// Closes the socket (the endpoint sees end of stream).
+    func close() {
+        stopReading()
+        socket.close()
+    }
+}
