@@ -90,7 +90,8 @@ extension CompositorClient {
     }
 
     /// Applies a surface's pending state: records the attached buffer's
-    /// bytes, releases it (it was copied), and schedules frame callbacks.
+    /// bytes, releases it (it was copied) now or at the next tick, and
+    /// schedules frame callbacks.
     private func commit(surface id: UInt32) throws(ProtocolFault) {
         guard let surface = surfaces[id] else { return }
         if case .buffer(let bufferID, let b) = surface.pendingAttach, !b.destroyed {
@@ -102,7 +103,10 @@ extension CompositorClient {
             }
             let bytes = Array(b.pool.mapping.bytes(at: b.offset, count: length))
             server.log.record(RecordedCommit(client: number, surfaceID: id, width: b.width, height: b.height, stride: b.stride, format: b.format, bytes: bytes))
-            if buffers[bufferID] === b { sendEvent(bufferID, "release") }
+            switch server.bufferRelease {
+            case .afterCopy: release(bufferID, b)
+            case .onFrameTick: if !dueReleases.contains(where: { $0.buffer === b }) { dueReleases.append((bufferID, b)) }
+            }
         }
         surface.pendingAttach = .unchanged
         let callbacks = surface.pendingFrameCallbacks

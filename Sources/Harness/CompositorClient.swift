@@ -23,6 +23,8 @@ final class CompositorClient {
     var xdgSurfaces: [UInt32: UInt32] = [:]
     /// Committed frame callbacks waiting for the next tick.
     var dueFrameCallbacks: [UInt32] = []
+    /// Committed buffers to release at the next tick (`BufferRelease.onFrameTick`).
+    var dueReleases: [(id: UInt32, buffer: ShmBufferState)] = []
 
     init(number: Int, socket: OwnedFD, server: CompositorServer) {
         self.number = number
@@ -133,6 +135,18 @@ final class CompositorClient {
         guard let entry = objects[id], entry.alive, entry.interface.name == "wl_callback" else { return }
         sendEvent(id, "done", [.uint(data)])
         sendDeleteID(id)
+    }
+
+    /// Releases `buffer` (known as `id`) unless the client destroyed it.
+    func release(_ id: UInt32, _ buffer: ShmBufferState) {
+        if buffers[id] === buffer, objects[id]?.alive == true { sendEvent(id, "release") }
+    }
+
+    /// Releases the buffers committed since the last tick.
+    func releaseDueBuffers() {
+        guard !dueReleases.isEmpty, !closed else { return }
+        for (id, buffer) in dueReleases { release(id, buffer) }
+        dueReleases.removeAll()
     }
 
     /// Fires the frame callbacks committed since the last tick.

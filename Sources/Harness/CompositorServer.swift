@@ -16,6 +16,8 @@ final class CompositorServer {
     let log: CommitLog
     /// Nanoseconds between frame-callback ticks; 0 fires them at commit.
     let frameInterval: UInt64
+    /// When committed buffers are released.
+    let bufferRelease: BufferRelease
     private let listener: OwnedFD
     private var clients: [Int: CompositorClient] = [:]
     private var clientCount = 0
@@ -23,11 +25,12 @@ final class CompositorServer {
 
     /// Sets up the loop: accepting on `listener`, stopping when `wake`
     /// becomes readable, and the frame timer.
-    init(listener: OwnedFD, wake: OwnedFD, log: CommitLog, frameInterval: UInt64) throws(SystemError) {
+    init(listener: OwnedFD, wake: OwnedFD, log: CommitLog, frameInterval: UInt64, bufferRelease: BufferRelease) throws(SystemError) {
         loop = try EventLoop()
         self.listener = listener
         self.log = log
         self.frameInterval = frameInterval
+        self.bufferRelease = frameInterval == 0 ? .afterCopy : bufferRelease
         _ = try loop.register(listener.rawValue, events: .readable) { [unowned self] _ in self.acceptAll() }
         _ = try loop.register(wake.rawValue, events: .readable) { [unowned self] _ in self.loop.stop() }
         if frameInterval > 0 {
@@ -78,6 +81,7 @@ final class CompositorServer {
 
     private func tick() {
         for client in Array(clients.values) {
+            client.releaseDueBuffers()
             client.fireDueFrameCallbacks()
             client.flushOrWatch()
         }

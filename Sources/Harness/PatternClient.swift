@@ -39,6 +39,8 @@ public final class PatternClient: @unchecked Sendable {
     public private(set) var closeRequested = false
     /// Number of frames committed so far.
     public private(set) var framesDrawn = 0
+    /// How many frames had to wait for a wl_buffer.release first.
+    public private(set) var framesThatWaitedForRelease = 0
 
     let session: ClientSession
     private var registryID: UInt32 = 0
@@ -139,6 +141,7 @@ public final class PatternClient: @unchecked Sendable {
         guard !closed, let buffers else { throw .disconnected("the client was closed") }
         try session.dispatchPending(timeout: timeout)
         if buffers.freeSlot == nil {
+            framesThatWaitedForRelease += 1
             try session.dispatch(timeout: timeout, waitingFor: "wl_buffer.release (both buffers held by the compositor)") {
                 buffers.freeSlot != nil
             }

@@ -11,8 +11,8 @@ import PortholeSystem
 /// `ProtocolTables.builtin` and tracked in an `ObjectMap`; unknown objects
 /// or opcodes and malformed messages get a wl_display.error. A new toplevel
 /// is configured at once (size 0x0, no states). A commit with a buffer
-/// records the buffer's bytes and releases it immediately; frame callbacks
-/// fire on the next tick of `frameInterval` (or at once if it is zero).
+/// records the buffer's bytes and releases it (see `BufferRelease`); frame
+/// callbacks fire on the next tick of `frameInterval` (or at once if it is zero).
 public final class RecordingCompositor: @unchecked Sendable {
     // `running` is guarded by `lock`; `log` is thread-safe; the rest is immutable.
     private struct Running {
@@ -37,15 +37,18 @@ public final class RecordingCompositor: @unchecked Sendable {
     public let socketPath: String
     /// Time between frame-callback ticks (zero: fire at commit).
     public let frameInterval: Duration
+    /// When committed buffers are released.
+    public let bufferRelease: BufferRelease
     private let log: CommitLog
     private let lock = NSLock()
     private var running: Running?
 
     /// A compositor that will listen on `socketPath` once started, keeping
     /// the newest `recordLimit` commits.
-    public init(socketPath: String, frameInterval: Duration = .milliseconds(16), recordLimit: Int = 512) {
+    public init(socketPath: String, frameInterval: Duration = .milliseconds(16), bufferRelease: BufferRelease = .afterCopy, recordLimit: Int = 512) {
         self.socketPath = socketPath
         self.frameInterval = frameInterval
+        self.bufferRelease = bufferRelease
         log = CommitLog(limit: recordLimit)
     }
 
@@ -63,10 +66,11 @@ public final class RecordingCompositor: @unchecked Sendable {
         let finished = DispatchSemaphore(value: 0)
         let log = self.log
         let interval = frameInterval.nanoseconds
+        let release = bufferRelease
         let thread = Thread {
             let server: CompositorServer
             do throws(SystemError) {
-                server = try CompositorServer(listener: resources.listener, wake: resources.wakeReader, log: log, frameInterval: interval)
+                server = try CompositorServer(listener: resources.listener, wake: resources.wakeReader, log: log, frameInterval: interval, bufferRelease: release)
             } catch {
                 resources.startError = error
                 ready.signal()

@@ -24,6 +24,12 @@ public enum ProtocolXML {
             let reason = parser.parserError.map { "\($0.localizedDescription)" } ?? "malformed XML"
             throw LoadError(file: file, reason: "XML error at line \(parser.lineNumber): \(reason)")
         }
+        if let open = delegate.openElements.last { throw LoadError(file: file, reason: "<\(open)> is never closed") }
+        // FoundationXML stops quietly at a second root element; insist that
+        // nothing but space and comments follows the root's closing tag.
+        if let root = delegate.rootName, !onlySpaceAfterClosingTag(root, in: data) {
+            throw LoadError(file: file, reason: "content after the closing </\(root)>")
+        }
         guard let name = delegate.protocolName else { throw LoadError(file: file, reason: "no <protocol> element") }
         guard !delegate.interfaces.isEmpty else { throw LoadError(file: file, reason: "no <interface> elements") }
         return (name, delegate.interfaces)
@@ -35,10 +41,31 @@ public enum ProtocolXML {
         return try parse(data, file: path)
     }
 
+    private static func onlySpaceAfterClosingTag(_ root: String, in data: Data) -> Bool {
+        let text = String(decoding: data, as: UTF8.self)
+        guard let close = text.range(of: "</\(root)>", options: .backwards) else {
+            // A self-closed root: there is no closing tag to look behind.
+            return true
+        }
+        var rest = text[close.upperBound...]
+        while true {
+            rest = rest.drop { $0.isWhitespace }
+            guard rest.hasPrefix("<!--") else { break }
+            guard let end = rest.range(of: "-->") else { return false }
+            rest = rest[end.upperBound...]
+        }
+        return rest.isEmpty
+    }
+
     private final class Collector: NSObject, XMLParserDelegate {
         var protocolName: String?
         var interfaces: [Interface] = []
         var failure: String?
+        /// Elements opened and not yet closed, outermost first.
+        var openElements: [String] = []
+        private var sawRoot = false
+        /// Name of the document's root element.
+        var rootName: String?
         private var iface: (name: String, version: UInt32)?
         private var requests: [MessageSpec] = []
         private var events: [MessageSpec] = []
@@ -47,6 +74,12 @@ public enum ProtocolXML {
 
         func parser(_ parser: XMLParser, didStartElement element: String, namespaceURI: String?, qualifiedName: String?, attributes a: [String: String] = [:]) {
             guard failure == nil else { return }
+            if openElements.isEmpty {
+                guard !sawRoot else { fail(parser, "a second root element <\(element)>"); return }
+                sawRoot = true
+                rootName = element
+            }
+            openElements.append(element)
             switch element {
             case "protocol":
                 protocolName = a["name"]
@@ -88,6 +121,11 @@ public enum ProtocolXML {
 
         func parser(_ parser: XMLParser, didEndElement element: String, namespaceURI: String?, qualifiedName: String?) {
             guard failure == nil else { return }
+            guard openElements.last == element else {
+                fail(parser, "</\(element)> closes <\(openElements.last ?? "nothing")>")
+                return
+            }
+            openElements.removeLast()
             switch element {
             case "request", "event":
                 if let m = message { if messageIsRequest { requests.append(m) } else { events.append(m) } }

@@ -1,0 +1,95 @@
+import Foundation
+import Testing
+import Wayland
+
+/// Reading protocol XML.
+@Suite struct ProtocolXMLTests {
+    static let waylandXML = "/usr/share/wayland/wayland.xml"
+
+    @Test
+    func systemWaylandXMLEqualsTheBuiltinCoreInterfaces() throws {
+        let (name, interfaces) = try ProtocolXML.load(path: Self.waylandXML)
+        #expect(name == "wayland")
+        let builtinCore = Set(ProtocolTables.builtin.interfaces.keys.filter { $0.hasPrefix("wl_") })
+        #expect(Set(interfaces.map(\.name)) == builtinCore)
+        for i in interfaces {
+            let b = try #require(ProtocolTables.builtin[i.name])
+            #expect(sameInterface(i, b), "\(i.name) differs from the builtin table")
+        }
+        let display = try #require(interfaces.first)
+        #expect(display.name == "wl_display" && display.requests.map(\.name) == ["sync", "get_registry"])
+    }
+
+    private func loadError(_ xml: String) -> ProtocolXML.LoadError? {
+        do throws(ProtocolXML.LoadError) {
+            _ = try ProtocolXML.parse(Data(xml.utf8), file: "test.xml")
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func malformedXMLIsAClearError() throws {
+        let cases = [
+            "not xml at all",
+            "<protocol name=p><interface name='a' version='1'/></protocol>",
+            "<protocol name='p'><interface name='a' version='1'/><</protocol>",
+            "<protocol name='p'><interface name='a' version='1' version='2'/></protocol>",
+            "<protocol name='p'><interface name='a' version='1'>&bogus;</interface></protocol>",
+        ]
+        for xml in cases {
+            let error = try #require(loadError(xml), "accepted: \(xml)")
+            #expect(error.file == "test.xml")
+            #expect(error.reason.hasPrefix("XML error at line 1"), "\(error)")
+            #expect("\(error)".hasPrefix("test.xml: "))
+        }
+        // Cut off inside an interface: nothing complete was read.
+        #expect(loadError(#"<protocol name="p"><interface name="a" version="1"><request name="r">"#) != nil)
+    }
+
+    /// FoundationXML on Linux does not report unclosed or mismatched tags or
+    /// content after the root element; ProtocolXML checks these itself.
+    @Test func unbalancedXMLIsAnError() {
+        let cases = [
+            #"<protocol name="p"><interface name="a" version="1"></interface>"#,
+            #"<protocol name="p"><interface name="a" version="1"></protocol>"#,
+            "<protocol name='p'><interface name='a' version='1'/></protocol><protocol/>",
+        ]
+        for xml in cases {
+            #expect(loadError(xml) != nil, "accepted: \(xml)")
+        }
+    }
+
+    @Test func structuralProblemsAreNamed() throws {
+        let noVersion = try #require(loadError(#"<protocol name="p"><interface name="a"><request name="r"/></interface></protocol>"#))
+        #expect(noVersion.reason.contains("version"))
+        let badType = try #require(loadError(#"<protocol name="p"><interface name="a" version="1"><request name="r"><arg name="x" type="float"/></request></interface></protocol>"#))
+        #expect(badType.reason.contains("unknown arg type 'float'"))
+        let badSince = try #require(loadError(#"<protocol name="p"><interface name="a" version="1"><event name="e" since="zero"/></interface></protocol>"#))
+        #expect(badSince.reason.contains("since"))
+        #expect(try #require(loadError(#"<protocol name="p"></protocol>"#)).reason.contains("no <interface>"))
+        #expect(try #require(loadError(#"<interface name="a" version="1"/>"#)).reason.contains("no <protocol>"))
+    }
+
+    @Test func argumentsKeepInterfaceAndNullability() throws {
+        let xml = #"""
+        <protocol name="p">
+          <interface name="a" version="2">
+            <description summary="ignored">text</description>
+            <request name="bye" type="destructor" since="2"/>
+            <request name="make"><arg name="id" type="new_id" interface="b"/><arg name="s" type="string" allow-null="true"/></request>
+            <event name="got"><arg name="o" type="object" interface="b" allow-null="true"/><arg name="f" type="fd"/></event>
+          </interface>
+          <interface name="b" version="1"/>
+        </protocol>
+        """#
+        let (name, interfaces) = try ProtocolXML.parse(Data(xml.utf8))
+        #expect(name == "p" && interfaces.map(\.name) == ["a", "b"])
+        let a = interfaces[0]
+        #expect(a.requests == [
+            MessageSpec(name: "bye", since: 2, isDestructor: true, args: []),
+            MessageSpec(name: "make", args: [ArgSpec(.newID, interface: "b"), ArgSpec(.string, nullable: true)]),
+        ])
+        #expect(a.events == [MessageSpec(name: "got", args: [ArgSpec(.object, interface: "b", nullable: true), ArgSpec(.fd)])])
+    }
+}

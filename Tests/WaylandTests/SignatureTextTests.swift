@@ -1,0 +1,57 @@
+import Testing
+@testable import Wayland
+
+/// The compact signature text that the generated tables are stored in.
+@Suite struct SignatureTextTests {
+    @Test func renderThenParseGivesTheSameTables() throws {
+        let all = builtinInterfaces
+        #expect(all.count > 100)
+        let text = SignatureText.render(all)
+        let parsed = try SignatureText.parse(text)
+        #expect(parsed.count == all.count)
+        for (a, b) in zip(all, parsed) { #expect(sameInterface(a, b), "\(a.name) changed in a round trip") }
+        #expect(SignatureText.render(parsed) == text)
+    }
+
+    @Test func everyGeneratedSourceIsInCanonicalForm() throws {
+        for (name, text) in GeneratedProtocols.sources {
+            // The generated literals drop the final newline that render() writes.
+            #expect(SignatureText.render(try SignatureText.parse(text)) == text + "\n", "\(name)")
+        }
+    }
+
+    @Test func tokensCoverEveryArgumentForm() throws {
+        let text = "I t 3\nR! gone 2 i u f ?s o:wl_surface ?o n:wl_callback n a h\nE ev 1 ?o:wl_buffer\n"
+        let parsed = try SignatureText.parse(text)
+        let t = try #require(parsed.first)
+        #expect(t.name == "t" && t.version == 3)
+        #expect(t.requests == [MessageSpec(name: "gone", since: 2, isDestructor: true, args: [
+            ArgSpec(.int), ArgSpec(.uint), ArgSpec(.fixed), ArgSpec(.string, nullable: true),
+            ArgSpec(.object, interface: "wl_surface"), ArgSpec(.object, nullable: true),
+            ArgSpec(.newID, interface: "wl_callback"), ArgSpec(.newID), ArgSpec(.array), ArgSpec(.fd),
+        ])])
+        #expect(t.events == [MessageSpec(name: "ev", args: [ArgSpec(.object, interface: "wl_buffer", nullable: true)])])
+        #expect(SignatureText.render(parsed) == text)
+    }
+
+    @Test func syntaxErrorsNameTheLine() {
+        let cases: [(String, Int)] = [
+            ("I wl_x\n", 1),
+            ("I wl_x 0\n", 1),
+            ("R early 1\n", 1),
+            ("I wl_x 1\nR ok 1 i\nR bad 1 z\n", 3),
+            ("I wl_x 1\nE missing\n", 2),
+            ("I wl_x 1\nQ what 1\n", 2),
+            ("I wl_x 1\nR empty 1 o:\n", 2),
+        ]
+        for (text, line) in cases {
+            do throws(SignatureText.ParseError) {
+                _ = try SignatureText.parse(text)
+                Issue.record("parsed bad text: \(text)")
+            } catch {
+                #expect(error.line == line, "\(text)")
+                #expect("\(error)".contains("line \(line)"))
+            }
+        }
+    }
+}
