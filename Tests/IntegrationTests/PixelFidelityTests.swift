@@ -40,7 +40,7 @@ struct PixelFidelityTests {
             }
             let before = compositor.commitCount
             expected.append(try client.drawFrame(n, damage: damage))
-            #expect(compositor.waitForCommits(before + 1, timeout: .seconds(10)), "frame \(n) never reached the compositor\n\(host.diagnostics())")
+            try #require(compositor.waitForCommits(before + 1, timeout: .seconds(10)), "frame \(n) never reached the compositor\n\(host.diagnostics())")
             try client.waitForFrameCallback()
         }
         let commits = compositor.commits.filter { $0.width == width && $0.height == height }

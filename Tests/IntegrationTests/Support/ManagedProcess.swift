@@ -6,10 +6,13 @@ import Foundation
 /// helpers a program starts (weston's desktop-shell, a guest's client) go too.
 ///
 /// No process outlives a test: deinit SIGKILLs the group if it still runs,
-/// and every process still running when the test binary exits is SIGKILLed by
-/// an atexit handler. Keep the object alive for as long as the process must
-/// run (e.g. `defer { p.terminate() }`): Swift may end an unused object's
-/// lifetime before the end of its scope.
+/// and every process still running when the test binary exits (normally, or
+/// on SIGINT/SIGTERM/a crash) is SIGKILLed. Keep the object alive for as long
+/// as the process must run (e.g. `defer { p.terminate() }`): Swift may end an
+/// unused object's lifetime before the end of its scope.
+///
+/// Children start with an empty signal mask (see `runWithDefaultSignalMask`):
+/// without that, a child started from a Swift Testing test ignores SIGTERM.
 final class ManagedProcess: @unchecked Sendable {
     /// How a process ended.
     enum Exit: Equatable, Sendable, CustomStringConvertible {
@@ -300,8 +303,11 @@ final class LockedCounter: @unchecked Sendable {
     func next() -> Int { lock.withLock { value += 1; return value } }
 }
 
-/// ManagedProcess objects still alive; an atexit handler SIGKILLs the groups
-/// of those whose process still runs, so nothing outlives the test binary.
+/// ManagedProcess objects still alive. Their process groups are SIGKILLed
+/// when the test binary exits normally (atexit) and when it is killed by a
+/// catchable signal (SIGINT from a timeout or ^C, SIGTERM, a crash), so a
+/// cancelled or crashed test run does not leave a weston running forever.
+/// (Nothing can be done for SIGKILL.)
 final class LiveProcessRegistry: @unchecked Sendable {
     private struct WeakRef { weak var process: ManagedProcess? }
     private let lock = NSLock()
@@ -311,16 +317,21 @@ final class LiveProcessRegistry: @unchecked Sendable {
     func add(_ process: ManagedProcess) {
         let install = lock.withLock { () -> Bool in
             entries[process.pid] = WeakRef(process: process)
+            signalSafePIDs.insert(process.pid)
             defer { installed = true }
             return !installed
         }
         if install {
             atexit { liveProcesses.killAll() }
+            installSignalCleanup()
         }
     }
 
     func remove(_ pid: Int32) {
-        lock.withLock { _ = entries.removeValue(forKey: pid) }
+        lock.withLock {
+            _ = entries.removeValue(forKey: pid)
+            signalSafePIDs.remove(pid)
+        }
     }
 
     func killAll() {
@@ -332,3 +343,75 @@ final class LiveProcessRegistry: @unchecked Sendable {
 }
 
 let liveProcesses = LiveProcessRegistry()
+
+/// The pids of live ManagedProcess groups in a fixed table that a signal
+/// handler can read without locks or allocation. Writers hold the registry's
+/// lock; the handler reads aligned Int32s.
+private final class SignalSafePIDTable: @unchecked Sendable {
+    static let capacity = 4096
+    let slots: UnsafeMutablePointer<Int32>
+
+    init() {
+        slots = .allocate(capacity: Self.capacity)
+        slots.initialize(repeating: 0, count: Self.capacity)
+    }
+
+    func insert(_ pid: Int32) {
+        for i in 0..<Self.capacity where slots[i] == 0 {
+            slots[i] = pid
+            return
+        }
+    }
+
+    func remove(_ pid: Int32) {
+        for i in 0..<Self.capacity where slots[i] == pid {
+            slots[i] = 0
+        }
+    }
+
+    /// Async-signal-safe: only kill(2).
+    func killAllGroups() {
+        for i in 0..<Self.capacity {
+            let pid = slots[i]
+            if pid > 0 { _ = Glibc.kill(-pid, SIGKILL) }
+        }
+    }
+}
+
+private let signalSafePIDs = SignalSafePIDTable()
+
+/// The signal actions in force before ours, restored before re-raising.
+private final class SavedSignalActions: @unchecked Sendable {
+    let actions: UnsafeMutablePointer<sigaction> = {
+        let p = UnsafeMutablePointer<sigaction>.allocate(capacity: 65)
+        p.initialize(repeating: sigaction(), count: 65)
+        return p
+    }()
+}
+
+private let savedSignalActions = SavedSignalActions()
+
+private let cleanupSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGFPE]
+
+/// On a fatal signal: SIGKILL every live child group, put back the previous
+/// action (the default, or e.g. Swift's backtracer) and raise the signal again,
+/// so the test binary still dies (or reports its crash) as it would have.
+private func installSignalCleanup() {
+    for sig in cleanupSignals {
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { sig in
+            signalSafePIDs.killAllGroups()
+            sigaction(sig, savedSignalActions.actions + Int(sig), nil)
+            raise(sig)
+        }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = 0
+        var previous = sigaction()
+        guard sigaction(sig, nil, &previous) == 0 else { continue }
+        // Leave alone a signal someone chose to ignore.
+        if let handler = previous.__sigaction_handler.sa_handler,
+           unsafeBitCast(handler, to: Int.self) == 1 /* SIG_IGN */ { continue }
+        savedSignalActions.actions[Int(sig)] = previous
+        sigaction(sig, &action, nil)
+    }
+}

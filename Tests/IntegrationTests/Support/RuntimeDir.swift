@@ -24,7 +24,30 @@ final class RuntimeDir: @unchecked Sendable {
         guard chmod(path, 0o700) == 0 else {
             throw SupportError("chmod 0700 \(path) failed: \(String(cString: strerror(errno)))")
         }
+        try? "\(getpid())\n".write(toFile: "\(path)/\(RuntimeDir.ownerMarker)", atomically: false, encoding: .utf8)
+        RuntimeDir.sweepStaleOnce
     }
+
+    /// Names the test process that made a directory, so that a later run can
+    /// remove directories left behind by a test binary that was killed.
+    static let ownerMarker = ".porthole-test-owner"
+
+    /// Once per test process: removes /tmp directories carrying the owner
+    /// marker whose owner process no longer exists.
+    private static let sweepStaleOnce: Void = {
+        let fm = FileManager.default
+        guard let entries = try? fm.contentsOfDirectory(atPath: "/tmp") else { return }
+        for entry in entries {
+            let dir = "/tmp/\(entry)"
+            guard let text = try? String(contentsOfFile: "\(dir)/\(ownerMarker)", encoding: .utf8),
+                  let owner = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+                  owner != getpid()
+            else { continue }
+            if kill(owner, 0) != 0 && errno == ESRCH {
+                try? fm.removeItem(atPath: dir)
+            }
+        }
+    }()
 
     /// The path of `name` inside this directory.
     func file(_ name: String) -> String { "\(path)/\(name)" }
