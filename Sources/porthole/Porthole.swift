@@ -144,6 +144,8 @@ struct GuestCommand: ParsableCommand {
                 loop.stop()
             }
         }
+        // Our own shutdown closes the link; that is not a link failure.
+        proxy.onLinkClosed = nil
         proxy.shutdown()
         if let c = child, c.reap() == nil { c.signal(SIGTERM) }
         if let stats = common.stats { ProxyStats.write(proxy.statsJSON(), to: stats) }
@@ -154,11 +156,12 @@ struct GuestCommand: ParsableCommand {
 /// Runs the loop with the stats timer and SIGINT/SIGTERM handling; writes
 /// the stats file one last time when the loop ends.
 func runLoop(_ loop: EventLoop, stats: String?, statsJSON: @escaping () -> String, onSignal: @escaping (Int32) -> Void) throws {
-    if let stats {
-        ProxyStats.write(statsJSON(), to: stats)
-        try loop.addTimer(nanoseconds: 500_000_000) { ProxyStats.write(statsJSON(), to: stats) }
-    }
     try loop.onSignals([SIGINT, SIGTERM]) { onSignal($0) }
+    if let stats {
+        try loop.addTimer(nanoseconds: 500_000_000) { ProxyStats.write(statsJSON(), to: stats) }
+        // Written once everything is set up, so the file's presence means "ready".
+        ProxyStats.write(statsJSON(), to: stats)
+    }
     loop.run()
     if let stats { ProxyStats.write(statsJSON(), to: stats) }
 }

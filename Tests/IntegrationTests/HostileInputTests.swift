@@ -210,7 +210,10 @@ struct HostileInputTests {
         evil.close()
         good.terminate()
         let back = waitUntil(timeout: 10) { (try? host.openFDCount()) == baseline }
-        #expect(back, "host fds: baseline \(baseline), now \((try? host.openFDCount()) ?? -1)")
+        if !back {
+            let sockets = (try? runCommand("ss", ["-xp"], logDirectory: runtime.path, check: false).stdoutText) ?? ""
+            Issue.record("host fds: baseline \(baseline), now \((try? host.openFDCount()) ?? -1): \((try? openFDs(pid: host.pid)) ?? [:])\n\(sockets.split(separator: "\n").filter { $0.contains("porthole") || $0.contains("xctest") || $0.contains("weston") }.joined(separator: "\n"))")
+        }
         let counted = try? host.waitForStats("link_errors counted", timeout: 5) { $0["link_errors", default: 0] >= 1 }
         #expect(counted != nil, "link_errors not counted")
     }

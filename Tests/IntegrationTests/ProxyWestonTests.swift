@@ -84,6 +84,26 @@ struct ProxyWestonTests {
         }
     }
 
+    @Test("guest -- CMD runs the command on the guest socket and exits with its status")
+    func runCommandMode() throws {
+        let runtime = try RuntimeDir()
+        let weston = try Weston(runtime: runtime)
+        defer { weston.stop() }
+        let address = LinkAddress.unix(in: runtime)
+        let host = try Porthole.startHost(runtime: runtime, link: .listen(address), display: weston.socketName)
+        defer { host.terminate() }
+        try host.waitForListening()
+        let out = runtime.file("info.txt")
+        let guest = try Porthole.startGuest(runtime: runtime, link: .connect(address), socketName: "cmd-guest",
+                                            command: ["sh", "-c", "wayland-info > \(out); exit 7"])
+        defer { guest.terminate() }
+        let exit = guest.waitForExit(timeout: 20)
+        #expect(exit == .exited(7), "\(guest.diagnostics())")
+        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        #expect(parseWaylandInfoGlobals(text)["wl_compositor"] != nil, "wayland-info output: \(text.prefix(300))")
+        #expect(host.isRunning)
+    }
+
     @Test("a small damage costs a small number of pixel bytes")
     func smallDamageIsCheap() throws {
         let chain = try ProxiedWeston()
