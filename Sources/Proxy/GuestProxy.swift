@@ -18,10 +18,8 @@ public final class GuestProxy: LinkEndpointDelegate, ChannelOwner {
     private var linkListenerToken: EventLoop.Token?
     private var waylandListener: OwnedFD?
     private var waylandToken: EventLoop.Token?
-    private var channels: [UInt32: GuestChannel] = [:]
-    private var closing: Set<UInt32> = []
+    private let channels: ChannelTable<GuestChannel>
     private var nextChannel: UInt32 = 1
-    private var resourceBytes: UInt64 = 0
     /// Called once the link is up and the Wayland socket accepts clients.
     public var onReady: (() -> Void)?
     /// Called when the link ends; the proxy cannot serve clients after it.
@@ -32,6 +30,7 @@ public final class GuestProxy: LinkEndpointDelegate, ChannelOwner {
         self.socketPath = socketPath
         self.tables = tables
         self.limits = limits
+        channels = ChannelTable(limits: limits)
     }
 
     /// The socket path for `name` in $XDG_RUNTIME_DIR (or `name` itself if absolute).
@@ -91,11 +90,11 @@ public final class GuestProxy: LinkEndpointDelegate, ChannelOwner {
                 continue
             }
             var id = nextChannel
-            while channels[id] != nil || closing.contains(id) || id == 0 { id &+= 1 }
+            while channels.isTaken(id) || id == 0 { id &+= 1 }
             nextChannel = id &+ 1
             do {
                 let ch = try GuestChannel(id: id, client: client, link: link, loop: loop, owner: self, tables: tables)
-                channels[id] = ch
+                channels.add(ch)
                 link.send(.channelOpen(channel: id, bufAlloc: ch.credit.bufAlloc))
                 Log.debug("client connected as channel \(id)")
             } catch {
@@ -111,7 +110,7 @@ public final class GuestProxy: LinkEndpointDelegate, ChannelOwner {
 
     /// Closes every client, the link and the socket.
     public func shutdown() {
-        for ch in Array(channels.values) { ch.closeChannel(reason: "guest proxy shutting down", notifyPeer: true) }
+        for ch in channels.all { ch.closeChannel(reason: "guest proxy shutting down", notifyPeer: true) }
         link?.close(reason: "guest proxy shutting down")
         if let t = waylandToken { loop.unregister(t) }
         waylandListener?.close()
@@ -120,18 +119,9 @@ public final class GuestProxy: LinkEndpointDelegate, ChannelOwner {
 
     // MARK: ChannelOwner
 
-    func reserveResourceBytes(_ n: UInt64) -> Bool {
-        guard resourceBytes + n <= limits.maxTotalResourceBytes else { return false }
-        resourceBytes += n
-        return true
-    }
-
-    func releaseResourceBytes(_ n: UInt64) { resourceBytes -= min(n, resourceBytes) }
-
-    func channelDidClose(_ channel: ChannelEndpoint, awaitingAck: Bool) {
-        channels.removeValue(forKey: channel.id)
-        if awaitingAck { closing.insert(channel.id) }
-    }
+    func reserveResourceBytes(_ n: UInt64) -> Bool { channels.reserve(n) }
+    func releaseResourceBytes(_ n: UInt64) { channels.release(n) }
+    func channelDidClose(_ channel: ChannelEndpoint, awaitingAck: Bool) { channels.removed(channel, awaitingAck: awaitingAck) }
 
     // MARK: LinkEndpointDelegate
 
@@ -148,29 +138,18 @@ public final class GuestProxy: LinkEndpointDelegate, ChannelOwner {
     public func link(_ link: LinkEndpoint, received frame: LinkFrame) throws(LinkProtocolError) {
         switch frame {
         case .channelAccept(let c, let bufAlloc):
-            guard let ch = channels[c] else {
-                if closing.contains(c) { return }
-                throw .unknownChannel(c)
-            }
+            guard let ch = try channels.target(of: frame) else { return }
             guard !ch.established else { throw .unexpected("channel \(c) accepted twice") }
             ch.establish(peerBufAlloc: bufAlloc)
         case .channelOpen:
             throw .unexpected("the guest opens channels, not the host")
         default:
-            guard let c = frame.channel else { throw .unexpected("frame without a channel") }
-            guard let ch = channels[c] else {
-                if closing.contains(c) {
-                    if case .channelClose = frame { closing.remove(c) }
-                    return
-                }
-                throw .unknownChannel(c)
-            }
-            try ch.receive(frame)
+            try channels.target(of: frame)?.receive(frame)
         }
     }
 
     public func linkDidDrain(_ link: LinkEndpoint) {
-        for ch in Array(channels.values) { ch.linkDrained() }
+        for ch in channels.all { ch.linkDrained() }
     }
 
     public func linkDidClose(_ link: LinkEndpoint, reason: String) {
@@ -178,7 +157,7 @@ public final class GuestProxy: LinkEndpointDelegate, ChannelOwner {
         if link.closedByProtocolError { stats.linkErrors += 1 }
         stats.closedLinkSent += link.sentBytes
         stats.closedLinkReceived += link.receivedBytes
-        for ch in Array(channels.values) {
+        for ch in channels.all {
             ch.sendToSocket(MessageFault.implementation("the link to the host closed: \(reason)").errorEvent)
             ch.closeChannel(reason: "link closed", notifyPeer: false)
         }

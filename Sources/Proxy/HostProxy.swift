@@ -118,27 +118,17 @@ public final class HostProxy {
 final class HostLinkSession: LinkEndpointDelegate, ChannelOwner {
     unowned let proxy: HostProxy
     var link: LinkEndpoint?
-    private var channels: [UInt32: HostChannel] = [:]
-    /// Channels we closed whose close the guest has not acknowledged yet.
-    private var closing: Set<UInt32> = []
-    private var resourceBytes: UInt64 = 0
+    private let channels: ChannelTable<HostChannel>
 
-    init(proxy: HostProxy) { self.proxy = proxy }
+    init(proxy: HostProxy) {
+        self.proxy = proxy
+        channels = ChannelTable(limits: proxy.limits)
+    }
 
     var stats: ProxyStats { proxy.stats }
-
-    func reserveResourceBytes(_ n: UInt64) -> Bool {
-        guard let link, resourceBytes + n <= link.limits.maxTotalResourceBytes else { return false }
-        resourceBytes += n
-        return true
-    }
-
-    func releaseResourceBytes(_ n: UInt64) { resourceBytes -= min(n, resourceBytes) }
-
-    func channelDidClose(_ channel: ChannelEndpoint, awaitingAck: Bool) {
-        channels.removeValue(forKey: channel.id)
-        if awaitingAck { closing.insert(channel.id) }
-    }
+    func reserveResourceBytes(_ n: UInt64) -> Bool { channels.reserve(n) }
+    func releaseResourceBytes(_ n: UInt64) { channels.release(n) }
+    func channelDidClose(_ channel: ChannelEndpoint, awaitingAck: Bool) { channels.removed(channel, awaitingAck: awaitingAck) }
 
     func linkDidOpen(_ link: LinkEndpoint) { Log.info("\(link.name): handshake done") }
 
@@ -146,61 +136,38 @@ final class HostLinkSession: LinkEndpointDelegate, ChannelOwner {
         switch frame {
         case .channelOpen(let c, let bufAlloc):
             guard c != 0 else { throw .malformed(.channelOpen, "channel 0") }
-            guard channels[c] == nil, !closing.contains(c) else { throw .channelInUse(c) }
+            guard !channels.isTaken(c) else { throw .channelInUse(c) }
             guard channels.count < link.limits.maxChannels else { throw .tooManyChannels(link.limits.maxChannels) }
             let compositor: OwnedFD
             do { compositor = try Socket.connect(.unix(path: proxy.displayPath)) } catch {
                 Log.warning("\(link.name): channel \(c): cannot reach the compositor: \(error)")
                 link.send(.channelClose(channel: c, code: 3, reason: "host compositor unavailable: \(error)"))
-                closing.insert(c)
+                channels.awaitAck(c)
                 return
             }
             do {
                 let ch = try HostChannel(id: c, compositor: compositor, link: link, loop: proxy.loop, owner: self, tables: proxy.tables)
-                channels[c] = ch
+                channels.add(ch)
                 link.send(.channelAccept(channel: c, bufAlloc: ch.credit.bufAlloc))
                 ch.establish(peerBufAlloc: bufAlloc)
             } catch {
                 link.send(.channelClose(channel: c, code: 3, reason: "host proxy cannot open channel: \(error)"))
-                closing.insert(c)
+                channels.awaitAck(c)
             }
         case .channelAccept:
             throw .unexpected("the host does not open channels")
         default:
-            guard let c = frame.channel else { throw .unexpected("frame without a channel") }
-            guard let ch = channels[c] else {
-                // Frames in flight for a channel we closed are dropped until
-                // the guest acknowledges the close.
-                if closing.contains(c) {
-                    if case .channelClose = frame { closing.remove(c) }
-                    return
-                }
-                throw .unknownChannel(c)
-            }
-            try ch.receive(frame)
+            try channels.target(of: frame)?.receive(frame)
         }
     }
 
     func linkDidDrain(_ link: LinkEndpoint) {
-        for ch in Array(channels.values) { ch.linkDrained() }
+        for ch in channels.all { ch.linkDrained() }
     }
 
     func linkDidClose(_ link: LinkEndpoint, reason: String) {
         Log.info("\(link.name): closed: \(reason)")
-        for ch in Array(channels.values) { ch.closeChannel(reason: "link closed", notifyPeer: false) }
+        for ch in channels.all { ch.closeChannel(reason: "link closed", notifyPeer: false) }
         proxy.sessionEnded(self, reason: reason)
-    }
-}
-
-extension LinkFrame {
-    /// The channel a channel-scoped frame belongs to.
-    var channel: UInt32? {
-        switch self {
-        case .hello, .closeLink: return nil
-        case .channelOpen(let c, _), .channelAccept(let c, _), .channelClose(let c, _, _), .data(let c, _, _, _),
-             .creditUpdate(let c, _), .creditRequest(let c), .resourceOpen(let c, _, _, _), .resourceExtend(let c, _, _),
-             .resourceUpdate(let c, _, _, _), .resourceClose(let c, _), .pipeData(let c, _, _), .pipeClose(let c, _):
-            return c
-        }
     }
 }
