@@ -165,21 +165,17 @@ struct HostileInputTests {
 
     @Test("a hostile link ends only that link; the host keeps serving other guests and leaks nothing", arguments: attacks)
     func hostileLink(attack: LinkAttack) throws {
-        let runtime = try RuntimeDir()
-        let weston = try Weston(runtime: runtime)
-        defer { weston.stop() }
-        let address = LinkAddress.unix(in: runtime)
-        let host = try Porthole.startHost(runtime: runtime, link: .listen(address), display: weston.socketName)
-        defer { host.terminate() }
-        try host.waitForListening()
+        let setup = try WestonWithHost()
+        defer { setup.stop() }
+        let (runtime, host) = (setup.runtime, setup.host)
         let baseline = try restingFDCount(host)
 
         // A good guest is connected the whole time.
-        let good = try Porthole.startGuest(runtime: runtime, link: .connect(address), socketName: "good-guest")
+        let good = try setup.startGuest(socketName: "good-guest")
         defer { good.terminate() }
         try good.waitForSocket()
 
-        guard case .unix(let path) = address else { return }
+        guard case .unix(let path) = setup.address else { return }
         let evil = try Socket.connect(.unix(path: path))
         let bytes = attack.bytes()
         var offset = 0

@@ -56,17 +56,13 @@ struct ProxyWestonTests {
 
     @Test("eight clients at once, then the host proxy is back to its open-fd count")
     func eightClientsAndNoLeaks() throws {
-        let runtime = try RuntimeDir()
-        let weston = try Weston(runtime: runtime)
-        defer { weston.stop() }
-        let address = LinkAddress.unix(in: runtime)
-        let host = try Porthole.startHost(runtime: runtime, link: .listen(address), display: weston.socketName)
-        defer { host.terminate() }
-        try host.waitForListening()
+        let setup = try WestonWithHost()
+        defer { setup.stop() }
+        let (runtime, host) = (setup.runtime, setup.host)
         let baseline = try restingFDCount(host)
 
         for round in 0..<2 {
-            let guest = try Porthole.startGuest(runtime: runtime, link: .connect(address), socketName: "guest-\(round)")
+            let guest = try setup.startGuest(socketName: "guest-\(round)")
             try guest.waitForSocket()
             var clients: [ManagedProcess] = []
             for _ in 0..<8 { clients.append(try guest.startClient("weston-simple-shm")) }
@@ -86,16 +82,11 @@ struct ProxyWestonTests {
 
     @Test("guest -- CMD runs the command on the guest socket and exits with its status")
     func runCommandMode() throws {
-        let runtime = try RuntimeDir()
-        let weston = try Weston(runtime: runtime)
-        defer { weston.stop() }
-        let address = LinkAddress.unix(in: runtime)
-        let host = try Porthole.startHost(runtime: runtime, link: .listen(address), display: weston.socketName)
-        defer { host.terminate() }
-        try host.waitForListening()
+        let setup = try WestonWithHost()
+        defer { setup.stop() }
+        let (runtime, host) = (setup.runtime, setup.host)
         let out = runtime.file("info.txt")
-        let guest = try Porthole.startGuest(runtime: runtime, link: .connect(address), socketName: "cmd-guest",
-                                            command: ["sh", "-c", "wayland-info > \(out); exit 7"])
+        let guest = try setup.startGuest(socketName: "cmd-guest", command: ["sh", "-c", "wayland-info > \(out); exit 7"])
         defer { guest.terminate() }
         let exit = guest.waitForExit(timeout: 20)
         #expect(exit == .exited(7), "\(guest.diagnostics())")

@@ -84,15 +84,3 @@ final class RawWaylandClient {
     }
 }
 
-/// The descriptor count of a process at rest: the smallest of several samples,
-/// since writing the stats file opens one briefly.
-func restingFDCount(_ process: PortholeProcess) throws -> Int {
-    // The first stats file is written once the proxy has set everything up.
-    _ = try process.stats(timeout: 10)
-    var best = Int.max
-    for _ in 0..<10 {
-        best = min(best, try process.openFDCount())
-        usleep(50_000)
-    }
-    return best
-}
