@@ -12,9 +12,11 @@ public protocol LinkEndpointDelegate: AnyObject {
     func linkDidClose(_ link: LinkEndpoint, reason: String)
 }
 
-/// One end of a link over any stream socket: handshake, framing, an
-/// outgoing queue with a high-water mark, and byte counters. Transport
-/// agnostic: the socket may be unix, TCP or anything with the same semantics.
+/// One end of a link over any byte stream: handshake, framing, an outgoing
+/// queue with a high-water mark, and byte counters. Transport agnostic: the
+/// descriptor may be a unix, TCP or vsock socket (sendmsg/recvmsg, so stray
+/// fds from the peer are noticed) or a character device such as a
+/// virtio-serial port (read/write), told apart once with fstat.
 public final class LinkEndpoint {
     public let role: LinkRole
     public let limits: LinkLimits
@@ -31,6 +33,7 @@ public final class LinkEndpoint {
     public private(set) var closedByProtocolError = false
 
     private let socket: OwnedFD
+    private let streamKind: StreamKind
     private let loop: EventLoop
     private var token: EventLoop.Token?
     private let input = ReadBuffer()
@@ -38,9 +41,10 @@ public final class LinkEndpoint {
     private var scratch: [UInt8] = []
     private var wasCongested = false
 
-    /// Starts the handshake on a connected socket.
+    /// Starts the handshake on a connected socket or an open byte stream.
     public init(socket: OwnedFD, role: LinkRole, name: String, loop: EventLoop, limits: LinkLimits = LinkLimits(), delegate: LinkEndpointDelegate?) throws(SystemError) {
         self.socket = socket
+        streamKind = StreamKind.of(socket)
         self.role = role
         self.name = name
         self.loop = loop
@@ -83,7 +87,7 @@ public final class LinkEndpoint {
             FrameCodec.encode(.closeLink(code: code, reason: String(text)), into: &bytes)
             // Not send(): a failing write there would re-enter close().
             output.enqueue(bytes)
-            _ = try? output.flush(to: socket)
+            _ = try? output.flush(to: socket, kind: streamKind)
         }
         isClosed = true
         isOpen = false
@@ -98,7 +102,7 @@ public final class LinkEndpoint {
         guard !isClosed else { return }
         let before = output.totalWritten
         do {
-            let done = try output.flush(to: socket)
+            let done = try output.flush(to: socket, kind: streamKind)
             sentBytes += output.totalWritten - before
             if let t = token { loop.modify(t, events: done ? .readable : [.readable, .writable]) }
         } catch {
@@ -116,10 +120,11 @@ public final class LinkEndpoint {
     private func handle(_ events: EventLoop.Events) {
         if events.contains(.writable) { flush() }
         guard !isClosed else { return }
-        if events.contains(.readable) || events.contains(.hangup) || events.contains(.error) {
+        // Any of these bits (`.hangup` is two: a tty or pipe reports EPOLLHUP alone).
+        if !events.isDisjoint(with: [.readable, .hangup, .error]) {
             let alive: Bool
             let before = input.count
-            do { alive = try input.fill(from: socket) } catch {
+            do { alive = try input.fill(from: socket, kind: streamKind) } catch {
                 close(reason: "read failed: \(error)", notifyPeer: false)
                 return
             }

@@ -7,9 +7,28 @@ public enum Socket {
     /// Most fds attached to one sendmsg, as libwayland expects.
     public static let maxFdsPerMessage = Int(PORTHOLE_MAX_FDS_PER_MSG)
 
-    /// Creates a listening socket. A stale unix socket file (nobody accepting) is replaced.
+    /// How long a connect to a tcp:, vsock: or vsock-mux: address may take.
+    public static let connectTimeout: Double = 10
+
+    /// Creates a listening socket. A stale unix socket file (nobody accepting)
+    /// is replaced. `vsock-mux:` and `file:` addresses cannot be listened on.
     public static func listen(_ address: SocketAddress, backlog: Int32 = 64) throws(SystemError) -> OwnedFD {
         switch address {
+        case .vsock(let cid, let port):
+            let fd = OwnedFD(try syscall("socket AF_VSOCK (is the vsock module loaded?)") {
+                socket(AF_VSOCK, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            })
+            let sa = vsockAddressBytes(cid: cid, port: port)
+            try syscall("bind \(address)") {
+                sa.withUnsafeBytes { p in bind(fd.rawValue, p.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(p.count)) }
+            }
+            try syscall("listen \(address)") { Glibc.listen(fd.rawValue, backlog) }
+            try fd.setNonBlocking()
+            return fd
+        case .vsockMux:
+            throw SystemError("listen \(address): a hybrid-vsock VMM socket can only be connected to (listen on vsock:any:PORT in the guest instead)", code: EINVAL)
+        case .file:
+            throw SystemError("listen \(address): a device is opened, not listened on (use --connect \(address) on both sides)", code: EINVAL)
         case .unix(let path):
             let fd = OwnedFD(try syscall("socket AF_UNIX") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) })
             var st = stat()
@@ -44,9 +63,27 @@ public enum Socket {
         }
     }
 
-    /// Connects (blocking) and returns a non-blocking socket.
-    public static func connect(_ address: SocketAddress) throws(SystemError) -> OwnedFD {
+    /// Connects and returns a non-blocking descriptor. `unix:` connects
+    /// blocking, as before; the other forms run a `ConnectAttempt` that gives
+    /// up with ETIMEDOUT after `timeout` seconds. `file:` opens the device.
+    public static func connect(_ address: SocketAddress, timeout: Double = connectTimeout) throws(SystemError) -> OwnedFD {
         switch address {
+        case .vsock, .vsockMux, .file, .tcp:
+            let attempt = ConnectAttempt(address)
+            let deadline = monotonicSeconds() + timeout
+            while true {
+                switch try attempt.advance() {
+                case .done(let fd):
+                    return fd
+                case .wait(let fd, let events):
+                    let left = deadline - monotonicSeconds()
+                    guard left > 0 else { throw attempt.timeoutError(seconds: timeout) }
+                    var p = pollfd(fd: fd, events: Int16(events.contains(.writable) ? POLLOUT : POLLIN), revents: 0)
+                    let r = poll(&p, 1, Int32(min(left * 1000 + 1, Double(Int32.max))))
+                    if r == 0 { throw attempt.timeoutError(seconds: timeout) }
+                    if r < 0 && errno != EINTR { throw SystemError("poll while connecting to \(address)") }
+                }
+            }
         case .unix(let path):
             let fd = OwnedFD(try syscall("socket AF_UNIX") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) })
             try withUnixAddress(path) { (sa, len) throws(SystemError) in
@@ -54,22 +91,6 @@ public enum Socket {
             }
             try fd.setNonBlocking()
             return fd
-        case .tcp(let host, let port):
-            var lastError = SystemError("resolve \(host)", code: EADDRNOTAVAIL)
-            for ai in try resolve(host: host, port: port, passive: false) {
-                guard let raw = try? syscall("socket", { socket(ai.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }) else { continue }
-                let fd = OwnedFD(raw)
-                do {
-                    try ai.address.withUnsafeBytes { (p: UnsafeRawBufferPointer) throws(SystemError) in
-                        try syscall("connect \(address)") { Glibc.connect(raw, p.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(p.count)) }
-                    }
-                    var one: Int32 = 1
-                    setsockopt(raw, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-                    try fd.setNonBlocking()
-                    return fd
-                } catch { lastError = (error as? SystemError) ?? lastError }
-            }
-            throw lastError
         }
     }
 
@@ -138,9 +159,9 @@ public enum Socket {
         }
     }
 
-    private struct Resolved { var family: Int32; var address: [UInt8] }
+    struct Resolved { var family: Int32; var address: [UInt8] }
 
-    private static func resolve(host: String, port: UInt16, passive: Bool) throws(SystemError) -> [Resolved] {
+    static func resolve(host: String, port: UInt16, passive: Bool) throws(SystemError) -> [Resolved] {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         hints.ai_family = AF_UNSPEC
@@ -159,6 +180,26 @@ public enum Socket {
             cur = ai.pointee.ai_next
         }
         return out
+    }
+
+    /// A sockaddr_un for `path`, as bytes.
+    static func unixAddressBytes(_ path: String) throws(SystemError) -> [UInt8] {
+        try withUnixAddress(path) { (sa, len) in Array(UnsafeRawBufferPointer(start: sa, count: Int(len))) }
+    }
+
+    /// A sockaddr_vm for `cid` and `port`, as bytes.
+    static func vsockAddressBytes(cid: UInt32, port: UInt32) -> [UInt8] {
+        var sa = sockaddr_vm()
+        sa.svm_family = sa_family_t(AF_VSOCK)
+        sa.svm_cid = cid
+        sa.svm_port = port
+        return withUnsafeBytes(of: &sa) { Array($0) }
+    }
+
+    private static func monotonicSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
     private static func withUnixAddress<R>(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) throws(SystemError) -> R) throws(SystemError) -> R {

@@ -1,5 +1,46 @@
 import Glibc
 
+/// How bytes move on a descriptor. Decide once per descriptor (`of(_:)`),
+/// then pass it to `WriteQueue.flush` and `ReadBuffer.fill`.
+public enum StreamKind: Sendable, Equatable {
+    /// A socket: sendmsg and recvmsg, so fds may travel (SCM_RIGHTS).
+    case socket
+    /// Any other byte stream (a tty, a character device such as a
+    /// virtio-serial port, a pipe): read and write; fds never travel.
+    case plain
+
+    /// `.socket` if fstat says `fd` is a socket, else `.plain`.
+    public static func of(_ fd: OwnedFD) -> StreamKind {
+        var st = stat()
+        guard fstat(fd.rawValue, &st) == 0 else { return .socket }
+        return (st.st_mode & S_IFMT) == S_IFSOCK ? .socket : .plain
+    }
+
+    /// Writes bytes to a non-socket. Returns bytes written, or 0 if it would block.
+    static func write(_ fd: OwnedFD, _ bytes: UnsafeRawBufferPointer) throws(SystemError) -> Int {
+        while true {
+            let n = Glibc.write(fd.rawValue, bytes.baseAddress, bytes.count)
+            if n >= 0 { return n }
+            if errno == EINTR { continue }
+            if errno == EAGAIN || errno == EWOULDBLOCK { return 0 }
+            throw SystemError("write on fd \(fd.rawValue)")
+        }
+    }
+
+    /// Reads from a non-socket. EIO, what a tty whose other side hung up
+    /// (such as a pty master whose slave closed) reports, is end of stream.
+    static func read(_ fd: OwnedFD, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Socket.Received {
+        while true {
+            let n = Glibc.read(fd.rawValue, buffer.baseAddress, buffer.count)
+            if n > 0 { return .bytes(n) }
+            if n == 0 || errno == EIO { return .endOfStream }
+            if errno == EINTR { continue }
+            if errno == EAGAIN || errno == EWOULDBLOCK { return .wouldBlock }
+            throw SystemError("read on fd \(fd.rawValue)")
+        }
+    }
+}
+
 /// Outgoing bytes and fds for a non-blocking socket. Fds are attached to the
 /// sendmsg that carries the first byte of the message they belong to (never
 /// later), at most 28 per sendmsg. The queue is bounded by its owner through
@@ -34,7 +75,27 @@ public final class WriteQueue {
     }
 
     /// Writes as much as the socket takes. Returns true when the queue is empty.
-    public func flush(to socket: OwnedFD) throws(SystemError) -> Bool {
+    /// A `.plain` stream cannot carry fds: queued fds make it throw EINVAL.
+    public func flush(to socket: OwnedFD, kind: StreamKind = .socket) throws(SystemError) -> Bool {
+        if kind == .plain {
+            guard fdHead == fdMarks.count else {
+                throw SystemError("fd \(socket.rawValue) is not a socket and cannot carry file descriptors", code: EINVAL)
+            }
+            while queuedBytes > 0 {
+                let start = head, length = queuedBytes
+                let sent = try bytes.withUnsafeBytes { all in
+                    Result { () throws(SystemError) -> Int in
+                        try StreamKind.write(socket, UnsafeRawBufferPointer(rebasing: all[start..<(start + length)]))
+                    }
+                }.get()
+                if sent == 0 { return false }
+                head += sent
+                position += UInt64(sent)
+                totalWritten += UInt64(sent)
+                compact()
+            }
+            return true
+        }
         while queuedBytes > 0 {
             var attach: [Int32] = []
             var i = fdHead
@@ -108,8 +169,9 @@ public final class ReadBuffer {
     /// Unconsumed byte count.
     public var count: Int { bytes.count - head }
 
-    /// Reads what the socket has, up to `limit` bytes. Returns false at end of stream.
-    public func fill(from socket: OwnedFD, limit: Int = 1 << 20) throws(SystemError) -> Bool {
+    /// Reads what the socket has, up to `limit` bytes. Returns false at end of
+    /// stream. A `.plain` stream is read with read(2) and never yields fds.
+    public func fill(from socket: OwnedFD, limit: Int = 1 << 20, kind: StreamKind = .socket) throws(SystemError) -> Bool {
         var total = 0
         while total < limit {
             let want = min(scratch.count, limit - total)
@@ -117,7 +179,9 @@ public final class ReadBuffer {
             fds = []
             let r = try scratch.withUnsafeMutableBytes { buf in
                 Result { () throws(SystemError) -> Socket.Received in
-                    try Socket.receive(socket, into: UnsafeMutableRawBufferPointer(rebasing: buf[0..<want]), fds: &received)
+                    let into = UnsafeMutableRawBufferPointer(rebasing: buf[0..<want])
+                    if kind == .plain { return try StreamKind.read(socket, into: into) }
+                    return try Socket.receive(socket, into: into, fds: &received)
                 }
             }.get()
             fds = received

@@ -36,6 +36,13 @@ class ChannelEndpoint {
     /// The peer's buffer size is known (open/accept exchanged).
     var established = false
     private(set) var closed = false
+    /// Set while handling the peer's channelClose. Closing then never sends a
+    /// close of our own: peerClosed sends the one acknowledgement. Without
+    /// this, a failed write to a client that had just hung up (the guest
+    /// passing on the host's error) sent a second channelClose, which the
+    /// host, having taken the first as the acknowledgement, rejected as a
+    /// frame for an unknown channel, ending the whole link.
+    private var peerIsClosing = false
     private var creditRequested = false
     private var readPaused = false
     private var pendingBytes: [UInt8] = []
@@ -104,6 +111,7 @@ class ChannelEndpoint {
     func closeChannel(reason: String, notifyPeer: Bool, code: UInt32 = 0) {
         guard !closed else { return }
         closed = true
+        let notifyPeer = notifyPeer && !peerIsClosing
         Log.debug("\(tag): closed: \(reason)")
         if notifyPeer && !link.isClosed {
             link.send(.channelClose(channel: id, code: code, reason: String(reason.utf8.prefix(limits.maxReasonBytes)) ?? "closed"))
@@ -130,9 +138,11 @@ class ChannelEndpoint {
     private func socketEvent(_ events: EventLoop.Events) {
         if events.contains(.writable) { flushSocket() }
         guard !closed else { return }
-        if events.contains(.readable) || events.contains(.hangup) || events.contains(.error) {
+        // .hangup is two epoll bits (HUP, RDHUP); either one means the peer is going.
+        let hungUp = !events.isDisjoint(with: .hangup)
+        if events.contains(.readable) || hungUp || events.contains(.error) {
             var alive = true
-            if !readPaused || events.contains(.hangup) {
+            if !readPaused || hungUp {
                 do { alive = try input.fill(from: socket, limit: 65536) } catch {
                     closeChannel(reason: "socket error: \(error)", notifyPeer: true)
                     return
@@ -309,11 +319,15 @@ class ChannelEndpoint {
                 sink.closeWhenDrained = true
                 drainSink(rid, sink)
             case .pipeSource?:
+                // Before our end of file: the reader on the other side went
+                // away (a paste target that closed its pipe or exited).
+                Log.info("\(tag): pipe \(rid): the reader on the other side of the link closed it early; closing ours")
                 dropResource(rid)
             default:
                 throw .unknownResource(channel: id, resource: rid)
             }
         case .channelClose(_, let code, let reason):
+            peerIsClosing = true
             peerClosed(code: code, reason: reason)
         default:
             throw .unexpected("frame not valid on a channel: \(frame)")
@@ -550,6 +564,12 @@ class ChannelEndpoint {
                 if let t = source.token { loop.modify(t, events: .readable) }
                 return
             }
+            if n < 0 {
+                let failure = String(cString: strerror(errno))
+                Log.warning("\(tag): pipe \(rid): read failed (\(failure)); ending it as at end of file")
+            } else {
+                Log.debug("\(tag): pipe \(rid): end of file from the local writer")
+            }
             link.send(.pipeClose(channel: id, resource: rid))
             dropResource(rid)
             rememberClosedPipe(rid)
@@ -581,7 +601,9 @@ class ChannelEndpoint {
                 return
             }
             // The reader went away: drop what is left and tell the peer.
+            let failure = String(cString: strerror(errno))
             let dropped = sink.queue.count
+            Log.info("\(tag): pipe \(rid): the local reader closed it early (\(failure)); \(dropped) bytes dropped")
             sink.queue.removeAll()
             if dropped > 0 && credit.didForward(dropped) { link.send(.creditUpdate(channel: id, credit: credit.advertise())) }
             link.send(.pipeClose(channel: id, resource: rid))

@@ -18,7 +18,8 @@ enum ChannelResource {
 final class MemoryResource {
     let kind: ResourceKind
     let fd: OwnedFD
-    let mapping: SharedMapping
+    /// Our writable mapping; nil once a read-only file is sealed (see fdForMessage).
+    private(set) var mapping: SharedMapping?
     var size: UInt64
     var sealed = false
 
@@ -31,7 +32,7 @@ final class MemoryResource {
 
     func extend(to newSize: UInt64) throws(SystemError) {
         try Memfd.resize(fd, to: Int(newSize))
-        try mapping.grow(to: Int(newSize))
+        try mapping?.grow(to: Int(newSize))
         size = newSize
     }
 
@@ -41,7 +42,7 @@ final class MemoryResource {
         var copied: UInt64 = 0
         data.withUnsafeBytes { src in
             for r in ranges where r.length > 0 {
-                mapping.base!.advanced(by: Int(r.offset)).copyMemory(from: src.baseAddress! + cursor, byteCount: Int(r.length))
+                mapping!.base!.advanced(by: Int(r.offset)).copyMemory(from: src.baseAddress! + cursor, byteCount: Int(r.length))
                 cursor += Int(r.length)
                 copied += UInt64(r.length)
             }
@@ -52,6 +53,11 @@ final class MemoryResource {
     /// The fd to hand to the local Wayland peer.
     func fdForMessage() throws(SystemError) -> OwnedFD {
         if kind == .readOnlyFile && !sealed {
+            // F_SEAL_WRITE fails with EBUSY while any writable shared mapping
+            // of the memfd exists (found against sway: every wl_keyboard.keymap
+            // failed the channel). The file is complete and takes no more
+            // updates, so unmap it before sealing.
+            mapping = nil
             try Memfd.addSeals(fd, [.shrink, .grow, .write, .seal])
             sealed = true
         }

@@ -6,6 +6,15 @@ import Wayland
 /// The guest proxy: a Wayland socket that guest clients connect to as if it
 /// were a compositor, and one link to the host proxy carrying every client
 /// as its own channel.
+///
+/// When the link ends, every client gets a Wayland error. Then, with
+/// `reconnect` (the default), the proxy keeps its Wayland socket and gets a
+/// new link: with `connect(to:)` it dials again after a back-off (0.1 s,
+/// doubling up to 5 s, back to 0.1 s once a handshake succeeds; the first
+/// connection is retried the same way); with `listen(on:)` it accepts the
+/// host's next connection. Clients that connect while there is no link get a
+/// Wayland error and are closed. Without `reconnect`, `onLinkClosed` reports
+/// the first link that ends or cannot be made.
 public final class GuestProxy: LinkEndpointDelegate, ChannelOwner {
     let loop: EventLoop
     let tables: ProtocolTables
@@ -18,12 +27,33 @@ public final class GuestProxy: LinkEndpointDelegate, ChannelOwner {
     private var linkListenerToken: EventLoop.Token?
     private var waylandListener: OwnedFD?
     private var waylandToken: EventLoop.Token?
-    private let channels: ChannelTable<GuestChannel>
+    /// The current link's channels (a fresh table for each link).
+    private var channels: ChannelTable<GuestChannel>
     private var nextChannel: UInt32 = 1
-    /// Called once the link is up and the Wayland socket accepts clients.
+    /// Where `connect(to:)` dials, while it keeps dialling.
+    private var dialAddress: SocketAddress?
+    private var pendingConnect: PendingConnect?
+    private var retryTimer: EventLoop.Token?
+    private var retryDelay: Double
+    private var readyReported = false
+    /// The last reason logged for retrying; the same again is logged quietly.
+    private var lastRetryReason: String?
+    private var stopped = false
+    /// Called once, when the first link is up and the Wayland socket accepts clients.
     public var onReady: (() -> Void)?
-    /// Called when the link ends; the proxy cannot serve clients after it.
+    /// Called when the proxy gives up: the link ended or could not be made and
+    /// `reconnect` is off, or the Wayland socket could not be opened.
     public var onLinkClosed: ((String) -> Void)?
+    /// Get a new link when the link ends (see the type's description).
+    public var reconnect = true
+    /// First and longest wait between connection attempts, in seconds.
+    public var retryDelays: (first: Double, max: Double) = (0.1, 5) {
+        didSet { retryDelay = retryDelays.first }
+    }
+    /// How long one connection attempt may take, in seconds; the handshake
+    /// that follows gets as long again.
+    public var connectTimeout: Double = Socket.connectTimeout
+    private var handshakeTimer: EventLoop.Token?
 
     public init(loop: EventLoop, socketPath: String, tables: ProtocolTables = .builtin, limits: LinkLimits = LinkLimits()) {
         self.loop = loop
@@ -31,6 +61,7 @@ public final class GuestProxy: LinkEndpointDelegate, ChannelOwner {
         self.tables = tables
         self.limits = limits
         channels = ChannelTable(limits: limits)
+        retryDelay = 0.1
     }
 
     /// The socket path for `name` in $XDG_RUNTIME_DIR (or `name` itself if absolute).
@@ -42,35 +73,112 @@ public final class GuestProxy: LinkEndpointDelegate, ChannelOwner {
         return dir + "/" + name
     }
 
-    /// Connects the link to a host proxy listening at `address`.
+    /// Connects the link to a host proxy at `address`, without blocking: the
+    /// attempt runs on the loop (see `reconnect` for what happens on failure).
     public func connect(to address: SocketAddress) throws(ProxyError) {
-        do { try start(link: try Socket.connect(address), name: "link \(address)") } catch let e as ProxyError { throw e } catch {
-            throw .system(error as! SystemError)
-        }
+        guard address.canConnect else { throw .configuration("cannot connect to \(address): CID 'any' is for listening") }
+        dialAddress = address
+        dial()
     }
 
-    /// Waits for the host proxy to connect to `address`.
+    /// Waits for the host proxy to connect to `address`. With `reconnect`,
+    /// it goes on listening: after a link ends, the next host connection
+    /// becomes the new link. A connection while a link is up is refused.
     public func listen(on address: SocketAddress) throws(ProxyError) {
         do {
             let fd = try Socket.listen(address)
             linkListener = fd
             linkListenerToken = try loop.register(fd.rawValue, events: .readable) { [unowned self] _ in
-                guard self.link == nil, let l = self.linkListener, let s = try? Socket.accept(l) else { return }
-                if let t = self.linkListenerToken { self.loop.unregister(t) }
-                self.linkListener?.close()
-                do { try self.start(link: s, name: "link \(address)") } catch {
-                    Log.error("cannot start link: \(error)")
-                    self.onLinkClosed?("\(error)")
-                }
+                self.acceptLinks(address)
             }
             Log.info("waiting for the host proxy on \(address)")
         } catch { throw .system(error) }
     }
 
+    private func acceptLinks(_ address: SocketAddress) {
+        while let l = linkListener, let s = try? Socket.accept(l) {
+            if link != nil {
+                Log.warning("refusing a second host connection on \(address): a link is up")
+                s.close()
+                continue
+            }
+            if !reconnect, let t = linkListenerToken {
+                loop.unregister(t)
+                linkListenerToken = nil
+                linkListener?.close()
+                linkListener = nil
+            }
+            do { try start(link: s, name: "link \(address)") } catch {
+                Log.error("cannot start link: \(error)")
+                linkDown("cannot start the link: \(error)")
+            }
+        }
+    }
+
+    private func dial() {
+        guard let address = dialAddress, !stopped, link == nil, pendingConnect == nil else { return }
+        pendingConnect = PendingConnect(to: address, loop: loop, timeout: connectTimeout) { [unowned self] result in
+            self.pendingConnect = nil
+            switch result {
+            case .success(let fd):
+                do { try self.start(link: fd, name: "link \(address)") } catch {
+                    self.linkDown("cannot start the link: \(error)")
+                }
+            case .failure(let error):
+                self.linkDown("cannot connect to the host proxy: \(error)")
+            }
+        }
+    }
+
+    /// There is no link (it ended, or could not be made): give up or try again.
+    private func linkDown(_ reason: String) {
+        guard !stopped else { return }
+        guard reconnect else {
+            onLinkClosed?(reason)
+            return
+        }
+        guard dialAddress != nil else {
+            Log.info("waiting for the host proxy to connect again")
+            return
+        }
+        let delay = retryDelay
+        retryDelay = min(retryDelay * 2, retryDelays.max)
+        if reason == lastRetryReason {
+            Log.debug("\(reason); trying again in \(delay) s")
+        } else {
+            Log.warning("\(reason); trying again in \(delay) s")
+            lastRetryReason = reason
+        }
+        do {
+            retryTimer = try loop.addTimer(nanoseconds: UInt64(delay * 1e9), repeating: false) { [unowned self] in
+                self.retryTimer = nil
+                self.dial()
+            }
+        } catch {
+            onLinkClosed?("cannot schedule a reconnection: \(error)")
+        }
+    }
+
     private func start(link socket: OwnedFD, name: String) throws(ProxyError) {
-        do { link = try LinkEndpoint(socket: socket, role: .guest, name: name, loop: loop, limits: limits, delegate: self) } catch {
+        // Channels of an earlier link are all closed by now; start afresh.
+        channels = ChannelTable(limits: limits)
+        let newLink: LinkEndpoint
+        do { newLink = try LinkEndpoint(socket: socket, role: .guest, name: name, loop: loop, limits: limits, delegate: self) } catch {
             throw .system(error)
         }
+        link = newLink
+        // A peer (or a device) that never says hello must not hold the guest.
+        let timeout = connectTimeout
+        handshakeTimer = try? loop.addTimer(nanoseconds: UInt64(timeout * 1e9), repeating: false) { [unowned self, weak newLink] in
+            self.handshakeTimer = nil
+            guard let l = newLink, !l.isOpen, !l.isClosed else { return }
+            l.close(reason: "no hello from the host proxy within \(timeout == timeout.rounded() ? "\(Int(timeout))" : "\(timeout)") s")
+        }
+    }
+
+    private func cancelHandshakeTimer() {
+        if let t = handshakeTimer { loop.unregister(t) }
+        handshakeTimer = nil
     }
 
     private func openWaylandSocket() throws(SystemError) {
@@ -83,7 +191,7 @@ public final class GuestProxy: LinkEndpointDelegate, ChannelOwner {
 
     private func acceptClients() {
         while let l = waylandListener, let client = try? Socket.accept(l) {
-            guard let link, link.isOpen else { client.close(); continue }
+            guard let link, link.isOpen else { refuse(client); continue }
             guard channels.count < limits.maxChannels else {
                 Log.warning("refusing a client: \(limits.maxChannels) clients already connected")
                 client.close()
@@ -103,13 +211,40 @@ public final class GuestProxy: LinkEndpointDelegate, ChannelOwner {
         }
     }
 
+    /// Tells a client that arrived while there is no link why it cannot be
+    /// served (a wl_display.error), then closes it.
+    private func refuse(_ client: OwnedFD) {
+        Log.warning("refusing a client: no link to the host proxy")
+        let error = MessageFault.implementation("porthole: no link to the host proxy right now (reconnecting); try again later").errorEvent
+        _ = try? error.withUnsafeBytes { b throws(SystemError) in try Socket.send(client, b, fds: []) }
+        // Read what the client already sent, so that closing does not reset
+        // the connection before it reads the error.
+        var scratch = [UInt8](repeating: 0, count: 4096)
+        var fds: [OwnedFD] = []
+        for _ in 0..<16 {
+            let r = try? scratch.withUnsafeMutableBytes { b throws(SystemError) in try Socket.receive(client, into: b, fds: &fds) }
+            guard case .bytes = r else { break }
+            fds.removeAll()
+        }
+        client.close()
+    }
+
     /// The stats JSON.
     public func statsJSON() -> String {
         stats.json(linkSent: link?.sentBytes ?? 0, linkReceived: link?.receivedBytes ?? 0, links: link?.isOpen == true ? 1 : 0)
     }
 
-    /// Closes every client, the link and the socket.
+    /// Closes every client, the link and the socket; stops reconnecting.
     public func shutdown() {
+        stopped = true
+        pendingConnect?.cancel()
+        pendingConnect = nil
+        if let t = retryTimer { loop.unregister(t) }
+        retryTimer = nil
+        cancelHandshakeTimer()
+        if let t = linkListenerToken { loop.unregister(t) }
+        linkListenerToken = nil
+        linkListener?.close()
         for ch in channels.all { ch.closeChannel(reason: "guest proxy shutting down", notifyPeer: true) }
         link?.close(reason: "guest proxy shutting down")
         if let t = waylandToken { loop.unregister(t) }
@@ -121,18 +256,32 @@ public final class GuestProxy: LinkEndpointDelegate, ChannelOwner {
 
     func reserveResourceBytes(_ n: UInt64) -> Bool { channels.reserve(n) }
     func releaseResourceBytes(_ n: UInt64) { channels.release(n) }
-    func channelDidClose(_ channel: ChannelEndpoint, awaitingAck: Bool) { channels.removed(channel, awaitingAck: awaitingAck) }
+    func channelDidClose(_ channel: ChannelEndpoint, awaitingAck: Bool) {
+        // Only this link's channels: one of an earlier link never reaches here
+        // after the table is replaced, but be sure not to drop a new namesake.
+        guard channels[channel.id] === channel else { return }
+        channels.removed(channel, awaitingAck: awaitingAck)
+    }
 
     // MARK: LinkEndpointDelegate
 
     public func linkDidOpen(_ link: LinkEndpoint) {
         Log.info("\(link.name): connected to the host proxy")
-        do { try openWaylandSocket() } catch {
-            Log.error("cannot listen on \(socketPath): \(error)")
-            link.close(reason: "guest cannot open its Wayland socket")
-            return
+        cancelHandshakeTimer()
+        retryDelay = retryDelays.first
+        lastRetryReason = nil
+        if waylandListener == nil {
+            do { try openWaylandSocket() } catch {
+                Log.error("cannot listen on \(socketPath): \(error)")
+                reconnect = false
+                link.close(reason: "guest cannot open its Wayland socket")
+                return
+            }
         }
-        onReady?()
+        if !readyReported {
+            readyReported = true
+            onReady?()
+        }
     }
 
     public func link(_ link: LinkEndpoint, received frame: LinkFrame) throws(LinkProtocolError) {
@@ -157,10 +306,14 @@ public final class GuestProxy: LinkEndpointDelegate, ChannelOwner {
         if link.closedByProtocolError { stats.linkErrors += 1 }
         stats.closedLinkSent += link.sentBytes
         stats.closedLinkReceived += link.receivedBytes
+        if self.link === link {
+            self.link = nil
+            cancelHandshakeTimer()
+        }
         for ch in channels.all {
             ch.sendToSocket(MessageFault.implementation("the link to the host closed: \(reason)").errorEvent)
             ch.closeChannel(reason: "link closed", notifyPeer: false)
         }
-        onLinkClosed?(reason)
+        linkDown("the link to the host closed: \(reason)")
     }
 }

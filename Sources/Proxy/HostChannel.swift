@@ -10,6 +10,13 @@ final class HostChannel: ChannelEndpoint {
     private var exposed: [UInt32: [UInt32: (interface: String, version: UInt32)]] = [:]
     /// wl_shm_pool id -> backing resource size, to check buffers against.
     private var poolSizes: [UInt32: (resource: UInt32, size: Int64)] = [:]
+    /// Clipboard and drag-and-drop offer id -> the mime types the compositor
+    /// announced for it, so that a receive for any other type is logged.
+    private var offeredMimeTypes: [UInt32: Set<[UInt8]>] = [:]
+    /// The interfaces whose `offer` events announce mime types and whose
+    /// `receive` requests ask for one.
+    static let offerInterfaces: Set<String> = ["wl_data_offer", "zwp_primary_selection_offer_v1", "gtk_primary_selection_offer",
+                                               "zwlr_data_control_offer_v1", "ext_data_control_offer_v1"]
 
     init(id: UInt32, compositor: OwnedFD, link: LinkEndpoint, loop: EventLoop, owner: ChannelOwner, tables: ProtocolTables) throws(SystemError) {
         try super.init(id: id, socket: compositor, link: link, loop: loop, owner: owner, tables: tables, socketCarriesRequests: false)
@@ -33,6 +40,7 @@ final class HostChannel: ChannelEndpoint {
     // MARK: events from the compositor
 
     override func inspectOutgoing(_ m: inout ParsedMessage, fds: inout [OwnedFD]) throws(MessageFault) -> Bool {
+        noteOfferedMimeTypes(m)
         guard m.target.interface.name == "wl_registry" else { return true }
         let registry = m.header.objectID
         switch m.spec.name {
@@ -93,13 +101,50 @@ final class HostChannel: ChannelEndpoint {
             }
         case ("wl_shm_pool", "destroy"):
             poolSizes.removeValue(forKey: sender)
+        case (let iface, "receive") where Self.offerInterfaces.contains(iface):
+            // Not a protocol error (the source decides what to write), but a
+            // well-behaved client only asks for a type it was offered.
+            if case .string(let mime?) = m.args[0], offeredMimeTypes[sender]?.contains(mime) != true {
+                Log.warning("\(tag): \(iface)@\(sender).receive asks for '\(String(decoding: mime, as: UTF8.self))', which was never offered; passing it on")
+            }
+        case (let iface, "destroy") where Self.offerInterfaces.contains(iface):
+            offeredMimeTypes.removeValue(forKey: sender)
         default:
             break
         }
     }
 
+    /// Records the mime types announced for clipboard and drag-and-drop offers.
+    private func noteOfferedMimeTypes(_ m: ParsedMessage) {
+        // A new offer (data_offer events): start with no types. The
+        // compositor may reuse the id of an offer destroyed earlier.
+        for (spec, arg) in zip(m.spec.args, m.args) {
+            if case .newID(let offer) = arg, let iface = spec.interface, Self.offerInterfaces.contains(iface) {
+                offeredMimeTypes[offer] = []
+            }
+        }
+        guard m.spec.name == "offer", Self.offerInterfaces.contains(m.target.interface.name),
+              case .string(let mime?)? = m.args.first else { return }
+        // Bounded: a compositor announcing thousands of types is not helped by more.
+        if offeredMimeTypes[m.header.objectID, default: []].count < 1024 {
+            offeredMimeTypes[m.header.objectID, default: []].insert(mime)
+        }
+    }
+
     /// Called for each resource a create_pool message carries.
     override func noteIncomingResource(_ rid: UInt32, message: ParsedMessage) throws(MessageFault) {
+        if message.target.interface.name == "zwp_virtual_keyboard_v1", message.spec.name == "keymap",
+           case .uint(let size) = message.args[2] {
+            // The compositor maps `size` bytes of the file. A size past the
+            // end of the file makes it read beyond EOF: sway 1.7 dies of
+            // SIGBUS (found by SwayHostileInputTests). The file's size is the
+            // resource's, so hold the guest to it.
+            guard Int64(size) <= backingSize(of: rid) else {
+                throw MessageFault(objectID: message.header.objectID, code: 0,
+                                   message: "keymap of \(size) bytes on a \(backingSize(of: rid))-byte resource")
+            }
+            return
+        }
         guard message.target.interface.name == "wl_shm", message.spec.name == "create_pool",
               case .newID(let pool) = message.args[0], case .int(let size) = message.args[2] else { return }
         guard Int64(size) <= backingSize(of: rid) else {

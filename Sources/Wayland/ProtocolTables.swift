@@ -23,6 +23,41 @@ public final class ProtocolTables: @unchecked Sendable {
         for i in list { interfaces[i.name] = i }
     }
 
+    /// Separate tables holding the same interfaces, for adding to without
+    /// changing these (the shared `builtin` in particular).
+    public func copy() -> ProtocolTables {
+        ProtocolTables(Array(interfaces.values))
+    }
+
+    /// A copy of these tables with every interface of the protocol XML files
+    /// at `paths` added, in order (a later definition of a name wins, over
+    /// the built-in one too). Throws, naming the file, if one cannot be read
+    /// or parsed, or if a message of it names an interface that neither the
+    /// tables nor any of the files define. These tables are left unchanged.
+    public func adding(protocolFiles paths: [String]) throws(ProtocolXML.LoadError) -> ProtocolTables {
+        let merged = copy()
+        var loaded: [(path: String, interfaces: [Interface])] = []
+        for path in paths {
+            let (_, list) = try ProtocolXML.load(path: path)
+            merged.add(list)
+            loaded.append((path, list))
+        }
+        // Checked once all files are in, so files may refer to each other.
+        for (path, list) in loaded {
+            for iface in list {
+                for m in iface.requests + iface.events {
+                    for a in m.args {
+                        if let name = a.interface, merged[name] == nil {
+                            throw ProtocolXML.LoadError(
+                                file: path, reason: "\(iface.name).\(m.name) refers to interface \(name), which no protocol defines")
+                        }
+                    }
+                }
+            }
+        }
+        return merged
+    }
+
     /// The interface named `name`, if known.
     public subscript(name: String) -> Interface? { interfaces[name] }
 

@@ -12,7 +12,7 @@ struct Porthole: ParsableCommand {
         abstract: "Show Wayland apps from a virtual machine on the host desktop.",
         discussion: """
             Run `porthole host` next to the host compositor and `porthole guest` inside the VM; \
-            one link (unix socket or TCP) joins them and carries every guest client.
+            one link (unix socket, TCP, vsock or a virtio-serial port) joins them and carries every guest client.
             """,
         subcommands: [HostCommand.self, GuestCommand.self]
     )
@@ -25,19 +25,50 @@ struct CommonOptions: ParsableArguments {
 
     @Flag(name: .long, help: "Log every channel and resource event.")
     var verbose = false
+
+    @Option(name: .customLong("protocol"), help: ArgumentHelp(
+        "Also understand the Wayland protocol described in FILE.xml (repeatable; a later definition of an interface wins).",
+        valueName: "FILE.xml"))
+    var protocolFiles: [String] = []
+
+    /// The built-in protocol tables plus every --protocol file. A file that
+    /// cannot be used is logged, naming it, and ends the process (status 1).
+    func protocolTables() throws -> ProtocolTables {
+        guard !protocolFiles.isEmpty else { return .builtin }
+        do {
+            let tables = try ProtocolTables.builtin.adding(protocolFiles: protocolFiles)
+            Log.info("loaded \(protocolFiles.count) protocol file(s): \(protocolFiles.joined(separator: ", "))")
+            return tables
+        } catch {
+            Log.error("cannot load --protocol \(error)")
+            throw ExitCode.failure
+        }
+    }
 }
 
 /// Exactly one of --listen / --connect.
 struct LinkOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Wait for the peer on ADDR (unix:PATH or tcp:HOST:PORT).", valueName: "ADDR"))
+    @Option(name: .long, help: ArgumentHelp("Wait for the peer on ADDR (unix:PATH, tcp:HOST:PORT or vsock:CID:PORT; CID may be 'any').", valueName: "ADDR"))
     var listen: String?
 
-    @Option(name: .long, help: ArgumentHelp("Connect to the peer at ADDR (unix:PATH or tcp:HOST:PORT).", valueName: "ADDR"))
+    @Option(name: .long, help: ArgumentHelp("Connect to the peer at ADDR (unix:PATH, tcp:HOST:PORT, vsock:CID:PORT, vsock-mux:VMM_SOCKET:PORT or file:DEVICE).", valueName: "ADDR"))
     var connect: String?
 
     func validate() throws {
         guard (listen == nil) != (connect == nil) else { throw ValidationError("give exactly one of --listen ADDR or --connect ADDR") }
-        do { _ = try SocketAddress(parsing: listen ?? connect!) } catch { throw ValidationError(error.description) }
+        let address: SocketAddress
+        do { address = try SocketAddress(parsing: listen ?? connect!) } catch { throw ValidationError(error.description) }
+        if listen != nil && !address.canListen {
+            switch address {
+            case .file:
+                throw ValidationError("cannot --listen on \(address): a device is opened, not listened on; use --connect \(address)")
+            default:
+                throw ValidationError("cannot --listen on \(address): a hybrid-vsock VMM socket is only connected to; the guest listens with vsock:any:PORT")
+            }
+        }
+        if connect != nil && !address.canConnect {
+            throw ValidationError("cannot --connect to \(address): CID 'any' is only for --listen; give the peer's CID (the host is 2)")
+        }
     }
 
     var address: SocketAddress { try! SocketAddress(parsing: listen ?? connect!) }
@@ -63,7 +94,8 @@ struct HostCommand: ParsableCommand {
         signal(SIGPIPE, SIG_IGN)
         let loop = try EventLoop()
         let proxy: HostProxy
-        do { proxy = HostProxy(loop: loop, displayPath: try DisplayAddress.resolve(display)) } catch { throw ValidationError(error.description) }
+        let tables = try common.protocolTables()
+        do { proxy = HostProxy(loop: loop, displayPath: try DisplayAddress.resolve(display), tables: tables) } catch { throw ValidationError(error.description) }
         var exitCode: Int32 = 0
         if link.isListen {
             try proxy.listen(on: link.address)
@@ -95,6 +127,9 @@ struct GuestCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Socket name in $XDG_RUNTIME_DIR (or absolute path) that clients use.", valueName: "NAME"))
     var socket = "wayland-porthole"
 
+    @Flag(name: .long, help: "Exit (status 1) when the link ends or cannot be made, instead of getting a new one.")
+    var noReconnect = false
+
     @OptionGroup var common: CommonOptions
 
     @Argument(parsing: .postTerminator, help: ArgumentHelp("Command to run with WAYLAND_DISPLAY set; porthole exits with its status.", valueName: "CMD"))
@@ -107,11 +142,12 @@ struct GuestCommand: ParsableCommand {
         let loop = try EventLoop()
         let path: String
         do { path = try GuestProxy.socketPath(name: socket) } catch { throw ValidationError(error.description) }
-        let proxy = GuestProxy(loop: loop, socketPath: path)
+        let proxy = GuestProxy(loop: loop, socketPath: path, tables: try common.protocolTables())
+        proxy.reconnect = !noReconnect
         var exitCode: Int32 = 0
         var child: ChildProcess?
         proxy.onLinkClosed = { reason in
-            Log.error("link to the host closed: \(reason)")
+            Log.error("\(reason); exiting")
             exitCode = 1
             child?.signal(SIGTERM)
             loop.stop()

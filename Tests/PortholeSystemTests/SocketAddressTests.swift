@@ -54,12 +54,77 @@ import Testing
     }
 
     @Test func unknownSchemes() {
-        for text in ["", "vsock:2:1234", "udp:1.2.3.4:5", "UNIX:/tmp/x", "/tmp/socket", "unix", "tcp"] {
+        for text in ["", "udp:1.2.3.4:5", "UNIX:/tmp/x", "VSOCK:2:1", "/tmp/socket", "unix", "tcp", "vsock", "file", "vsockmux:/x:1"] {
             let e = parseError(text)
             #expect(e?.reason.hasPrefix("unknown transport") == true, "\(text)")
             #expect(e?.text == text)
         }
-        #expect(parseError("ftp:x")?.description == "bad address 'ftp:x': unknown transport (expected unix:PATH or tcp:HOST:PORT)")
+        #expect(parseError("ftp:x")?.description
+            == "bad address 'ftp:x': unknown transport (expected unix:PATH, tcp:HOST:PORT, vsock:CID:PORT, vsock-mux:PATH:PORT or file:PATH)")
+    }
+
+    @Test func vsockAddresses() {
+        #expect(parse("vsock:2:1234") == .vsock(cid: 2, port: 1234))
+        #expect(parse("vsock:host:7300") == .vsock(cid: SocketAddress.vsockHostCID, port: 7300))
+        #expect(parse("vsock:any:7300") == .vsock(cid: 0xFFFF_FFFF, port: 7300))
+        #expect(parse("vsock:0:1") == .vsock(cid: 0, port: 1))
+        #expect(parse("vsock:3:4294967294") == .vsock(cid: 3, port: 4_294_967_294))
+        #expect(parse("vsock:4294967294:5") == .vsock(cid: 4_294_967_294, port: 5))
+        // Which addresses work for which verb.
+        #expect(parse("vsock:any:1")?.canListen == true)
+        #expect(parse("vsock:any:1")?.canConnect == false, "CID any is for listening only")
+        #expect(parse("vsock:3:1")?.canConnect == true)
+    }
+
+    @Test func vsockErrors() {
+        let cidError = "vsock CID must be 0...4294967294, 'host' or 'any'"
+        let portError = "vsock port must be 1...4294967294"
+        #expect(parseError("vsock:4294967295:5")?.reason == cidError, "0xFFFFFFFF is spelled 'any'")
+        #expect(parseError("vsock:4294967296:5")?.reason == cidError)
+        #expect(parseError("vsock:-1:5")?.reason == cidError)
+        #expect(parseError("vsock:+3:5")?.reason == cidError)
+        #expect(parseError("vsock::5")?.reason == cidError)
+        #expect(parseError("vsock:ANY:5")?.reason == cidError)
+        #expect(parseError("vsock:guest:5")?.reason == cidError)
+        #expect(parseError("vsock:3:0")?.reason == portError)
+        #expect(parseError("vsock:3:4294967295")?.reason == portError, "VMADDR_PORT_ANY is not a port")
+        #expect(parseError("vsock:3:99999999999")?.reason == portError)
+        #expect(parseError("vsock:3:")?.reason == portError)
+        #expect(parseError("vsock:3:x")?.reason == portError)
+        #expect(parseError("vsock:3: 5")?.reason == portError)
+        for text in ["vsock:", "vsock:3", "vsock:3:4:5", "vsock:1234"] {
+            #expect(parseError(text)?.reason == "expected vsock:CID:PORT", "\(text)")
+        }
+    }
+
+    @Test func vsockMuxAddresses() {
+        #expect(parse("vsock-mux:/run/fc/v.sock:1024") == .vsockMux(path: "/run/fc/v.sock", port: 1024))
+        #expect(parse("vsock-mux:/a:b/v.sock:5") == .vsockMux(path: "/a:b/v.sock", port: 5), "the port follows the last colon")
+        #expect(parse("vsock-mux:rel.sock:4294967294") == .vsockMux(path: "rel.sock", port: 4_294_967_294))
+        #expect(parse("vsock-mux:/x:1")?.canListen == false)
+        #expect(parse("vsock-mux:/x:1")?.canConnect == true)
+    }
+
+    @Test func vsockMuxErrors() {
+        #expect(parseError("vsock-mux:/x.sock")?.reason == "expected vsock-mux:PATH:PORT")
+        #expect(parseError("vsock-mux:")?.reason == "expected vsock-mux:PATH:PORT")
+        #expect(parseError("vsock-mux::5")?.reason == "empty path")
+        #expect(parseError("vsock-mux:/x.sock:0")?.reason == "vsock port must be 1...4294967294")
+        #expect(parseError("vsock-mux:/x.sock:")?.reason == "vsock port must be 1...4294967294")
+        #expect(parseError("vsock-mux:/x.sock:port")?.reason == "vsock port must be 1...4294967294")
+        let tooLong = "/" + String(repeating: "p", count: 107)
+        #expect(parseError("vsock-mux:\(tooLong):5")?.reason.contains("longer than 107") == true)
+    }
+
+    @Test func fileAddresses() {
+        #expect(parse("file:/dev/vport0p1") == .file(path: "/dev/vport0p1"))
+        #expect(parse("file:/dev/virtio-ports/org.porthole.link") == .file(path: "/dev/virtio-ports/org.porthole.link"))
+        #expect(parse("file:relative:with:colons") == .file(path: "relative:with:colons"))
+        let long = "/" + String(repeating: "d", count: 300)
+        #expect(parse("file:" + long) == .file(path: long), "not a socket: no sun_path limit")
+        #expect(parse("file:/dev/ttyS1")?.canListen == false)
+        #expect(parse("file:/dev/ttyS1")?.canConnect == true)
+        #expect(parseError("file:")?.reason == "empty path")
     }
 
     @Test func descriptionRoundTrips() {
@@ -68,9 +133,17 @@ import Testing
             .tcp(host: "127.0.0.1", port: 4000),
             .tcp(host: "::1", port: 4001),
             .tcp(host: "host.example", port: 80),
+            .vsock(cid: 3, port: 7300),
+            .vsock(cid: SocketAddress.vsockAnyCID, port: 1),
+            .vsockMux(path: "/run/vmm/vsock.sock", port: 1024),
+            .file(path: "/dev/vport0p1"),
         ]
         for a in addresses { #expect(parse(a.description) == a, "\(a)") }
         #expect(SocketAddress.tcp(host: "::1", port: 4001).description == "tcp:[::1]:4001")
         #expect(SocketAddress.unix(path: "/x").description == "unix:/x")
+        #expect(SocketAddress.vsock(cid: SocketAddress.vsockAnyCID, port: 9).description == "vsock:any:9")
+        #expect(SocketAddress.vsock(cid: 2, port: 9).description == "vsock:2:9")
+        #expect(SocketAddress.vsockMux(path: "/v.sock", port: 52).description == "vsock-mux:/v.sock:52")
+        #expect(SocketAddress.file(path: "/dev/vport0p1").description == "file:/dev/vport0p1")
     }
 }

@@ -781,5 +781,60 @@ E configure 1 i i i i
 E popup_done 1
 E repositioned 3 u
 """#),
+        ("ext_data_control_v1 (protocols/ext-data-control-v1.xml)", #"""
+I ext_data_control_manager_v1 1
+R create_data_source 1 n:ext_data_control_source_v1
+R get_data_device 1 n:ext_data_control_device_v1 o:wl_seat
+R! destroy 1
+I ext_data_control_device_v1 1
+R set_selection 1 ?o:ext_data_control_source_v1
+R! destroy 1
+R set_primary_selection 1 ?o:ext_data_control_source_v1
+E data_offer 1 n:ext_data_control_offer_v1
+E selection 1 ?o:ext_data_control_offer_v1
+E finished 1
+E primary_selection 1 ?o:ext_data_control_offer_v1
+I ext_data_control_source_v1 1
+R offer 1 s
+R! destroy 1
+E send 1 s h
+E cancelled 1
+I ext_data_control_offer_v1 1
+R receive 1 s h
+R! destroy 1
+E offer 1 s
+"""#),
+        ("virtual_keyboard_unstable_v1 (protocols/virtual-keyboard-unstable-v1.xml)", #"""
+I zwp_virtual_keyboard_v1 1
+R keymap 1 u h u
+R key 1 u u u
+R modifiers 1 u u u u
+R! destroy 1
+I zwp_virtual_keyboard_manager_v1 1
+R create_virtual_keyboard 1 o:wl_seat n:zwp_virtual_keyboard_v1
+"""#),
+        ("wlr_data_control_unstable_v1 (protocols/wlr-data-control-unstable-v1.xml)", #"""
+I zwlr_data_control_manager_v1 2
+R create_data_source 1 n:zwlr_data_control_source_v1
+R get_data_device 1 n:zwlr_data_control_device_v1 o:wl_seat
+R! destroy 1
+I zwlr_data_control_device_v1 2
+R set_selection 1 ?o:zwlr_data_control_source_v1
+R! destroy 1
+R set_primary_selection 2 ?o:zwlr_data_control_source_v1
+E data_offer 1 n:zwlr_data_control_offer_v1
+E selection 1 ?o:zwlr_data_control_offer_v1
+E finished 1
+E primary_selection 2 ?o:zwlr_data_control_offer_v1
+I zwlr_data_control_source_v1 1
+R offer 1 s
+R! destroy 1
+E send 1 s h
+E cancelled 1
+I zwlr_data_control_offer_v1 1
+R receive 1 s h
+R! destroy 1
+E offer 1 s
+"""#),
     ]
 }
