@@ -95,6 +95,21 @@ struct ProxyWestonTests {
         #expect(host.isRunning)
     }
 
+    @Test("guest -- CMD: SIGTERM to porthole reaches the command, whose status porthole returns")
+    func runCommandSignalForwarding() throws {
+        let setup = try WestonWithHost()
+        defer { setup.stop() }
+        let ready = setup.runtime.file("trap-ready")
+        let guest = try setup.startGuest(socketName: "sig-guest", command: [
+            "sh", "-c", "trap 'exit 42' TERM; touch \(ready); while :; do sleep 0.1; done",
+        ])
+        defer { guest.terminate() }
+        #expect(waitUntil(timeout: 20) { FileManager.default.fileExists(atPath: ready) }, "\(guest.diagnostics())")
+        guest.process.signal(SIGTERM)
+        let exit = guest.waitForExit(timeout: 10)
+        #expect(exit == .exited(42), "\(guest.diagnostics())")
+    }
+
     @Test("a small damage costs a small number of pixel bytes")
     func smallDamageIsCheap() throws {
         let chain = try ProxiedWeston()
