@@ -111,7 +111,12 @@ public final class LinkEndpoint {
         }
         if wasCongested && !isCongested {
             wasCongested = false
-            delegate?.linkDidDrain(self)
+            // Told from the loop, not from inside send(): the producer that
+            // is sending right now must not be re-entered.
+            loop.defer_ { [weak self] in
+                guard let self, !self.isClosed else { return }
+                self.delegate?.linkDidDrain(self)
+            }
         } else if isCongested {
             wasCongested = true
         }

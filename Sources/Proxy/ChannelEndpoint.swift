@@ -44,6 +44,7 @@ class ChannelEndpoint {
     /// frame for an unknown channel, ending the whole link.
     private var peerIsClosing = false
     private var creditRequested = false
+    private var pumping = false
     private var readPaused = false
     private var pendingBytes: [UInt8] = []
     private var pendingResources: [UInt32] = []
@@ -169,6 +170,11 @@ class ChannelEndpoint {
 
     /// Forwards whole messages from the socket while credit and the link allow.
     func pumpOutgoing() {
+        // Sending can call back into the channel (credit, drain, close);
+        // the loop below picks up whatever a nested call would have done.
+        guard !pumping else { return }
+        pumping = true
+        defer { pumping = false }
         guard !closed else { return }
         guard established else { setReadPaused(true); return }
         guard input.fds.count <= Self.maxQueuedFds else {

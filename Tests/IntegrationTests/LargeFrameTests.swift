@@ -1,0 +1,62 @@
+import Foundation
+import Harness
+import Testing
+
+/// Frames larger than the link's high-water mark, from several clients at
+/// once: the link congests and drains in the middle of sending, which must
+/// neither re-enter a channel nor lose or corrupt a frame.
+@Suite("Large frames through a congested link", .serialized)
+struct LargeFrameTests {
+    @Test("two clients drawing full 3840x2160 frames arrive intact")
+    func largeFramesFromSeveralClients() throws {
+        let runtime = try RuntimeDir()
+        let compositorPath = runtime.file("recording-compositor")
+        let compositor = RecordingCompositor(socketPath: compositorPath, recordLimit: 2)
+        try compositor.start()
+        defer { compositor.stop() }
+        let address = LinkAddress.unix(in: runtime)
+        let host = try Porthole.startHost(runtime: runtime, link: .listen(address), display: compositorPath)
+        defer { host.terminate() }
+        try host.waitForListening()
+        let guest = try Porthole.startGuest(runtime: runtime, link: .connect(address))
+        defer { guest.terminate() }
+        try guest.waitForSocket()
+
+        let width = 3840, height = 2160, frames = 4, clients = 2
+        let failures = FailureLog()
+        let path = guest.socketPath!
+        let threads = (0..<clients).map { c in
+            Thread {
+                do {
+                    let client = try PatternClient(socketPath: path, width: width, height: height, timeout: .seconds(30))
+                    defer { client.close() }
+                    for n in 0..<frames {
+                        _ = try client.drawFrame(c * 100 + n, damage: .full)
+                        try client.waitForFrameCallback()
+                    }
+                } catch {
+                    failures.add("client \(c): \(error)")
+                }
+            }
+        }
+        threads.forEach { $0.start() }
+        let done = waitUntil(timeout: 120, poll: 0.1) { threads.allSatisfy { $0.isFinished } }
+        #expect(done, "clients did not finish")
+        #expect(failures.all.isEmpty, "\(failures.all)\n\(guest.diagnostics())\n\(host.diagnostics())")
+        #expect(guest.isRunning, "guest proxy died:\n\(guest.diagnostics(tailLines: 60))")
+        #expect(host.isRunning)
+        // Every commit reached the compositor (the initial configure commits carry no buffer).
+        #expect(compositor.commits.filter { $0.width == width }.allSatisfy { $0.bytes.count == width * height * 4 })
+        #expect(compositor.commitCount >= clients * frames)
+        let stats = try guest.stats()
+        #expect(stats["client_errors"] == 0)
+    }
+}
+
+/// Errors collected from worker threads.
+final class FailureLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [String] = []
+    func add(_ s: String) { lock.withLock { items.append(s) } }
+    var all: [String] { lock.withLock { items } }
+}
