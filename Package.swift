@@ -17,15 +17,17 @@ let package = Package(
         .target(name: "Link", dependencies: ["PortholeSystem"]),
         .target(name: "Proxy", dependencies: ["PortholeSystem", "Wayland", "Link"]),
         .target(name: "Harness", dependencies: ["PortholeSystem", "Wayland"]),
+        .target(name: "Bench", dependencies: ["Harness", "PortholeSystem"]),
         .executableTarget(
             name: "porthole",
-            dependencies: ["Proxy", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Proxy", "Bench", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "porthole-gen", dependencies: ["Wayland"]),
         .testTarget(name: "PortholeSystemTests", dependencies: ["PortholeSystem"]),
         .testTarget(name: "WaylandTests", dependencies: ["Wayland", "Harness"]),
         .testTarget(name: "LinkTests", dependencies: ["Link"]),
         .testTarget(name: "ProxyTests", dependencies: ["Proxy"]),
+        .testTarget(name: "BenchTests", dependencies: ["Bench", "Harness"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Proxy", "Harness", "PortholeSystem", "Wayland"]),
     ]
 )

@@ -10,11 +10,15 @@ extension CompositorClient {
             completeCallback(newID(args[0]), server.nextSerial())
         case ("wl_display", "get_registry"):
             let registry = newID(args[0])
-            for g in CompositorServer.globals { sendEvent(registry, "global", [.uint(g.name), .text(g.interface), .uint(g.version)]) }
+            for g in server.globals { sendEvent(registry, "global", [.uint(g.name), .text(g.interface), .uint(g.version)]) }
         case ("wl_registry", "bind"):
-            if case .untypedNewID(let name, _, let newID) = args[1], name == Array("wl_shm".utf8) {
-                sendEvent(newID, "format", [.uint(0)]) // argb8888
-                sendEvent(newID, "format", [.uint(1)]) // xrgb8888
+            if case .untypedNewID(let name, let version, let newID) = args[1] {
+                if name == Array("wl_shm".utf8) {
+                    sendEvent(newID, "format", [.uint(0)]) // argb8888
+                    sendEvent(newID, "format", [.uint(1)]) // xrgb8888
+                } else if name == Array("wl_output".utf8) {
+                    describeOutput(newID, version: version)
+                }
             }
         case ("wl_compositor", "create_surface"):
             surfaces[newID(args[0])] = SurfaceState()
@@ -40,12 +44,29 @@ extension CompositorClient {
         case ("xdg_wm_base", "get_xdg_surface"):
             xdgSurfaces[newID(args[0])] = object(args[1])
         case ("xdg_surface", "get_toplevel"):
+            toplevels[newID(args[0])] = id
             sendEvent(newID(args[0]), "configure", [.int(0), .int(0), .array([])])
             sendEvent(id, "configure", [.uint(server.nextSerial())])
         case ("xdg_surface", "destroy"):
             xdgSurfaces.removeValue(forKey: id)
+        case ("xdg_toplevel", "set_app_id"):
+            if case .string(let bytes?) = args[0], let xdg = toplevels[id], let surface = xdgSurfaces[xdg] {
+                surfaces[surface]?.appID = String(decoding: bytes, as: UTF8.self)
+            }
+        case ("xdg_toplevel", "destroy"):
+            toplevels.removeValue(forKey: id)
         default:
             break
+        }
+    }
+
+    /// The one output: 1920x1080 at 60 Hz, 96 dpi, scale 1.
+    private func describeOutput(_ id: UInt32, version: UInt32) {
+        sendEvent(id, "geometry", [.int(0), .int(0), .int(508), .int(286), .int(0), .text("porthole"), .text("sink"), .int(0)])
+        sendEvent(id, "mode", [.uint(0x3), .int(1920), .int(1080), .int(60_000)])
+        if version >= 2 {
+            sendEvent(id, "scale", [.int(1)])
+            sendEvent(id, "done")
         }
     }
 
@@ -101,8 +122,16 @@ extension CompositorClient {
                 throw ProtocolFault(objectID: bufferID, code: ProtocolFault.implementation,
                                     message: "buffer ends at byte \(b.offset + length) but the pool's file has \(fileSize)")
             }
-            let bytes = Array(b.pool.mapping.bytes(at: b.offset, count: length))
-            server.log.record(RecordedCommit(client: number, surfaceID: id, width: b.width, height: b.height, stride: b.stride, format: b.format, bytes: bytes))
+            if let inspect = server.inspector {
+                let index = server.bufferCommits[number, default: [:]][id, default: 0]
+                server.bufferCommits[number, default: [:]][id] = index + 1
+                inspect(SinkFrame(client: number, appID: surface.appID, surfaceID: id, index: index, arrival: MonotonicClock.nanoseconds(),
+                                  width: b.width, height: b.height, stride: b.stride, format: b.format,
+                                  pixels: b.pool.mapping.bytes(at: b.offset, count: length)))
+            } else {
+                let bytes = Array(b.pool.mapping.bytes(at: b.offset, count: length))
+                server.log.record(RecordedCommit(client: number, surfaceID: id, width: b.width, height: b.height, stride: b.stride, format: b.format, bytes: bytes))
+            }
             switch server.bufferRelease {
             case .afterCopy: release(bufferID, b)
             case .onFrameTick: if !dueReleases.contains(where: { $0.buffer === b }) { dueReleases.append((bufferID, b)) }

@@ -21,6 +21,8 @@ final class CompositorClient {
     var surfaces: [UInt32: SurfaceState] = [:]
     /// xdg_surface id to its wl_surface id.
     var xdgSurfaces: [UInt32: UInt32] = [:]
+    /// xdg_toplevel id to its xdg_surface id.
+    var toplevels: [UInt32: UInt32] = [:]
     /// Committed frame callbacks waiting for the next tick.
     var dueFrameCallbacks: [UInt32] = []
     /// Committed buffers to release at the next tick (`BufferRelease.onFrameTick`).
@@ -106,7 +108,7 @@ final class CompositorClient {
     private func checkBind(_ args: [WireArg]) throws(ProtocolFault) {
         guard case .uint(let name) = args[0], case .untypedNewID(let ifaceBytes, let version, _) = args[1] else { return }
         let iface = String(decoding: ifaceBytes, as: UTF8.self)
-        guard let global = CompositorServer.globals.first(where: { $0.name == name }), global.interface == iface else {
+        guard let global = server.globals.first(where: { $0.name == name }), global.interface == iface else {
             throw ProtocolFault(objectID: Wire.displayID, code: ProtocolFault.invalidObject, message: "invalid global \(iface) (\(name))")
         }
         guard version >= 1 && version <= global.version else {

@@ -5,12 +5,26 @@ import Wayland
 /// The recording compositor's event loop and its clients. It lives entirely
 /// on the compositor's background thread; only `log` is shared.
 final class CompositorServer {
-    /// The globals advertised to every client: (name, interface, version).
-    static let globals: [(name: UInt32, interface: String, version: UInt32)] = [
+    /// One advertised global: its numeric name, interface and version.
+    typealias Global = (name: UInt32, interface: String, version: UInt32)
+
+    /// The recording compositor's globals.
+    static let basicGlobals: [Global] = [
         (1, "wl_compositor", 4),
         (2, "wl_shm", 1),
         (3, "xdg_wm_base", 1),
     ]
+
+    /// The sink compositor's globals: the basic ones plus one wl_output.
+    static let sinkGlobals: [Global] = basicGlobals + [(4, "wl_output", 3)]
+
+    /// The globals advertised to every client.
+    let globals: [Global]
+    /// When set, called for each commit that has a buffer attached, while the
+    /// buffer is mapped and before it is released; nothing is recorded in `log`.
+    let inspector: FrameInspector?
+    /// Buffer commits seen per (client number, surface id), for `SinkFrame.index`.
+    var bufferCommits: [Int: [UInt32: Int]] = [:]
 
     let loop: EventLoop
     let log: CommitLog
@@ -25,10 +39,13 @@ final class CompositorServer {
 
     /// Sets up the loop: accepting on `listener`, stopping when `wake`
     /// becomes readable, and the frame timer.
-    init(listener: OwnedFD, wake: OwnedFD, log: CommitLog, frameInterval: UInt64, bufferRelease: BufferRelease) throws(SystemError) {
+    init(listener: OwnedFD, wake: OwnedFD, log: CommitLog, frameInterval: UInt64, bufferRelease: BufferRelease,
+         globals: [Global] = CompositorServer.basicGlobals, inspector: FrameInspector? = nil) throws(SystemError) {
         loop = try EventLoop()
         self.listener = listener
         self.log = log
+        self.globals = globals
+        self.inspector = inspector
         self.frameInterval = frameInterval
         self.bufferRelease = frameInterval == 0 ? .afterCopy : bufferRelease
         _ = try loop.register(listener.rawValue, events: .readable) { [unowned self] _ in self.acceptAll() }
@@ -58,7 +75,10 @@ final class CompositorServer {
     }
 
     /// Forgets a disconnected client.
-    func remove(_ client: CompositorClient) { clients.removeValue(forKey: client.number) }
+    func remove(_ client: CompositorClient) {
+        clients.removeValue(forKey: client.number)
+        bufferCommits.removeValue(forKey: client.number)
+    }
 
     private func acceptAll() {
         while true {

@@ -15,23 +15,6 @@ import PortholeSystem
 /// callbacks fire on the next tick of `frameInterval` (or at once if it is zero).
 public final class RecordingCompositor: @unchecked Sendable {
     // `running` is guarded by `lock`; `log` is thread-safe; the rest is immutable.
-    private struct Running {
-        var thread: Thread
-        var finished: DispatchSemaphore
-        var wakeWriter: OwnedFD
-        var resources: ThreadResources
-    }
-
-    /// Descriptors handed to the background thread.
-    private final class ThreadResources: @unchecked Sendable {
-        let listener: OwnedFD
-        let wakeReader: OwnedFD
-        var startError: SystemError?
-        init(listener: OwnedFD, wakeReader: OwnedFD) {
-            self.listener = listener
-            self.wakeReader = wakeReader
-        }
-    }
 
     /// The absolute path of the listening socket.
     public let socketPath: String
@@ -41,7 +24,7 @@ public final class RecordingCompositor: @unchecked Sendable {
     public let bufferRelease: BufferRelease
     private let log: CommitLog
     private let lock = NSLock()
-    private var running: Running?
+    private var running: CompositorThread?
 
     /// A compositor that will listen on `socketPath` once started, keeping
     /// the newest `recordLimit` commits.
@@ -59,36 +42,12 @@ public final class RecordingCompositor: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         guard running == nil else { throw .invalidArgument("the compositor on \(socketPath) is already running") }
-        let listener = try system("listen on \(socketPath)") { () throws(SystemError) in try Socket.listen(.unix(path: socketPath)) }
-        let (wakeReader, wakeWriter) = try system("create the wake-up socket pair") { () throws(SystemError) in try Socket.pair() }
-        let resources = ThreadResources(listener: listener, wakeReader: wakeReader)
-        let ready = DispatchSemaphore(value: 0)
-        let finished = DispatchSemaphore(value: 0)
         let log = self.log
         let interval = frameInterval.nanoseconds
         let release = bufferRelease
-        let thread = Thread {
-            let server: CompositorServer
-            do throws(SystemError) {
-                server = try CompositorServer(listener: resources.listener, wake: resources.wakeReader, log: log, frameInterval: interval, bufferRelease: release)
-            } catch {
-                resources.startError = error
-                ready.signal()
-                finished.signal()
-                return
-            }
-            ready.signal()
-            server.run()
-            finished.signal()
+        running = try CompositorThread(socketPath: socketPath, name: "recording-compositor") { listener, wake throws(SystemError) in
+            try CompositorServer(listener: listener, wake: wake, log: log, frameInterval: interval, bufferRelease: release)
         }
-        thread.name = "recording-compositor"
-        thread.start()
-        ready.wait()
-        if let error = resources.startError {
-            unlink(socketPath)
-            throw .system(context: "start the compositor event loop", error)
-        }
-        running = Running(thread: thread, finished: finished, wakeWriter: wakeWriter, resources: resources)
     }
 
     /// Stops serving, disconnects every client and removes the socket.
@@ -98,14 +57,7 @@ public final class RecordingCompositor: @unchecked Sendable {
         let current = running
         running = nil
         lock.unlock()
-        guard let current else { return }
-        var byte: UInt8 = 1
-        _ = Glibc.write(current.wakeWriter.rawValue, &byte, 1)
-        current.finished.wait()
-        current.resources.listener.close()
-        current.resources.wakeReader.close()
-        current.wakeWriter.close()
-        unlink(socketPath)
+        current?.stop()
     }
 
     /// The recorded commits still retained, oldest first.

@@ -58,6 +58,8 @@ final class SurfaceState {
     var pendingAttach: Attach = .unchanged
     /// wl_surface.frame callbacks requested since the last commit.
     var pendingFrameCallbacks: [UInt32] = []
+    /// The app_id set on the surface's xdg_toplevel, if any.
+    var appID: String?
 }
 
 /// A protocol error to post with wl_display.error before disconnecting.

@@ -13,6 +13,9 @@ final class ShmBufferSet {
         var id: UInt32
         var offset: Int
         var busy = false
+        /// The frame whose picture the buffer holds (nil: never drawn into).
+        /// Kept by `FrameClient`; `fill` does not set it.
+        var frame: Int?
     }
 
     private let memfd: OwnedFD
@@ -58,6 +61,18 @@ final class ShmBufferSet {
         precondition(!slots[slot].busy, "drawing into a buffer the compositor holds")
         image.copy(into: mapping.base! + slots[slot].offset)
         slots[slot].busy = true
+        lastUsed = slot
+        return slots[slot].id
+    }
+
+    /// The first byte of buffer `slot`, to draw into while it is free.
+    func pixels(_ slot: Int) -> UnsafeMutableRawPointer { mapping.base! + slots[slot].offset }
+
+    /// Marks buffer `slot` as holding `frame` and held by the compositor.
+    func commit(_ slot: Int, frame: Int) -> UInt32 {
+        precondition(!slots[slot].busy, "committing a buffer the compositor holds")
+        slots[slot].busy = true
+        slots[slot].frame = frame
         lastUsed = slot
         return slots[slot].id
     }

@@ -1,0 +1,199 @@
+import Foundation
+import Glibc
+import Harness
+
+/// One benchmark run: one mode, one compositor, one client layout.
+public struct BenchConfig: Sendable {
+    public var mode: BenchMode
+    public var compositor: BenchCompositor = .sink
+    public var width: Int = 1920
+    public var height: Int = 1080
+    public var pattern: DamagePattern = .full
+    /// Damage fraction; nil takes the pattern's default.
+    public var fraction: Double?
+    public var clients: Int = 1
+    /// Measured frames per client.
+    public var frames: Int = 120
+    /// Frames per client drawn before measuring (frame 0 always repaints everything).
+    public var warmup: Int = 3
+    /// The sink compares every row of every this-many-th frame.
+    public var fullCheckInterval: Int = 30
+    /// Stop measuring after this many seconds even if frames remain.
+    public var maxSeconds: Double?
+    public var waypipeCompression: WaypipeCompression = .none
+    /// The porthole executable for the proxies.
+    public var portholePath: String = ProcFS.executablePath()
+
+    public init(mode: BenchMode) { self.mode = mode }
+
+    public var damageFraction: Double { pattern == .full ? 1 : (fraction ?? pattern.defaultFraction) }
+    public var plan: DamagePlan { DamagePlan(pattern: pattern, fraction: damageFraction, width: width, height: height) }
+
+    /// "waypipe" or "waypipe-lz4" (compressed), else the mode's name.
+    public var modeLabel: String {
+        mode == .waypipe && waypipeCompression != .none ? "waypipe-\(waypipeCompression.rawValue)" : mode.rawValue
+    }
+}
+
+/// What one run measured. Optional values are n/a: not measurable in that
+/// mode (no proxies in direct mode, no counters in waypipe, no pixel access
+/// in weston).
+public struct BenchResult: Sendable {
+    public var config: BenchConfig
+    /// Measured frames that reached the compositor, all clients.
+    public var frames: Int
+    /// Of those, the frames whose pixels were checked and right (sink), or
+    /// whose frame callback came (weston: counted only).
+    public var verifiedFrames: Int
+    /// Frames (warm-up included) whose pixels were wrong.
+    public var failedFrames: Int
+    /// The first few failures, described.
+    public var failures: [String]
+    /// Frames the sink compared row by row in full.
+    public var fullyCheckedFrames: Int
+    /// Measurement time in seconds.
+    public var seconds: Double
+    public var latencyP50: Double?
+    public var latencyP99: Double?
+    public var cpuSecondsPerFrame: Double?
+    public var linkBytesPerFrame: Double?
+    public var copiedBytesPerFrame: Double?
+    public var peakRSSBytes: UInt64?
+    /// waypipe: server-written minus client-read link bytes, as a share of the link bytes.
+    public var linkCountingError: Double?
+    /// Frames that waited for a buffer release.
+    public var framesWaitingForRelease: Int
+
+    public var fps: Double { seconds > 0 ? Double(frames) / seconds : 0 }
+    public var fpsPerClient: Double { fps / Double(max(config.clients, 1)) }
+    public var verification: String { config.compositor == .sink ? "pixels" : "frame_count" }
+    public var passed: Bool { failedFrames == 0 && verifiedFrames == frames }
+
+    /// The result as one JSON object (n/a as null).
+    public var json: String {
+        func num(_ v: Double?) -> String {
+            guard let v, v.isFinite else { return "null" }
+            return v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(format: "%.6g", v)
+        }
+        func str(_ s: String) -> String {
+            var out = "\""
+            for u in s.unicodeScalars {
+                switch u {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
+                default: out.unicodeScalars.append(u)
+                }
+            }
+            return out + "\""
+        }
+        let plan = config.plan
+        let fields: [(String, String)] = [
+            ("mode", str(config.mode.rawValue)),
+            ("waypipe_compress", config.mode == .waypipe ? str(config.waypipeCompression.rawValue) : "null"),
+            ("compositor", str(config.compositor.rawValue)),
+            ("size", str("\(config.width)x\(config.height)")),
+            ("pattern", str(config.pattern.rawValue)),
+            ("damage", num(config.damageFraction)),
+            ("damage_measured", num(plan.measuredFraction)),
+            ("rects_per_frame", num(Double(plan.rectanglesPerFrame))),
+            ("clients", num(Double(config.clients))),
+            ("frames", num(Double(frames))),
+            ("verified_frames", num(Double(verifiedFrames))),
+            ("failed_frames", num(Double(failedFrames))),
+            ("fully_checked_frames", config.compositor == .sink ? num(Double(fullyCheckedFrames)) : "null"),
+            ("verification", str(verification)),
+            ("seconds", num(seconds)),
+            ("fps", num(fps)),
+            ("fps_per_client", num(fpsPerClient)),
+            ("latency_p50_ms", num(latencyP50.map { $0 * 1000 })),
+            ("latency_p99_ms", num(latencyP99.map { $0 * 1000 })),
+            ("cpu_seconds_per_frame", num(cpuSecondsPerFrame)),
+            ("link_bytes_per_frame", num(linkBytesPerFrame)),
+            ("copied_bytes_per_frame", num(copiedBytesPerFrame)),
+            ("peak_rss_bytes", num(peakRSSBytes.map { Double($0) })),
+            ("waypipe_link_count_mismatch", num(linkCountingError)),
+            ("frames_waiting_for_release", num(Double(framesWaitingForRelease))),
+            ("failures", "[" + failures.map(str).joined(separator: ", ") + "]"),
+        ]
+        return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
+    }
+}
+
+/// Commit and arrival times of every frame, and what the sink's checks found.
+/// Shared by the client threads and the sink thread.
+final class FrameLedger: @unchecked Sendable {
+    private let lock = NSLock()
+    private var committed: [[UInt64]]
+    private var arrived: [[UInt64]]
+    private var verified: [[Bool]]
+    private var failures: [String] = []
+    private var failed = 0
+    private var fullChecks = 0
+    let framesPerClient: Int
+
+    init(clients: Int, framesPerClient: Int) {
+        self.framesPerClient = framesPerClient
+        committed = Array(repeating: Array(repeating: 0, count: framesPerClient), count: clients)
+        arrived = committed
+        verified = Array(repeating: Array(repeating: false, count: framesPerClient), count: clients)
+    }
+
+    func commit(client: Int, frame: Int, at time: UInt64) {
+        lock.lock(); defer { lock.unlock() }
+        committed[client][frame] = time
+    }
+
+    func arrive(client: Int, frame: Int, at time: UInt64, outcome: FrameVerifier.Outcome) {
+        lock.lock(); defer { lock.unlock() }
+        arrived[client][frame] = time
+        switch outcome {
+        case .ok(_, let full):
+            verified[client][frame] = true
+            if full { fullChecks += 1 }
+        case .mismatch(let text):
+            noteFailure("client \(client): \(text)")
+        }
+    }
+
+    /// Records a frame that could not be accepted.
+    func fail(_ text: String) {
+        lock.lock(); defer { lock.unlock() }
+        noteFailure(text)
+    }
+
+    private func noteFailure(_ text: String) {
+        failed += 1
+        if failures.count < 5 { failures.append(text) }
+    }
+
+    /// The failure count and first failures, read under the lock.
+    var failureReport: (count: Int, first: [String], fullChecks: Int) {
+        lock.lock(); defer { lock.unlock() }
+        return (failed, failures, fullChecks)
+    }
+
+    /// (arrived, verified, latencies in seconds) over frames `range` of every client.
+    func summary(frames range: Range<Int>) -> (arrived: Int, verified: Int, latencies: [Double]) {
+        lock.lock(); defer { lock.unlock() }
+        var a = 0, v = 0
+        var lat: [Double] = []
+        for c in committed.indices {
+            for k in range where k < framesPerClient && arrived[c][k] != 0 {
+                a += 1
+                if verified[c][k] { v += 1 }
+                if committed[c][k] != 0 && arrived[c][k] >= committed[c][k] { lat.append(Double(arrived[c][k] - committed[c][k]) / 1e9) }
+            }
+        }
+        return (a, v, lat)
+    }
+}
+
+/// The value at quantile `q` (0...1) of `values`, nearest rank; nil if empty.
+public func quantile(_ values: [Double], _ q: Double) -> Double? {
+    guard !values.isEmpty else { return nil }
+    let sorted = values.sorted()
+    let rank = Int((q * Double(sorted.count)).rounded(.up)) - 1
+    return sorted[min(max(rank, 0), sorted.count - 1)]
+}

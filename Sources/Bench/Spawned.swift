@@ -1,0 +1,102 @@
+import Foundation
+import Glibc
+
+/// A helper process the bench started (a proxy, waypipe, weston), in its own
+/// process group, with stdout and stderr going to a log file. Stopping it
+/// signals only that group.
+public final class Spawned: @unchecked Sendable {
+    public let name: String
+    public let pid: pid_t
+    public let logPath: String
+    private var status: Int32?
+
+    /// Starts `arguments[0]` (looked up on PATH) with `environment` on top of
+    /// this process's, logging to `logPath`.
+    public init(name: String, arguments: [String], environment: [String: String], logPath: String) throws {
+        precondition(!arguments.isEmpty)
+        self.name = name
+        self.logPath = logPath
+        var env = ProcessInfo.processInfo.environment
+        env["WAYLAND_SOCKET"] = nil
+        for (k, v) in environment { env[k] = v }
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attr, &empty)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for s in [SIGPIPE, SIGINT, SIGTERM, SIGCHLD, SIGHUP] { sigaddset(&defaults, s) }
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        posix_spawnattr_setpgroup(&attr, 0)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
+        var child: pid_t = 0
+        let rc = posix_spawnp(&child, arguments[0], &actions, &attr, argv, envp)
+        guard rc == 0 else { throw BenchError("cannot start \(arguments[0]): \(String(cString: strerror(rc)))") }
+        pid = child
+    }
+
+    /// Whether it still runs (reaps it if it ended).
+    public var isRunning: Bool {
+        if status != nil { return false }
+        var s: Int32 = 0
+        if waitpid(pid, &s, WNOHANG) == pid { status = s; return false }
+        return true
+    }
+
+    /// The last lines of its log, for error messages.
+    public func logTail(lines: Int = 15) -> String {
+        guard let text = try? String(contentsOfFile: logPath, encoding: .utf8) else { return "(no log)" }
+        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
+    }
+
+    /// SIGTERM to its process group, SIGKILL after `timeout` seconds; reaps it.
+    public func stop(timeout: Double = 5) {
+        guard isRunning else { kill(-pid, SIGKILL); return }
+        kill(-pid, SIGTERM)
+        let end = Date(timeIntervalSinceNow: timeout)
+        while isRunning && Date() < end { usleep(10_000) }
+        kill(-pid, SIGKILL)
+        if status == nil {
+            var s: Int32 = 0
+            if waitpid(pid, &s, 0) == pid { status = s }
+        }
+    }
+
+    deinit { if status == nil { kill(-pid, SIGKILL); var s: Int32 = 0; _ = waitpid(pid, &s, 0) } }
+}
+
+/// Something the benchmark could not do, said plainly.
+public struct BenchError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ message: String) { description = message }
+}
+
+/// Waits until `condition` holds (polling every 10 ms); false after `timeout` seconds.
+func waitUntil(timeout: Double, _ condition: () -> Bool) -> Bool {
+    let end = Date(timeIntervalSinceNow: timeout)
+    while !condition() {
+        if Date() >= end { return false }
+        usleep(10_000)
+    }
+    return true
+}
+
+/// Whether `path` is a unix socket.
+func isSocket(_ path: String) -> Bool {
+    var st = stat()
+    return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFSOCK
+}

@@ -1,0 +1,161 @@
+import ArgumentParser
+import Bench
+import Foundation
+
+extension BenchMode: ExpressibleByArgument {}
+extension WaypipeCompression: ExpressibleByArgument {}
+extension BenchCompositor: ExpressibleByArgument {}
+extension DamagePattern: ExpressibleByArgument {}
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure frames through porthole, waypipe and a direct connection, checking every frame.",
+        discussion: """
+            Bench clients are real Wayland clients (wl_shm, two buffers, paced by frame callbacks) that draw a \
+            known picture: every pixel follows from the frame number, and each frame repaints only its damage. \
+            The sink compositor is a real Wayland server (wl_compositor, wl_shm, xdg_wm_base, wl_output) that \
+            checks each committed frame (rows in and outside the damage every frame, all rows every \
+            --full-check-every frames), times its arrival, then releases the buffer and fires the frame callback \
+            at once. With --compositor weston, a headless weston takes the frames instead and frames are only counted.
+
+            Modes: direct (clients connect to the compositor), stream (porthole guest and host over a unix-socket \
+            link), waypipe (waypipe server and client, with --waypipe-compress). region and cooperative are not \
+            available yet: they need porthole's shared-memory regions (issue 4).
+
+            Proxy CPU comes from /proc/PID/stat (children included), peak RSS from VmHWM, link and copied bytes \
+            from porthole's --stats; waypipe's link bytes from /proc/PID/io (its link writes), copied bytes n/a.
+            """
+    )
+
+    @Option(name: .long, help: ArgumentHelp("How frames travel: direct, stream, waypipe (region and cooperative are not available yet). Repeat to compare several in one run.", valueName: "MODE"))
+    var mode: [BenchMode] = []
+
+    @Option(name: .long, help: ArgumentHelp("Who takes the frames: sink (checks pixels, times arrival) or weston (headless; frames counted only).", valueName: "sink|weston"))
+    var compositor: BenchCompositor = .sink
+
+    @Option(name: .long, help: ArgumentHelp("Surface size in pixels.", valueName: "WxH"))
+    var size = "1920x1080"
+
+    @Option(name: .long, help: ArgumentHelp("Damage layout: full, band (a moving band of rows) or scattered (small rectangles).", valueName: "full|band|scattered"))
+    var pattern: DamagePattern = .full
+
+    @Option(name: .long, help: ArgumentHelp("Share of the surface each frame repaints (default: 1 full, 0.25 band, 0.02 scattered).", valueName: "FRACTION"))
+    var damage: Double?
+
+    @Option(name: .long, help: "Bench clients drawing at once, each in its own window.")
+    var clients = 1
+
+    @Option(name: .long, help: "Measured frames per client.")
+    var frames = 120
+
+    @Option(name: .long, help: "Frames per client drawn before measuring (the first repaints everything).")
+    var warmup = 3
+
+    @Option(name: .long, help: ArgumentHelp("The sink compares every row of every Nth frame (frame 0 included).", valueName: "N"))
+    var fullCheckEvery = 30
+
+    @Option(name: .long, help: ArgumentHelp("Stop measuring after SECONDS even if frames remain.", valueName: "SECONDS"))
+    var maxSeconds: Double?
+
+    @Option(name: .long, help: ArgumentHelp("waypipe's --compress for the waypipe mode.", valueName: "none|lz4|zstd"))
+    var waypipeCompress: WaypipeCompression = .none
+
+    @Flag(name: .long, help: "Print one JSON object per mode (one line each) instead of a table.")
+    var json = false
+
+    @Flag(name: .long, help: "Run the whole matrix (3 sizes x 3 damage layouts x 1 and 8 clients, every available mode) and write a report and plot.")
+    var suite = false
+
+    @Option(name: .long, help: ArgumentHelp("Where --suite writes benchmarks.md, benchmarks.png and benchmarks.json.", valueName: "DIR"))
+    var output = "docs"
+
+    @Option(name: .long, help: ArgumentHelp("--suite: the waypipe compressions to run (comma-separated).", valueName: "LIST"))
+    var suiteWaypipeCompress = "none,lz4"
+
+    @Option(name: .long, help: ArgumentHelp("The porthole executable the proxies run (default: this one).", valueName: "PATH"))
+    var porthole: String?
+
+    @Flag(name: .long, help: "--suite: a short smoke run (small sizes, few frames); nothing is written unless --output is given.")
+    var quick = false
+
+    func validate() throws {
+        guard parseSize(size) != nil else { throw ValidationError("--size must be WxH with both between 1 and 16384, e.g. 1920x1080") }
+        if let d = damage, !(d > 0 && d <= 1) { throw ValidationError("--damage must be in (0, 1]") }
+        if pattern == .full, let d = damage, d != 1 { throw ValidationError("--pattern full repaints everything: give --pattern band or scattered for --damage \(d)") }
+        guard clients >= 1 && clients <= 64 else { throw ValidationError("--clients must be 1 to 64") }
+        guard frames >= 1 else { throw ValidationError("--frames must be at least 1") }
+        guard warmup >= 1 else { throw ValidationError("--warmup must be at least 1") }
+        guard fullCheckEvery >= 1 else { throw ValidationError("--full-check-every must be at least 1") }
+        for m in mode where !m.isAvailable {
+            throw ValidationError("mode \(m.rawValue) is not available yet: \(m.unavailableReason!)")
+        }
+        if suite && compositor != .sink { throw ValidationError("--suite uses the sink compositor") }
+    }
+
+    func run() throws {
+        signal(SIGPIPE, SIG_IGN)
+        if suite {
+            let compressions = try suiteWaypipeCompress.split(separator: ",").map { s -> WaypipeCompression in
+                guard let c = WaypipeCompression(rawValue: String(s)) else { throw ValidationError("unknown waypipe compression \(s)") }
+                return c
+            }
+            let options = BenchSuite.Options(quick: quick, waypipeCompressions: compressions,
+                                             outputDirectory: quick && output == "docs" ? nil : output,
+                                             command: (["porthole"] + CommandLine.arguments.dropFirst()).joined(separator: " "),
+                                             portholePath: portholePath)
+            try BenchSuite.run(options) { print($0); fflush(nil) }
+            return
+        }
+        let (w, h) = parseSize(size)!
+        var results: [BenchResult] = []
+        var failed = false
+        for m in mode.isEmpty ? [.stream] : mode {
+            var config = BenchConfig(mode: m)
+            config.compositor = compositor
+            config.width = w
+            config.height = h
+            config.pattern = pattern
+            config.fraction = damage
+            config.clients = clients
+            config.frames = frames
+            config.warmup = warmup
+            config.fullCheckInterval = fullCheckEvery
+            config.maxSeconds = maxSeconds
+            config.waypipeCompression = waypipeCompress
+            config.portholePath = portholePath
+            let result: BenchResult
+            do { result = try BenchRunner.run(config) } catch {
+                FileHandle.standardError.write(Data("porthole bench: \(config.modeLabel): \(error)\n".utf8))
+                throw ExitCode.failure
+            }
+            if !result.passed { failed = true }
+            if json { print(result.json) } else { results.append(result) }
+            fflush(nil)
+        }
+        if !json {
+            let plan = DamagePlan(pattern: pattern, fraction: damage ?? pattern.defaultFraction, width: w, height: h)
+            print("\(w)x\(h), \(plan.label) (measured \(String(format: "%.2f", plan.measuredFraction * 100))%), \(clients) client(s), compositor \(compositor.rawValue)")
+            print(BenchResult.table(results))
+            for r in results where !r.failures.isEmpty {
+                print("\(r.config.modeLabel): \(r.failedFrames) frame(s) wrong:")
+                for f in r.failures { print("  \(f)") }
+            }
+        }
+        if failed { throw ExitCode.failure }
+    }
+}
+
+extension BenchCommand {
+    var portholePath: String {
+        guard let porthole else { return ProcFS.executablePath() }
+        return porthole.hasPrefix("/") ? porthole : FileManager.default.currentDirectoryPath + "/" + porthole
+    }
+}
+
+/// "1920x1080" as (1920, 1080).
+func parseSize(_ s: String) -> (Int, Int)? {
+    let parts = s.lowercased().split(separator: "x")
+    guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), (1...16384).contains(w), (1...16384).contains(h) else { return nil }
+    return (w, h)
+}

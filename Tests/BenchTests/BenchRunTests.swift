@@ -1,0 +1,74 @@
+import Bench
+import Foundation
+import Testing
+
+/// Whole runs in-process: real clients, the real sink.
+@Suite struct BenchRunTests {
+    @Test(arguments: [DamagePattern.full, .band, .scattered])
+    func directRunsDeliverEveryFrameVerified(pattern: DamagePattern) throws {
+        var config = BenchConfig(mode: .direct)
+        config.width = 320
+        config.height = 200
+        config.pattern = pattern
+        config.fraction = pattern == .scattered ? 0.05 : nil
+        config.clients = 2
+        config.frames = 40
+        config.fullCheckInterval = 7
+        let result = try BenchRunner.run(config)
+        #expect(result.failures.isEmpty)
+        #expect(result.frames == 80)
+        #expect(result.verifiedFrames == 80)
+        #expect(result.fullyCheckedFrames >= 10)
+        #expect(result.passed)
+        #expect(result.latencyP50 != nil && result.latencyP99! >= result.latencyP50!)
+        #expect(result.cpuSecondsPerFrame == nil && result.linkBytesPerFrame == nil, "direct mode has no proxies")
+        let json = try JSONSerialization.jsonObject(with: Data(result.json.utf8)) as? [String: Any]
+        for key in ["fps", "latency_p50_ms", "latency_p99_ms", "cpu_seconds_per_frame", "link_bytes_per_frame",
+                    "copied_bytes_per_frame", "peak_rss_bytes", "frames", "verified_frames"] {
+            #expect(json?.keys.contains(key) == true, "JSON lacks \(key)")
+        }
+    }
+
+    @Test func unavailableModesSaySo() {
+        for mode in [BenchMode.region, .cooperative] {
+            #expect(!mode.isAvailable)
+            #expect(throws: BenchError.self) { try BenchRunner.run(BenchConfig(mode: mode)) }
+        }
+        #expect(BenchMode.available == [.direct, .stream, .waypipe])
+    }
+
+    /// Through the real proxies, when the porthole binary is known ($PORTHOLE_BIN, as scripts/test sets).
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["PORTHOLE_BIN"] != nil))
+    func streamModeDeliversVerifiedFramesAndCountsTheLink() throws {
+        var config = BenchConfig(mode: .stream)
+        config.portholePath = ProcessInfo.processInfo.environment["PORTHOLE_BIN"]!
+        config.width = 256
+        config.height = 160
+        config.pattern = .band
+        config.frames = 20
+        config.fullCheckInterval = 5
+        let result = try BenchRunner.run(config)
+        #expect(result.failures.isEmpty)
+        #expect(result.passed && result.frames == 20)
+        // The client has two buffers, so a buffer's bytes change by two frames'
+        // damage between its uses: two bands, half of 256x160x4 bytes per frame,
+        // plus framing and protocol, and not much more.
+        let link = try #require(result.linkBytesPerFrame)
+        #expect(link >= 81_920 && link < 81_920 * 1.25, "\(link) link bytes per frame")
+        #expect(result.copiedBytesPerFrame != nil && result.cpuSecondsPerFrame != nil && result.peakRSSBytes != nil)
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/waypipe")))
+    func waypipeModeDeliversVerifiedFrames() throws {
+        var config = BenchConfig(mode: .waypipe)
+        config.width = 256
+        config.height = 160
+        config.pattern = .scattered
+        config.fraction = 0.05
+        config.frames = 20
+        let result = try BenchRunner.run(config)
+        #expect(result.failures.isEmpty)
+        #expect(result.passed && result.frames == 20)
+        #expect(result.linkBytesPerFrame != nil && result.copiedBytesPerFrame == nil)
+    }
+}
