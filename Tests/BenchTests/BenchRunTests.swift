@@ -37,11 +37,10 @@ import Testing
         #expect(BenchMode.available == [.direct, .stream, .waypipe])
     }
 
-    /// Through the real proxies, when the porthole binary is known ($PORTHOLE_BIN, as scripts/test sets).
-    @Test(.enabled(if: ProcessInfo.processInfo.environment["PORTHOLE_BIN"] != nil))
-    func streamModeDeliversVerifiedFramesAndCountsTheLink() throws {
+    /// Through the real proxies: $PORTHOLE_BIN (scripts/test sets it), else the package's debug build.
+    @Test func streamModeDeliversVerifiedFramesAndCountsTheLink() throws {
         var config = BenchConfig(mode: .stream)
-        config.portholePath = ProcessInfo.processInfo.environment["PORTHOLE_BIN"]!
+        config.portholePath = try Self.portholeBinary()
         config.width = 256
         config.height = 160
         config.pattern = .band
@@ -58,8 +57,9 @@ import Testing
         #expect(result.copiedBytesPerFrame != nil && result.cpuSecondsPerFrame != nil && result.peakRSSBytes != nil)
     }
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/waypipe")))
-    func waypipeModeDeliversVerifiedFrames() throws {
+    /// waypipe is installed by scripts/deps; a missing one fails here.
+    @Test func waypipeModeDeliversVerifiedFrames() throws {
+        #expect(FileManager.default.isExecutableFile(atPath: "/usr/bin/waypipe"), "waypipe missing: run scripts/deps")
         var config = BenchConfig(mode: .waypipe)
         config.width = 256
         config.height = 160
@@ -71,4 +71,19 @@ import Testing
         #expect(result.passed && result.frames == 20)
         #expect(result.linkBytesPerFrame != nil && result.copiedBytesPerFrame == nil)
     }
+
+    static func portholeBinary() throws -> String {
+        let fromEnv = ProcessInfo.processInfo.environment["PORTHOLE_BIN"].flatMap { $0.isEmpty ? nil : $0 }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let path = fromEnv ?? root.appendingPathComponent(".build/debug/porthole").path
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw BenchTestError("porthole binary not found at \(path): run swift build (scripts/test does) or set PORTHOLE_BIN")
+        }
+        return path
+    }
+}
+
+struct BenchTestError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
 }
