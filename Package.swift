@@ -14,20 +14,22 @@ let package = Package(
         .target(name: "CPorthole"),
         .target(name: "PortholeSystem", dependencies: ["CPorthole"]),
         .target(name: "Wayland", dependencies: ["PortholeSystem"]),
-        .target(name: "Link", dependencies: ["PortholeSystem"]),
-        .target(name: "Proxy", dependencies: ["PortholeSystem", "Wayland", "Link"]),
+        .target(name: "Sharing", dependencies: ["PortholeSystem"]),
+        .target(name: "Link", dependencies: ["PortholeSystem", "Sharing"]),
+        .target(name: "Proxy", dependencies: ["PortholeSystem", "Wayland", "Link", "Sharing"]),
         .target(name: "Harness", dependencies: ["PortholeSystem", "Wayland"]),
         .target(name: "Bench", dependencies: ["Harness", "PortholeSystem"]),
         .executableTarget(
             name: "porthole",
-            dependencies: ["Proxy", "Bench", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Proxy", "Bench", "Sharing", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "porthole-gen", dependencies: ["Wayland"]),
         .testTarget(name: "PortholeSystemTests", dependencies: ["PortholeSystem"]),
         .testTarget(name: "WaylandTests", dependencies: ["Wayland", "Harness"]),
-        .testTarget(name: "LinkTests", dependencies: ["Link"]),
+        .testTarget(name: "SharingTests", dependencies: ["Sharing"]),
+        .testTarget(name: "LinkTests", dependencies: ["Link", "Sharing"]),
         .testTarget(name: "ProxyTests", dependencies: ["Proxy"]),
         .testTarget(name: "BenchTests", dependencies: ["Bench", "Harness"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Proxy", "Harness", "PortholeSystem", "Wayland"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Proxy", "Harness", "PortholeSystem", "Wayland", "Sharing"]),
     ]
 )

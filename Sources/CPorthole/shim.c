@@ -61,3 +61,10 @@ int porthole_get_seals(int fd) { return fcntl(fd, F_GET_SEALS); }
 
 int porthole_accept(int sock) { return accept4(sock, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK); }
 int porthole_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+int porthole_peer_pid(int sock) {
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return -1;
+    return cred.pid;
+}

@@ -1,3 +1,5 @@
+import Sharing
+
 /// Encodes and decodes link frames (byte layouts in docs/link-protocol.md).
 /// All integers are little-endian.
 public enum FrameCodec {
@@ -39,6 +41,24 @@ public enum FrameCodec {
             w.header(.pipeData, c); w.u32(r); w.bytes(bytes)
         case .pipeClose(let c, let r):
             w.header(.pipeClose, c); w.u32(r)
+        case .regionInfo(let size, let tag):
+            w.header(.regionInfo, 0); w.u64(size)
+            for i in 0..<16 { w.u8(i < tag.count ? tag[i] : 0) }
+        case .bufferRegister(let d):
+            w.header(.bufferRegister, 0)
+            w.u32(d.id); w.u32(0); w.u64(d.size)
+            w.u16(UInt16(clamping: d.ranges.count)); w.u16(UInt16(clamping: d.properties.count))
+            w.u16(UInt16(clamping: d.application.count)); w.u16(0)
+            for r in d.ranges { w.u64(r.offset); w.u64(r.length) }
+            w.bytes(d.application)
+            for p in d.properties {
+                w.u16(UInt16(clamping: p.name.count)); w.u16(UInt16(clamping: p.value.count))
+                w.bytes(p.name); w.bytes(p.value)
+            }
+        case .bufferUnregister(let id):
+            w.header(.bufferUnregister, 0); w.u32(id)
+        case .registryReset:
+            w.header(.registryReset, 0)
         }
         w.finish()
         out = w.out
@@ -138,6 +158,15 @@ public enum FrameCodec {
             frame = .pipeData(channel: channel, resource: res, bytes: r.rest())
         case .pipeClose:
             frame = .pipeClose(channel: channel, resource: try r.u32())
+        case .regionInfo:
+            let size = try r.u64()
+            frame = .regionInfo(size: size, tag: try r.take(16))
+        case .bufferRegister:
+            frame = .bufferRegister(try r.bufferDescriptor())
+        case .bufferUnregister:
+            frame = .bufferUnregister(id: try r.u32())
+        case .registryReset:
+            frame = .registryReset
         }
         guard r.remaining == 0 else { throw .malformed(type, "\(r.remaining) trailing bytes") }
         return frame
@@ -179,6 +208,33 @@ public enum FrameCodec {
         mutating func u64() throws(LinkProtocolError) -> UInt64 { try take(UInt64.self) }
         mutating func credit() throws(LinkProtocolError) -> LinkFrame.Credit {
             LinkFrame.Credit(bufAlloc: try u32(), fwdCnt: try u32())
+        }
+        mutating func take(_ n: Int) throws(LinkProtocolError) -> [UInt8] {
+            guard n >= 0, remaining >= n else { throw .malformed(type, "payload too short") }
+            let r = Array(bytes[offset..<(offset + n)])
+            offset += n
+            return r
+        }
+        /// Counts are checked against the bytes present before anything is
+        /// allocated; the registry checks the rest.
+        mutating func bufferDescriptor() throws(LinkProtocolError) -> BufferDescriptor {
+            let id = try u32(); _ = try u32()
+            let size = try u64()
+            let rangeCount = Int(try u16()), propertyCount = Int(try u16()), appLength = Int(try u16())
+            _ = try u16()
+            guard rangeCount * 16 + appLength + propertyCount * 4 <= remaining else {
+                throw .malformed(type, "\(rangeCount) ranges, \(propertyCount) properties and a \(appLength)-byte name do not fit the frame")
+            }
+            var ranges: [MemoryRange] = []
+            ranges.reserveCapacity(rangeCount)
+            for _ in 0..<rangeCount { ranges.append(MemoryRange(offset: try u64(), length: try u64())) }
+            let application = try take(appLength)
+            var properties: [BufferProperty] = []
+            for _ in 0..<propertyCount {
+                let n = Int(try u16()), v = Int(try u16())
+                properties.append(BufferProperty(name: try take(n), value: try take(v)))
+            }
+            return BufferDescriptor(id: id, size: size, application: application, ranges: ranges, properties: properties)
         }
         mutating func rest() -> [UInt8] {
             let r = Array(bytes[offset...])

@@ -40,9 +40,13 @@ public final class LinkEndpoint {
     private let output = WriteQueue()
     private var scratch: [UInt8] = []
     private var wasCongested = false
+    private let offeredFeatures: UInt64
 
     /// Starts the handshake on a connected socket or an open byte stream.
-    public init(socket: OwnedFD, role: LinkRole, name: String, loop: EventLoop, limits: LinkLimits = LinkLimits(), delegate: LinkEndpointDelegate?) throws(SystemError) {
+    /// `features` are the bits this side offers (a proxy without a shared
+    /// region leaves `sharedRegion` out).
+    public init(socket: OwnedFD, role: LinkRole, name: String, loop: EventLoop, limits: LinkLimits = LinkLimits(),
+                features offered: UInt64 = 0, delegate: LinkEndpointDelegate?) throws(SystemError) {
         self.socket = socket
         streamKind = StreamKind.of(socket)
         self.role = role
@@ -50,10 +54,11 @@ public final class LinkEndpoint {
         self.loop = loop
         self.limits = limits
         self.delegate = delegate
+        self.offeredFeatures = offered & LinkProtocol.supportedFeatures
         token = try loop.register(socket.rawValue, events: .readable) { [weak self] events in
             self?.handle(events)
         }
-        send(.hello(version: LinkProtocol.version, role: role, features: LinkProtocol.supportedFeatures))
+        send(.hello(version: LinkProtocol.version, role: role, features: offeredFeatures))
     }
 
     /// Whether producers should pause: too much is queued for the socket.
@@ -174,7 +179,7 @@ public final class LinkEndpoint {
             }
             guard peerRole != role else { throw .sameRole(role) }
             guard min(version, LinkProtocol.version) >= 1 else { throw .unsupportedVersion(version) }
-            features = peerFeatures & LinkProtocol.supportedFeatures
+            features = peerFeatures & offeredFeatures
             isOpen = true
             delegate?.linkDidOpen(self)
             return

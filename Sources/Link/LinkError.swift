@@ -16,6 +16,10 @@ public enum LinkProtocolError: Error, Equatable, CustomStringConvertible, Sendab
     case resourceInUse(channel: UInt32, resource: UInt32)
     case resourceLimit(String)
     case rangeOutsideResource(resource: UInt32, offset: UInt64, length: UInt32, size: UInt64)
+    /// The two proxies do not map the same shared region.
+    case regionMismatch(String)
+    /// A buffer registry request the host refused.
+    case registry(String)
     case unexpected(String)
 
     public var description: String {
@@ -36,6 +40,8 @@ public enum LinkProtocolError: Error, Equatable, CustomStringConvertible, Sendab
         case .resourceInUse(let c, let r): return "resource \(r) on channel \(c) opened twice"
         case .resourceLimit(let why): return "resource limit: \(why)"
         case .rangeOutsideResource(let r, let o, let l, let s): return "update range \(o)+\(l) outside resource \(r) of \(s) bytes"
+        case .regionMismatch(let why): return "shared region mismatch: \(why)"
+        case .registry(let why): return "buffer registry: \(why)"
         case .unexpected(let why): return why
         }
     }

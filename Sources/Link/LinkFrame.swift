@@ -1,7 +1,10 @@
+import Sharing
+
 /// Frame types of link protocol v1 (docs/link-protocol.md).
 public enum FrameType: UInt16, Sendable {
     case hello = 1
     case closeLink = 2
+    case regionInfo = 3
     case channelOpen = 16
     case channelAccept = 17
     case channelClose = 18
@@ -14,6 +17,9 @@ public enum FrameType: UInt16, Sendable {
     case resourceClose = 35
     case pipeData = 36
     case pipeClose = 37
+    case bufferRegister = 48
+    case bufferUnregister = 49
+    case registryReset = 50
 }
 
 /// Which end of the link a peer is.
@@ -32,6 +38,9 @@ public enum ResourceKind: UInt32, Sendable {
     /// The write end of a pipe: the receiver makes a pipe, passes its write end
     /// on, and sends what it reads back as pipe-data frames.
     case pipe = 2
+    /// The shared region (feature `sharedRegion`): the receiver passes its own
+    /// region fd; `size` is the region's size. Never updated or extended.
+    case region = 3
 }
 
 /// One byte range of a resource update and where its data sits in the frame.
@@ -62,6 +71,13 @@ public enum LinkFrame: Equatable, Sendable {
     case resourceClose(channel: UInt32, resource: UInt32)
     case pipeData(channel: UInt32, resource: UInt32, bytes: [UInt8])
     case pipeClose(channel: UInt32, resource: UInt32)
+    /// The size of the shared region and the tag this side sees in its header.
+    case regionInfo(size: UInt64, tag: [UInt8])
+    /// The guest registers a buffer in the shared region.
+    case bufferRegister(BufferDescriptor)
+    case bufferUnregister(id: UInt32)
+    /// The guest declares every registered buffer invalid.
+    case registryReset
 
     /// The receive-buffer state a peer advertises (virtio-vsock's buf_alloc and fwd_cnt).
     public struct Credit: Equatable, Sendable {
@@ -84,6 +100,13 @@ public enum LinkProtocol {
     public static let headerSize = 12
     /// Resource ids created by the host have this bit set.
     public static let hostResourceBit: UInt32 = 0x8000_0000
-    /// Feature bits; none are defined in v1.
-    public static let supportedFeatures: UInt64 = 0
+    /// Feature bits this implementation knows.
+    public static let supportedFeatures: UInt64 = LinkFeatures.sharedRegion
+}
+
+/// Feature bits of the hello frame.
+public enum LinkFeatures {
+    /// Both sides map the same shared region: regionInfo, the buffer registry
+    /// frames and region resources may be used.
+    public static let sharedRegion: UInt64 = 1 << 0
 }

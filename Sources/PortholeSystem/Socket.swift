@@ -218,3 +218,16 @@ public enum Socket {
         }
     }
 }
+
+extension Socket {
+    /// The program name (/proc/PID/comm) of a unix socket's peer, if known.
+    public static func peerProgramName(_ socket: OwnedFD) -> String? {
+        let pid = porthole_peer_pid(socket.rawValue)
+        guard pid > 0, let f = fopen("/proc/\(pid)/comm", "r") else { return nil }
+        defer { fclose(f) }
+        var buffer = [CChar](repeating: 0, count: 64)
+        guard fgets(&buffer, Int32(buffer.count), f) != nil else { return nil }
+        let name = String(decoding: buffer.prefix { $0 != 0 && $0 != 10 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return name.isEmpty ? nil : name
+    }
+}

@@ -12,6 +12,12 @@ protocol ChannelOwner: AnyObject {
     /// The channel closed and released everything; forget it. When
     /// `awaitingAck`, frames for it may still arrive until the peer's close.
     func channelDidClose(_ channel: ChannelEndpoint, awaitingAck: Bool)
+    /// The link's shared region on the host, if any.
+    var hostRegion: HostRegionSession? { get }
+}
+
+extension ChannelOwner {
+    var hostRegion: HostRegionSession? { nil }
 }
 
 /// One Wayland connection joined to one link channel. It owns the socket,
@@ -286,6 +292,7 @@ class ChannelEndpoint {
         case .resourceOpen(_, let rid, let kind, let size):
             try openRemoteResource(rid, kind: kind, size: size)
         case .resourceExtend(_, let rid, let size):
+            if case .region? = resources[rid] { throw .unexpected("resource \(rid) is the shared region, which cannot be extended") }
             guard case .memory(let m)? = resources[rid], m.kind == .shmPool else { throw .unknownResource(channel: id, resource: rid) }
             guard size >= m.size else { throw .unexpected("resource \(rid) shrinks from \(m.size) to \(size)") }
             guard size <= limits.maxResourceSize, owner.reserveResourceBytes(size - m.size) else {
@@ -294,6 +301,7 @@ class ChannelEndpoint {
             resourceBytes += size - m.size
             do { try m.extend(to: size) } catch { throw .resourceLimit("cannot grow resource \(rid): \(error)") }
         case .resourceUpdate(_, let rid, let ranges, let bytes):
+            if case .region? = resources[rid] { throw .unexpected("resource \(rid) is the shared region, which takes no updates over the link") }
             guard case .memory(let m)? = resources[rid] else { throw .unknownResource(channel: id, resource: rid) }
             guard !m.sealed else { throw .unexpected("update to sealed resource \(rid)") }
             for r in ranges {
@@ -441,6 +449,14 @@ class ChannelEndpoint {
                 owner.releaseResourceBytes(size)
                 throw .resourceLimit("cannot create resource \(rid): \(error)")
             }
+        case .region:
+            guard let shared = owner.hostRegion, shared.active else {
+                throw .regionMismatch("resource \(rid) names the shared region, but none was agreed on this link")
+            }
+            guard size == UInt64(shared.region.size) else {
+                throw .regionMismatch("resource \(rid) names a \(size)-byte region; the shared region is \(shared.region.size) bytes")
+            }
+            resources[rid] = .region(size: size)
         case .pipe:
             guard size == 0 else { throw .malformed(.resourceOpen, "pipe with a size") }
             let ends: (read: OwnedFD, write: OwnedFD)
@@ -470,6 +486,9 @@ class ChannelEndpoint {
                 if m.kind == .readOnlyFile { dropResource(rid) }
                 return fd
             } catch { throw MessageFault.implementation("cannot pass resource \(rid): \(error)") }
+        case (.shmPool, .region?):
+            guard let shared = owner.hostRegion else { throw MessageFault.implementation("no shared region for resource \(rid)") }
+            do { return try shared.region.fd.duplicate() } catch { throw MessageFault.implementation("cannot pass the shared region: \(error)") }
         case (.pipe, .pipeSource(let source)?):
             guard let w = source.writeEnd else { throw MessageFault.implementation("pipe resource \(rid) used twice") }
             source.writeEnd = nil
@@ -534,7 +553,7 @@ class ChannelEndpoint {
         case .memory(let m):
             owner.releaseResourceBytes(m.size)
             resourceBytes -= m.size
-        case .mirror: break
+        case .mirror, .regionPool, .region: break
         case .pipeSource(let s):
             if let t = s.token { loop.unregister(t) }
             s.readEnd.close()

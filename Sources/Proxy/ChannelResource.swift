@@ -8,6 +8,10 @@ enum ChannelResource {
     case memory(MemoryResource)
     /// Pool memory of a local client, mirrored to the peer (guest side).
     case mirror(ShmPoolMirror)
+    /// Guest: a client pool whose host twin is the shared region.
+    case regionPool(RegionPool)
+    /// Host: the shared region standing in for a pool's fd.
+    case region(size: UInt64)
     /// A pipe whose read end we drain toward the peer.
     case pipeSource(PipeSource)
     /// A local pipe write end that receives the peer's pipe data.

@@ -1,14 +1,30 @@
 import Link
 import PortholeSystem
+import Sharing
 import Wayland
 
 /// A guest client's connection: requests go to the link, events come back.
-/// It mirrors the client's wl_shm pools and, on each commit, sends the
-/// damaged bytes that changed since the host last saw them.
+/// Each of the client's wl_shm pools is either mirrored (on each commit the
+/// damaged bytes that changed since the host last saw them are sent over the
+/// link) or, when a shared region is agreed, copied into a chunk of the
+/// region that the compositor reads directly (nothing crosses the link).
 final class GuestChannel: ChannelEndpoint {
-    /// A wl_buffer made from a mirrored pool.
+    /// How a client pool reaches the host.
+    enum Pool {
+        case stream(ShmPoolMirror)
+        case region(RegionPool)
+    }
+
+    /// Where a wl_buffer's bytes are copied to.
+    enum Backing {
+        case stream(ShmPoolMirror)
+        /// `chunk` is nil for a cooperative pool (nothing to copy).
+        case region(RegionPool, chunk: RegionPool.Chunk?, registration: UInt32?)
+    }
+
+    /// A wl_buffer made from one of the client's pools.
     struct ShmBuffer {
-        var pool: ShmPoolMirror
+        var backing: Backing
         var offset: Int
         var width: Int
         var height: Int
@@ -16,14 +32,35 @@ final class GuestChannel: ChannelEndpoint {
         var format: UInt32
     }
 
-    private var pools: [UInt32: ShmPoolMirror] = [:]
+    let region: GuestRegion?
+    /// The client program's name, a property of its registered buffers.
+    let application: String
+    private var pools: [UInt32: Pool] = [:]
     private var buffers: [UInt32: ShmBuffer] = [:]
     private var surfaces: [UInt32: SurfaceState] = [:]
     /// wp_viewport id -> surface id.
     private var viewports: [UInt32: UInt32] = [:]
 
-    init(id: UInt32, client: OwnedFD, link: LinkEndpoint, loop: EventLoop, owner: ChannelOwner, tables: ProtocolTables) throws(SystemError) {
+    init(id: UInt32, client: OwnedFD, link: LinkEndpoint, loop: EventLoop, owner: ChannelOwner, tables: ProtocolTables,
+         region: GuestRegion? = nil) throws(SystemError) {
+        self.region = region
+        application = Socket.peerProgramName(client) ?? "unknown"
         try super.init(id: id, socket: client, link: link, loop: loop, owner: owner, tables: tables, socketCarriesRequests: true)
+    }
+
+    override func closeChannel(reason: String, notifyPeer: Bool, code: UInt32 = 0) {
+        guard !closed else { return }
+        super.closeChannel(reason: reason, notifyPeer: notifyPeer, code: code)
+        // The host dropped its buffers with the channel; give the memory back.
+        for (_, b) in buffers {
+            if case .region(_, let chunk, let registration) = b.backing {
+                if let registration { region?.unregister(registration) }
+                chunk?.buffers -= 1
+            }
+        }
+        buffers.removeAll()
+        for case .region(let p) in pools.values { releaseChunks(of: p, all: true) }
+        pools.removeAll()
     }
 
     override func fail(_ fault: MessageFault, localPeer: Bool) {
@@ -56,22 +93,72 @@ final class GuestChannel: ChannelEndpoint {
             throw MessageFault(objectID: shmID, code: 2, message: "pool fd holds \(fileSize) bytes, pool wants \(size)")
         }
         let rid = allocateResourceID()
+        if let region, region.active, let placed = try placeInRegion(fd, poolID: poolID, size: Int(size), rid: rid, shmID: shmID) {
+            pools[poolID] = .region(placed)
+            return rid
+        }
         let mirror: ShmPoolMirror
         do { mirror = try ShmPoolMirror(resourceID: rid, clientFD: fd, size: Int(size)) } catch {
             throw MessageFault(objectID: shmID, code: 2, message: "cannot map pool fd: \(error)")
         }
         try addLocalResource(rid, .mirror(mirror))
-        pools[poolID] = mirror
+        pools[poolID] = .stream(mirror)
         link.send(.resourceOpen(channel: id, resource: rid, kind: .shmPool, size: UInt64(size)))
         return rid
     }
 
-    private func releaseIfUnused(_ pool: ShmPoolMirror) {
-        guard pool.isUnused else { return }
+    /// Puts a new pool in the shared region: as is, when the client's fd is
+    /// the region (a cooperative client), else in a chunk of its own. Nil when
+    /// the region is full (the pool is then mirrored over the link).
+    private func placeInRegion(_ fd: OwnedFD, poolID: UInt32, size: Int, rid: UInt32, shmID: UInt32) throws(MessageFault) -> RegionPool? {
+        guard let region else { return nil }
+        let regionSize = region.region.size
+        let pool: RegionPool
+        if region.region.isSameFile(fd) {
+            guard size <= regionSize else {
+                throw MessageFault(objectID: shmID, code: 1, message: "pool of \(size) bytes on a \(regionSize)-byte shared region")
+            }
+            pool = RegionPool(cooperativeResourceID: rid, size: size)
+        } else {
+            guard let chunk = region.allocateChunk(UInt64(size)) else {
+                stats.fallbackPools += 1
+                Log.info("\(tag): shared region full (\(region.allocator.largestFree) bytes free in one piece); pool of \(size) bytes is copied over the link")
+                return nil
+            }
+            do { pool = try RegionPool(resourceID: rid, clientFD: fd, size: size, chunk: chunk) } catch {
+                region.releaseChunk(chunk)
+                throw MessageFault(objectID: shmID, code: 2, message: "cannot map pool fd: \(error)")
+            }
+        }
+        do { try addLocalResource(rid, .regionPool(pool)) } catch {
+            releaseChunks(of: pool, all: true)
+            throw error
+        }
+        stats.regionPools += 1
+        link.send(.resourceOpen(channel: id, resource: rid, kind: .region, size: UInt64(regionSize)))
+        return pool
+    }
+
+    /// Gives chunks no buffer needs back to the region.
+    private func releaseChunks(of pool: RegionPool, all: Bool) {
+        for c in pool.takeIdleChunks(includingCurrent: all) { region?.releaseChunk(c) }
+    }
+
+    private func releaseIfUnused(_ pool: Pool) {
+        let rid: UInt32
+        switch pool {
+        case .stream(let p):
+            guard p.isUnused else { return }
+            rid = p.resourceID
+        case .region(let p):
+            guard p.isUnused else { return }
+            releaseChunks(of: p, all: true)
+            rid = p.resourceID
+        }
         // Earlier messages may still name the resource: send them first.
         flushPending()
-        dropResource(pool.resourceID)
-        link.send(.resourceClose(channel: id, resource: pool.resourceID))
+        dropResource(rid)
+        link.send(.resourceClose(channel: id, resource: rid))
     }
 
     // MARK: requests
@@ -79,6 +166,12 @@ final class GuestChannel: ChannelEndpoint {
     override func inspectOutgoing(_ m: inout ParsedMessage, fds: inout [OwnedFD]) throws(MessageFault) -> Bool {
         let sender = m.header.objectID
         switch (m.target.interface.name, m.spec.name) {
+        case ("wl_shm", "create_pool"):
+            // A region pool's twin on the host spans the region up to the end of its chunk.
+            if case .newID(let poolID) = m.args[0], case .region(let p)? = pools[poolID], !p.cooperative {
+                m.args[2] = .int(Int32(p.hostPoolSize))
+                m.bytes = WireCodec.encode(objectID: sender, opcode: m.header.opcode, m.args)
+            }
         case ("wl_shm_pool", "create_buffer"):
             guard let pool = pools[sender], case .newID(let bid) = m.args[0], case .int(let offset) = m.args[1],
                   case .int(let width) = m.args[2], case .int(let height) = m.args[3], case .int(let stride) = m.args[4],
@@ -89,32 +182,83 @@ final class GuestChannel: ChannelEndpoint {
             if let bpp = bytesPerPixel(shmFormat: format), Int64(stride) < Int64(width) * Int64(bpp) {
                 throw MessageFault(objectID: sender, code: 1, message: "stride \(stride) is less than width \(width) x \(bpp) bytes")
             }
-            guard Int64(offset) + Int64(stride) * Int64(height) <= Int64(pool.size) else {
-                throw MessageFault(objectID: sender, code: 1, message: "buffer (offset \(offset), stride \(stride), height \(height)) lies outside the pool of \(pool.size) bytes")
+            let poolSize: Int
+            switch pool {
+            case .stream(let p): poolSize = p.size
+            case .region(let p): poolSize = p.size
             }
-            pool.bufferCount += 1
-            buffers[bid] = ShmBuffer(pool: pool, offset: Int(offset), width: Int(width), height: Int(height), stride: Int(stride), format: format)
+            guard Int64(offset) + Int64(stride) * Int64(height) <= Int64(poolSize) else {
+                throw MessageFault(objectID: sender, code: 1, message: "buffer (offset \(offset), stride \(stride), height \(height)) lies outside the pool of \(poolSize) bytes")
+            }
+            let backing: Backing
+            switch pool {
+            case .stream(let p):
+                p.bufferCount += 1
+                backing = .stream(p)
+            case .region(let p):
+                p.bufferCount += 1
+                guard let chunk = p.current else {
+                    // Cooperative: the client registered its memory through the extension.
+                    backing = .region(p, chunk: nil, registration: nil)
+                    break
+                }
+                chunk.buffers += 1
+                let regionOffset = chunk.offset + UInt64(offset)
+                let length = UInt64(stride) * UInt64(height)
+                let registration = region?.register(
+                    application: application,
+                    range: GuestRegion.registrationRange(offset: regionOffset, length: length),
+                    properties: [("width", "\(width)"), ("height", "\(height)"), ("stride", "\(stride)"),
+                                 ("format", "\(format)"), ("offset", "\(regionOffset)")])
+                backing = .region(p, chunk: chunk, registration: registration)
+                m.args[1] = .int(Int32(regionOffset))
+                m.bytes = WireCodec.encode(objectID: sender, opcode: m.header.opcode, m.args)
+            }
+            buffers[bid] = ShmBuffer(backing: backing, offset: Int(offset), width: Int(width), height: Int(height), stride: Int(stride), format: format)
         case ("wl_shm_pool", "resize"):
             guard let pool = pools[sender], case .int(let size) = m.args[0] else { break }
-            guard Int(size) >= pool.size, UInt64(size) <= limits.maxResourceSize else {
-                throw MessageFault(objectID: sender, code: 1, message: "pool cannot shrink or exceed the limit (\(pool.size) -> \(size))")
-            }
-            guard pool.clientFileSize() >= Int(size) else {
-                throw MessageFault(objectID: sender, code: 2, message: "pool fd is smaller than the new size \(size)")
-            }
-            if Int(size) > pool.size {
-                do { try pool.grow(to: Int(size)) } catch { throw MessageFault(objectID: sender, code: 2, message: "cannot map grown pool: \(error)") }
-                link.send(.resourceExtend(channel: id, resource: pool.resourceID, size: UInt64(size)))
+            switch pool {
+            case .stream(let p):
+                guard Int(size) >= p.size, UInt64(size) <= limits.maxResourceSize else {
+                    throw MessageFault(objectID: sender, code: 1, message: "pool cannot shrink or exceed the limit (\(p.size) -> \(size))")
+                }
+                guard p.clientFileSize() >= Int(size) else {
+                    throw MessageFault(objectID: sender, code: 2, message: "pool fd is smaller than the new size \(size)")
+                }
+                if Int(size) > p.size {
+                    do { try p.grow(to: Int(size)) } catch { throw MessageFault(objectID: sender, code: 2, message: "cannot map grown pool: \(error)") }
+                    link.send(.resourceExtend(channel: id, resource: p.resourceID, size: UInt64(size)))
+                }
+            case .region(let p):
+                try resizeRegionPool(p, to: Int(size), sender: sender)
+                m.args[0] = .int(Int32(p.hostPoolSize))
+                m.bytes = WireCodec.encode(objectID: sender, opcode: m.header.opcode, m.args)
             }
         case ("wl_shm_pool", "destroy"):
             if let pool = pools.removeValue(forKey: sender) {
-                pool.poolAlive = false
+                switch pool {
+                case .stream(let p): p.poolAlive = false
+                case .region(let p): p.poolAlive = false
+                }
                 releaseIfUnused(pool)
             }
         case ("wl_buffer", "destroy"):
             if let b = buffers.removeValue(forKey: sender) {
-                b.pool.bufferCount -= 1
-                releaseIfUnused(b.pool)
+                switch b.backing {
+                case .stream(let p):
+                    p.bufferCount -= 1
+                    releaseIfUnused(.stream(p))
+                case .region(let p, let chunk, let registration):
+                    if let registration {
+                        // The destroy goes first; the host checks buffers only when they are made.
+                        flushPending()
+                        region?.unregister(registration)
+                    }
+                    chunk?.buffers -= 1
+                    p.bufferCount -= 1
+                    releaseChunks(of: p, all: false)
+                    releaseIfUnused(.region(p))
+                }
             }
         case ("wl_compositor", "create_surface"):
             if case .newID(let sid) = m.args[0] { surfaces[sid] = SurfaceState() }
@@ -154,7 +298,39 @@ final class GuestChannel: ChannelEndpoint {
         return true
     }
 
-    /// Sends the changed bytes inside the damage of the buffer being committed.
+    /// A region pool grows: in place if the region allows, else new buffers
+    /// go to a new chunk. The host's pool grows to cover it.
+    private func resizeRegionPool(_ p: RegionPool, to size: Int, sender: UInt32) throws(MessageFault) {
+        guard size >= p.size else {
+            throw MessageFault(objectID: sender, code: 1, message: "pool cannot shrink (\(p.size) -> \(size))")
+        }
+        guard let region else { return }
+        if p.cooperative {
+            guard size <= region.region.size else {
+                throw MessageFault(objectID: sender, code: 1, message: "pool of \(size) bytes on a \(region.region.size)-byte shared region")
+            }
+            p.hostPoolSize = size
+            return
+        }
+        guard size > p.size else { return }
+        guard p.clientFileSize() >= size else {
+            throw MessageFault(objectID: sender, code: 2, message: "pool fd is smaller than the new size \(size)")
+        }
+        do { try p.growClient(to: size) } catch { throw MessageFault(objectID: sender, code: 2, message: "cannot map grown pool: \(error)") }
+        if let chunk = p.current, region.extendChunk(chunk, to: UInt64(size)) {
+            // Grew in place.
+        } else if let chunk = region.allocateChunk(UInt64(size)) {
+            p.adoptChunk(chunk)
+            releaseChunks(of: p, all: false)
+        } else {
+            throw MessageFault(objectID: Wire.displayID, code: 2, message: "shared region full: cannot grow a pool to \(size) bytes (\(region.allocator.largestFree) bytes free in one piece)")
+        }
+        if let c = p.current { p.hostPoolSize = max(p.hostPoolSize, Int(c.offset + c.size)) }
+    }
+
+    /// Brings the host's view of the buffer being committed up to date: the
+    /// changed bytes inside its damage go over the link (a mirrored pool) or
+    /// into its chunk of the shared region.
     private func sendDamage(surface sid: UInt32) {
         guard var state = surfaces[sid] else { return }
         let bufferID = state.pendingBuffer ?? state.buffer
@@ -162,31 +338,51 @@ final class GuestChannel: ChannelEndpoint {
         let (_, rects) = state.commit(bufferSize: buffer.map { ($0.width, $0.height) })
         surfaces[sid] = state
         guard let b = buffer, !rects.isEmpty else { return }
-        let pool = b.pool
-        // A client that shrank its file under us would make reads fault.
-        guard pool.clientFileSize() >= pool.size else {
-            Log.warning("\(tag): pool file shrank below \(pool.size) bytes; commit not mirrored")
-            return
+        switch b.backing {
+        case .stream(let pool):
+            // A client that shrank its file under us would make reads fault.
+            guard pool.clientFileSize() >= pool.size else {
+                Log.warning("\(tag): pool file shrank below \(pool.size) bytes; commit not mirrored")
+                return
+            }
+            var builder = UpdateBuilder(channel: id, resource: pool.resourceID, maxPayload: limits.maxPayload)
+            var copied = 0
+            Self.forEachDamagedSpan(b, rects) { start, end in copied += ByteDiff.diff(pool, start: start, end: end, into: &builder) }
+            builder.flush()
+            for f in builder.frames { link.send(f) }
+            stats.pixelBytesSent += UInt64(builder.totalBytes)
+            stats.copiedBytes += UInt64(copied + builder.totalBytes)
+        case .region(let pool, let chunk?, _):
+            guard let region, let client = pool.client?.base, pool.clientFileSize() >= pool.size else {
+                Log.warning("\(tag): pool file shrank below \(pool.size) bytes; commit not copied")
+                return
+            }
+            let copy = region.region.pointer(at: chunk.offset)
+            var copied = 0
+            Self.forEachDamagedSpan(b, rects) { start, end in copied += ByteDiff.diff(client: client, copy: copy, start: start, end: end) }
+            stats.copiedBytes += UInt64(copied)
+        case .region(_, nil, _):
+            // The client drew straight into the region.
+            break
         }
-        var builder = UpdateBuilder(channel: id, resource: pool.resourceID, maxPayload: limits.maxPayload)
-        var copied = 0
+    }
+
+    /// Calls `body(start, end)` with the pool byte spans the damage covers:
+    /// whole rows when a rectangle spans the stride, else a span per row.
+    private static func forEachDamagedSpan(_ b: ShmBuffer, _ rects: [Rect], _ body: (Int, Int) -> Void) {
         let bpp = bytesPerPixel(shmFormat: b.format)
         for r in rects {
             let x0 = bpp.map { r.x * $0 } ?? 0
             let rowBytes = bpp.map { r.width * $0 } ?? b.stride
             if x0 == 0 && rowBytes >= b.stride {
                 let start = b.offset + r.y * b.stride
-                copied += ByteDiff.diff(pool, start: start, end: start + r.height * b.stride, into: &builder)
+                body(start, start + r.height * b.stride)
             } else {
                 for row in r.y..<(r.y + r.height) {
                     let start = b.offset + row * b.stride + x0
-                    copied += ByteDiff.diff(pool, start: start, end: start + min(rowBytes, b.stride - x0), into: &builder)
+                    body(start, start + min(rowBytes, b.stride - x0))
                 }
             }
         }
-        builder.flush()
-        for f in builder.frames { link.send(f) }
-        stats.pixelBytesSent += UInt64(builder.totalBytes)
-        stats.copiedBytes += UInt64(copied + builder.totalBytes)
     }
 }

@@ -1,6 +1,7 @@
 import Glibc
 import Link
 import PortholeSystem
+import Sharing
 import Wayland
 
 /// The guest proxy: a Wayland socket that guest clients connect to as if it
@@ -20,6 +21,8 @@ public final class GuestProxy: LinkEndpointDelegate, ChannelOwner {
     let tables: ProtocolTables
     let limits: LinkLimits
     public let stats = ProxyStats()
+    /// The shared region, when the guest maps one (`--region`).
+    let region: GuestRegion?
     /// Path of the Wayland socket clients connect to.
     public let socketPath: String
     private var link: LinkEndpoint?
@@ -55,13 +58,15 @@ public final class GuestProxy: LinkEndpointDelegate, ChannelOwner {
     public var connectTimeout: Double = Socket.connectTimeout
     private var handshakeTimer: EventLoop.Token?
 
-    public init(loop: EventLoop, socketPath: String, tables: ProtocolTables = .builtin, limits: LinkLimits = LinkLimits()) {
+    public init(loop: EventLoop, socketPath: String, tables: ProtocolTables = .builtin, limits: LinkLimits = LinkLimits(),
+                region: SharedRegion? = nil) {
         self.loop = loop
         self.socketPath = socketPath
         self.tables = tables
         self.limits = limits
         channels = ChannelTable(limits: limits)
         retryDelay = 0.1
+        if let region { self.region = GuestRegion(region: region, stats: stats) } else { self.region = nil }
     }
 
     /// The socket path for `name` in $XDG_RUNTIME_DIR (or `name` itself if absolute).
@@ -163,7 +168,10 @@ public final class GuestProxy: LinkEndpointDelegate, ChannelOwner {
         // Channels of an earlier link are all closed by now; start afresh.
         channels = ChannelTable(limits: limits)
         let newLink: LinkEndpoint
-        do { newLink = try LinkEndpoint(socket: socket, role: .guest, name: name, loop: loop, limits: limits, delegate: self) } catch {
+        do {
+            newLink = try LinkEndpoint(socket: socket, role: .guest, name: name, loop: loop, limits: limits,
+                                       features: region != nil ? LinkFeatures.sharedRegion : 0, delegate: self)
+        } catch {
             throw .system(error)
         }
         link = newLink
@@ -201,7 +209,7 @@ public final class GuestProxy: LinkEndpointDelegate, ChannelOwner {
             while channels.isTaken(id) || id == 0 { id &+= 1 }
             nextChannel = id &+ 1
             do {
-                let ch = try GuestChannel(id: id, client: client, link: link, loop: loop, owner: self, tables: tables)
+                let ch = try GuestChannel(id: id, client: client, link: link, loop: loop, owner: self, tables: tables, region: region)
                 channels.add(ch)
                 link.send(.channelOpen(channel: id, bufAlloc: ch.credit.bufAlloc))
                 Log.debug("client connected as channel \(id)")
@@ -270,6 +278,7 @@ public final class GuestProxy: LinkEndpointDelegate, ChannelOwner {
         cancelHandshakeTimer()
         retryDelay = retryDelays.first
         lastRetryReason = nil
+        region?.linkOpened(link)
         if waylandListener == nil {
             do { try openWaylandSocket() } catch {
                 Log.error("cannot listen on \(socketPath): \(error)")
@@ -292,6 +301,11 @@ public final class GuestProxy: LinkEndpointDelegate, ChannelOwner {
             ch.establish(peerBufAlloc: bufAlloc)
         case .channelOpen:
             throw .unexpected("the guest opens channels, not the host")
+        case .regionInfo(let size, let tag):
+            guard let region else { throw .unexpected("regionInfo, but this guest has no region") }
+            try region.hostInfo(size: size, tag: tag)
+        case .bufferRegister, .bufferUnregister, .registryReset:
+            throw .unexpected("buffer registry frames go from the guest to the host")
         default:
             try channels.target(of: frame)?.receive(frame)
         }
@@ -314,6 +328,7 @@ public final class GuestProxy: LinkEndpointDelegate, ChannelOwner {
             ch.sendToSocket(MessageFault.implementation("the link to the host closed: \(reason)").errorEvent)
             ch.closeChannel(reason: "link closed", notifyPeer: false)
         }
+        region?.linkClosed()
         linkDown("the link to the host closed: \(reason)")
     }
 }

@@ -10,6 +10,8 @@ final class HostChannel: ChannelEndpoint {
     private var exposed: [UInt32: [UInt32: (interface: String, version: UInt32)]] = [:]
     /// wl_shm_pool id -> backing resource size, to check buffers against.
     private var poolSizes: [UInt32: (resource: UInt32, size: Int64)] = [:]
+    /// Pools whose memory is the shared region: their buffers must lie in registered memory.
+    private var regionPools: Set<UInt32> = []
     /// Clipboard and drag-and-drop offer id -> the mime types the compositor
     /// announced for it, so that a receive for any other type is logged.
     private var offeredMimeTypes: [UInt32: Set<[UInt8]>] = [:]
@@ -99,8 +101,15 @@ final class HostChannel: ChannelEndpoint {
             if case .uint(let format) = m.args[5], let bpp = bytesPerPixel(shmFormat: format), Int64(stride) < Int64(width) * Int64(bpp) {
                 throw MessageFault(objectID: sender, code: 1, message: "stride \(stride) is less than width \(width) x \(bpp) bytes")
             }
+            if regionPools.contains(sender) {
+                let length = UInt64(stride) * UInt64(height)
+                guard let shared = owner.hostRegion, shared.registry.buffer(containing: UInt64(offset), length: length) != nil else {
+                    throw MessageFault(objectID: sender, code: 1, message: "buffer at shared-region offset \(offset) (\(length) bytes) is not inside a registered buffer")
+                }
+            }
         case ("wl_shm_pool", "destroy"):
             poolSizes.removeValue(forKey: sender)
+            regionPools.remove(sender)
         case (let iface, "receive") where Self.offerInterfaces.contains(iface):
             // Not a protocol error (the source decides what to write), but a
             // well-behaved client only asks for a type it was offered.
@@ -151,10 +160,14 @@ final class HostChannel: ChannelEndpoint {
             throw MessageFault(objectID: message.header.objectID, code: 1, message: "pool of \(size) bytes on a \(backingSize(of: rid))-byte resource")
         }
         poolSizes[pool] = (rid, Int64(size))
+        if case .region? = resources[rid] { regionPools.insert(pool) } else { regionPools.remove(pool) }
     }
 
     private func backingSize(of rid: UInt32) -> Int64 {
-        if case .memory(let m)? = resources[rid] { return Int64(m.size) }
-        return 0
+        switch resources[rid] {
+        case .memory(let m)?: return Int64(m.size)
+        case .region(let size)?: return Int64(size)
+        default: return 0
+        }
     }
 }

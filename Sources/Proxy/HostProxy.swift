@@ -1,6 +1,7 @@
 import Glibc
 import Link
 import PortholeSystem
+import Sharing
 import Wayland
 
 /// Where the host compositor listens.
@@ -41,6 +42,8 @@ public final class HostProxy {
     let displayPath: String
     let tables: ProtocolTables
     let limits: LinkLimits
+    /// Memory shared with guests that map it too (`--region`).
+    let region: SharedRegion?
     public let stats = ProxyStats()
     private var sessions: [ObjectIdentifier: HostLinkSession] = [:]
     private var listener: OwnedFD?
@@ -49,11 +52,13 @@ public final class HostProxy {
     /// Called when a link ends (the CLI stops a --connect host then).
     public var onLinkClosed: ((String) -> Void)?
 
-    public init(loop: EventLoop, displayPath: String, tables: ProtocolTables = .builtin, limits: LinkLimits = LinkLimits()) {
+    public init(loop: EventLoop, displayPath: String, tables: ProtocolTables = .builtin, limits: LinkLimits = LinkLimits(),
+                region: SharedRegion? = nil) {
         self.loop = loop
         self.displayPath = displayPath
         self.tables = tables
         self.limits = limits
+        self.region = region
     }
 
     /// Accepts links on `address` until stopped.
@@ -81,7 +86,8 @@ public final class HostProxy {
         linkCounter += 1
         let session = HostLinkSession(proxy: self)
         do {
-            session.link = try LinkEndpoint(socket: fd, role: .host, name: name, loop: loop, limits: limits, delegate: session)
+            session.link = try LinkEndpoint(socket: fd, role: .host, name: name, loop: loop, limits: limits,
+                                            features: region != nil ? LinkFeatures.sharedRegion : 0, delegate: session)
             sessions[ObjectIdentifier(session)] = session
             Log.info("\(name): connected")
         } catch {
@@ -119,10 +125,13 @@ final class HostLinkSession: LinkEndpointDelegate, ChannelOwner {
     unowned let proxy: HostProxy
     var link: LinkEndpoint?
     private let channels: ChannelTable<HostChannel>
+    /// This guest's use of the shared region (nil when the host has none).
+    let hostRegion: HostRegionSession?
 
     init(proxy: HostProxy) {
         self.proxy = proxy
         channels = ChannelTable(limits: proxy.limits)
+        hostRegion = proxy.region.map { HostRegionSession(region: $0, stats: proxy.stats) }
     }
 
     var stats: ProxyStats { proxy.stats }
@@ -130,7 +139,10 @@ final class HostLinkSession: LinkEndpointDelegate, ChannelOwner {
     func releaseResourceBytes(_ n: UInt64) { channels.release(n) }
     func channelDidClose(_ channel: ChannelEndpoint, awaitingAck: Bool) { channels.removed(channel, awaitingAck: awaitingAck) }
 
-    func linkDidOpen(_ link: LinkEndpoint) { Log.info("\(link.name): handshake done") }
+    func linkDidOpen(_ link: LinkEndpoint) {
+        Log.info("\(link.name): handshake done")
+        hostRegion?.linkOpened(link)
+    }
 
     func link(_ link: LinkEndpoint, received frame: LinkFrame) throws(LinkProtocolError) {
         switch frame {
@@ -156,6 +168,9 @@ final class HostLinkSession: LinkEndpointDelegate, ChannelOwner {
             }
         case .channelAccept:
             throw .unexpected("the host does not open channels")
+        case .regionInfo, .bufferRegister, .bufferUnregister, .registryReset:
+            guard let hostRegion else { throw .unexpected("shared-region frame, but this host has no region") }
+            try hostRegion.receive(frame, link: link)
         default:
             try channels.target(of: frame)?.receive(frame)
         }
@@ -168,6 +183,7 @@ final class HostLinkSession: LinkEndpointDelegate, ChannelOwner {
     func linkDidClose(_ link: LinkEndpoint, reason: String) {
         Log.info("\(link.name): closed: \(reason)")
         for ch in channels.all { ch.closeChannel(reason: "link closed", notifyPeer: false) }
+        hostRegion?.linkClosed()
         proxy.sessionEnded(self, reason: reason)
     }
 }

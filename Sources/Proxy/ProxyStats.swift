@@ -20,6 +20,14 @@ public final class ProxyStats {
     public var linkErrors: UInt64 = 0
     /// Clients or channels closed for a protocol error.
     public var clientErrors: UInt64 = 0
+    /// Links on which both proxies agreed to use the shared region (now).
+    public var regionLinks: Int = 0
+    /// Client pools placed in the shared region (guest; cooperative ones included).
+    public var regionPools: UInt64 = 0
+    /// Client pools copied over the link because there was no region or it was full (guest).
+    public var fallbackPools: UInt64 = 0
+    /// Buffers registered in the shared region now.
+    public var registeredBuffers: Int = 0
     /// Totals of links already closed (their live counters are gone).
     public var closedLinkSent: UInt64 = 0
     public var closedLinkReceived: UInt64 = 0
@@ -40,6 +48,10 @@ public final class ProxyStats {
             ("links", "\(links)"),
             ("link_errors", "\(linkErrors)"),
             ("client_errors", "\(clientErrors)"),
+            ("region_links", "\(regionLinks)"),
+            ("region_pools", "\(regionPools)"),
+            ("fallback_pools", "\(fallbackPools)"),
+            ("registered_buffers", "\(registeredBuffers)"),
             ("open_fds", "\(openFileDescriptorCount())"),
         ]
         return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}\n"

@@ -3,6 +3,7 @@ import Glibc
 import Link
 import PortholeSystem
 import Proxy
+import Sharing
 import Wayland
 
 @main
@@ -86,7 +87,23 @@ struct HostCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Host compositor: a socket name in $XDG_RUNTIME_DIR or an absolute path (default: $WAYLAND_DISPLAY).", valueName: "D"))
     var display: String?
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Share memory with guests through FILE (created if absent, e.g. /dev/shm/porthole-region; give QEMU the same file with memory-backend-file,share=on and ivshmem-plain). Guests that map it send no pixels over the link.",
+        valueName: "FILE"))
+    var region: String?
+
+    @Option(name: .long, help: ArgumentHelp("Size of a new --region file: a power of two from 1M to 1G (default 64M; an existing file keeps its size).", valueName: "BYTES"))
+    var regionSize: String?
+
     @OptionGroup var common: CommonOptions
+
+    func validate() throws {
+        if let regionSize {
+            guard let n = RegionSize.parse(regionSize) else { throw ValidationError("--region-size \(regionSize): expected a number of bytes such as 67108864, 64M or 1G") }
+            if let why = RegionSize.problem(n) { throw ValidationError("--region-size \(regionSize): \(why)") }
+            guard region != nil else { throw ValidationError("--region-size needs --region FILE") }
+        }
+    }
 
     func run() throws {
         Log.verbose = common.verbose
@@ -95,7 +112,17 @@ struct HostCommand: ParsableCommand {
         let loop = try EventLoop()
         let proxy: HostProxy
         let tables = try common.protocolTables()
-        do { proxy = HostProxy(loop: loop, displayPath: try DisplayAddress.resolve(display), tables: tables) } catch { throw ValidationError(error.description) }
+        var shared: SharedRegion?
+        if let region {
+            do { shared = try SharedRegion.host(path: region, size: regionSize.flatMap(RegionSize.parse)) } catch {
+                Log.error("cannot use --region: \(error)")
+                throw ExitCode.failure
+            }
+            Log.info("shared region \(region): \(shared!.size) bytes, tag \(shared!.writtenHeader!.tagHex)")
+        }
+        do {
+            proxy = HostProxy(loop: loop, displayPath: try DisplayAddress.resolve(display), tables: tables, region: shared)
+        } catch { throw ValidationError(error.description) }
         var exitCode: Int32 = 0
         if link.isListen {
             try proxy.listen(on: link.address)
@@ -130,6 +157,14 @@ struct GuestCommand: ParsableCommand {
     @Flag(name: .long, help: "Exit (status 1) when the link ends or cannot be made, instead of getting a new one.")
     var noReconnect = false
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Memory shared with the host: FILE (the host's --region file, same machine), 'pci' (the VM's ivshmem device) or 'pci:ADDR' (one device, e.g. pci:0000:00:04.0). Pixels are then written there instead of sent over the link.",
+        valueName: "WHERE"))
+    var region: String?
+
+    @Flag(name: .long, help: "If the --region cannot be opened, warn and copy buffers over the link instead of exiting.")
+    var regionFallback = false
+
     @OptionGroup var common: CommonOptions
 
     @Argument(parsing: .postTerminator, help: ArgumentHelp("Command to run with WAYLAND_DISPLAY set; porthole exits with its status.", valueName: "CMD"))
@@ -142,7 +177,26 @@ struct GuestCommand: ParsableCommand {
         let loop = try EventLoop()
         let path: String
         do { path = try GuestProxy.socketPath(name: socket) } catch { throw ValidationError(error.description) }
-        let proxy = GuestProxy(loop: loop, socketPath: path, tables: try common.protocolTables())
+        var shared: SharedRegion?
+        if let region {
+            do {
+                if region == "pci" {
+                    shared = try SharedRegion.pci(address: nil)
+                } else if region.hasPrefix("pci:") {
+                    shared = try SharedRegion.pci(address: String(region.dropFirst(4)))
+                } else {
+                    shared = try SharedRegion.guest(path: region)
+                }
+                Log.info("shared region \(shared!.path): \(shared!.size) bytes")
+            } catch {
+                guard regionFallback else {
+                    Log.error("cannot use --region \(region): \(error)")
+                    throw ExitCode.failure
+                }
+                Log.warning("cannot use --region \(region): \(error); --region-fallback: buffers are copied over the link")
+            }
+        }
+        let proxy = GuestProxy(loop: loop, socketPath: path, tables: try common.protocolTables(), region: shared)
         proxy.reconnect = !noReconnect
         var exitCode: Int32 = 0
         var child: ChildProcess?

@@ -8,18 +8,20 @@ import Testing
 /// fd the host proxy handed it.
 @Suite("Pixel fidelity through the proxies", .serialized)
 struct PixelFidelityTests {
-    @Test("partial damage, frame after frame", arguments: [LinkTransportCase.unix, .tcp])
+    @Test("partial damage, frame after frame", arguments: [LinkTransportCase.unix, .tcp, .unixWithRegion])
     func framesArriveExactly(transport: LinkTransportCase) throws {
         let runtime = try RuntimeDir()
+        let regionArguments = transport == .unixWithRegion ? ["--region", runtime.file("region"), "--region-size", "16M"] : []
         let compositorPath = runtime.file("recording-compositor")
         let compositor = RecordingCompositor(socketPath: compositorPath)
         try compositor.start()
         defer { compositor.stop() }
-        let address: LinkAddress = transport == .unix ? .unix(in: runtime) : try .freeLoopbackTCP()
-        let host = try Porthole.startHost(runtime: runtime, link: .listen(address), display: compositorPath)
+        let address: LinkAddress = transport == .tcp ? try .freeLoopbackTCP() : .unix(in: runtime)
+        let host = try Porthole.startHost(runtime: runtime, link: .listen(address), display: compositorPath,
+                                          extraArguments: Array(regionArguments.prefix(4)))
         defer { host.terminate() }
         try host.waitForListening()
-        let guest = try Porthole.startGuest(runtime: runtime, link: .connect(address))
+        let guest = try Porthole.startGuest(runtime: runtime, link: .connect(address), extraArguments: Array(regionArguments.prefix(2)))
         defer { guest.terminate() }
         try guest.waitForSocket()
 
@@ -52,12 +54,26 @@ struct PixelFidelityTests {
         #expect(compositor.postedErrors.isEmpty, "\(compositor.postedErrors)")
         let stats = try guest.stats()
         #expect(stats["client_errors"] == 0)
+        if transport == .unixWithRegion {
+            // Every pixel went through the shared region, none over the link.
+            #expect(stats["pixel_bytes_sent"] == 0, "\(stats)")
+            #expect(stats["region_pools", default: 0] >= 1, "\(stats)")
+            #expect(stats["fallback_pools"] == 0, "\(stats)")
+        }
     }
 }
 
 enum LinkTransportCase: Sendable, CustomStringConvertible {
     case unix, tcp
-    var description: String { self == .unix ? "unix" : "tcp" }
+    /// A unix link with a shared region file both proxies map.
+    case unixWithRegion
+    var description: String {
+        switch self {
+        case .unix: return "unix"
+        case .tcp: return "tcp"
+        case .unixWithRegion: return "unix + shared region"
+        }
+    }
 }
 
 /// A small deterministic generator (splitmix64) so failures reproduce.

@@ -1,5 +1,6 @@
 import Link
 import PortholeSystem
+import Sharing
 import Testing
 
 /// Every frame type, with edge values: empty and full arrays, many ranges,
@@ -35,6 +36,12 @@ let sampleFrames: [LinkFrame] = {
         .pipeData(channel: 3, resource: 0x8000_0003, bytes: []),
         .pipeData(channel: 3, resource: 0x8000_0003, bytes: randomBytes(65_536, using: &rng)),
         .pipeClose(channel: .max, resource: .max),
+        .regionInfo(size: 64 << 20, tag: Array(0..<16)),
+        .bufferRegister(BufferDescriptor(id: 7, application: "weston-simple-shm", ranges: [MemoryRange(offset: 4096, length: 250_048)],
+                                         properties: [("width", "250"), ("height", "250"), ("stride", "1000"), ("format", "1")])),
+        .bufferRegister(BufferDescriptor(id: .max, application: "", ranges: [], properties: [])),
+        .bufferUnregister(id: 7),
+        .registryReset,
     ]
 }()
 
@@ -54,12 +61,17 @@ func frameType(of frame: LinkFrame) -> FrameType {
     case .resourceClose: return .resourceClose
     case .pipeData: return .pipeData
     case .pipeClose: return .pipeClose
+    case .regionInfo: return .regionInfo
+    case .bufferRegister: return .bufferRegister
+    case .bufferUnregister: return .bufferUnregister
+    case .registryReset: return .registryReset
     }
 }
 
 let allFrameTypes: [FrameType] = [
     .hello, .closeLink, .channelOpen, .channelAccept, .channelClose, .data, .creditUpdate,
     .creditRequest, .resourceOpen, .resourceExtend, .resourceUpdate, .resourceClose, .pipeData, .pipeClose,
+    .regionInfo, .bufferRegister, .bufferUnregister, .registryReset,
 ]
 
 @Suite struct FrameCodecRoundTripTests {
@@ -82,7 +94,7 @@ let allFrameTypes: [FrameType] = [
         #expect(bytes[6] == 0 && bytes[7] == 0)
         let channel = bytes[8..<12].reversed().reduce(0) { $0 << 8 | UInt32($1) }
         switch frame {
-        case .hello, .closeLink: #expect(channel == 0)
+        case .hello, .closeLink, .regionInfo, .bufferRegister, .bufferUnregister, .registryReset: #expect(channel == 0)
         case .channelOpen(let c, _), .channelAccept(let c, _), .channelClose(let c, _, _), .data(let c, _, _, _),
              .creditUpdate(let c, _), .creditRequest(let c), .resourceOpen(let c, _, _, _), .resourceExtend(let c, _, _),
              .resourceUpdate(let c, _, _, _), .resourceClose(let c, _), .pipeData(let c, _, _), .pipeClose(let c, _):
@@ -107,6 +119,19 @@ let allFrameTypes: [FrameType] = [
         #expect(payload(.resourceClose(channel: 1, resource: 1)) == 4)
         #expect(payload(.pipeData(channel: 1, resource: 1, bytes: [1, 2, 3])) == 4 + 3)
         #expect(payload(.pipeClose(channel: 1, resource: 1)) == 4)
+        #expect(payload(.regionInfo(size: 1, tag: Array(repeating: 0, count: 16))) == 24)
+        #expect(payload(.bufferRegister(BufferDescriptor(id: 1, application: "ab", ranges: [MemoryRange(offset: 0, length: 64)],
+                                                         properties: [("w", "10")]))) == 24 + 16 + 2 + 4 + 1 + 2)
+        #expect(payload(.bufferUnregister(id: 1)) == 4)
+        #expect(payload(.registryReset) == 0)
+    }
+
+    @Test func registerCountsBeyondTheFrameAreMalformed() {
+        // 1000 ranges announced, none present: refused before anything is allocated.
+        var bytes = FrameCodec.encode(.bufferRegister(BufferDescriptor(id: 1, application: "a", ranges: [], properties: [])))
+        bytes[12 + 16] = 0xE8; bytes[12 + 17] = 0x03
+        let e = protocolError { () throws(LinkProtocolError) in _ = try decodeFrame(bytes) }
+        guard case .malformed(.bufferRegister, _)? = e else { Issue.record("\(String(describing: e))"); return }
     }
 
     @Test func exactBytesFromTheSpec() {
@@ -179,7 +204,7 @@ let allFrameTypes: [FrameType] = [
 
     @Test func unknownTypesAreRejectedFromTheHeader() throws {
         let known = Set(allFrameTypes.map(\.rawValue))
-        var unknown: [UInt16] = [0, 3, 15, 22, 31, 38, 0x100, 0x1300, 0xFFFF]
+        var unknown: [UInt16] = [0, 4, 15, 22, 31, 38, 51, 0x100, 0x1300, 0xFFFF]
         unknown += (0...64).filter { !known.contains($0) }
         for t in unknown {
             let header = rawFrame(type: t, length: 4)
@@ -231,7 +256,10 @@ let allFrameTypes: [FrameType] = [
         case .creditRequest: return 0
         case .resourceOpen, .resourceExtend: return 16
         case .resourceUpdate(_, _, let ranges, let bytes): return 8 + 16 * ranges.count + bytes.count
-        case .resourceClose, .pipeData, .pipeClose: return 4
+        case .resourceClose, .pipeData, .pipeClose, .bufferUnregister: return 4
+        case .regionInfo: return 24
+        case .bufferRegister(let d): return FrameCodec.encode(.bufferRegister(d)).count - 12
+        case .registryReset: return 0
         }
     }
 
@@ -358,7 +386,7 @@ let allFrameTypes: [FrameType] = [
 
     @Test func unknownResourceKindIsMalformed() {
         var p: [UInt8] = []
-        p.le32(1); p.le32(3); p.le64(0)
+        p.le32(1); p.le32(4); p.le64(0)
         #expect(protocolError { () throws(LinkProtocolError) in _ = try decodeFrame(rawFrame(type: 32, channel: 1, payload: p)) }?.malformedType == .resourceOpen)
     }
 

@@ -42,5 +42,7 @@ extern const unsigned int porthole_seal_write;
 int porthole_accept(int sock);
 /// pipe2 with O_CLOEXEC.
 int porthole_pipe(int fds[2]);
+/// The pid of a unix socket's peer (SO_PEERCRED), or -1.
+int porthole_peer_pid(int sock);
 
 #endif

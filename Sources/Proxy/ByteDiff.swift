@@ -1,0 +1,60 @@
+import Glibc
+
+/// Compares client memory against a copy of what the host sees (a private
+/// mirror, or the client's buffer in the shared region) and brings the copy
+/// up to date, one changed run at a time.
+enum ByteDiff {
+    /// Granularity of a changed run.
+    static let block = 64
+    /// Coarse step compared first; equal steps are skipped whole.
+    static let step = 4096
+
+    /// Diffs bytes [start, end) of `client` against the same offsets of
+    /// `copy`; each changed run is copied into `copy`, then reported to
+    /// `onRun(offset, length)`. Returns the bytes copied.
+    static func diff(client c: UnsafeRawPointer, copy m: UnsafeMutableRawPointer, start: Int, end: Int,
+                     onRun: (Int, Int) -> Void = { _, _ in }) -> Int {
+        guard start < end else { return 0 }
+        var copied = 0
+        var runStart = -1
+        var i = start
+        func closeRun(_ at: Int) {
+            guard runStart >= 0 else { return }
+            let length = at - runStart
+            (m + runStart).copyMemory(from: c + runStart, byteCount: length)
+            onRun(runStart, length)
+            copied += length
+            runStart = -1
+        }
+        while i < end {
+            let stepEnd = min(end, i + step)
+            if memcmp(c + i, m + i, stepEnd - i) == 0 {
+                closeRun(i)
+                i = stepEnd
+                continue
+            }
+            var j = i
+            while j < stepEnd {
+                let n = min(block, stepEnd - j)
+                if memcmp(c + j, m + j, n) != 0 {
+                    if runStart < 0 { runStart = j }
+                } else {
+                    closeRun(j)
+                }
+                j &+= n
+            }
+            i = stepEnd
+        }
+        closeRun(end)
+        return copied
+    }
+
+    /// Diffs bytes [start, end) of a mirrored pool; changed runs go into the
+    /// mirror and into `builder`. Returns the bytes copied into the mirror.
+    static func diff(_ pool: ShmPoolMirror, start: Int, end: Int, into builder: inout UpdateBuilder) -> Int {
+        guard let c = pool.client.base, let m = pool.mirror.base else { return 0 }
+        return diff(client: c, copy: m, start: start, end: end) { offset, length in
+            builder.add(offset: offset, UnsafeRawPointer(m + offset), length: length)
+        }
+    }
+}

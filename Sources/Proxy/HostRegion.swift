@@ -1,0 +1,73 @@
+import Link
+import PortholeSystem
+import Sharing
+
+/// One guest link's use of the host's shared region: the agreement that
+/// both map the same memory, and the buffers the guest registered. The
+/// compositor is only ever asked to read registered memory; everything is
+/// dropped on reset and when the link ends.
+final class HostRegionSession {
+    let region: SharedRegion
+    let stats: ProxyStats
+    /// The guest showed it maps the same region.
+    private(set) var active = false
+    private(set) var registry: BufferRegistry
+    private var offered = false
+
+    init(region: SharedRegion, stats: ProxyStats) {
+        self.region = region
+        self.stats = stats
+        registry = BufferRegistry(dataArea: region.dataRange)
+    }
+
+    /// The hello exchange finished: tell the guest what we mapped.
+    func linkOpened(_ link: LinkEndpoint) {
+        guard link.features & LinkFeatures.sharedRegion != 0, let header = region.writtenHeader else {
+            Log.info("\(link.name): the guest has no shared region; its buffers are copied over the link")
+            return
+        }
+        offered = true
+        link.send(.regionInfo(size: header.size, tag: header.tag))
+    }
+
+    /// A link-level region or registry frame from the guest.
+    func receive(_ frame: LinkFrame, link: LinkEndpoint) throws(LinkProtocolError) {
+        switch frame {
+        case .regionInfo(let size, let tag):
+            guard offered, !active else { throw .unexpected("unexpected regionInfo") }
+            let header = region.writtenHeader!
+            guard size == header.size else {
+                throw .regionMismatch("the host's region (\(region.path)) is \(header.size) bytes, the guest's is \(size) bytes")
+            }
+            guard tag == header.tag else {
+                throw .regionMismatch("both are \(size) bytes but hold different memory: the host wrote tag \(header.tagHex) into \(region.path), the guest reads \(RegionHeader(size: size, tag: tag).tagHex)")
+            }
+            active = true
+            stats.regionLinks += 1
+            Log.info("\(link.name): shared region agreed (\(region.path), \(size) bytes)")
+        case .bufferRegister(let d):
+            guard active else { throw .registry("buffer \(d.id) registered before the region was agreed") }
+            do { try registry.register(d) } catch { throw .registry(error.description) }
+            stats.registeredBuffers += 1
+        case .bufferUnregister(let id):
+            guard active else { throw .registry("unregister before the region was agreed") }
+            do { try registry.unregister(id) } catch { throw .registry(error.description) }
+            stats.registeredBuffers -= 1
+        case .registryReset:
+            guard active else { throw .registry("reset before the region was agreed") }
+            Log.info("\(link.name): the guest reset its buffer registry (\(registry.count) buffers dropped)")
+            stats.registeredBuffers -= registry.count
+            registry.reset()
+        default:
+            throw .unexpected("frame without a channel: \(frame)")
+        }
+    }
+
+    /// The guest went away: forget everything it registered.
+    func linkClosed() {
+        if active { stats.regionLinks -= 1 }
+        stats.registeredBuffers -= registry.count
+        registry.reset()
+        active = false
+    }
+}

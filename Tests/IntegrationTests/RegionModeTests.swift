@@ -1,0 +1,144 @@
+import Foundation
+import Glibc
+import Harness
+import Testing
+
+/// Shared-region mode against a real headless weston: both proxies map one
+/// file, client pixels are written into it by the guest proxy and read from
+/// it by weston; nothing but protocol crosses the link.
+@Suite("Shared-region mode with a real weston", .serialized)
+struct RegionModeTests {
+    /// Host and guest arguments for a region file in `runtime`.
+    static func regionArguments(_ runtime: RuntimeDir, size: String = "16M") -> (host: [String], guest: [String]) {
+        let file = runtime.file("region")
+        return (["--region", file, "--region-size", size], ["--region", file])
+    }
+
+    @Test("weston demo clients show on the host with no pixel bytes on the link",
+          arguments: [("weston-simple-shm", 250, 250), ("weston-simple-damage", 0, 0)])
+    func clientIsVisible(client: String, width: Int, height: Int) throws {
+        let runtime = try RuntimeDir()
+        let weston = try Weston(runtime: runtime)
+        defer { weston.stop() }
+        let args = Self.regionArguments(runtime)
+        let address = LinkAddress.unix(in: runtime)
+        let host = try Porthole.startHost(runtime: runtime, link: .listen(address), display: weston.socketName, extraArguments: args.host)
+        defer { host.terminate() }
+        try host.waitForListening()
+        let guest = try Porthole.startGuest(runtime: runtime, link: .connect(address), extraArguments: args.guest)
+        defer { guest.terminate() }
+        try guest.waitForSocket()
+        let app = try guest.startClient(client)
+        defer { app.terminate() }
+
+        let shot = try weston.waitForScreenshot("\(client) window on the host", timeout: 20) { shot in
+            shot.regions(differingFrom: Weston.background, minPixels: 2000).contains { r in
+                width == 0 || ((width - 10)...(width + 10)).contains(r.width) && ((height - 10)...(height + 10)).contains(r.height)
+            }
+        }
+        let window = try #require(shot.regions(differingFrom: Weston.background, minPixels: 2000).first)
+        #expect(shot.distinctColors(in: window) > 1, "\(client): window is drawn, not a flat box")
+        let first = try guest.waitForStats("commits through the region", timeout: 10) { $0["commits", default: 0] >= 10 }
+        // Frames keep coming, and still no pixel crosses the link.
+        let later = try guest.waitForStats("more commits", timeout: 10) { $0["commits", default: 0] >= first["commits", default: 0] + 10 }
+        #expect(later["pixel_bytes_sent"] == 0, "\(later)")
+        #expect(later["region_links"] == 1, "\(later)")
+        #expect(later["region_pools", default: 0] >= 1, "\(later)")
+        #expect(later["fallback_pools"] == 0, "\(later)")
+        #expect(later["copied_bytes", default: 0] > 0, "the guest copies changed pixels into the region")
+        #expect(later["client_errors"] == 0, "\(host.diagnostics())")
+        let hostStats = try host.stats()
+        #expect(hostStats["registered_buffers", default: 0] >= 1, "\(hostStats)")
+        #expect(hostStats["copied_bytes"] == 0, "the host copies nothing in region mode: \(hostStats)")
+        #expect(hostStats["client_errors"] == 0, "\(host.diagnostics())")
+        #expect(app.isRunning, "\(client) died: \(app.diagnostics())")
+    }
+
+    @Test("a region too small for a pool: that pool is copied over the link and still shows")
+    func fullRegionFallsBack() throws {
+        let runtime = try RuntimeDir()
+        let weston = try Weston(runtime: runtime)
+        defer { weston.stop() }
+        // 1 MiB minus the header page: weston-simple-shm makes a 250 KB pool per
+        // buffer, two per client; four fit, the third client's do not.
+        let args = Self.regionArguments(runtime, size: "1M")
+        let address = LinkAddress.unix(in: runtime)
+        let host = try Porthole.startHost(runtime: runtime, link: .listen(address), display: weston.socketName, extraArguments: args.host)
+        defer { host.terminate() }
+        try host.waitForListening()
+        let guest = try Porthole.startGuest(runtime: runtime, link: .connect(address), extraArguments: args.guest)
+        defer { guest.terminate() }
+        try guest.waitForSocket()
+        let a = try guest.startClient("weston-simple-shm")
+        defer { a.terminate() }
+        _ = try guest.waitForStats("first pool in the region", timeout: 15) { $0["region_pools", default: 0] >= 1 }
+        let b = try guest.startClient("weston-simple-shm")
+        defer { b.terminate() }
+        let c = try guest.startClient("weston-simple-shm")
+        defer { c.terminate() }
+        let stats = try guest.waitForStats("a pool copied over the link", timeout: 15) {
+            $0["fallback_pools", default: 0] >= 1 && $0["pixel_bytes_sent", default: 0] > 0
+        }
+        #expect(stats["client_errors"] == 0, "\(guest.diagnostics())")
+        #expect(a.isRunning && b.isRunning && c.isRunning)
+        // With the region clients gone, the window left on screen is the copied one.
+        a.terminate()
+        b.terminate()
+        let shot = try weston.waitForScreenshot("the copied client's window alone", timeout: 20) { shot in
+            let windows = shot.regions(differingFrom: Weston.background, minPixels: 2000)
+            return windows.count == 1 && (240...260).contains(windows[0].width) && (240...260).contains(windows[0].height)
+        }
+        let window = try #require(shot.regions(differingFrom: Weston.background, minPixels: 2000).first)
+        #expect(shot.distinctColors(in: window) > 1)
+        #expect(c.isRunning, "\(c.diagnostics())")
+    }
+
+    @Test("a guest mapping a region of another size is refused at the handshake, naming both sizes")
+    func sizeMismatchIsRefused() throws {
+        let runtime = try RuntimeDir()
+        let weston = try Weston(runtime: runtime)
+        defer { weston.stop() }
+        let address = LinkAddress.unix(in: runtime)
+        let host = try Porthole.startHost(runtime: runtime, link: .listen(address), display: weston.socketName,
+                                          extraArguments: ["--region", runtime.file("host-region"), "--region-size", "4M"])
+        defer { host.terminate() }
+        try host.waitForListening()
+        // A different file of another size, as a guest with the wrong device would see.
+        let other = runtime.file("guest-region")
+        let fd = open(other, O_RDWR | O_CREAT, 0o600)
+        try #require(fd >= 0)
+        ftruncate(fd, 2 << 20)
+        close(fd)
+        let guest = try Porthole.startGuest(runtime: runtime, link: .connect(address), extraArguments: ["--region", other, "--no-reconnect"])
+        defer { guest.terminate() }
+        let exit = try #require(guest.waitForExit(timeout: 15), "the guest should give up on a refused link")
+        #expect(exit == .exited(1))
+        let log = guest.diagnostics(tailLines: 80) + host.diagnostics(tailLines: 80)
+        #expect(log.contains("4194304") && log.contains("2097152"), "both sizes named:\n\(log)")
+        #expect(host.isRunning, "the host outlives a refused guest")
+    }
+
+    @Test("a guest with --region pci and no ivshmem device fails clearly, or falls back when asked")
+    func missingPCIDevice() throws {
+        let runtime = try RuntimeDir()
+        let weston = try Weston(runtime: runtime)
+        defer { weston.stop() }
+        let address = LinkAddress.unix(in: runtime)
+        let host = try Porthole.startHost(runtime: runtime, link: .listen(address), display: weston.socketName)
+        defer { host.terminate() }
+        try host.waitForListening()
+        let strict = try Porthole.startGuest(runtime: runtime, link: .connect(address), socketName: "strict", extraArguments: ["--region", "pci"])
+        let exit = try #require(strict.waitForExit(timeout: 10), "no ivshmem device here: the guest must exit")
+        #expect(exit == .exited(1))
+        #expect(strict.diagnostics(tailLines: 20).contains("no ivshmem device"), "\(strict.diagnostics())")
+
+        let lenient = try Porthole.startGuest(runtime: runtime, link: .connect(address), socketName: "lenient",
+                                              extraArguments: ["--region", "pci", "--region-fallback"])
+        defer { lenient.terminate() }
+        try lenient.waitForSocket()
+        let app = try lenient.startClient("weston-simple-shm")
+        defer { app.terminate() }
+        let stats = try lenient.waitForStats("stream mode", timeout: 15) { $0["pixel_bytes_sent", default: 0] > 0 }
+        #expect(stats["region_links"] == 0)
+    }
+}
