@@ -9,6 +9,10 @@ public struct RegionAllocator {
         public var offset: UInt64
         public var length: UInt64
         public var end: UInt64 { offset + length }
+        public init(offset: UInt64, length: UInt64) {
+            self.offset = offset
+            self.length = length
+        }
     }
 
     /// The bytes this allocator manages.
