@@ -29,20 +29,31 @@ final class ShmBufferSet {
     let bufferSize: Int
 
     /// Creates the memfd, the pool (sending the fd) and the buffers.
-    init(session: ClientSession, shmID: UInt32, width: Int, height: Int, count: Int = 2) throws(HarnessError) {
-        stride = width * 4
-        bufferSize = stride * height
+    convenience init(session: ClientSession, shmID: UInt32, width: Int, height: Int, count: Int = 2) throws(HarnessError) {
+        let bufferSize = width * 4 * height
         let size = bufferSize * count
         guard size <= Int(Int32.max) else { throw .invalidArgument("\(count) buffers of \(width)x\(height) do not fit a wl_shm pool") }
         let fd = try system("create a \(size)-byte memfd") { () throws(SystemError) in try Memfd.create(name: "porthole-pattern", size: size) }
+        try self.init(session: session, shmID: shmID, width: width, height: height, fd: fd, poolSize: size,
+                      offsets: (0..<count).map { $0 * bufferSize })
+    }
+
+    /// Buffers at `offsets` of memory someone else allocated (the shared
+    /// region of porthole_shared_memory_v1): one pool over `fd`.
+    init(session: ClientSession, shmID: UInt32, width: Int, height: Int, fd: OwnedFD, poolSize: Int, offsets: [Int]) throws(HarnessError) {
+        let bufferSize = width * 4 * height
+        stride = width * 4
+        self.bufferSize = bufferSize
+        guard poolSize <= Int(Int32.max), offsets.allSatisfy({ $0 >= 0 && $0 + bufferSize <= poolSize }) else {
+            throw .invalidArgument("buffers of \(width)x\(height) at \(offsets) do not fit a \(poolSize)-byte pool")
+        }
         memfd = fd
-        mapping = try system("map the buffer memfd") { () throws(SystemError) in try SharedMapping(fd: fd, size: size) }
-        let sent = try system("duplicate the buffer memfd") { () throws(SystemError) in try fd.duplicate() }
+        mapping = try system("map the buffer memory") { () throws(SystemError) in try SharedMapping(fd: fd, size: poolSize) }
+        let sent = try system("duplicate the buffer fd") { () throws(SystemError) in try fd.duplicate() }
         poolID = session.newID()
-        try session.send(shmID, "create_pool", [.newID(poolID), .fd, .int(Int32(size))], fds: [sent])
-        for i in 0..<count {
+        try session.send(shmID, "create_pool", [.newID(poolID), .fd, .int(Int32(poolSize))], fds: [sent])
+        for offset in offsets {
             let id = session.newID()
-            let offset = i * bufferSize
             try session.send(poolID, "create_buffer", [
                 .newID(id), .int(Int32(offset)), .int(Int32(width)), .int(Int32(height)), .int(Int32(stride)), .uint(Self.xrgb8888),
             ])

@@ -89,8 +89,13 @@ class ChannelEndpoint {
     /// Returns false to drop it. `fds` are the fds that came with it.
     func inspectOutgoing(_ message: inout ParsedMessage, fds: inout [OwnedFD]) throws(MessageFault) -> Bool { true }
 
-    /// Looks at a message arriving from the link before it goes to the socket.
-    func inspectIncoming(_ message: ParsedMessage) throws(MessageFault) {}
+    /// Looks at a message arriving from the link before it goes to the
+    /// socket. Returns false to drop it (its effects are not tracked either).
+    func inspectIncoming(_ message: ParsedMessage) throws(MessageFault) -> Bool { true }
+
+    /// Whether a message from the link for `objectID` is dropped unread: an
+    /// object the local peer does not know under that id.
+    func swallowsIncoming(objectID: UInt32) -> Bool { false }
 
     /// Sees each resource an incoming message refers to, before the message is checked.
     func noteIncomingResource(_ rid: UInt32, message: ParsedMessage) throws(MessageFault) {}
@@ -134,9 +139,10 @@ class ChannelEndpoint {
         owner.channelDidClose(self, awaitingAck: notifyPeer && !link.isClosed)
     }
 
-    /// Sends a Wayland error to the local socket (then the caller closes).
-    func sendToSocket(_ bytes: [UInt8]) {
-        output.enqueue(bytes)
+    /// Sends Wayland bytes of our own (an error, or an event only this proxy
+    /// produces) to the local socket.
+    func sendToSocket(_ bytes: [UInt8], fds: [OwnedFD] = []) {
+        output.enqueue(bytes, fds: fds)
         flushSocket()
     }
 
@@ -359,6 +365,12 @@ class ChannelEndpoint {
         var offset = 0
         var refIndex = 0
         while offset < bytes.count && !closed {
+            let header = bytes.withUnsafeBytes { MessageHeader.peek(UnsafeRawBufferPointer(rebasing: $0[offset...])) }
+            if let header, swallowsIncoming(objectID: header.objectID), (try? header.validate()) != nil,
+               offset + header.size <= bytes.count {
+                offset += header.size
+                continue
+            }
             let parsed: ParsedMessage?
             do {
                 parsed = try bytes.withUnsafeBytes { all in
@@ -376,7 +388,10 @@ class ChannelEndpoint {
                     fds.append(try fdForIncoming(refs[refIndex], message: message))
                     refIndex += 1
                 }
-                try inspectIncoming(message)
+                guard try inspectIncoming(message) else {
+                    offset += message.header.size
+                    continue
+                }
                 do {
                     try objects.apply(sender: message.header.objectID, entry: message.target, opcode: message.header.opcode,
                                       spec: message.spec, args: message.args, isRequest: !socketCarriesRequests)

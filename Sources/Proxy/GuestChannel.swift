@@ -33,6 +33,8 @@ final class GuestChannel: ChannelEndpoint {
     }
 
     let region: GuestRegion?
+    /// The porthole_shared_memory_v1 global, when there is a region.
+    let sharedMemory: SharedMemoryExtension?
     /// The client program's name, a property of its registered buffers.
     let application: String
     private var pools: [UInt32: Pool] = [:]
@@ -44,6 +46,7 @@ final class GuestChannel: ChannelEndpoint {
     init(id: UInt32, client: OwnedFD, link: LinkEndpoint, loop: EventLoop, owner: ChannelOwner, tables: ProtocolTables,
          region: GuestRegion? = nil) throws(SystemError) {
         self.region = region
+        sharedMemory = region.map { SharedMemoryExtension(region: $0) }
         application = Socket.peerProgramName(client) ?? "unknown"
         try super.init(id: id, socket: client, link: link, loop: loop, owner: owner, tables: tables, socketCarriesRequests: true)
     }
@@ -61,6 +64,57 @@ final class GuestChannel: ChannelEndpoint {
         buffers.removeAll()
         for case .region(let p) in pools.values { releaseChunks(of: p, all: true) }
         pools.removeAll()
+        sharedMemory?.freeAll()
+    }
+
+    override func swallowsIncoming(objectID: UInt32) -> Bool {
+        sharedMemory?.isPlaceholder(objectID) ?? false
+    }
+
+    override func inspectIncoming(_ m: ParsedMessage) throws(MessageFault) -> Bool {
+        // The end of a placeholder: the client's object of that id lives on.
+        if m.header.objectID == Wire.displayID, m.spec.name == "delete_id", case .uint(let gone)? = m.args.first,
+           sharedMemory?.endsPlaceholder(gone) == true {
+            return false
+        }
+        return true
+    }
+
+    /// Handles requests to this proxy's own global. Returns nil for other
+    /// messages, else whether to forward the (rewritten) message.
+    private func inspectSharedMemoryRequest(_ m: inout ParsedMessage) throws(MessageFault) -> Bool? {
+        guard let ext = sharedMemory else { return nil }
+        let sender = m.header.objectID
+        switch (m.target.interface.name, m.spec.name) {
+        case ("wl_display", "get_registry"):
+            if region?.active == true, case .newID(let registry) = m.args[0] {
+                sendToSocket(SharedMemoryExtension.globalEvent(registry: registry))
+            }
+            return true
+        case ("wl_registry", "bind"):
+            guard case .uint(SharedMemoryExtension.globalName) = m.args[0], case .untypedNewID(let iface, let version, let id) = m.args[1] else { return nil }
+            guard region?.active == true, String(decoding: iface, as: UTF8.self) == SharedMemoryExtension.interface, version == 1 else {
+                throw MessageFault.invalidObject(sender, "bind of global \(SharedMemoryExtension.globalName) as \(String(decoding: iface, as: UTF8.self)) v\(version); it is \(SharedMemoryExtension.interface) v1")
+            }
+            m.bytes = ext.placeholder(for: id)
+            return true
+        case ("porthole_shared_memory_v1", "allocate"):
+            guard case .newID(let id) = m.args[0], case .int(let w) = m.args[1], case .int(let h) = m.args[2],
+                  case .int(let stride) = m.args[3], case .uint(let format) = m.args[4] else { throw MessageFault.implementation("unexpected allocate") }
+            m.bytes = ext.placeholder(for: id)
+            let answer = ext.allocate(id: id, width: w, height: h, stride: stride, format: format, application: application)
+            sendToSocket(answer.event, fds: answer.fds)
+            return true
+        case ("porthole_shared_buffer_v1", "destroy"):
+            ext.free(id: sender)
+            sendToSocket(WireCodec.encode(objectID: Wire.displayID, opcode: 1, [.uint(sender)]))
+            return false
+        case ("porthole_shared_memory_v1", "destroy"):
+            sendToSocket(WireCodec.encode(objectID: Wire.displayID, opcode: 1, [.uint(sender)]))
+            return false
+        default:
+            return nil
+        }
     }
 
     override func fail(_ fault: MessageFault, localPeer: Bool) {
@@ -164,6 +218,7 @@ final class GuestChannel: ChannelEndpoint {
     // MARK: requests
 
     override func inspectOutgoing(_ m: inout ParsedMessage, fds: inout [OwnedFD]) throws(MessageFault) -> Bool {
+        if let forward = try inspectSharedMemoryRequest(&m) { return forward }
         let sender = m.header.objectID
         switch (m.target.interface.name, m.spec.name) {
         case ("wl_shm", "create_pool"):

@@ -83,6 +83,14 @@ final class GuestRegion {
         return true
     }
 
+    /// Memory for a cooperative client's buffer (offset, or nil if full).
+    func allocate(_ size: UInt64) -> UInt64? {
+        guard active else { return nil }
+        return allocator.allocate(size)
+    }
+
+    func release(_ offset: UInt64) { if active { allocator.release(offset) } }
+
     func releaseChunk(_ chunk: RegionPool.Chunk) {
         guard chunk.generation == generation else { return }
         allocator.release(chunk.offset)

@@ -70,11 +70,11 @@ final class HostChannel: ChannelEndpoint {
 
     // MARK: requests from the guest
 
-    override func inspectIncoming(_ m: ParsedMessage) throws(MessageFault) {
+    override func inspectIncoming(_ m: ParsedMessage) throws(MessageFault) -> Bool {
         let sender = m.header.objectID
         switch (m.target.interface.name, m.spec.name) {
         case ("wl_registry", "bind"):
-            guard case .uint(let name) = m.args[0], case .untypedNewID(let ifaceBytes, let version, _) = m.args[1] else { return }
+            guard case .uint(let name) = m.args[0], case .untypedNewID(let ifaceBytes, let version, _) = m.args[1] else { return true }
             let iface = String(decoding: ifaceBytes, as: UTF8.self)
             guard let global = exposed[sender]?[name] else {
                 throw MessageFault(objectID: sender, code: 0, message: "invalid global \(name) (\(iface))")
@@ -83,10 +83,10 @@ final class HostChannel: ChannelEndpoint {
                 throw MessageFault(objectID: sender, code: 0, message: "bind of global \(name) as \(iface) v\(version); it is \(global.interface) v\(global.version)")
             }
         case ("wl_shm", "create_pool"):
-            guard case .int(let size) = m.args[2] else { return }
+            guard case .int(let size) = m.args[2] else { return true }
             guard size > 0 else { throw MessageFault(objectID: sender, code: 1, message: "invalid pool size \(size)") }
         case ("wl_shm_pool", "resize"):
-            guard case .int(let size) = m.args[0], let p = poolSizes[sender] else { return }
+            guard case .int(let size) = m.args[0], let p = poolSizes[sender] else { return true }
             guard Int64(size) >= p.size else { throw MessageFault(objectID: sender, code: 1, message: "pool cannot shrink") }
             guard Int64(size) <= backingSize(of: p.resource) else {
                 throw MessageFault(objectID: sender, code: 1, message: "pool resized to \(size) bytes beyond its \(backingSize(of: p.resource))-byte resource")
@@ -94,7 +94,7 @@ final class HostChannel: ChannelEndpoint {
             poolSizes[sender]?.size = Int64(size)
         case ("wl_shm_pool", "create_buffer"):
             guard let p = poolSizes[sender], case .int(let offset) = m.args[1], case .int(let width) = m.args[2],
-                  case .int(let height) = m.args[3], case .int(let stride) = m.args[4] else { return }
+                  case .int(let height) = m.args[3], case .int(let stride) = m.args[4] else { return true }
             guard offset >= 0, width > 0, height > 0, stride > 0, Int64(offset) + Int64(stride) * Int64(height) <= p.size else {
                 throw MessageFault(objectID: sender, code: 1, message: "buffer outside the pool (offset \(offset), \(width)x\(height), stride \(stride), pool \(p.size))")
             }
@@ -121,6 +121,7 @@ final class HostChannel: ChannelEndpoint {
         default:
             break
         }
+        return true
     }
 
     /// Records the mime types announced for clipboard and drag-and-drop offers.

@@ -142,3 +142,75 @@ struct RegionModeTests {
         #expect(stats["region_links"] == 0)
     }
 }
+
+/// porthole_shared_memory_v1: a client that draws straight into the region.
+@Suite("Cooperative clients (porthole_shared_memory_v1)", .serialized)
+struct CooperativeClientTests {
+    @Test("what the client drew is what the compositor reads, and neither proxy copies a byte")
+    func zeroCopyFrames() throws {
+        let runtime = try RuntimeDir()
+        let compositorPath = runtime.file("recording-compositor")
+        let compositor = RecordingCompositor(socketPath: compositorPath)
+        try compositor.start()
+        defer { compositor.stop() }
+        let args = RegionModeTests.regionArguments(runtime)
+        let address = LinkAddress.unix(in: runtime)
+        let host = try Porthole.startHost(runtime: runtime, link: .listen(address), display: compositorPath, extraArguments: args.host)
+        defer { host.terminate() }
+        try host.waitForListening()
+        let guest = try Porthole.startGuest(runtime: runtime, link: .connect(address), extraArguments: args.guest)
+        defer { guest.terminate() }
+        try guest.waitForSocket()
+
+        let width = 256, height = 160
+        let client = try PatternClient(socketPath: guest.socketPath!, width: width, height: height, sharedMemory: true)
+        defer { client.close() }
+        var rng = SeededGenerator(seed: 7)
+        var expected: [[UInt8]] = []
+        let frames = 30
+        for n in 0..<frames {
+            let damage: Damage = n % 3 == 0 ? .full
+                : .rect(x: Int.random(in: 0..<width, using: &rng), y: Int.random(in: 0..<height, using: &rng), width: 40, height: 30)
+            let before = compositor.commitCount
+            expected.append(try client.drawFrame(n, damage: damage))
+            try #require(compositor.waitForCommits(before + 1, timeout: .seconds(10)), "frame \(n) never arrived\n\(host.diagnostics())")
+            try client.waitForFrameCallback()
+        }
+        let commits = compositor.commits.filter { $0.width == width && $0.height == height }
+        #expect(commits.count >= frames)
+        for (n, commit) in commits.suffix(frames).enumerated() {
+            #expect(commit.bytes == expected[n], "frame \(n) differs")
+        }
+        #expect(compositor.postedErrors.isEmpty, "\(compositor.postedErrors)")
+        let g = try guest.stats(), h = try host.stats()
+        #expect(g["copied_bytes"] == 0 && g["pixel_bytes_sent"] == 0, "guest: \(g)")
+        #expect(h["copied_bytes"] == 0, "host: \(h)")
+        #expect(g["commits", default: 0] >= frames)
+        #expect(h["registered_buffers"] == 2, "the two allocations are registered: \(h)")
+        #expect(g["client_errors"] == 0 && h["client_errors"] == 0)
+        client.close()
+        _ = try host.waitForStats("allocations freed with the client", timeout: 10) { $0["registered_buffers"] == 0 && $0["clients"] == 0 }
+    }
+
+    @Test("without a shared region the global is not offered")
+    func noRegionNoGlobal() throws {
+        let runtime = try RuntimeDir()
+        let compositorPath = runtime.file("recording-compositor")
+        let compositor = RecordingCompositor(socketPath: compositorPath)
+        try compositor.start()
+        defer { compositor.stop() }
+        let address = LinkAddress.unix(in: runtime)
+        let host = try Porthole.startHost(runtime: runtime, link: .listen(address), display: compositorPath)
+        defer { host.terminate() }
+        try host.waitForListening()
+        let guest = try Porthole.startGuest(runtime: runtime, link: .connect(address))
+        defer { guest.terminate() }
+        try guest.waitForSocket()
+        do {
+            _ = try PatternClient(socketPath: guest.socketPath!, width: 64, height: 64, sharedMemory: true)
+            Issue.record("porthole_shared_memory_v1 offered without a region")
+        } catch {
+            guard case .missingGlobal("porthole_shared_memory_v1") = error else { Issue.record("\(error)"); return }
+        }
+    }
+}

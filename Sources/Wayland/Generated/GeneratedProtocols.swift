@@ -804,6 +804,15 @@ R receive 1 s h
 R! destroy 1
 E offer 1 s
 """#),
+        ("porthole_shared_memory_v1 (protocols/porthole-shared-memory-v1.xml)", #"""
+I porthole_shared_memory_v1 1
+R! destroy 1
+R allocate 1 n:porthole_shared_buffer_v1 i i i u
+I porthole_shared_buffer_v1 1
+R! destroy 1
+E ready 1 h u u
+E failed 1 s
+"""#),
         ("virtual_keyboard_unstable_v1 (protocols/virtual-keyboard-unstable-v1.xml)", #"""
 I zwp_virtual_keyboard_v1 1
 R keymap 1 u h u
