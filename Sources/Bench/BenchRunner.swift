@@ -14,7 +14,6 @@ import Harness
 /// counters are read again.
 public enum BenchRunner {
     public static func run(_ config: BenchConfig, log: (String) -> Void = { _ in }) throws -> BenchResult {
-        if let reason = config.mode.unavailableReason { throw BenchError("mode \(config.mode.rawValue) is not available: \(reason)") }
         guard config.clients >= 1, config.frames >= 1, config.warmup >= 1 else { throw BenchError("clients, frames and warm-up frames must be at least 1") }
         let plan = config.plan
         let runtime = try makeRuntimeDirectory()
@@ -67,7 +66,9 @@ public enum BenchRunner {
         case .direct: mode = DirectMode(compositorSocket: compositorPath)
         case .stream: mode = try StreamMode(porthole: config.portholePath, runtime: runtime, compositorSocket: compositorPath)
         case .waypipe: mode = try WaypipeMode(runtime: runtime, compositorName: compositorName, compression: config.waypipeCompression)
-        case .region, .cooperative: throw BenchError("mode \(config.mode.rawValue) is not available")
+        case .region, .cooperative:
+            mode = try StreamMode(porthole: config.portholePath, runtime: runtime, compositorSocket: compositorPath,
+                                  regionBytes: StreamMode.regionSize(width: config.width, height: config.height, clients: config.clients))
         }
         defer { mode.stop() }
 
@@ -77,7 +78,8 @@ public enum BenchRunner {
         do {
             for i in 0..<config.clients {
                 let client = try FrameClient(socketPath: mode.clientSocket, width: config.width, height: config.height,
-                                             appID: "\(appIDPrefix)\(i)", title: "porthole bench \(i)")
+                                             appID: "\(appIDPrefix)\(i)", title: "porthole bench \(i)",
+                                             sharedMemory: config.mode == .cooperative)
                 workers.append(ClientWorker(index: i, client: client, plan: plan, ledger: ledger))
             }
         } catch {

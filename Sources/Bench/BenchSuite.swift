@@ -67,11 +67,10 @@ public enum BenchSuite {
     }
 
     /// The modes run in every case, as (mode, waypipe compression).
-    /// Every available mode joins automatically (region and cooperative once
-    /// issue 4 makes them available); waypipe once per compression.
+    /// Every mode; waypipe once per compression.
     static func modes(_ options: Options) -> [(BenchMode, WaypipeCompression)] {
         var out: [(BenchMode, WaypipeCompression)] = []
-        for m in BenchMode.available {
+        for m in BenchMode.allCases {
             if m == .waypipe {
                 for c in options.waypipeCompressions { out.append((.waypipe, c)) }
             } else {
@@ -90,7 +89,6 @@ public enum BenchSuite {
         let ownBefore = ProcFS.ownCPUSeconds()
         let loadBefore = ProcFS.loadAverage()
         log("porthole bench --suite: \(cases.count) cases x \(modes.count) modes on \(facts.cpuModel), \(facts.cores) cores")
-        log("not available yet: " + BenchMode.allCases.filter { !$0.isAvailable }.map { "\($0.rawValue) (\($0.unavailableReason!))" }.joined(separator: "; "))
         var outcomes: [Outcome] = []
         let rounds = options.quick ? 1 : Self.rounds
         for round in 0..<rounds {

@@ -8,26 +8,16 @@ public enum BenchMode: String, Sendable, CaseIterable, Codable {
     /// Through `porthole guest` and `porthole host` joined by a unix-socket
     /// link: damaged, changed bytes are copied over the link.
     case stream
-    /// Through porthole with a shared-memory region (issue 4): not built yet.
+    /// Through porthole with a shared region (a file in /dev/shm both proxies
+    /// map): the guest copies changed damaged bytes into it, the compositor
+    /// reads it, the link carries protocol only.
     case region
-    /// Through porthole's zero-copy client extension (issue 4): not built yet.
+    /// As `region`, but the clients allocate their buffers in the region
+    /// through porthole_shared_memory_v1 and draw there: no proxy copies.
     case cooperative
     /// Through `waypipe server` and `waypipe client` (Debian's waypipe).
     case waypipe
 
-    /// Why this mode cannot run yet, or nil when it can.
-    public var unavailableReason: String? {
-        switch self {
-        case .direct, .stream, .waypipe: return nil
-        case .region: return "needs porthole's shared-memory regions (issue 4), which are not built yet"
-        case .cooperative: return "needs porthole's zero-copy client extension (issue 4), which is not built yet"
-        }
-    }
-
-    public var isAvailable: Bool { unavailableReason == nil }
-
-    /// The modes that run today.
-    public static var available: [BenchMode] { allCases.filter(\.isAvailable) }
 }
 
 /// waypipe's --compress choice.
@@ -82,33 +72,54 @@ final class DirectMode: RunningMode {
 }
 
 /// porthole host (listening on a unix link) and porthole guest, each writing
-/// its --stats file.
+/// its --stats file; with `regionBytes`, both map a shared region file in
+/// /dev/shm (removed at stop).
 final class StreamMode: RunningMode {
     let clientSocket: String
     private let host: Spawned
     private let guest: Spawned
     private let hostStats: String
     private let guestStats: String
+    private let regionFile: String?
 
-    init(porthole: String, runtime: String, compositorSocket: String) throws {
+    /// A power-of-two region holding every client's two buffers, 16 MiB to 1 GiB.
+    static func regionSize(width: Int, height: Int, clients: Int) -> Int {
+        let need = clients * 2 * (width * 4 * height + 4096) + (1 << 20)
+        var size = 16 << 20
+        while size < need && size < (1 << 30) { size <<= 1 }
+        return size
+    }
+
+    init(porthole: String, runtime: String, compositorSocket: String, regionBytes: Int? = nil) throws {
         let link = "\(runtime)/porthole-link.sock"
         hostStats = "\(runtime)/host-stats.json"
         guestStats = "\(runtime)/guest-stats.json"
         clientSocket = "\(runtime)/porthole-guest"
         let env = ["XDG_RUNTIME_DIR": runtime]
-        let host = try Spawned(name: "porthole host", arguments: [porthole, "host", "--listen", "unix:\(link)", "--display", compositorSocket, "--stats", hostStats],
+        var hostRegion: [String] = [], guestRegion: [String] = []
+        if let regionBytes {
+            let file = "/dev/shm/porthole-bench-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+            regionFile = file
+            hostRegion = ["--region", file, "--region-size", "\(regionBytes)"]
+            guestRegion = ["--region", file]
+        } else {
+            regionFile = nil
+        }
+        let host = try Spawned(name: "porthole host", arguments: [porthole, "host", "--listen", "unix:\(link)", "--display", compositorSocket, "--stats", hostStats] + hostRegion,
                            environment: env, logPath: "\(runtime)/porthole-host.log")
         guard waitUntil(timeout: 10, { isSocket(link) || !host.isRunning }), host.isRunning else {
             host.stop()
+            if let f = regionFile { unlink(f) }
             throw BenchError("porthole host did not listen on \(link):\n\(host.logTail())")
         }
         let guest: Spawned
         do {
             guest = try Spawned(name: "porthole guest", arguments: [porthole, "guest", "--connect", "unix:\(link)", "--socket", clientSocket,
-                                                                    "--no-reconnect", "--stats", guestStats],
+                                                                    "--no-reconnect", "--stats", guestStats] + guestRegion,
                                 environment: env, logPath: "\(runtime)/porthole-guest.log")
         } catch {
             host.stop()
+            if let f = regionFile { unlink(f) }
             throw error
         }
         self.host = host
@@ -121,6 +132,7 @@ final class StreamMode: RunningMode {
         guard up, guest.isRunning, host.isRunning else {
             guest.stop()
             host.stop()
+            if let f = regionFile { unlink(f) }
             throw BenchError("porthole guest or host did not come up:\n\(guest.logTail())\n\(host.logTail())")
         }
     }
@@ -150,6 +162,7 @@ final class StreamMode: RunningMode {
     func stop() {
         guest.stop()
         host.stop()
+        if let regionFile { unlink(regionFile) }
     }
 }
 

@@ -54,7 +54,7 @@ struct SuiteReport {
     /// The issue's region and cooperative targets, measured when those modes ran.
     var modeTargets: [(String, String)] {
         func absent(_ mode: BenchMode) -> String? {
-            labels.contains(mode.rawValue) ? nil : "not measured: \(mode.unavailableReason ?? "mode not run")"
+            labels.contains(mode.rawValue) ? nil : "not measured: mode not run"
         }
         func list(_ items: [String]) -> String { items.isEmpty ? "no case measured" : items.joined(separator: "; ") }
         var out: [(String, String)] = []
@@ -142,9 +142,6 @@ struct SuiteReport {
         md.append("Frames: \(framesNote).")
         md.append("")
         md.append("Load: \(load.sentence)")
-        md.append("")
-        md.append("Not measured, because the modes do not exist yet: " + BenchMode.allCases.filter { !$0.isAvailable }
-            .map { "`\($0.rawValue)` (\($0.unavailableReason!))" }.joined(separator: "; ") + ".")
         md.append("")
         if plotWritten {
             md.append("![fps and latency per mode, size and damage](benchmarks.png)")

@@ -53,14 +53,17 @@ public final class FrameClient: @unchecked Sendable {
     private var wmBaseID: UInt32 = 0
     private var configured = false
     private var buffers: ShmBufferSet?
+    private let sharedAllocator = SharedMemoryAllocator()
     private var pendingFrameCallback: UInt32?
     private var closed = false
 
     /// Connects to the Wayland socket at `socketPath` (absolute), creates a
     /// `width` x `height` toplevel titled `title` with `appID`, waits for its
     /// first configure and creates `bufferCount` buffers in one pool.
+    /// With `sharedMemory`, the buffers come from porthole_shared_memory_v1
+    /// (the guest proxy's shared region) instead of a memfd of its own.
     public init(socketPath: String, width: Int, height: Int, appID: String, title: String = "porthole-bench",
-                bufferCount: Int = 2, timeout: Duration = .seconds(30)) throws(HarnessError) {
+                bufferCount: Int = 2, sharedMemory: Bool = false, timeout: Duration = .seconds(30)) throws(HarnessError) {
         guard width > 0, height > 0, width <= 16384, height <= 16384 else {
             throw .invalidArgument("surface size \(width)x\(height)")
         }
@@ -87,7 +90,12 @@ public final class FrameClient: @unchecked Sendable {
         try session.send(toplevelID, "set_app_id", [.text(appID)])
         try session.send(surfaceID, "commit")
         try session.dispatch(timeout: timeout, waitingFor: "the first xdg_surface.configure") { configured }
-        buffers = try ShmBufferSet(session: session, shmID: shmID, width: width, height: height, count: bufferCount)
+        if sharedMemory {
+            buffers = try sharedAllocator.makeBuffers(session: session, allocatorID: try bind("porthole_shared_memory_v1", atMost: 1),
+                                                      shmID: shmID, width: width, height: height, count: bufferCount, timeout: timeout)
+        } else {
+            buffers = try ShmBufferSet(session: session, shmID: shmID, width: width, height: height, count: bufferCount)
+        }
         try roundtrip()
     }
 
@@ -102,6 +110,7 @@ public final class FrameClient: @unchecked Sendable {
     }
 
     private func handle(_ event: ClientEvent) throws(HarnessError) {
+        if try sharedAllocator.handle(event) { return }
         switch (event.interface.name, event.spec.name) {
         case ("wl_registry", "global"):
             if case .uint(let name) = event.args[0], case .string(let iface?) = event.args[1], case .uint(let version) = event.args[2] {

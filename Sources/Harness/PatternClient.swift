@@ -55,8 +55,7 @@ public final class PatternClient: @unchecked Sendable {
     private var pendingFrameCallback: UInt32?
     private var closed = false
     private let usesSharedMemory: Bool
-    /// Answers to porthole_shared_memory_v1.allocate: buffer object -> (fd, region size, offset) or a failure.
-    private var sharedAnswers: [UInt32: Result<(OwnedFD, Int, Int), HarnessError>] = [:]
+    private let sharedMemory = SharedMemoryAllocator()
 
     /// Connects to the Wayland socket at `socketPath` (absolute), sets up a
     /// `width` x `height` toplevel and waits for its first configure. With
@@ -96,28 +95,13 @@ public final class PatternClient: @unchecked Sendable {
         try session.send(toplevelID, "set_app_id", [.text(Self.title)])
         try session.send(surfaceID, "commit")
         try session.dispatch(timeout: timeout, waitingFor: "the first xdg_surface.configure") { configureCount > 0 }
-        buffers = usesSharedMemory ? try sharedBuffers() : try ShmBufferSet(session: session, shmID: shmID, width: width, height: height)
+        if usesSharedMemory {
+            buffers = try sharedMemory.makeBuffers(session: session, allocatorID: try bind("porthole_shared_memory_v1", atMost: 1),
+                                                   shmID: shmID, width: width, height: height, count: 2, timeout: timeout)
+        } else {
+            buffers = try ShmBufferSet(session: session, shmID: shmID, width: width, height: height)
+        }
         try roundtrip()
-    }
-
-    /// Two buffers in the guest proxy's shared region.
-    private func sharedBuffers() throws(HarnessError) -> ShmBufferSet {
-        let allocator = try bind("porthole_shared_memory_v1", atMost: 1)
-        var ids: [UInt32] = []
-        for _ in 0..<2 {
-            let id = session.newID()
-            try session.send(allocator, "allocate", [.newID(id), .int(Int32(width)), .int(Int32(height)), .int(Int32(width * 4)), .uint(ShmBufferSet.xrgb8888)])
-            ids.append(id)
-        }
-        try session.dispatch(timeout: timeout, waitingFor: "porthole_shared_memory_v1 answers") { ids.allSatisfy { sharedAnswers[$0] != nil } }
-        var offsets: [Int] = []
-        var region: (OwnedFD, Int)?
-        for id in ids {
-            let (fd, size, offset) = try sharedAnswers[id]!.get()
-            offsets.append(offset)
-            if region == nil { region = (fd, size) }
-        }
-        return try ShmBufferSet(session: session, shmID: shmID, width: width, height: height, fd: region!.0, poolSize: region!.1, offsets: offsets)
     }
 
     /// Binds the advertised global `interface` at the lower of `atMost` and
@@ -131,6 +115,7 @@ public final class PatternClient: @unchecked Sendable {
     }
 
     private func handle(_ event: ClientEvent) throws(HarnessError) {
+        if try sharedMemory.handle(event) { return }
         switch (event.interface.name, event.spec.name) {
         case ("wl_registry", "global"):
             if case .uint(let name) = event.args[0], case .string(let iface?) = event.args[1], case .uint(let version) = event.args[2] {
@@ -147,14 +132,6 @@ public final class PatternClient: @unchecked Sendable {
             configureCount += 1
         case ("xdg_toplevel", "close"):
             closeRequested = true
-        case ("porthole_shared_buffer_v1", "ready"):
-            guard let fd = event.fds.first, case .uint(let size) = event.args[1], case .uint(let offset) = event.args[2] else {
-                throw .protocolViolation("porthole_shared_buffer_v1.ready without its fd")
-            }
-            sharedAnswers[event.objectID] = .success((fd, Int(size), Int(offset)))
-        case ("porthole_shared_buffer_v1", "failed"):
-            let why = event.args.first.flatMap { if case .string(let s?) = $0 { String(decoding: s, as: UTF8.self) } else { nil } } ?? "?"
-            sharedAnswers[event.objectID] = .failure(.protocolViolation("shared buffer refused: \(why)"))
         case ("wl_buffer", "release"):
             guard buffers?.release(event.objectID) == true else {
                 throw .protocolViolation("wl_buffer.release for unknown buffer \(event.objectID)")

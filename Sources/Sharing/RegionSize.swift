@@ -25,7 +25,8 @@ public enum RegionSize {
         case "G", "g": shift = 30; digits = digits.dropLast()
         default: shift = 0
         }
-        guard let n = Int(digits), n > 0, n <= (Int.max >> 40) else { return nil }
-        return n << shift
+        guard let n = Int(digits), n > 0 else { return nil }
+        let (bytes, overflow) = n.multipliedReportingOverflow(by: 1 << shift)
+        return overflow ? nil : bytes
     }
 }

@@ -29,14 +29,6 @@ import Testing
         }
     }
 
-    @Test func unavailableModesSaySo() {
-        for mode in [BenchMode.region, .cooperative] {
-            #expect(!mode.isAvailable)
-            #expect(throws: BenchError.self) { try BenchRunner.run(BenchConfig(mode: mode)) }
-        }
-        #expect(BenchMode.available == [.direct, .stream, .waypipe])
-    }
-
     /// Through the real proxies: $PORTHOLE_BIN (scripts/test sets it), else the package's debug build.
     @Test func streamModeDeliversVerifiedFramesAndCountsTheLink() throws {
         var config = BenchConfig(mode: .stream)
@@ -55,6 +47,31 @@ import Testing
         let link = try #require(result.linkBytesPerFrame)
         #expect(link >= 81_920 && link < 81_920 * 1.25, "\(link) link bytes per frame")
         #expect(result.copiedBytesPerFrame != nil && result.cpuSecondsPerFrame != nil && result.peakRSSBytes != nil)
+    }
+
+    /// Region mode: verified frames, link bytes are protocol only (tens of
+    /// bytes a frame), while the guest still copies the changed bytes.
+    /// Cooperative mode: verified frames and no copies at all.
+    @Test(arguments: [BenchMode.region, .cooperative])
+    func sharedModesDeliverVerifiedFramesWithoutPixelsOnTheLink(mode: BenchMode) throws {
+        var config = BenchConfig(mode: mode)
+        config.portholePath = try Self.portholeBinary()
+        config.width = 256
+        config.height = 160
+        config.pattern = .band
+        config.frames = 20
+        config.fullCheckInterval = 5
+        let result = try BenchRunner.run(config)
+        #expect(result.failures.isEmpty)
+        #expect(result.passed && result.frames == 20)
+        let link = try #require(result.linkBytesPerFrame)
+        #expect(link < 2_000, "\(link) link bytes per frame: pixels crossed the link")
+        let copied = try #require(result.copiedBytesPerFrame)
+        if mode == .cooperative {
+            #expect(copied == 0, "\(copied) bytes copied per frame")
+        } else {
+            #expect(copied >= 81_920 && copied < 81_920 * 1.25, "\(copied) bytes copied per frame")
+        }
     }
 
     /// waypipe is installed by scripts/deps; a missing one fails here.

@@ -57,6 +57,7 @@ import Testing
         #expect(RegionSize.parse("1G") == 1 << 30)
         #expect(RegionSize.parse("512k") == 512 << 10)
         #expect(RegionSize.parse("1048576") == 1 << 20)
+        #expect(RegionSize.parse("1073741824") == 1 << 30)
         #expect(RegionSize.parse("") == nil)
         #expect(RegionSize.parse("M") == nil)
         #expect(RegionSize.parse("-1M") == nil)
