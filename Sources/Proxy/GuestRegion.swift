@@ -163,6 +163,9 @@ final class RegionPool {
     var hostPoolSize: Int
     var poolAlive = true
     var bufferCount = 0
+    /// Commits left to copy without comparing first: when nearly every
+    /// damaged byte changed last time, comparing only costs a second read.
+    var blindCommits = 0
 
     var cooperative: Bool { client == nil }
     var current: Chunk? { chunks.last }
