@@ -150,7 +150,13 @@ public final class LinkEndpoint {
                 close(reason: error.description, code: 1)
                 return
             }
-            if !alive && !isClosed { close(reason: "peer closed the connection", notifyPeer: false) }
+            if !alive && !isClosed {
+                // Unread bytes at end of stream are an incomplete frame (a peer killed mid-frame).
+                let reason = input.count > 0
+                    ? "peer closed the connection in the middle of a frame (\(input.count) bytes of it dropped)"
+                    : "peer closed the connection"
+                close(reason: reason, notifyPeer: false)
+            }
         }
     }
 
