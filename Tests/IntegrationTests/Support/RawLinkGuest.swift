@@ -83,18 +83,3 @@ func waylandMessages(_ bytes: [UInt8]) -> [(object: UInt32, opcode: UInt16)] {
     }
     return out
 }
-
-/// A /proc file's text (they report size 0, so read until end of file).
-func readProcFile(_ path: String) -> String {
-    let fd = open(path, O_RDONLY)
-    guard fd >= 0 else { return "" }
-    defer { close(fd) }
-    var out: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = read(fd, &buffer, buffer.count)
-        if n <= 0 { break }
-        out += buffer[0..<n]
-    }
-    return String(decoding: out, as: UTF8.self)
-}
