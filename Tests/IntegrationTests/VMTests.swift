@@ -115,6 +115,40 @@ struct VMTests {
         #expect(busyMaps.count > baselineMaps.count, "the host maps the client's pool while it runs: \(busyMaps)")
     }
 
+    @Test("weston-simple-shm in a QEMU guest in shared-region mode: the window shows, no pixel crosses the link, the host copies nothing")
+    func regionMode() throws {
+        let runtime = try RuntimeDir(prefix: "vm")
+        let weston = try Weston(runtime: runtime)
+        defer { weston.stop() }
+        let vm = try PortholeVM(runtime: runtime, command: ["weston-simple-shm"], hostDisplay: weston.socketName, region: true)
+        defer { vm.stop() }
+        let ready = try vm.waitForGuestEvent("ready", timeout: 120)
+        let command = try vm.waitForGuestEvent("command", timeout: 90)
+        let shot = try weston.waitForScreenshot("weston-simple-shm's window from the guest (region mode)", timeout: 120, poll: 0.2) {
+            Self.simpleShmWindow(in: $0) != nil
+        }
+        let firstFrame = monotonicSeconds() - vm.startedAt
+        let window = try #require(Self.simpleShmWindow(in: shot))
+        #expect(shot.distinctColors(in: window) > 50, "the window is drawn, not a flat box")
+        _ = try weston.waitForScreenshot("the guest window to change (region mode)", timeout: 30, poll: 0.2) {
+            $0.cropped(to: window) != shot.cropped(to: window)
+        }
+        let before = try vm.waitForGuestStats("commits through the region", timeout: 10) { $0["commits", default: 0] > 0 }
+        let t0 = monotonicSeconds()
+        sleepSeconds(5)
+        let after = try vm.waitForGuestStats("guest stats", timeout: 5) { _ in true }
+        let fps = Double(after["commits", default: 0] - before["commits", default: 0]) / (monotonicSeconds() - t0)
+        print("""
+            VM timings (TCG, region mode): guest ready at \(fmt(ready.host)) s, command at \(fmt(command.host)) s, \
+            first frame on the host screen at \(fmt(firstFrame)) s
+            VM frame rate (TCG, region mode): weston-simple-shm committed \(fmt(fps)) frames/s inside the guest
+            """)
+        #expect(fps > 0, "no frames in 5 s: \(after)")
+        #expect(after["pixel_bytes_sent"] == 0, "region mode: no pixel bytes on the link: \(after)")
+        #expect(after["region_links"] == 1 && after["region_pools", default: 0] >= 1 && after["fallback_pools"] == 0, "\(after)")
+        #expect(after["client_errors"] == 0 && after["link_errors"] == 0, "\(after)")
+    }
+
     @Test("scripts/vm with its own host proxy: the guest command's exit status comes back, and nothing it started is left")
     func exitStatusAndTeardown() throws {
         let runtime = try RuntimeDir(prefix: "vm")

@@ -23,6 +23,8 @@ final class PortholeVM: @unchecked Sendable {
     ///   `runtime`) for the host proxy the script starts.
     /// - keepState: keep the state in `runtime` (else the script uses, and
     ///   removes, a temporary directory of its own).
+    /// - region: shared-region mode (`--region pci` in the guest, an
+    ///   ivshmem-plain device backed by the host proxy's region file).
     init(
         runtime: RuntimeDir,
         command: [String],
@@ -31,12 +33,14 @@ final class PortholeVM: @unchecked Sendable {
         guestOptions: [String] = [],
         hostOptions: [String] = [],
         keepState: Bool = true,
+        region: Bool = false,
         timeout: Int = 300
     ) throws {
         self.runtime = runtime
         stateDir = keepState ? try runtime.makeSubdirectory("vm") : runtime.file("vm-unused")
         var args = ["--porthole", try portholeBinary(), "--timeout", String(timeout)]
         if keepState { args += ["--state-dir", stateDir] }
+        if region { args += ["--mode", "region"] }
         if let hostSocket { args += ["--host-socket", hostSocket] }
         if let hostDisplay { args += ["--host-opt", "--display", "--host-opt", hostDisplay] }
         for option in guestOptions { args += ["--guest-opt", option] }
