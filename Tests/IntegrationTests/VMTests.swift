@@ -102,8 +102,13 @@ struct VMTests {
         let t0 = monotonicSeconds()
         sleepSeconds(5)
         let after = try vm.waitForGuestStats("guest stats", timeout: 5) { _ in true }
-        let fps = Double(after["commits", default: 0] - before["commits", default: 0]) / (monotonicSeconds() - t0)
-        print("VM frame rate (TCG, stream mode): weston-simple-shm committed \(fmt(fps)) frames/s inside the guest")
+        let seconds = monotonicSeconds() - t0
+        let fps = Double(after["commits", default: 0] - before["commits", default: 0]) / seconds
+        let pixelRate = Double(after["pixel_bytes_sent", default: 0] - before["pixel_bytes_sent", default: 0]) / seconds / 1e6
+        print("""
+            VM frame rate (TCG, stream mode): weston-simple-shm committed \(fmt(fps)) frames/s inside the guest; \
+            \(fmt(pixelRate)) MB/s of pixels over the virtio-serial port
+            """)
         #expect(fps > 0, "no frames in 5 s: \(after)")
         #expect(after["pixel_bytes_sent", default: 0] > 0, "stream mode sends pixels over the link: \(after)")
         #expect(after["client_errors"] == 0 && after["link_errors"] == 0, "\(after)")
