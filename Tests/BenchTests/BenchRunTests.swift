@@ -70,7 +70,11 @@ import Testing
         if mode == .cooperative {
             #expect(copied == 0, "\(copied) bytes copied per frame")
         } else {
-            #expect(copied >= 81_920 && copied < 81_920 * 1.25, "\(copied) bytes copied per frame")
+            // At least the changed bytes (two bands, half the buffer) and at
+            // most the damaged ones (a new attachment damages the whole
+            // buffer; after mostly-changed commits the guest copies damaged
+            // bytes without comparing).
+            #expect(copied >= 81_920 && copied <= 163_840, "\(copied) bytes copied per frame")
         }
     }
 
