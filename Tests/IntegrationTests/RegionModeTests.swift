@@ -17,15 +17,10 @@ struct RegionModeTests {
     @Test("weston demo clients show on the host with no pixel bytes on the link",
           arguments: [("weston-simple-shm", 250, 250), ("weston-simple-damage", 0, 0)])
     func clientIsVisible(client: String, width: Int, height: Int) throws {
-        let runtime = try RuntimeDir()
-        let weston = try Weston(runtime: runtime)
-        defer { weston.stop() }
-        let args = Self.regionArguments(runtime)
-        let address = LinkAddress.unix(in: runtime)
-        let host = try Porthole.startHost(runtime: runtime, link: .listen(address), display: weston.socketName, extraArguments: args.host)
-        defer { host.terminate() }
-        try host.waitForListening()
-        let guest = try Porthole.startGuest(runtime: runtime, link: .connect(address), extraArguments: args.guest)
+        let setup = try WestonWithHost { Self.regionArguments($0).host }
+        defer { setup.stop() }
+        let (weston, host) = (setup.weston, setup.host)
+        let guest = try setup.startGuest(arguments: Self.regionArguments(setup.runtime).guest)
         defer { guest.terminate() }
         try guest.waitForSocket()
         let app = try guest.startClient(client)
@@ -56,17 +51,12 @@ struct RegionModeTests {
 
     @Test("a region too small for a pool: that pool is copied over the link and still shows")
     func fullRegionFallsBack() throws {
-        let runtime = try RuntimeDir()
-        let weston = try Weston(runtime: runtime)
-        defer { weston.stop() }
         // 1 MiB minus the header page: weston-simple-shm makes a 250 KB pool per
         // buffer, two per client; four fit, the third client's do not.
-        let args = Self.regionArguments(runtime, size: "1M")
-        let address = LinkAddress.unix(in: runtime)
-        let host = try Porthole.startHost(runtime: runtime, link: .listen(address), display: weston.socketName, extraArguments: args.host)
-        defer { host.terminate() }
-        try host.waitForListening()
-        let guest = try Porthole.startGuest(runtime: runtime, link: .connect(address), extraArguments: args.guest)
+        let setup = try WestonWithHost { Self.regionArguments($0, size: "1M").host }
+        defer { setup.stop() }
+        let weston = setup.weston
+        let guest = try setup.startGuest(arguments: Self.regionArguments(setup.runtime).guest)
         defer { guest.terminate() }
         try guest.waitForSocket()
         let a = try guest.startClient("weston-simple-shm")
@@ -95,21 +85,16 @@ struct RegionModeTests {
 
     @Test("a guest mapping a region of another size is refused at the handshake, naming both sizes")
     func sizeMismatchIsRefused() throws {
-        let runtime = try RuntimeDir()
-        let weston = try Weston(runtime: runtime)
-        defer { weston.stop() }
-        let address = LinkAddress.unix(in: runtime)
-        let host = try Porthole.startHost(runtime: runtime, link: .listen(address), display: weston.socketName,
-                                          extraArguments: ["--region", runtime.file("host-region"), "--region-size", "4M"])
-        defer { host.terminate() }
-        try host.waitForListening()
+        let setup = try WestonWithHost { ["--region", $0.file("host-region"), "--region-size", "4M"] }
+        defer { setup.stop() }
+        let host = setup.host
         // A different file of another size, as a guest with the wrong device would see.
-        let other = runtime.file("guest-region")
+        let other = setup.runtime.file("guest-region")
         let fd = open(other, O_RDWR | O_CREAT, 0o600)
         try #require(fd >= 0)
         ftruncate(fd, 2 << 20)
         close(fd)
-        let guest = try Porthole.startGuest(runtime: runtime, link: .connect(address), extraArguments: ["--region", other, "--no-reconnect"])
+        let guest = try setup.startGuest(arguments: ["--region", other, "--no-reconnect"])
         defer { guest.terminate() }
         let exit = try #require(guest.waitForExit(timeout: 15), "the guest should give up on a refused link")
         #expect(exit == .exited(1))
@@ -120,20 +105,14 @@ struct RegionModeTests {
 
     @Test("a guest with --region pci and no ivshmem device fails clearly, or falls back when asked")
     func missingPCIDevice() throws {
-        let runtime = try RuntimeDir()
-        let weston = try Weston(runtime: runtime)
-        defer { weston.stop() }
-        let address = LinkAddress.unix(in: runtime)
-        let host = try Porthole.startHost(runtime: runtime, link: .listen(address), display: weston.socketName)
-        defer { host.terminate() }
-        try host.waitForListening()
-        let strict = try Porthole.startGuest(runtime: runtime, link: .connect(address), socketName: "strict", extraArguments: ["--region", "pci"])
+        let setup = try WestonWithHost()
+        defer { setup.stop() }
+        let strict = try setup.startGuest(socketName: "strict", arguments: ["--region", "pci"])
         let exit = try #require(strict.waitForExit(timeout: 10), "no ivshmem device here: the guest must exit")
         #expect(exit == .exited(1))
         #expect(strict.diagnostics(tailLines: 20).contains("no ivshmem device"), "\(strict.diagnostics())")
 
-        let lenient = try Porthole.startGuest(runtime: runtime, link: .connect(address), socketName: "lenient",
-                                              extraArguments: ["--region", "pci", "--region-fallback"])
+        let lenient = try setup.startGuest(socketName: "lenient", arguments: ["--region", "pci", "--region-fallback"])
         defer { lenient.terminate() }
         try lenient.waitForSocket()
         let app = try lenient.startClient("weston-simple-shm")

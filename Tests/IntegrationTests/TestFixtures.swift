@@ -23,12 +23,14 @@ final class WestonWithHost {
     let host: PortholeProcess
     let address: LinkAddress
 
-    init() throws {
+    /// `hostArguments(runtime)` gives extra arguments for the host proxy.
+    init(hostArguments: (RuntimeDir) -> [String] = { _ in [] }) throws {
         runtime = try RuntimeDir()
         weston = try Weston(runtime: runtime)
         address = .unix(in: runtime)
         do {
-            host = try Porthole.startHost(runtime: runtime, link: .listen(address), display: weston.socketName)
+            host = try Porthole.startHost(runtime: runtime, link: .listen(address), display: weston.socketName,
+                                          extraArguments: hostArguments(runtime))
             try host.waitForListening()
         } catch {
             weston.stop()
@@ -37,8 +39,8 @@ final class WestonWithHost {
     }
 
     /// Starts a guest connected to the host.
-    func startGuest(socketName: String, command: [String] = []) throws -> PortholeProcess {
-        try Porthole.startGuest(runtime: runtime, link: .connect(address), socketName: socketName, command: command)
+    func startGuest(socketName: String = "wayland-porthole", arguments: [String] = [], command: [String] = []) throws -> PortholeProcess {
+        try Porthole.startGuest(runtime: runtime, link: .connect(address), socketName: socketName, extraArguments: arguments, command: command)
     }
 
     func stop() {
