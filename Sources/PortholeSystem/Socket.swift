@@ -37,10 +37,22 @@ public enum Socket {
                 if (try? connect(address)) != nil { throw SystemError("listen \(address): address in use", code: EADDRINUSE) }
                 unlink(path)
             }
-            try withUnixAddress(path) { (sa, len) throws(SystemError) in
+            // Bound under a temporary name and renamed once listening: a
+            // client that sees the path never finds it refusing connections
+            // (between bind and listen it would get ECONNREFUSED).
+            let staging = path + ".\(getpid())~"
+            let bindPath = staging.utf8.count < 108 ? staging : path
+            unlink(staging)
+            try withUnixAddress(bindPath) { (sa, len) throws(SystemError) in
                 try syscall("bind \(address)") { bind(fd.rawValue, sa, len) }
             }
-            try syscall("listen \(address)") { Glibc.listen(fd.rawValue, backlog) }
+            do {
+                try syscall("listen \(address)") { Glibc.listen(fd.rawValue, backlog) }
+                if bindPath != path { try syscall("rename \(bindPath) to \(path)") { rename(bindPath, path) } }
+            } catch {
+                if bindPath != path { unlink(bindPath) }
+                throw error
+            }
             try fd.setNonBlocking()
             return fd
         case .tcp(let host, let port):
