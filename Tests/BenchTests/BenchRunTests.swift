@@ -31,16 +31,7 @@ import Testing
 
     /// Through the real proxies: $PORTHOLE_BIN (scripts/test sets it), else the package's debug build.
     @Test func streamModeDeliversVerifiedFramesAndCountsTheLink() throws {
-        var config = BenchConfig(mode: .stream)
-        config.portholePath = try Self.portholeBinary()
-        config.width = 256
-        config.height = 160
-        config.pattern = .band
-        config.frames = 20
-        config.fullCheckInterval = 5
-        let result = try BenchRunner.run(config)
-        #expect(result.failures.isEmpty)
-        #expect(result.passed && result.frames == 20)
+        let result = try Self.bandRun(.stream)
         // The client has two buffers, so a buffer's bytes change by two frames'
         // damage between its uses: two bands, half of 256x160x4 bytes per frame,
         // plus framing and protocol, and not much more.
@@ -54,16 +45,7 @@ import Testing
     /// Cooperative mode: verified frames and no copies at all.
     @Test(arguments: [BenchMode.region, .cooperative])
     func sharedModesDeliverVerifiedFramesWithoutPixelsOnTheLink(mode: BenchMode) throws {
-        var config = BenchConfig(mode: mode)
-        config.portholePath = try Self.portholeBinary()
-        config.width = 256
-        config.height = 160
-        config.pattern = .band
-        config.frames = 20
-        config.fullCheckInterval = 5
-        let result = try BenchRunner.run(config)
-        #expect(result.failures.isEmpty)
-        #expect(result.passed && result.frames == 20)
+        let result = try Self.bandRun(mode)
         let link = try #require(result.linkBytesPerFrame)
         #expect(link < 2_000, "\(link) link bytes per frame: pixels crossed the link")
         let copied = try #require(result.copiedBytesPerFrame)
@@ -81,16 +63,30 @@ import Testing
     /// waypipe is installed by scripts/deps; a missing one fails here.
     @Test func waypipeModeDeliversVerifiedFrames() throws {
         #expect(FileManager.default.isExecutableFile(atPath: "/usr/bin/waypipe"), "waypipe missing: run scripts/deps")
-        var config = BenchConfig(mode: .waypipe)
+        let result = try Self.verifiedRun(.waypipe, pattern: .scattered, fraction: 0.05)
+        #expect(result.linkBytesPerFrame != nil && result.copiedBytesPerFrame == nil)
+    }
+
+    /// 20 frames of a 256x160 band through the real proxies in `mode`, all delivered and verified.
+    static func bandRun(_ mode: BenchMode, sourceLocation: SourceLocation = #_sourceLocation) throws -> BenchResult {
+        try verifiedRun(mode, pattern: .band, sourceLocation: sourceLocation)
+    }
+
+    /// 20 frames of 256x160 in `mode`, every one expected delivered and verified.
+    static func verifiedRun(_ mode: BenchMode, pattern: DamagePattern, fraction: Double? = nil,
+                            sourceLocation: SourceLocation = #_sourceLocation) throws -> BenchResult {
+        var config = BenchConfig(mode: mode)
+        config.portholePath = try portholeBinary()
         config.width = 256
         config.height = 160
-        config.pattern = .scattered
-        config.fraction = 0.05
+        config.pattern = pattern
+        if let fraction { config.fraction = fraction }
         config.frames = 20
+        config.fullCheckInterval = 5
         let result = try BenchRunner.run(config)
-        #expect(result.failures.isEmpty)
-        #expect(result.passed && result.frames == 20)
-        #expect(result.linkBytesPerFrame != nil && result.copiedBytesPerFrame == nil)
+        #expect(result.failures.isEmpty, sourceLocation: sourceLocation)
+        #expect(result.passed && result.frames == 20, sourceLocation: sourceLocation)
+        return result
     }
 
     static func portholeBinary() throws -> String {

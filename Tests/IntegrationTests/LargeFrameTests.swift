@@ -9,18 +9,9 @@ import Testing
 struct LargeFrameTests {
     @Test("two clients drawing full 3840x2160 frames arrive intact")
     func largeFramesFromSeveralClients() throws {
-        let runtime = try RuntimeDir()
-        let compositorPath = runtime.file("recording-compositor")
-        let compositor = RecordingCompositor(socketPath: compositorPath, recordLimit: 2)
-        try compositor.start()
-        defer { compositor.stop() }
-        let address = LinkAddress.unix(in: runtime)
-        let host = try Porthole.startHost(runtime: runtime, link: .listen(address), display: compositorPath)
-        defer { host.terminate() }
-        try host.waitForListening()
-        let guest = try Porthole.startGuest(runtime: runtime, link: .connect(address))
-        defer { guest.terminate() }
-        try guest.waitForSocket()
+        let chain = try RecordedProxies(recordLimit: 2)
+        defer { chain.stop() }
+        let (compositor, host, guest) = (chain.compositor, chain.host, chain.guest)
 
         let width = 3840, height = 2160, frames = 4, clients = 2
         let failures = FailureLog()

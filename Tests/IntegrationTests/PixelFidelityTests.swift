@@ -10,20 +10,12 @@ import Testing
 struct PixelFidelityTests {
     @Test("partial damage, frame after frame", arguments: [LinkTransportCase.unix, .tcp, .unixWithRegion])
     func framesArriveExactly(transport: LinkTransportCase) throws {
-        let runtime = try RuntimeDir()
-        let regionArguments = transport == .unixWithRegion ? ["--region", runtime.file("region"), "--region-size", "16M"] : []
-        let compositorPath = runtime.file("recording-compositor")
-        let compositor = RecordingCompositor(socketPath: compositorPath)
-        try compositor.start()
-        defer { compositor.stop() }
-        let address: LinkAddress = transport == .tcp ? try .freeLoopbackTCP() : .unix(in: runtime)
-        let host = try Porthole.startHost(runtime: runtime, link: .listen(address), display: compositorPath,
-                                          extraArguments: Array(regionArguments.prefix(4)))
-        defer { host.terminate() }
-        try host.waitForListening()
-        let guest = try Porthole.startGuest(runtime: runtime, link: .connect(address), extraArguments: Array(regionArguments.prefix(2)))
-        defer { guest.terminate() }
-        try guest.waitForSocket()
+        let region = transport == .unixWithRegion
+        let chain = try RecordedProxies(tcp: transport == .tcp,
+                                        hostArguments: { region ? RegionModeTests.regionArguments($0).host : [] },
+                                        guestArguments: { region ? RegionModeTests.regionArguments($0).guest : [] })
+        defer { chain.stop() }
+        let (compositor, host, guest) = (chain.compositor, chain.host, chain.guest)
 
         let width = 320, height = 200
         let client = try PatternClient(socketPath: guest.socketPath!, width: width, height: height)

@@ -127,19 +127,10 @@ struct RegionModeTests {
 struct CooperativeClientTests {
     @Test("what the client drew is what the compositor reads, and neither proxy copies a byte")
     func zeroCopyFrames() throws {
-        let runtime = try RuntimeDir()
-        let compositorPath = runtime.file("recording-compositor")
-        let compositor = RecordingCompositor(socketPath: compositorPath)
-        try compositor.start()
-        defer { compositor.stop() }
-        let args = RegionModeTests.regionArguments(runtime)
-        let address = LinkAddress.unix(in: runtime)
-        let host = try Porthole.startHost(runtime: runtime, link: .listen(address), display: compositorPath, extraArguments: args.host)
-        defer { host.terminate() }
-        try host.waitForListening()
-        let guest = try Porthole.startGuest(runtime: runtime, link: .connect(address), extraArguments: args.guest)
-        defer { guest.terminate() }
-        try guest.waitForSocket()
+        let chain = try RecordedProxies(hostArguments: { RegionModeTests.regionArguments($0).host },
+                                        guestArguments: { RegionModeTests.regionArguments($0).guest })
+        defer { chain.stop() }
+        let (compositor, host, guest) = (chain.compositor, chain.host, chain.guest)
 
         let width = 256, height = 160
         let client = try PatternClient(socketPath: guest.socketPath!, width: width, height: height, sharedMemory: true)
@@ -173,18 +164,9 @@ struct CooperativeClientTests {
 
     @Test("without a shared region the global is not offered")
     func noRegionNoGlobal() throws {
-        let runtime = try RuntimeDir()
-        let compositorPath = runtime.file("recording-compositor")
-        let compositor = RecordingCompositor(socketPath: compositorPath)
-        try compositor.start()
-        defer { compositor.stop() }
-        let address = LinkAddress.unix(in: runtime)
-        let host = try Porthole.startHost(runtime: runtime, link: .listen(address), display: compositorPath)
-        defer { host.terminate() }
-        try host.waitForListening()
-        let guest = try Porthole.startGuest(runtime: runtime, link: .connect(address))
-        defer { guest.terminate() }
-        try guest.waitForSocket()
+        let chain = try RecordedProxies()
+        defer { chain.stop() }
+        let guest = chain.guest
         do {
             _ = try PatternClient(socketPath: guest.socketPath!, width: 64, height: 64, sharedMemory: true)
             Issue.record("porthole_shared_memory_v1 offered without a region")

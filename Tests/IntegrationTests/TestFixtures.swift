@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Harness
 
 /// The descriptor count of a process at rest: the smallest of several samples,
 /// since writing the stats file opens one briefly.
@@ -46,5 +47,47 @@ final class WestonWithHost {
     func stop() {
         host.terminate()
         weston.stop()
+    }
+}
+
+/// Harness's RecordingCompositor behind a porthole host and guest, in one
+/// runtime dir; the guest's socket is up when `init` returns. `stop()` ends all three.
+final class RecordedProxies {
+    let runtime: RuntimeDir
+    let compositor: RecordingCompositor
+    let host: PortholeProcess
+    let guest: PortholeProcess
+
+    /// `tcp` links over loopback TCP instead of a unix socket; the argument
+    /// closures give extra options for each proxy (they may name files in the runtime dir).
+    init(recordLimit: Int = 512, tcp: Bool = false,
+         hostArguments: (RuntimeDir) -> [String] = { _ in [] }, guestArguments: (RuntimeDir) -> [String] = { _ in [] }) throws {
+        runtime = try RuntimeDir()
+        let compositorPath = runtime.file("recording-compositor")
+        compositor = RecordingCompositor(socketPath: compositorPath, recordLimit: recordLimit)
+        try compositor.start()
+        var started: [PortholeProcess] = []
+        do {
+            let address: LinkAddress = tcp ? try .freeLoopbackTCP() : .unix(in: runtime)
+            let host = try Porthole.startHost(runtime: runtime, link: .listen(address), display: compositorPath,
+                                              extraArguments: hostArguments(runtime))
+            started.append(host)
+            try host.waitForListening()
+            let guest = try Porthole.startGuest(runtime: runtime, link: .connect(address), extraArguments: guestArguments(runtime))
+            started.append(guest)
+            try guest.waitForSocket()
+            self.host = host
+            self.guest = guest
+        } catch {
+            for p in started { p.terminate() }
+            compositor.stop()
+            throw error
+        }
+    }
+
+    func stop() {
+        guest.terminate()
+        host.terminate()
+        compositor.stop()
     }
 }
