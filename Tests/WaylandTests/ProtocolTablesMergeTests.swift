@@ -159,4 +159,20 @@ import Wayland
         #expect(t["ext_data_control_manager_v1"]?.version == 1)
         #expect(t["zwp_virtual_keyboard_v1"]?.requests.first?.args.map(\.type) == [.uint, .fd, .uint])
     }
+
+    /// GTK's primary selection (written here from its facts) has the shape of
+    /// its successor zwp_primary_selection_v1 (from wayland-protocols):
+    /// same messages in the same order with the same argument types.
+    @Test func gtkPrimarySelectionMatchesItsSuccessor() throws {
+        let t = ProtocolTables.builtin
+        for part in ["device_manager", "device", "offer", "source"] {
+            let gtk = try #require(t["gtk_primary_selection_\(part)"])
+            let zwp = try #require(t["zwp_primary_selection_\(part)_v1"])
+            #expect(gtk.requests.map(\.name) == zwp.requests.map(\.name), "\(part) requests")
+            #expect(gtk.events.map(\.name) == zwp.events.map(\.name), "\(part) events")
+            #expect(gtk.requests.map { $0.args.map(\.type) } == zwp.requests.map { $0.args.map(\.type) }, "\(part) request arguments")
+            #expect(gtk.events.map { $0.args.map(\.type) } == zwp.events.map { $0.args.map(\.type) }, "\(part) event arguments")
+            #expect(gtk.requests.map(\.isDestructor) == zwp.requests.map(\.isDestructor), "\(part) destructors")
+        }
+    }
 }

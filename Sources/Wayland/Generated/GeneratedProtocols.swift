@@ -804,6 +804,26 @@ R receive 1 s h
 R! destroy 1
 E offer 1 s
 """#),
+        ("gtk_primary_selection (protocols/gtk-primary-selection.xml)", #"""
+I gtk_primary_selection_device_manager 1
+R create_source 1 n:gtk_primary_selection_source
+R get_device 1 n:gtk_primary_selection_device o:wl_seat
+R! destroy 1
+I gtk_primary_selection_device 1
+R set_selection 1 ?o:gtk_primary_selection_source u
+R! destroy 1
+E data_offer 1 n:gtk_primary_selection_offer
+E selection 1 ?o:gtk_primary_selection_offer
+I gtk_primary_selection_offer 1
+R receive 1 s h
+R! destroy 1
+E offer 1 s
+I gtk_primary_selection_source 1
+R offer 1 s
+R! destroy 1
+E send 1 s h
+E cancelled 1
+"""#),
         ("porthole_shared_memory_v1 (protocols/porthole-shared-memory-v1.xml)", #"""
 I porthole_shared_memory_v1 1
 R! destroy 1
@@ -844,6 +864,22 @@ I zwlr_data_control_offer_v1 1
 R receive 1 s h
 R! destroy 1
 E offer 1 s
+"""#),
+        ("wlr_virtual_pointer_unstable_v1 (protocols/wlr-virtual-pointer-unstable-v1.xml)", #"""
+I zwlr_virtual_pointer_v1 2
+R motion 1 u f f
+R motion_absolute 1 u u u u u
+R button 1 u u u
+R axis 1 u u f
+R frame 1
+R axis_source 1 u
+R axis_stop 1 u u
+R axis_discrete 1 u u f i
+R! destroy 1
+I zwlr_virtual_pointer_manager_v1 2
+R create_virtual_pointer 1 ?o:wl_seat n:zwlr_virtual_pointer_v1
+R! destroy 1
+R create_virtual_pointer_with_output 2 ?o:wl_seat ?o:wl_output n:zwlr_virtual_pointer_v1
 """#),
     ]
 }

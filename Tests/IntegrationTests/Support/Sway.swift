@@ -21,12 +21,17 @@ final class Sway: @unchecked Sendable {
     /// Absolute path of sway's Wayland socket.
     let socketPath: String
     let process: ManagedProcess
+    /// The headless output's size in pixels (the whole layout).
+    let width: Int
+    let height: Int
     private let lock = NSLock()
     private var removed = false
 
     /// Starts sway and waits (up to `startupTimeout` seconds) for its Wayland socket.
     init(runtime: RuntimeDir, width: Int = 1280, height: Int = 720, startupTimeout: Double = 15) throws {
         self.runtime = runtime
+        self.width = width
+        self.height = height
         let user = try Sway.ensureUser()
         let dir = try Sway.makeUserRuntimeDir(uid: user.uid, gid: user.gid)
         swayRuntimePath = dir
@@ -101,6 +106,49 @@ final class Sway: @unchecked Sendable {
               let caps = seats.first?["capabilities"] as? Int
         else { throw SupportError("unexpected get_seats reply: \(json)") }
         return caps
+    }
+
+    /// A mapped window as sway's tree shows it.
+    struct Window: Sendable, CustomStringConvertible {
+        var appID: String?
+        /// The process sway sees as the client (for a guest's window, the porthole host).
+        var pid: Int32
+        /// Where the surface's (0, 0) is in the layout, and its size.
+        var x: Int, y: Int, width: Int, height: Int
+        var focused: Bool
+        var description: String { "\(appID ?? "?") (pid \(pid)) at \(x),\(y) \(width)x\(height)\(focused ? " focused" : "")" }
+    }
+
+    /// Every mapped window, in tree order (for tiled windows, left to right).
+    func windows() throws -> [Window] {
+        let json = try swaymsg(["-r", "-t", "get_tree"])
+        var found: [Window] = []
+        func walk(_ node: Any) {
+            guard let n = node as? [String: Any] else { return }
+            if let pid = n["pid"] as? Int, let rect = n["rect"] as? [String: Int], let inner = n["window_rect"] as? [String: Int],
+               let x = rect["x"], let y = rect["y"], let dx = inner["x"], let dy = inner["y"], let w = inner["width"], let h = inner["height"] {
+                found.append(Window(appID: n["app_id"] as? String, pid: Int32(pid), x: x + dx, y: y + dy, width: w, height: h,
+                                    focused: n["focused"] as? Bool ?? false))
+            }
+            for key in ["nodes", "floating_nodes"] {
+                for child in n[key] as? [Any] ?? [] { walk(child) }
+            }
+        }
+        walk(try JSONSerialization.jsonObject(with: Data(json.utf8)))
+        return found
+    }
+
+    /// Waits until a window of process `pid` is mapped and returns it.
+    func waitForWindow(pid: Int32, timeout: Double = 15) throws -> Window {
+        var last: [Window] = []
+        do {
+            return try waitFor("a window of pid \(pid) in sway", timeout: timeout, poll: 0.1) { () -> Window? in
+                last = try windows()
+                return last.first { $0.pid == pid }
+            }
+        } catch {
+            throw SupportError("\(error); windows: \(last)\n\(process.diagnostics(tailLines: 10))")
+        }
     }
 
     /// The app_id of the focused window, if any.
