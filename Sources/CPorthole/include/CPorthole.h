@@ -45,4 +45,15 @@ int porthole_pipe(int fds[2]);
 /// The pid of a unix socket's peer (SO_PEERCRED), or -1.
 int porthole_peer_pid(int sock);
 
+/// Memory a client can shrink under us (its shm pool file): between
+/// porthole_fault_guard_begin and _end, a SIGBUS whose address lies in
+/// [base, base + length) of this thread's guarded range replaces that whole
+/// range with zero-filled anonymous memory (so the read completes with zeros)
+/// and is counted; any other SIGBUS goes to the handler that was there before.
+/// begin installs the handler on first use; returns -1 with errno EBUSY if this
+/// thread already guards a range, EINVAL for an empty one, or sigaction's error.
+int porthole_fault_guard_begin(const void *base, size_t length);
+/// Ends this thread's guarded range; returns how many faults it caught.
+int porthole_fault_guard_end(void);
+
 #endif
