@@ -329,7 +329,7 @@ final class GuestChannel: ChannelEndpoint {
             if case .int(let t) = m.args[0] { surfaces[sender]?.pendingTransform = Int(t) }
         case ("wl_surface", "commit"):
             stats.commits += 1
-            sendDamage(surface: sender)
+            try sendDamage(surface: sender)
         case ("wl_surface", "destroy"):
             surfaces.removeValue(forKey: sender)
         case ("wp_viewporter", "get_viewport"):
@@ -386,7 +386,7 @@ final class GuestChannel: ChannelEndpoint {
     /// Brings the host's view of the buffer being committed up to date: the
     /// changed bytes inside its damage go over the link (a mirrored pool) or
     /// into its chunk of the shared region.
-    private func sendDamage(surface sid: UInt32) {
+    private func sendDamage(surface sid: UInt32) throws(MessageFault) {
         guard var state = surfaces[sid] else { return }
         let bufferID = state.pendingBuffer ?? state.buffer
         let buffer = buffers[bufferID]
@@ -395,45 +395,67 @@ final class GuestChannel: ChannelEndpoint {
         guard let b = buffer, !rects.isEmpty else { return }
         switch b.backing {
         case .stream(let pool):
-            // A client that shrank its file under us would make reads fault.
-            guard pool.clientFileSize() >= pool.size else {
-                Log.warning("\(tag): pool file shrank below \(pool.size) bytes; commit not mirrored")
-                return
-            }
+            guard pool.clientFileSize() >= pool.size, let clientBase = pool.client.base else { throw shrankFault(bufferID, pool.size) }
             var builder = UpdateBuilder(channel: id, resource: pool.resourceID, maxPayload: limits.maxPayload)
-            var copied = 0
-            Self.forEachDamagedSpan(b, rects) { start, end in copied += ByteDiff.diff(pool, start: start, end: end, into: &builder) }
+            // The client can still shrink its file while we read it.
+            let read = try guardedRead(clientBase, length: pool.client.size, bufferID) { () -> Int in
+                var copied = 0
+                Self.forEachDamagedSpan(b, rects) { start, end in copied += ByteDiff.diff(pool, start: start, end: end, into: &builder) }
+                return copied
+            }
             builder.flush()
             for f in builder.frames { link.send(f) }
             stats.pixelBytesSent += UInt64(builder.totalBytes)
-            stats.copiedBytes += UInt64(copied + builder.totalBytes)
+            stats.copiedBytes += UInt64(read + builder.totalBytes)
         case .region(let pool, let chunk?, _):
             guard let region, let client = pool.client?.base, pool.clientFileSize() >= pool.size else {
-                Log.warning("\(tag): pool file shrank below \(pool.size) bytes; commit not copied")
-                return
+                throw shrankFault(bufferID, pool.size)
             }
             let copy = region.region.pointer(at: chunk.offset)
-            var copied = 0
-            if pool.blindCommits > 0 {
-                pool.blindCommits -= 1
-                Self.forEachDamagedSpan(b, rects) { start, end in
-                    (copy + start).copyMemory(from: client + start, byteCount: end - start)
-                    copied += end - start
+            let copied = try guardedRead(client, length: pool.client?.size ?? pool.size, bufferID) { () -> Int in
+                var copied = 0
+                if pool.blindCommits > 0 {
+                    pool.blindCommits -= 1
+                    Self.forEachDamagedSpan(b, rects) { start, end in
+                        (copy + start).copyMemory(from: client + start, byteCount: end - start)
+                        copied += end - start
+                    }
+                } else {
+                    var compared = 0
+                    Self.forEachDamagedSpan(b, rects) { start, end in
+                        compared += end - start
+                        copied += ByteDiff.diff(client: client, copy: copy, start: start, end: end)
+                    }
+                    // Mostly changed: copy the next commits outright, then measure again.
+                    if compared >= 1 << 16 && copied * 4 >= compared * 3 { pool.blindCommits = Self.blindCommitRun }
                 }
-            } else {
-                var compared = 0
-                Self.forEachDamagedSpan(b, rects) { start, end in
-                    compared += end - start
-                    copied += ByteDiff.diff(client: client, copy: copy, start: start, end: end)
-                }
-                // Mostly changed: copy the next commits outright, then measure again.
-                if compared >= 1 << 16 && copied * 4 >= compared * 3 { pool.blindCommits = Self.blindCommitRun }
+                return copied
             }
             stats.copiedBytes += UInt64(copied)
         case .region(_, nil, _):
             // The client drew straight into the region.
             break
         }
+    }
+
+    /// wl_shm's invalid_fd error, as a compositor reports a pool it can no longer read.
+    private func shrankFault(_ bufferID: UInt32, _ size: Int) -> MessageFault {
+        MessageFault(objectID: bufferID, code: 2, message: "error accessing SHM buffer: the pool file shrank below \(size) bytes")
+    }
+
+    /// Runs `body`, which reads the client's pool mapping at `base`, so that
+    /// a client truncating its file mid-read fails this client (the mapping
+    /// then holds zeros, and the channel closes) instead of ending the proxy.
+    private func guardedRead(_ base: UnsafeRawPointer, length: Int, _ bufferID: UInt32, _ body: () -> Int) throws(MessageFault) -> Int {
+        let outcome: MemoryFaultGuard.Outcome<Int>
+        do { outcome = try MemoryFaultGuard.reading(base, length: length, body) } catch {
+            throw MessageFault.implementation("cannot read the pool safely: \(error)")
+        }
+        if outcome.faulted {
+            stats.memoryFaults += 1
+            throw shrankFault(bufferID, length)
+        }
+        return outcome.value
     }
 
     /// How many commits are copied without comparing after a commit whose

@@ -26,6 +26,9 @@ public final class ProxyStats {
     public var regionPools: UInt64 = 0
     /// Client pools copied over the link because there was no region or it was full (guest).
     public var fallbackPools: UInt64 = 0
+    /// Reads of a client's pool that faulted because the client shrank its
+    /// file mid-read (guest; each ended that client).
+    public var memoryFaults: UInt64 = 0
     /// Buffers registered in the shared region now.
     public var registeredBuffers: Int = 0
     /// Totals of links already closed (their live counters are gone).
@@ -52,6 +55,7 @@ public final class ProxyStats {
             ("region_pools", "\(regionPools)"),
             ("fallback_pools", "\(fallbackPools)"),
             ("registered_buffers", "\(registeredBuffers)"),
+            ("memory_faults", "\(memoryFaults)"),
             ("open_fds", "\(openFileDescriptorCount())"),
         ]
         return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}\n"

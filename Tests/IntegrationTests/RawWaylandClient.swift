@@ -52,6 +52,11 @@ final class RawWaylandClient {
     func expectErrorAndClose(timeout: Double = 10) throws -> (UInt32, UInt32, String)? {
         let messages = try readMessages(until: { _ in false }, timeout: timeout)
         guard sawEOF else { return nil }
+        return try Self.displayError(in: messages) ?? (0, 0, "<closed without wl_display.error>")
+    }
+
+    /// The first wl_display.error among `messages`, as (object, code, message).
+    static func displayError(in messages: [(UInt32, UInt16, [UInt8])]) throws -> (UInt32, UInt32, String)? {
         for (obj, op, body) in messages where obj == 1 && op == 0 {
             let args = try body.withUnsafeBytes { b -> [WireArg] in
                 var whole = [UInt8](repeating: 0, count: 8)
@@ -62,7 +67,7 @@ final class RawWaylandClient {
                 return (o, code, String(decoding: text ?? [], as: UTF8.self))
             }
         }
-        return (0, 0, "<closed without wl_display.error>")
+        return nil
     }
 
     /// get_registry + sync; returns interface name -> (registry name, version).
