@@ -1,6 +1,7 @@
 import Glibc
 import Link
 import PortholeSystem
+import SystemTestSupport
 import Testing
 
 /// Two endpoints (or an endpoint and a hand-driven peer) on one socket pair,

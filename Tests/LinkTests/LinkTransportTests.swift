@@ -1,6 +1,7 @@
 import Glibc
 import Link
 import PortholeSystem
+import SystemTestSupport
 import Testing
 
 /// A pty master and the path of its slave (a character device `file:` can

@@ -1,5 +1,6 @@
 import Glibc
 import PortholeSystem
+import SystemTestSupport
 import Testing
 
 /// Receives until `count` bytes arrived (or a deadline passes), collecting fds.

@@ -1,5 +1,6 @@
 import Glibc
 import PortholeSystem
+import SystemTestSupport
 import Testing
 
 /// Identity of an open file (device and inode), to tell which file a
@@ -32,111 +33,4 @@ func makeMemfds(_ count: Int, name: String = "test") throws -> [OwnedFD] {
         #expect(write(fd.rawValue, &b, 1) == 1)
         return fd
     }
-}
-
-/// Writes all of `bytes` to a (possibly non-blocking) descriptor, polling as needed.
-func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
-    var done = 0
-    while done < bytes.count {
-        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
-        if n > 0 { done += n; continue }
-        if n < 0 && (errno == EAGAIN || errno == EINTR) {
-            var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-            _ = poll(&p, 1, 1000)
-            continue
-        }
-        Issue.record("write to fd \(fd) failed: errno \(errno)")
-        return
-    }
-}
-
-/// Polls `fd` for `events` for up to `timeoutMs`; true if ready.
-func waitFor(_ fd: Int32, events: Int16 = Int16(POLLIN), timeoutMs: Int32 = 2000) -> Bool {
-    var p = pollfd(fd: fd, events: events, revents: 0)
-    return poll(&p, 1, timeoutMs) == 1
-}
-
-/// Monotonic clock in nanoseconds.
-func monotonicNow() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}
-
-/// A unique path for a unix socket in a fresh temporary directory.
-func temporarySocketPath(_ name: String = "sock") -> String {
-    var template = Array("/tmp/porthole-test-XXXXXX".utf8CString)
-    let dir = template.withUnsafeMutableBufferPointer { buf -> String in
-        guard let p = mkdtemp(buf.baseAddress!) else { return "/tmp" }
-        return String(cString: p)
-    }
-    return "\(dir)/\(name)"
-}
-
-func removeSocketPath(_ path: String) {
-    unlink(path)
-    if let slash = path.lastIndex(of: "/") { rmdir(String(path[..<slash])) }
-}
-
-/// What the watchdog thread needs: the socket it pokes on timeout and the one
-/// whose hangup tells it to give up. It closes both when it ends.
-private final class WatchdogContext {
-    let wake: Int32
-    let cancel: Int32
-    let timeoutMs: Int32
-    init(wake: Int32, cancel: Int32, timeoutMs: Int32) {
-        self.wake = wake
-        self.cancel = cancel
-        self.timeoutMs = timeoutMs
-    }
-}
-
-private func watchdogMain(_ arg: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
-    let ctx = Unmanaged<WatchdogContext>.fromOpaque(arg!).takeRetainedValue()
-    var p = pollfd(fd: ctx.cancel, events: Int16(POLLIN), revents: 0)
-    var r: Int32
-    repeat { r = poll(&p, 1, ctx.timeoutMs) } while r < 0 && errno == EINTR
-    if r == 0 {
-        var b: UInt8 = 1
-        _ = send(ctx.wake, &b, 1, Int32(MSG_NOSIGNAL))
-    }
-    close(ctx.wake)
-    close(ctx.cancel)
-    return nil
-}
-
-/// Runs `loop` until something calls `stop()`, or until `seconds` pass, when a
-/// separate thread (independent of the loop's own timers) makes it stop.
-/// Returns false, and records an issue, on timeout.
-@discardableResult
-func runLoop(_ loop: EventLoop, timeout seconds: Double = 10) throws -> Bool {
-    let (loopSide, threadWake) = try Socket.pair()
-    let (testCancel, threadCancel) = try Socket.pair()
-    var fired = false
-    let token = try loop.register(loopSide.rawValue, events: .readable) { [unowned loop] _ in
-        fired = true
-        loop.stop()
-    }
-    let ctx = WatchdogContext(wake: threadWake.release(), cancel: threadCancel.release(), timeoutMs: Int32(seconds * 1000))
-    var thread = pthread_t()
-    let rc = pthread_create(&thread, nil, watchdogMain, Unmanaged.passRetained(ctx).toOpaque())
-    precondition(rc == 0, "pthread_create failed")
-    loop.run()
-    loop.unregister(token)
-    testCancel.close()
-    pthread_join(thread, nil)
-    if fired { Issue.record("event loop still running after \(seconds) s") }
-    return !fired
-}
-
-/// Runs `loop` until `condition` holds (checked every millisecond) or the
-/// timeout passes. Returns the condition.
-@discardableResult
-func runLoop(_ loop: EventLoop, timeout seconds: Double = 10, until condition: @escaping () -> Bool) throws -> Bool {
-    let check = try loop.addTimer(nanoseconds: 1_000_000) { [unowned loop] in
-        if condition() { loop.stop() }
-    }
-    defer { loop.unregister(check) }
-    guard try runLoop(loop, timeout: seconds) else { return false }
-    return condition()
 }

@@ -1,6 +1,7 @@
 import Dispatch
 import Glibc
 import PortholeSystem
+import SystemTestSupport
 import Testing
 
 // The link transports beyond unix: and tcp: — vsock:, vsock-mux: (hybrid

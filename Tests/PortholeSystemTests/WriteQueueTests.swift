@@ -1,5 +1,6 @@
 import Glibc
 import PortholeSystem
+import SystemTestSupport
 import Testing
 
 @Suite struct WriteQueueTests {
