@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import PortholeSystem
 
 /// A helper process the bench started (a proxy, waypipe, weston), in its own
 /// process group, with stdout and stderr going to a log file. Stopping it
@@ -11,42 +12,16 @@ public final class Spawned: @unchecked Sendable {
     private var status: Int32?
 
     /// Starts `arguments[0]` (looked up on PATH) with `environment` on top of
-    /// this process's, logging to `logPath`.
+    /// this process's (without WAYLAND_SOCKET), logging to `logPath`.
     public init(name: String, arguments: [String], environment: [String: String], logPath: String) throws {
-        precondition(!arguments.isEmpty)
         self.name = name
         self.logPath = logPath
-        var env = ProcessInfo.processInfo.environment
-        env["WAYLAND_SOCKET"] = nil
-        for (k, v) in environment { env[k] = v }
-        let argv = arguments.map { strdup($0) } + [nil]
-        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
+        do {
+            pid = try ChildProcess(arguments: arguments, environment: environment, removing: ["WAYLAND_SOCKET"],
+                                   logPath: logPath, newProcessGroup: true).pid
+        } catch {
+            throw BenchError("cannot start \(arguments[0]): \(error)")
         }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attr, &empty)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for s in [SIGPIPE, SIGINT, SIGTERM, SIGCHLD, SIGHUP] { sigaddset(&defaults, s) }
-        posix_spawnattr_setsigdefault(&attr, &defaults)
-        posix_spawnattr_setpgroup(&attr, 0)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
-        var child: pid_t = 0
-        let rc = posix_spawnp(&child, arguments[0], &actions, &attr, argv, envp)
-        guard rc == 0 else { throw BenchError("cannot start \(arguments[0]): \(String(cString: strerror(rc)))") }
-        pid = child
     }
 
     /// Whether it still runs (reaps it if it ended).
