@@ -14,6 +14,8 @@ final class ShmPoolMirror {
     var poolAlive = true
     /// wl_buffers created from this pool and not destroyed.
     var bufferCount = 0
+    /// Commits still to copy without comparing (see GuestChannel.blindCommitRun).
+    var blindCommits = 0
 
     init(resourceID: UInt32, clientFD: OwnedFD, size: Int) throws(SystemError) {
         self.resourceID = resourceID
