@@ -98,6 +98,8 @@ public final class LinkEndpoint {
     static let directReceiveMinimum = 16384
     /// Runs at least this long are queued by reference, not copied.
     static let referenceMinimum = 4096
+    /// Bytes read into the buffer when it is empty between frames.
+    static let firstRead = 32768
     /// Socket buffer asked for on a socket link (capped by the kernel).
     static let socketBuffer: Int32 = 4 << 20
     /// Most bytes read from the socket per readiness event.
@@ -263,7 +265,9 @@ public final class LinkEndpoint {
                     continue
                 }
                 let before = input.count
-                let want = min(budget, 1 << 20)
+                // Between frames, read a little first: if an update with long
+                // runs comes next, its data is then received straight into place.
+                let want = inbound == nil && input.count == 0 ? min(budget, Self.firstRead) : min(budget, 1 << 20)
                 do { alive = try input.fill(from: socket, limit: want, kind: streamKind) } catch {
                     close(reason: "read failed: \(error)", notifyPeer: false)
                     return
