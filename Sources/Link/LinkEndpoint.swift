@@ -220,6 +220,7 @@ public final class LinkEndpoint {
         if let t = token { loop.unregister(t) }
         token = nil
         output.discard()
+        inbound = nil
         socket.close()
         delegate?.linkDidClose(self, reason: reason)
     }

@@ -308,8 +308,9 @@ final class GuestChannel: ChannelEndpoint {
                 }
                 markBuffersWhole(of: pool)
                 if Int(size) > p.size {
-                    // Growing remaps the mirror: queued references to it must be copied out first.
+                    // Growing remaps both mappings: queued references to them must be copied out first.
                     link.detach(p.mirror)
+                    link.detach(p.client)
                     do { try p.grow(to: Int(size)) } catch { throw MessageFault(objectID: sender, code: 2, message: "cannot map grown pool: \(error)") }
                     link.send(.resourceExtend(channel: id, resource: p.resourceID, size: UInt64(size)))
                 }
@@ -456,6 +457,28 @@ final class GuestChannel: ChannelEndpoint {
             var pending = 0
             var sent = 0
             let before = link.referencedBytes
+            let span = b.offset..<(b.offset + b.stride * b.height)
+            var rects = rects
+            if pool.blindCommits > 1, history.entries[bufferID]?.aliased == false {
+                // Mostly changed: send the damage straight from the client's
+                // memory, without a copy into the mirror. The mirror is then
+                // stale in this buffer's bytes until a whole-buffer commit.
+                pool.blindCommits -= 1
+                pool.markStale(span)
+                Self.forEachDamagedSpan(b, rects) { start, end in ByteDiff.addRun(&runs, offset: start, length: end - start) }
+                sent = link.sendUpdate(channel: id, resource: pool.resourceID, base: UnsafeRawPointer(client), runs: runs, owner: pool.client)
+                let referenced = Int(link.referencedBytes - before)
+                stats.pixelBytesSent += UInt64(sent)
+                stats.copiedBytes += UInt64(sent - referenced)
+                return
+            }
+            if pool.isStale(span) {
+                // The mirror does not know what the host has in these bytes:
+                // send the whole buffer and copy it into the mirror, outright.
+                pool.clearStale(span)
+                rects = [Rect(x: 0, y: 0, width: b.width, height: b.height)]
+                pool.blindCommits = max(pool.blindCommits, 1)
+            }
             // Runs go out every MiB or so, so that the host receives while the guest compares.
             func sendRuns(_ force: Bool) {
                 guard force ? !runs.isEmpty : pending >= Self.sendChunk else { return }

@@ -16,6 +16,36 @@ final class ShmPoolMirror {
     var bufferCount = 0
     /// Commits still to copy without comparing (see GuestChannel.blindCommitRun).
     var blindCommits = 0
+    /// Pool byte ranges sent straight from the client's memory: the mirror
+    /// does not hold what the host has there (sorted, disjoint).
+    private(set) var stale: [Range<Int>] = []
+
+    func isStale(_ r: Range<Int>) -> Bool { stale.contains { $0.overlaps(r) } }
+
+    func markStale(_ r: Range<Int>) {
+        guard !r.isEmpty else { return }
+        var merged = r
+        var kept: [Range<Int>] = []
+        for s in stale {
+            if s.overlaps(merged) || s.upperBound == merged.lowerBound || merged.upperBound == s.lowerBound {
+                merged = min(s.lowerBound, merged.lowerBound)..<max(s.upperBound, merged.upperBound)
+            } else {
+                kept.append(s)
+            }
+        }
+        kept.append(merged)
+        stale = kept.sorted { $0.lowerBound < $1.lowerBound }
+    }
+
+    func clearStale(_ r: Range<Int>) {
+        var kept: [Range<Int>] = []
+        for s in stale {
+            guard s.overlaps(r) else { kept.append(s); continue }
+            if s.lowerBound < r.lowerBound { kept.append(s.lowerBound..<r.lowerBound) }
+            if r.upperBound < s.upperBound { kept.append(r.upperBound..<s.upperBound) }
+        }
+        stale = kept
+    }
 
     init(resourceID: UInt32, clientFD: OwnedFD, size: Int) throws(SystemError) {
         self.resourceID = resourceID
