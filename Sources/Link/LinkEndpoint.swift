@@ -91,6 +91,8 @@ public final class LinkEndpoint {
         /// Bytes of `ranges[index]` already written.
         var done = 0
         var remaining: Int
+        /// The whole frame's length, header included.
+        let frameLength: Int
     }
 
     /// Runs at least this long are received straight into their target when
@@ -293,8 +295,10 @@ public final class LinkEndpoint {
         }
         if !alive && !isClosed {
             // Unread bytes at end of stream are an incomplete frame (a peer killed mid-frame).
-            let reason = input.count > 0 || inbound != nil
-                ? "peer closed the connection in the middle of a frame (\(input.count) bytes of it dropped)"
+            // An update being received into place: its bytes so far count too.
+            let partial = input.count + (inbound.map { $0.frameLength - $0.remaining } ?? 0)
+            let reason = partial > 0
+                ? "peer closed the connection in the middle of a frame (\(partial) bytes of it dropped)"
                 : "peer closed the connection"
             close(reason: reason, notifyPeer: false)
         }
@@ -401,7 +405,7 @@ public final class LinkEndpoint {
             return false
         }
         input.consume(head.headBytes)
-        inbound = Inbound(target: target, ranges: head.ranges, remaining: length - head.headBytes)
+        inbound = Inbound(target: target, ranges: head.ranges, remaining: length - head.headBytes, frameLength: length)
         if length == head.headBytes { finishInbound() }
         return true
     }

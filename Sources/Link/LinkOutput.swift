@@ -80,15 +80,6 @@ final class LinkOutput {
         externalBytesQueued += UInt64(length)
     }
 
-    /// Whether bytes of `owner` are queued by reference.
-    func references(_ owner: AnyObject) -> Bool {
-        guard externalCount > 0 else { return false }
-        for i in first..<segments.count {
-            if case .external(_, _, let o) = segments[i], o === owner { return true }
-        }
-        return false
-    }
-
     /// Copies every still-queued byte of `owner` into the store, so that the
     /// owner may change or unmap its memory.
     func detach(_ owner: AnyObject) {

@@ -252,4 +252,33 @@ private func apply(_ frames: [LinkFrame], size: Int) -> [UInt8] {
         #expect(receiver.closedByProtocolError)
         #expect(recorder.bytes.allSatisfy { $0 == 0 })
     }
+
+    /// A peer killed in the middle of an update being received into place:
+    /// the close reason counts the bytes of it that did arrive.
+    @Test func aPeerGoneInTheMiddleOfAnUpdateReportsThePartialFrame() throws {
+        let loop = try EventLoop()
+        let (c, d) = try Socket.pair()
+        let recorder = TargetRecorder(size: 1 << 20)
+        let receiver = try LinkEndpoint(socket: c, role: .host, name: "h", loop: loop, delegate: recorder)
+        let peer = try RawPeer(socket: d, loop: loop)
+        peer.sendHello(role: .guest)
+        #expect(try runLoop(loop) { receiver.isOpen })
+        let frame = FrameCodec.encode(.resourceUpdate(channel: 1, resource: 1, ranges: [UpdateRange(offset: 0, length: 500_000)],
+                                                     bytes: [UInt8](repeating: 7, count: 500_000)))
+        let cut = 300_000
+        var at = 0
+        // In pieces, so that some of it is received straight into the target.
+        while at < cut {
+            let n = min(cut - at, 50_000)
+            peer.send(Array(frame[at..<(at + n)]))
+            at += n
+            try loop.addTimer(nanoseconds: 2_000_000, repeating: false) { [unowned loop] in loop.stop() }
+            try runLoop(loop)
+        }
+        peer.close()
+        #expect(try runLoop(loop) { receiver.isClosed })
+        #expect(recorder.closes.last?.contains("in the middle of a frame (\(cut) bytes of it dropped)") == true, "\(recorder.closes)")
+        #expect(recorder.completed == 0)
+        #expect(!receiver.closedByProtocolError)
+    }
 }
