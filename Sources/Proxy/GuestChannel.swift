@@ -456,28 +456,39 @@ final class GuestChannel: ChannelEndpoint {
             var copied = 0
             var pending = 0
             var sent = 0
+            var syncCopied = 0
             let before = link.referencedBytes
             let span = b.offset..<(b.offset + b.stride * b.height)
-            var rects = rects
             if pool.blindCommits > 1, history.entries[bufferID]?.aliased == false {
-                // Mostly changed: send the damage straight from the client's
-                // memory, without a copy into the mirror. The mirror is then
-                // stale in this buffer's bytes until a whole-buffer commit.
-                pool.blindCommits -= 1
-                pool.markStale(span)
                 Self.forEachDamagedSpan(b, rects) { start, end in ByteDiff.addRun(&runs, offset: start, length: end - start) }
-                sent = link.sendUpdate(channel: id, resource: pool.resourceID, base: UnsafeRawPointer(client), runs: runs, owner: pool.client)
-                let referenced = Int(link.referencedBytes - before)
-                stats.pixelBytesSent += UInt64(sent)
-                stats.copiedBytes += UInt64(sent - referenced)
-                return
+                let total = runs.reduce(0) { $0 + $1.length }
+                if total >= runs.count * Self.referenceRun {
+                    // Mostly changed, in long runs: send the damage straight
+                    // from the client's memory, without a copy into the
+                    // mirror, which is then stale in these bytes.
+                    pool.blindCommits -= 1
+                    for r in runs { pool.markStale(r.offset..<(r.offset + r.length)) }
+                    sent = link.sendUpdate(channel: id, resource: pool.resourceID, base: UnsafeRawPointer(client), runs: runs, owner: pool.client)
+                    let referenced = Int(link.referencedBytes - before)
+                    stats.pixelBytesSent += UInt64(sent)
+                    stats.copiedBytes += UInt64(sent - referenced)
+                    return
+                }
+                // Short runs cost a copy into the link queue anyway: keep the mirror.
+                runs.removeAll(keepingCapacity: true)
             }
+            var synced: [Range<Int>] = []
             if pool.isStale(span) {
-                // The mirror does not know what the host has in these bytes:
-                // send the whole buffer and copy it into the mirror, outright.
-                pool.clearStale(span)
-                rects = [Rect(x: 0, y: 0, width: b.width, height: b.height)]
-                pool.blindCommits = max(pool.blindCommits, 1)
+                // These bytes were sent straight from the client's memory and
+                // the mirror missed them. Outside this commit's damage (which
+                // includes what the buffer missed) the client's bytes are what
+                // the host has: copy them into the mirror, unsent. The damaged
+                // parts are sent below without comparing.
+                synced = pool.takeStale(in: span)
+                for r in synced {
+                    (mirror + r.lowerBound).copyMemory(from: client + r.lowerBound, byteCount: r.count)
+                    syncCopied += r.count
+                }
             }
             // Runs go out every MiB or so, so that the host receives while the guest compares.
             func sendRuns(_ force: Bool) {
@@ -486,9 +497,15 @@ final class GuestChannel: ChannelEndpoint {
                 runs.removeAll(keepingCapacity: true)
                 pending = 0
             }
+            func addSynced(_ start: Int, _ end: Int) {
+                ByteDiff.addRun(&runs, offset: start, length: end - start)
+                pending += end - start
+                sendRuns(false)
+            }
             if pool.blindCommits > 0 {
                 pool.blindCommits -= 1
-                Self.forEachDamagedSpan(b, rects) { start, end in
+                Self.forEachDamagedSpan(b, rects, split: synced) { start, end, isSynced in
+                    if isSynced { return addSynced(start, end) }
                     var at = start
                     while at < end {
                         let n = min(end - at, Self.sendChunk)
@@ -502,7 +519,8 @@ final class GuestChannel: ChannelEndpoint {
                 }
             } else {
                 var compared = 0
-                Self.forEachDamagedSpan(b, rects) { start, end in
+                Self.forEachDamagedSpan(b, rects, split: synced) { start, end, isSynced in
+                    if isSynced { return addSynced(start, end) }
                     var at = start
                     while at < end {
                         let stop = min(end, at + Self.sendChunk)
@@ -519,7 +537,7 @@ final class GuestChannel: ChannelEndpoint {
             sendRuns(true)
             let referenced = Int(link.referencedBytes - before)
             stats.pixelBytesSent += UInt64(sent)
-            stats.copiedBytes += UInt64(copied + sent - referenced)
+            stats.copiedBytes += UInt64(copied + syncCopied + sent - referenced)
         case .region(let pool, let chunk?, _):
             guard let region, let client = pool.client?.base, pool.clientFileSize() >= pool.size else {
                 Log.warning("\(tag): pool file shrank below \(pool.size) bytes; commit not copied")
@@ -553,8 +571,28 @@ final class GuestChannel: ChannelEndpoint {
     /// damage had changed almost everywhere.
     static let blindCommitRun = 15
 
+    /// Blind commits skip the mirror only when their runs average at least this.
+    static let referenceRun = 16384
+
     /// Changed bytes collected before they are handed to the link.
     static let sendChunk = 1 << 20
+
+    /// Like `forEachDamagedSpan(_:_:_:)`, with each span cut where it
+    /// enters or leaves `split` (sorted, disjoint byte ranges); the flag says
+    /// whether the piece lies inside them.
+    private static func forEachDamagedSpan(_ b: ShmBuffer, _ rects: [Rect], split: [Range<Int>], _ body: (Int, Int, Bool) -> Void) {
+        guard !split.isEmpty else { return forEachDamagedSpan(b, rects) { body($0, $1, false) } }
+        forEachDamagedSpan(b, rects) { start, end in
+            var at = start
+            for r in split where r.upperBound > at && r.lowerBound < end {
+                if r.lowerBound > at { body(at, r.lowerBound, false) }
+                let inEnd = min(end, r.upperBound)
+                body(max(at, r.lowerBound), inEnd, true)
+                at = inEnd
+            }
+            if at < end { body(at, end, false) }
+        }
+    }
 
     /// Calls `body(start, end)` with the pool byte spans the damage covers:
     /// whole rows when a rectangle spans the stride, else a span per row.

@@ -35,6 +35,21 @@ final class ShmPoolMirror {
         }
         kept.append(merged)
         stale = kept.sorted { $0.lowerBound < $1.lowerBound }
+        if stale.count > Self.maxStaleRanges { stale = [stale.first!.lowerBound..<stale.map(\.upperBound).max()!] }
+    }
+
+    /// Most stale ranges kept; beyond it they merge into one (syncing more
+    /// bytes than needed is still right).
+    static let maxStaleRanges = 64
+
+    /// Removes and returns the stale parts of `r`.
+    func takeStale(in r: Range<Int>) -> [Range<Int>] {
+        let taken = stale.compactMap { s -> Range<Int>? in
+            let c = s.clamped(to: r)
+            return c.isEmpty ? nil : c
+        }
+        clearStale(r)
+        return taken
     }
 
     func clearStale(_ r: Range<Int>) {

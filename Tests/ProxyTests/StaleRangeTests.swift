@@ -43,4 +43,21 @@ import Testing
         p.clearStale(0..<1000)
         #expect(p.stale.isEmpty)
     }
+
+    @Test func takingTheStalePartsOfABufferLeavesTheRest() throws {
+        let p = try pool()
+        p.markStale(0..<100)
+        p.markStale(200..<300)
+        p.markStale(900..<1000)
+        #expect(p.takeStale(in: 50..<250) == [50..<100, 200..<250])
+        #expect(p.stale == [0..<50, 250..<300, 900..<1000])
+        #expect(p.takeStale(in: 400..<800).isEmpty)
+        #expect(p.stale.count == 3)
+    }
+
+    @Test func tooManyRangesMergeIntoOneThatCoversThemAll() throws {
+        let p = try pool()
+        for i in 0...ShmPoolMirror.maxStaleRanges { p.markStale((i * 10)..<(i * 10 + 5)) }
+        #expect(p.stale == [0..<(ShmPoolMirror.maxStaleRanges * 10 + 5)])
+    }
 }
