@@ -24,9 +24,9 @@ public final class PatternClient: @unchecked Sendable {
     public static let title = "porthole-pattern"
 
     /// Surface width in pixels.
-    public let width: Int
+    public private(set) var width: Int
     /// Surface height in pixels.
-    public let height: Int
+    public private(set) var height: Int
     /// How long a blocking call waits by default.
     public let timeout: Duration
     /// The globals currently advertised.
@@ -168,6 +168,22 @@ public final class PatternClient: @unchecked Sendable {
         try session.dispatchPending(timeout: timeout)
         framesDrawn += 1
         return image.bytes
+    }
+
+    /// Once the compositor has released both buffers, destroys them and
+    /// makes two `width` x `height` buffers at `offsets` of the same pool
+    /// (which may overlap the old ones' bytes). The picture starts over
+    /// from the background: draw a full frame next.
+    public func replaceBuffers(width: Int, height: Int, offsets: [Int]) throws(HarnessError) {
+        guard !closed, let buffers else { throw .disconnected("the client was closed") }
+        guard !usesSharedMemory else { throw .invalidArgument("replaceBuffers is for a client's own pool") }
+        try session.dispatch(timeout: timeout, waitingFor: "wl_buffer.release of both buffers") {
+            buffers.slots.allSatisfy { !$0.busy }
+        }
+        try buffers.replace(session: session, width: width, height: height, offsets: offsets)
+        self.width = width
+        self.height = height
+        image = PatternImage(width: width, height: height)
     }
 
     /// Waits until the frame callback of the last `drawFrame` is done (at
