@@ -66,6 +66,15 @@ public final class PatternClient: @unchecked Sendable {
         return image.bytes
     }
 
+    /// Once the compositor has released both buffers, destroys them and
+    /// makes two `width` x `height` buffers at `offsets` of the same pool
+    /// (which may overlap the old ones' bytes). The picture starts over
+    /// from the background: draw a full frame next.
+    public func replaceBuffers(width: Int, height: Int, offsets: [Int]) throws(HarnessError) {
+        try window.replaceBuffers(width: width, height: height, offsets: offsets)
+        image = PatternImage(width: width, height: height)
+    }
+
     /// Waits until the frame callback of the last `drawFrame` is done (at
     /// once if it already is, or if no frame is outstanding).
     public func waitForFrameCallback(timeout: Duration? = nil) throws(HarnessError) {

@@ -24,9 +24,10 @@ final class ShmBufferSet {
     private(set) var slots: [Slot] = []
     private var lastUsed: Int?
     /// Bytes per row.
-    let stride: Int
+    private(set) var stride: Int
     /// Bytes per buffer.
-    let bufferSize: Int
+    private(set) var bufferSize: Int
+    private let poolSize: Int
 
     /// Creates the memfd, the pool (sending the fd) and the buffers.
     convenience init(session: ClientSession, shmID: UInt32, width: Int, height: Int, count: Int = 2) throws(HarnessError) {
@@ -34,6 +35,9 @@ final class ShmBufferSet {
         let size = bufferSize * count
         guard size <= Int(Int32.max) else { throw .invalidArgument("\(count) buffers of \(width)x\(height) do not fit a wl_shm pool") }
         let fd = try system("create a \(size)-byte memfd") { () throws(SystemError) in try Memfd.create(name: "porthole-pattern", size: size) }
+        // As weston's and libwayland-cursor's allocators do: the file can
+        // never shrink under the compositor's (or a proxy's) mapping.
+        try system("seal the memfd against shrinking") { () throws(SystemError) in try Memfd.addSeals(fd, [.shrink]) }
         try self.init(session: session, shmID: shmID, width: width, height: height, fd: fd, poolSize: size,
                       offsets: (0..<count).map { $0 * bufferSize })
     }
@@ -48,6 +52,7 @@ final class ShmBufferSet {
             throw .invalidArgument("buffers of \(width)x\(height) at \(offsets) do not fit a \(poolSize)-byte pool")
         }
         memfd = fd
+        self.poolSize = poolSize
         mapping = try system("map the buffer memory") { () throws(SystemError) in try SharedMapping(fd: fd, size: poolSize) }
         let sent = try system("duplicate the buffer fd") { () throws(SystemError) in try fd.duplicate() }
         poolID = session.newID()
@@ -93,6 +98,29 @@ final class ShmBufferSet {
         guard let i = slots.firstIndex(where: { $0.id == id }) else { return false }
         slots[i].busy = false
         return true
+    }
+
+    /// Destroys the buffers (all must be free) and makes new ones of another
+    /// size at `offsets` of the same pool, so that new buffers may lie over
+    /// bytes old ones used.
+    func replace(session: ClientSession, width: Int, height: Int, offsets: [Int]) throws(HarnessError) {
+        precondition(slots.allSatisfy { !$0.busy }, "replacing buffers the compositor holds")
+        let newSize = width * 4 * height
+        guard offsets.allSatisfy({ $0 >= 0 && $0 + newSize <= poolSize }) else {
+            throw .invalidArgument("buffers of \(width)x\(height) at \(offsets) do not fit the \(poolSize)-byte pool")
+        }
+        for s in slots { try session.send(s.id, "destroy") }
+        slots.removeAll()
+        lastUsed = nil
+        stride = width * 4
+        bufferSize = newSize
+        for offset in offsets {
+            let id = session.newID()
+            try session.send(poolID, "create_buffer", [
+                .newID(id), .int(Int32(offset)), .int(Int32(width)), .int(Int32(height)), .int(Int32(stride)), .uint(Self.xrgb8888),
+            ])
+            slots.append(Slot(id: id, offset: offset))
+        }
     }
 
     /// Destroys the buffers and the pool.

@@ -18,8 +18,8 @@ public struct WaylandGlobal: Sendable, Equatable {
 /// business (`PatternClient` keeps a picture, `FrameClient` paints in place).
 final class ShmWindow {
     let session: ClientSession
-    let width: Int
-    let height: Int
+    private(set) var width: Int
+    private(set) var height: Int
     /// How long a blocking call waits by default.
     let timeout: Duration
     /// The globals currently advertised.
@@ -43,6 +43,7 @@ final class ShmWindow {
     private var toplevelID: UInt32 = 0
     private var pendingFrameCallback: UInt32?
     private let sharedAllocator = SharedMemoryAllocator()
+    private let usesSharedMemory: Bool
     private(set) var closed = false
 
     /// Connects to `socketPath` (absolute), binds wl_compositor (v4 at most),
@@ -57,6 +58,7 @@ final class ShmWindow {
         self.width = width
         self.height = height
         self.timeout = timeout
+        usesSharedMemory = sharedMemory
         session = try ClientSession(socketPath: socketPath)
         session.eventHandler = { [unowned self] (event: ClientEvent) throws(HarnessError) in try self.handle(event) }
 
@@ -136,6 +138,20 @@ final class ShmWindow {
             }
         }
         return (buffers, buffers.freeSlot!)
+    }
+
+    /// Once the compositor has released every buffer, destroys them and makes
+    /// `width` x `height` buffers at `offsets` of the same pool (which may
+    /// lie over the old ones' bytes).
+    func replaceBuffers(width: Int, height: Int, offsets: [Int]) throws(HarnessError) {
+        guard !closed, let buffers else { throw .disconnected("the client was closed") }
+        guard !usesSharedMemory else { throw .invalidArgument("replaceBuffers is for a client's own pool") }
+        try session.dispatch(timeout: timeout, waitingFor: "wl_buffer.release of every buffer") {
+            buffers.slots.allSatisfy { !$0.busy }
+        }
+        try buffers.replace(session: session, width: width, height: height, offsets: offsets)
+        self.width = width
+        self.height = height
     }
 
     /// Attaches `bufferID`, damages `damage` in buffer coordinates, asks for

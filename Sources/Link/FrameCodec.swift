@@ -71,6 +71,70 @@ public enum FrameCodec {
         return out
     }
 
+    /// The header and range table of a `resourceUpdate`, decoded before its data.
+    public struct UpdateHead {
+        public var channel: UInt32
+        public var resource: UInt32
+        public var ranges: [UpdateRange]
+        /// Frame header, fixed part and range table: where the data starts.
+        public var headBytes: Int
+    }
+
+    /// If `bytes` starts with a `resourceUpdate` whose header and range table
+    /// are complete, decodes them with the checks `decode` makes (range
+    /// count, table size, data size equal to the sum of the lengths); nil if
+    /// it is another frame or not complete yet (or too short to be valid,
+    /// which `decode` then reports).
+    public static func decodeUpdateHead(_ bytes: UnsafeRawBufferPointer, limits: LinkLimits) throws(LinkProtocolError) -> UpdateHead? {
+        let h = LinkProtocol.headerSize
+        guard bytes.count >= h + 8 else { return nil }
+        guard bytes.loadUnaligned(fromByteOffset: 4, as: UInt16.self).littleEndian == FrameType.resourceUpdate.rawValue else { return nil }
+        let length = Int(bytes.loadUnaligned(fromByteOffset: 0, as: UInt32.self).littleEndian)
+        guard length >= 8, length <= limits.maxPayload else { return nil }
+        let channel = bytes.loadUnaligned(fromByteOffset: 8, as: UInt32.self).littleEndian
+        let resource = bytes.loadUnaligned(fromByteOffset: h, as: UInt32.self).littleEndian
+        let count = Int(bytes.loadUnaligned(fromByteOffset: h + 4, as: UInt32.self).littleEndian)
+        guard count <= limits.maxRangesPerUpdate, count * 16 <= length - 8 else {
+            throw .malformed(.resourceUpdate, "\(count) ranges do not fit the frame")
+        }
+        let headBytes = h + 8 + 16 * count
+        guard bytes.count >= headBytes else { return nil }
+        var ranges: [UpdateRange] = []
+        ranges.reserveCapacity(count)
+        var dataBytes = 0
+        var at = h + 8
+        for _ in 0..<count {
+            let offset = bytes.loadUnaligned(fromByteOffset: at, as: UInt64.self).littleEndian
+            let rangeLength = bytes.loadUnaligned(fromByteOffset: at + 8, as: UInt32.self).littleEndian
+            ranges.append(UpdateRange(offset: offset, length: rangeLength))
+            dataBytes += Int(rangeLength)
+            at += 16
+        }
+        let carried = length - 8 - 16 * count
+        guard dataBytes == carried else { throw .malformed(.resourceUpdate, "ranges cover \(dataBytes) bytes, frame carries \(carried)") }
+        return UpdateHead(channel: channel, resource: resource, ranges: ranges, headBytes: headBytes)
+    }
+
+    /// Writes a `resourceUpdate`'s frame header, fixed part and range table
+    /// (`12 + 8 + 16·ranges.count` bytes) at `p`; `dataBytes` of range data
+    /// (the sum of the lengths) must follow.
+    public static func writeUpdateHeader(into p: UnsafeMutableRawPointer, channel: UInt32, resource: UInt32, ranges: [UpdateRun], dataBytes: Int) {
+        let payload = 8 + 16 * ranges.count + dataBytes
+        p.storeBytes(of: UInt32(payload).littleEndian, toByteOffset: 0, as: UInt32.self)
+        p.storeBytes(of: FrameType.resourceUpdate.rawValue.littleEndian, toByteOffset: 4, as: UInt16.self)
+        p.storeBytes(of: UInt16(0), toByteOffset: 6, as: UInt16.self)
+        p.storeBytes(of: channel.littleEndian, toByteOffset: 8, as: UInt32.self)
+        p.storeBytes(of: resource.littleEndian, toByteOffset: 12, as: UInt32.self)
+        p.storeBytes(of: UInt32(ranges.count).littleEndian, toByteOffset: 16, as: UInt32.self)
+        var at = 20
+        for r in ranges {
+            p.storeBytes(of: UInt64(r.offset).littleEndian, toByteOffset: at, as: UInt64.self)
+            p.storeBytes(of: UInt32(r.length).littleEndian, toByteOffset: at + 8, as: UInt32.self)
+            p.storeBytes(of: UInt32(0), toByteOffset: at + 12, as: UInt32.self)
+            at += 16
+        }
+    }
+
     /// Length of the frame at the start of `bytes`, or nil if its header is not
     /// complete yet. Throws if the header announces an impossible frame.
     public static func frameLength(_ bytes: UnsafeRawBufferPointer, limits: LinkLimits) throws(LinkProtocolError) -> Int? {

@@ -10,6 +10,46 @@ public protocol LinkEndpointDelegate: AnyObject {
     func linkDidDrain(_ link: LinkEndpoint)
     /// The link is gone; every channel on it is dead.
     func linkDidClose(_ link: LinkEndpoint, reason: String)
+    /// Where the data of a `resourceUpdate` goes, for a receiver that writes
+    /// it straight into memory: called once the frame's header and range
+    /// table have arrived and passed the decoder's checks, before its data.
+    /// The receiver checks the ranges (throwing ends the link). Nil: the
+    /// frame is delivered whole through `link(_:received:)` instead.
+    func link(_ link: LinkEndpoint, updateTargetFor channel: UInt32, resource: UInt32,
+              ranges: [UpdateRange]) throws(LinkProtocolError) -> UpdateTarget?
+}
+
+extension LinkEndpointDelegate {
+    public func link(_ link: LinkEndpoint, updateTargetFor channel: UInt32, resource: UInt32,
+                     ranges: [UpdateRange]) throws(LinkProtocolError) -> UpdateTarget? { nil }
+}
+
+/// Memory a `resourceUpdate`'s ranges are written into as the data arrives
+/// (range offsets count from `base`). `owner` keeps the memory mapped until
+/// the update is complete; `completed` is called then.
+public final class UpdateTarget {
+    public let base: UnsafeMutableRawPointer
+    public let owner: AnyObject
+    /// Bytes copied from the receive buffer, and received straight into place.
+    public internal(set) var copied = 0
+    public internal(set) var direct = 0
+    let completed: (UpdateTarget) -> Void
+
+    public init(base: UnsafeMutableRawPointer, owner: AnyObject, completed: @escaping (UpdateTarget) -> Void) {
+        self.base = base
+        self.owner = owner
+        self.completed = completed
+    }
+}
+
+/// One run of bytes of a resource for `LinkEndpoint.sendUpdate`.
+public struct UpdateRun: Equatable, Sendable {
+    public var offset: Int
+    public var length: Int
+    public init(offset: Int, length: Int) {
+        self.offset = offset
+        self.length = length
+    }
 }
 
 /// One end of a link over any byte stream: handshake, framing, an outgoing
@@ -37,8 +77,35 @@ public final class LinkEndpoint {
     private let loop: EventLoop
     private var token: EventLoop.Token?
     private let input = ReadBuffer()
-    private let output = WriteQueue()
+    private let output = LinkOutput()
     private var scratch: [UInt8] = []
+    /// The update whose data is being received into its target.
+    private var inbound: Inbound?
+    /// Reused by `sendUpdate`.
+    private var pieces: [UpdateRun] = []
+
+    private struct Inbound {
+        let target: UpdateTarget
+        let ranges: [UpdateRange]
+        var index = 0
+        /// Bytes of `ranges[index]` already written.
+        var done = 0
+        var remaining: Int
+        /// The whole frame's length, header included.
+        let frameLength: Int
+    }
+
+    /// Runs at least this long are received straight into their target when
+    /// nothing is buffered ahead of them.
+    static let directReceiveMinimum = 16384
+    /// Runs at least this long are queued by reference, not copied.
+    static let referenceMinimum = 4096
+    /// Bytes read into the buffer when it is empty between frames.
+    static let firstRead = 32768
+    /// Socket buffer asked for on a socket link (capped by the kernel).
+    static let socketBuffer: Int32 = 4 << 20
+    /// Most bytes read from the socket per readiness event.
+    static let readBudget = 4 << 20
     private var wasCongested = false
     private let offeredFeatures: UInt64
 
@@ -55,6 +122,9 @@ public final class LinkEndpoint {
         self.limits = limits
         self.delegate = delegate
         self.offeredFeatures = offered & LinkProtocol.supportedFeatures
+        // Pixel updates are megabytes: with the default ~200 KiB socket
+        // buffer the two proxies wake each other up for every few hundred KiB.
+        if streamKind == .socket { Socket.setBufferSizes(socket, bytes: Self.socketBuffer) }
         token = try loop.register(socket.rawValue, events: .readable) { [weak self] events in
             self?.handle(events)
         }
@@ -78,9 +148,62 @@ public final class LinkEndpoint {
     /// Queues already-encoded frame bytes (see `FrameCodec`).
     public func enqueue(_ encoded: [UInt8]) {
         guard !isClosed else { return }
-        output.enqueue(encoded)
+        output.append(encoded)
         flush()
     }
+
+    /// Sends `runs` of the memory at `base` as `resourceUpdate` frames of at
+    /// most `maxPayload - 4096` payload bytes each, without building them:
+    /// headers and short runs are copied into the queue, longer runs are
+    /// queued by reference and written from `base` with a gather write.
+    /// Until they are written, the caller must leave those bytes unchanged
+    /// and mapped, or first call `detach(owner)`. Returns the data bytes.
+    @discardableResult
+    public func sendUpdate(channel: UInt32, resource: UInt32, base: UnsafeRawPointer, runs: [UpdateRun], owner: AnyObject) -> Int {
+        guard !isClosed else { return 0 }
+        let budget = limits.maxPayload - 4096
+        var total = 0
+        var i = 0
+        var runDone = 0
+        while i < runs.count {
+            pieces.removeAll(keepingCapacity: true)
+            var data = 0
+            while i < runs.count {
+                let room = budget - 8 - 16 * (pieces.count + 1) - data
+                if room <= 0 { break }
+                let left = runs[i].length - runDone
+                let n = min(room, left)
+                if n > 0 { pieces.append(UpdateRun(offset: runs[i].offset + runDone, length: n)) }
+                data += n
+                if n == left { i += 1; runDone = 0 } else { runDone += n; break }
+            }
+            if pieces.isEmpty { continue }
+            let tableBytes = 16 * pieces.count
+            let pieceList = pieces
+            output.append(count: LinkProtocol.headerSize + 8 + tableBytes) { p in
+                FrameCodec.writeUpdateHeader(into: p, channel: channel, resource: resource, ranges: pieceList, dataBytes: data)
+            }
+            for piece in pieces {
+                if piece.length >= Self.referenceMinimum {
+                    output.appendReference(base + piece.offset, length: piece.length, owner: owner)
+                } else {
+                    output.append(UnsafeRawBufferPointer(start: base + piece.offset, count: piece.length))
+                }
+            }
+            total += data
+        }
+        flush()
+        return total
+    }
+
+    /// Copies any bytes of `owner` still queued by reference into the queue,
+    /// so the owner may change or unmap its memory.
+    public func detach(_ owner: AnyObject) {
+        output.detach(owner)
+    }
+
+    /// Bytes queued by reference so far (not copied in user space).
+    public var referencedBytes: UInt64 { output.externalBytesQueued }
 
     /// Ends the link: tells the peer why (best effort) and closes the socket.
     public func close(reason: String, code: UInt32 = 0, notifyPeer: Bool = true) {
@@ -91,7 +214,7 @@ public final class LinkEndpoint {
             var bytes: [UInt8] = []
             FrameCodec.encode(.closeLink(code: code, reason: String(text)), into: &bytes)
             // Not send(): a failing write there would re-enter close().
-            output.enqueue(bytes)
+            output.append(bytes)
             _ = try? output.flush(to: socket, kind: streamKind)
         }
         isClosed = true
@@ -99,6 +222,7 @@ public final class LinkEndpoint {
         if let t = token { loop.unregister(t) }
         token = nil
         output.discard()
+        inbound = nil
         socket.close()
         delegate?.linkDidClose(self, reason: reason)
     }
@@ -131,42 +255,134 @@ public final class LinkEndpoint {
         if events.contains(.writable) { flush() }
         guard !isClosed else { return }
         // Any of these bits (`.hangup` is two: a tty or pipe reports EPOLLHUP alone).
-        if !events.isDisjoint(with: [.readable, .hangup, .error]) {
-            let alive: Bool
-            let before = input.count
-            do { alive = try input.fill(from: socket, kind: streamKind) } catch {
-                close(reason: "read failed: \(error)", notifyPeer: false)
-                return
+        guard !events.isDisjoint(with: [.readable, .hangup, .error]) else { return }
+        var budget = Self.readBudget
+        var alive = true
+        do {
+            while !isClosed && alive && budget > 0 {
+                // Straight into the target when a long run is next and nothing is buffered ahead of it.
+                if input.count == 0, let n = try receiveDirect(budget: budget, alive: &alive) {
+                    if n == 0 { break }
+                    budget -= n
+                    try processFrames()
+                    continue
+                }
+                let before = input.count
+                // Between frames, read a little first: if an update with long
+                // runs comes next, its data is then received straight into place.
+                let want = inbound == nil && input.count == 0 ? min(budget, Self.firstRead) : min(budget, 1 << 20)
+                do { alive = try input.fill(from: socket, limit: want, kind: streamKind) } catch {
+                    close(reason: "read failed: \(error)", notifyPeer: false)
+                    return
+                }
+                let got = max(0, input.count - before)
+                receivedBytes += UInt64(got)
+                budget -= got
+                if !input.fds.isEmpty {
+                    input.fds.removeAll()
+                    close(reason: "peer sent file descriptors over the link")
+                    return
+                }
+                try processFrames()
+                // Fewer bytes than asked for: the socket is drained.
+                if got < want { break }
             }
-            receivedBytes += UInt64(max(0, input.count - before))
-            if !input.fds.isEmpty {
-                input.fds.removeAll()
-                close(reason: "peer sent file descriptors over the link")
-                return
-            }
-            do { try processFrames() } catch {
-                Log.error("link \(name): \(error); closing this link")
-                closedByProtocolError = true
-                close(reason: error.description, code: 1)
-                return
-            }
-            if !alive && !isClosed {
-                // Unread bytes at end of stream are an incomplete frame (a peer killed mid-frame).
-                let reason = input.count > 0
-                    ? "peer closed the connection in the middle of a frame (\(input.count) bytes of it dropped)"
-                    : "peer closed the connection"
-                close(reason: reason, notifyPeer: false)
-            }
+        } catch {
+            Log.error("link \(name): \(error); closing this link")
+            closedByProtocolError = true
+            close(reason: error.description, code: 1)
+            return
         }
+        if !alive && !isClosed {
+            // Unread bytes at end of stream are an incomplete frame (a peer killed mid-frame).
+            // An update being received into place: its bytes so far count too.
+            let partial = input.count + (inbound.map { $0.frameLength - $0.remaining } ?? 0)
+            let reason = partial > 0
+                ? "peer closed the connection in the middle of a frame (\(partial) bytes of it dropped)"
+                : "peer closed the connection"
+            close(reason: reason, notifyPeer: false)
+        }
+    }
+
+    /// Receives the rest of the current update range straight into its
+    /// target, if it is long enough. Nil when it is not (use the buffer);
+    /// else the bytes received (0: the socket has nothing now).
+    private func receiveDirect(budget: Int, alive: inout Bool) throws(LinkProtocolError) -> Int? {
+        guard var u = inbound, u.index < u.ranges.count else { return nil }
+        let range = u.ranges[u.index]
+        let left = Int(range.length) - u.done
+        guard left >= Self.directReceiveMinimum else { return nil }
+        let into = UnsafeMutableRawBufferPointer(start: u.target.base + Int(range.offset) + u.done, count: min(left, budget))
+        var fds: [OwnedFD] = []
+        let r: Socket.Received
+        do {
+            r = streamKind == .plain ? try StreamKind.read(socket, into: into) : try Socket.receive(socket, into: into, fds: &fds)
+        } catch {
+            close(reason: "read failed: \(error)", notifyPeer: false)
+            return 0
+        }
+        if !fds.isEmpty {
+            close(reason: "peer sent file descriptors over the link")
+            return 0
+        }
+        switch r {
+        case .bytes(let n):
+            receivedBytes += UInt64(n)
+            u.target.direct += n
+            u.done += n
+            u.remaining -= n
+            if u.done == Int(range.length) { u.index += 1; u.done = 0 }
+            inbound = u
+            if u.remaining == 0 { finishInbound() }
+            return n
+        case .wouldBlock:
+            return 0
+        case .endOfStream:
+            alive = false
+            return 0
+        }
+    }
+
+    /// Moves buffered bytes into the update being received.
+    private func drainInbound() {
+        guard var u = inbound else { return }
+        while u.remaining > 0 && input.count > 0 {
+            let range = u.ranges[u.index]
+            let n = min(Int(range.length) - u.done, input.count)
+            if n > 0 {
+                let to = u.target.base + Int(range.offset) + u.done
+                input.withUnconsumed { to.copyMemory(from: $0.baseAddress!, byteCount: n) }
+                input.consume(n)
+                u.target.copied += n
+                u.done += n
+                u.remaining -= n
+            }
+            if u.done == Int(range.length) { u.index += 1; u.done = 0 }
+        }
+        inbound = u
+        if u.remaining == 0 { finishInbound() }
+    }
+
+    private func finishInbound() {
+        guard let u = inbound else { return }
+        inbound = nil
+        u.target.completed(u.target)
     }
 
     private func processFrames() throws(LinkProtocolError) {
         while !isClosed {
+            if inbound != nil {
+                drainInbound()
+                if inbound != nil { return }
+                continue
+            }
             let limits = self.limits
             let length: Int? = try input.withUnconsumed { (b: UnsafeRawBufferPointer) -> Result<Int?, LinkProtocolError> in
                 Result { () throws(LinkProtocolError) -> Int? in try FrameCodec.frameLength(b, limits: limits) }
             }.get()
-            guard let length, input.count >= length else { return }
+            guard let length else { return }
+            if isOpen, try startUpdate(length: length) { continue }
+            guard input.count >= length else { return }
             let frame = try input.withUnconsumed { (b: UnsafeRawBufferPointer) -> Result<LinkFrame, LinkProtocolError> in
                 Result { () throws(LinkProtocolError) -> LinkFrame in
                     try FrameCodec.decode(UnsafeRawBufferPointer(rebasing: b[0..<length]), limits: limits)
@@ -175,6 +391,23 @@ public final class LinkEndpoint {
             input.consume(length)
             try dispatch(frame)
         }
+    }
+
+    /// If the frame at the front is a `resourceUpdate` whose range table has
+    /// arrived and the delegate gives a target, consumes its header and table
+    /// and starts receiving its data into the target.
+    private func startUpdate(length: Int) throws(LinkProtocolError) -> Bool {
+        let limits = self.limits
+        guard let head = try input.withUnconsumed({ (b: UnsafeRawBufferPointer) -> Result<FrameCodec.UpdateHead?, LinkProtocolError> in
+            Result { () throws(LinkProtocolError) -> FrameCodec.UpdateHead? in try FrameCodec.decodeUpdateHead(b, limits: limits) }
+        }).get() else { return false }
+        guard let target = try delegate?.link(self, updateTargetFor: head.channel, resource: head.resource, ranges: head.ranges) else {
+            return false
+        }
+        input.consume(head.headBytes)
+        inbound = Inbound(target: target, ranges: head.ranges, remaining: length - head.headBytes, frameLength: length)
+        if length == head.headBytes { finishInbound() }
+        return true
     }
 
     private func dispatch(_ frame: LinkFrame) throws(LinkProtocolError) {

@@ -128,6 +128,17 @@ public enum Socket {
         return (OwnedFD(fds[0]), OwnedFD(fds[1]))
     }
 
+    /// Asks for socket buffers of `bytes` each way (the kernel caps them at
+    /// net.core.wmem_max and rmem_max). Best effort; false if refused.
+    @discardableResult
+    public static func setBufferSizes(_ socket: OwnedFD, bytes: Int32) -> Bool {
+        var size = bytes
+        let len = socklen_t(MemoryLayout<Int32>.size)
+        let a = setsockopt(socket.rawValue, SOL_SOCKET, SO_SNDBUF, &size, len)
+        let b = setsockopt(socket.rawValue, SOL_SOCKET, SO_RCVBUF, &size, len)
+        return a == 0 && b == 0
+    }
+
     /// Sends bytes with at most 28 fds attached. Returns bytes sent, or 0 if the
     /// socket would block.
     public static func send(_ socket: OwnedFD, _ bytes: UnsafeRawBufferPointer, fds: [Int32]) throws(SystemError) -> Int {

@@ -29,7 +29,7 @@ public enum StreamKind: Sendable, Equatable {
 
     /// Reads from a non-socket. EIO, what a tty whose other side hung up
     /// (such as a pty master whose slave closed) reports, is end of stream.
-    static func read(_ fd: OwnedFD, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Socket.Received {
+    public static func read(_ fd: OwnedFD, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Socket.Received {
         while true {
             let n = Glibc.read(fd.rawValue, buffer.baseAddress, buffer.count)
             if n > 0 { return .bytes(n) }
@@ -155,39 +155,66 @@ public final class WriteQueue {
 }
 
 /// Incoming bytes and fds from a non-blocking socket, accumulated until a
-/// parser consumes them.
+/// parser consumes them. The storage is received into directly and keeps its
+/// capacity: a stream of large frames allocates nothing per frame.
 public final class ReadBuffer {
-    /// Bytes received and not yet consumed.
-    public private(set) var bytes: [UInt8] = []
+    private var storage: UnsafeMutableRawPointer
+    private var capacity: Int
     private var head = 0
+    private var tail = 0
     /// Fds received and not yet consumed, in order.
     public var fds: [OwnedFD] = []
-    private var scratch = [UInt8](repeating: 0, count: 65536)
+    /// Free space made available before each receive.
+    static let receiveChunk = 65536
+    /// Storage above this size is given back once the buffer is empty.
+    static let keptCapacity = 8 << 20
 
-    public init() {}
+    public init() {
+        capacity = Self.receiveChunk * 2
+        storage = .allocate(byteCount: capacity, alignment: 16)
+    }
+
+    deinit { storage.deallocate() }
 
     /// Unconsumed byte count.
-    public var count: Int { bytes.count - head }
+    public var count: Int { tail - head }
+
+    /// Makes room for at least `n` more bytes after `tail`.
+    private func reserve(_ n: Int) {
+        if tail + n <= capacity { return }
+        if head > 0 {
+            // Move the unconsumed bytes to the front.
+            if tail > head { memmove(storage, storage + head, tail - head) }
+            tail -= head
+            head = 0
+            if tail + n <= capacity { return }
+        }
+        var newCapacity = capacity
+        while tail + n > newCapacity { newCapacity *= 2 }
+        let grown = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
+        if tail > 0 { grown.copyMemory(from: storage, byteCount: tail) }
+        storage.deallocate()
+        storage = grown
+        capacity = newCapacity
+    }
 
     /// Reads what the socket has, up to `limit` bytes. Returns false at end of
     /// stream. A `.plain` stream is read with read(2) and never yields fds.
     public func fill(from socket: OwnedFD, limit: Int = 1 << 20, kind: StreamKind = .socket) throws(SystemError) -> Bool {
         var total = 0
         while total < limit {
-            let want = min(scratch.count, limit - total)
-            var received = fds
-            fds = []
-            let r = try scratch.withUnsafeMutableBytes { buf in
-                Result { () throws(SystemError) -> Socket.Received in
-                    let into = UnsafeMutableRawBufferPointer(rebasing: buf[0..<want])
-                    if kind == .plain { return try StreamKind.read(socket, into: into) }
-                    return try Socket.receive(socket, into: into, fds: &received)
-                }
-            }.get()
-            fds = received
+            reserve(min(Self.receiveChunk, limit - total))
+            let want = min(capacity - tail, limit - total)
+            let into = UnsafeMutableRawBufferPointer(start: storage + tail, count: want)
+            let r: Socket.Received
+            if kind == .plain {
+                r = try StreamKind.read(socket, into: into)
+            } else {
+                r = try Socket.receive(socket, into: into, fds: &fds)
+            }
             switch r {
             case .bytes(let n):
-                bytes.append(contentsOf: scratch[0..<n])
+                tail += n
                 total += n
             case .wouldBlock: return true
             case .endOfStream: return false
@@ -197,22 +224,29 @@ public final class ReadBuffer {
     }
 
     /// Appends bytes directly (tests, or data that arrived another way).
-    public func append(_ data: some Collection<UInt8>) { bytes.append(contentsOf: data) }
+    public func append(_ data: some Collection<UInt8>) {
+        reserve(data.count)
+        UnsafeMutableRawBufferPointer(start: storage + tail, count: data.count).copyBytes(from: data)
+        tail += data.count
+    }
 
     /// Calls `body` with the unconsumed bytes.
     public func withUnconsumed<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try bytes.withUnsafeBytes { all in try body(UnsafeRawBufferPointer(rebasing: all[head...])) }
+        try body(UnsafeRawBufferPointer(start: storage + head, count: tail - head))
     }
 
     /// Marks `n` bytes as consumed.
     public func consume(_ n: Int) {
+        precondition(n >= 0 && n <= count, "consume past the received bytes")
         head += n
-        if head == bytes.count {
-            bytes.removeAll(keepingCapacity: bytes.capacity <= 1 << 20)
+        if head == tail {
             head = 0
-        } else if head > 65536 && head > bytes.count / 2 {
-            bytes.removeSubrange(0..<head)
-            head = 0
+            tail = 0
+            if capacity > Self.keptCapacity {
+                storage.deallocate()
+                capacity = Self.receiveChunk * 2
+                storage = .allocate(byteCount: capacity, alignment: 16)
+            }
         }
     }
 

@@ -1,4 +1,5 @@
 import Glibc
+import Link
 
 /// Compares client memory against a copy of what the host sees (a private
 /// mirror, or the client's buffer in the shared region) and brings the copy
@@ -47,6 +48,23 @@ enum ByteDiff {
         }
         closeRun(end)
         return copied
+    }
+
+    /// Diffs like `diff(client:copy:start:end:onRun:)`, appending each changed
+    /// run to `runs` (merged with the last one when adjacent).
+    static func diff(client c: UnsafeRawPointer, copy m: UnsafeMutableRawPointer, start: Int, end: Int,
+                     runs: inout [UpdateRun]) -> Int {
+        diff(client: c, copy: m, start: start, end: end) { offset, length in addRun(&runs, offset: offset, length: length) }
+    }
+
+    /// Appends a run, merging it with the last one when they touch.
+    static func addRun(_ runs: inout [UpdateRun], offset: Int, length: Int) {
+        guard length > 0 else { return }
+        if let last = runs.last, last.offset + last.length == offset, last.length + length <= Int(UInt32.max) {
+            runs[runs.count - 1].length += length
+        } else {
+            runs.append(UpdateRun(offset: offset, length: length))
+        }
     }
 
     /// Diffs bytes [start, end) of a mirrored pool; changed runs go into the

@@ -354,6 +354,25 @@ class ChannelEndpoint {
         }
     }
 
+    /// Where a `resourceUpdate`'s data goes: straight into the memfd
+    /// mapping, after the same checks as `receive(.resourceUpdate)`. Nil when
+    /// the channel is closed (the frame is then dropped the usual way).
+    func updateTarget(resource rid: UInt32, ranges: [UpdateRange]) throws(LinkProtocolError) -> UpdateTarget? {
+        guard !closed else { return nil }
+        if case .region? = resources[rid] { throw .unexpected("resource \(rid) is the shared region, which takes no updates over the link") }
+        guard case .memory(let m)? = resources[rid] else { throw .unknownResource(channel: id, resource: rid) }
+        guard !m.sealed else { throw .unexpected("update to sealed resource \(rid)") }
+        for r in ranges {
+            let (end, overflow) = r.offset.addingReportingOverflow(UInt64(r.length))
+            guard !overflow, end <= m.size else {
+                throw .rangeOutsideResource(resource: rid, offset: r.offset, length: r.length, size: m.size)
+            }
+        }
+        guard let mapping = m.writableMapping, let base = mapping.base, UInt64(mapping.size) >= m.size else { return nil }
+        let stats = self.stats
+        return UpdateTarget(base: base, owner: mapping) { t in stats.copiedBytes += UInt64(t.copied) }
+    }
+
     /// The peer closed the channel.
     func peerClosed(code: UInt32, reason: String) {
         closeChannel(reason: "peer closed the channel: \(reason)", notifyPeer: false)

@@ -40,6 +40,9 @@ final class MemoryResource {
         size = newSize
     }
 
+    /// The mapping updates are written into (nil once sealed).
+    var writableMapping: SharedMapping? { mapping }
+
     /// Copies `data` into the checked ranges.
     func apply(_ ranges: [UpdateRange], _ data: [UInt8]) -> UInt64 {
         var cursor = 0

@@ -40,6 +40,13 @@ final class ChannelTable<Channel: ChannelEndpoint> {
         return nil
     }
 
+    /// The open channel `c`, nil when it is being closed; unknown ids are an error.
+    func target(channel c: UInt32) throws(LinkProtocolError) -> Channel? {
+        if let ch = channels[c] { return ch }
+        guard closing.contains(c) else { throw .unknownChannel(c) }
+        return nil
+    }
+
     /// Accounts `n` bytes of resource memory; false when over the link's limit.
     func reserve(_ n: UInt64) -> Bool {
         guard resourceBytes + n <= maxResourceBytes else { return false }

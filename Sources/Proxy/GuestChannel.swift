@@ -20,6 +20,14 @@ final class GuestChannel: ChannelEndpoint {
         case stream(ShmPoolMirror)
         /// `chunk` is nil for a cooperative pool (nothing to copy).
         case region(RegionPool, chunk: RegionPool.Chunk?, registration: UInt32?)
+
+        func samePool(as o: Backing) -> Bool {
+            switch (self, o) {
+            case (.stream(let a), .stream(let b)): return a === b
+            case (.region(let a, _, _), .region(let b, _, _)): return a === b
+            default: return false
+            }
+        }
     }
 
     /// A wl_buffer made from one of the client's pools.
@@ -30,6 +38,11 @@ final class GuestChannel: ChannelEndpoint {
         var height: Int
         var stride: Int
         var format: UInt32
+
+        /// Whether the two buffers' pool bytes overlap (same pool assumed).
+        func overlaps(_ o: ShmBuffer) -> Bool {
+            offset < o.offset + o.stride * o.height && o.offset < offset + stride * height
+        }
     }
 
     let region: GuestRegion?
@@ -42,6 +55,11 @@ final class GuestChannel: ChannelEndpoint {
     private var surfaces: [UInt32: SurfaceState] = [:]
     /// wp_viewport id -> surface id.
     private var viewports: [UInt32: UInt32] = [:]
+    /// Per buffer, the damage it missed while other buffers were shown.
+    private var history = DamageHistory()
+    private var nextSurfaceSerial: UInt64 = 0
+    /// Changed runs of the commit being sent (reused).
+    private var runs: [UpdateRun] = []
 
     init(id: UInt32, client: OwnedFD, link: LinkEndpoint, loop: EventLoop, owner: ChannelOwner, tables: ProtocolTables,
          region: GuestRegion? = nil) throws(SystemError) {
@@ -269,7 +287,15 @@ final class GuestChannel: ChannelEndpoint {
                 m.args[1] = .int(Int32(regionOffset))
                 m.bytes = WireCodec.encode(objectID: sender, opcode: m.header.opcode, m.args)
             }
-            buffers[bid] = ShmBuffer(backing: backing, offset: Int(offset), width: Int(width), height: Int(height), stride: Int(stride), format: format)
+            let made = ShmBuffer(backing: backing, offset: Int(offset), width: Int(width), height: Int(height), stride: Int(stride), format: format)
+            // Buffers sharing pool bytes: their damage says nothing about each other's bytes.
+            var aliased = false
+            for (other, ob) in buffers where other != bid && ob.backing.samePool(as: backing) && ob.overlaps(made) {
+                aliased = true
+                history.markAliased(other)
+            }
+            buffers[bid] = made
+            history.created(bid, aliased: aliased)
         case ("wl_shm_pool", "resize"):
             guard let pool = pools[sender], case .int(let size) = m.args[0] else { break }
             switch pool {
@@ -280,11 +306,16 @@ final class GuestChannel: ChannelEndpoint {
                 guard p.clientFileSize() >= Int(size) else {
                     throw MessageFault(objectID: sender, code: 2, message: "pool fd is smaller than the new size \(size)")
                 }
+                markBuffersWhole(of: pool)
                 if Int(size) > p.size {
+                    // Growing remaps both mappings: queued references to them must be copied out first.
+                    link.detach(p.mirror)
+                    link.detach(p.client)
                     do { try p.grow(to: Int(size)) } catch { throw MessageFault(objectID: sender, code: 2, message: "cannot map grown pool: \(error)") }
                     link.send(.resourceExtend(channel: id, resource: p.resourceID, size: UInt64(size)))
                 }
             case .region(let p):
+                markBuffersWhole(of: pool)
                 try resizeRegionPool(p, to: Int(size), sender: sender)
                 m.args[0] = .int(Int32(p.hostPoolSize))
                 m.bytes = WireCodec.encode(objectID: sender, opcode: m.header.opcode, m.args)
@@ -299,6 +330,7 @@ final class GuestChannel: ChannelEndpoint {
             }
         case ("wl_buffer", "destroy"):
             if let b = buffers.removeValue(forKey: sender) {
+                history.destroyed(sender)
                 switch b.backing {
                 case .stream(let p):
                     p.bufferCount -= 1
@@ -316,7 +348,12 @@ final class GuestChannel: ChannelEndpoint {
                 }
             }
         case ("wl_compositor", "create_surface"):
-            if case .newID(let sid) = m.args[0] { surfaces[sid] = SurfaceState() }
+            if case .newID(let sid) = m.args[0] {
+                nextSurfaceSerial += 1
+                var state = SurfaceState()
+                state.serial = nextSurfaceSerial
+                surfaces[sid] = state
+            }
         case ("wl_surface", "attach"):
             if case .object(let bid) = m.args[0] { surfaces[sender]?.pendingBuffer = bid }
         case ("wl_surface", "damage"), ("wl_surface", "damage_buffer"):
@@ -331,7 +368,7 @@ final class GuestChannel: ChannelEndpoint {
             stats.commits += 1
             try sendDamage(surface: sender)
         case ("wl_surface", "destroy"):
-            surfaces.removeValue(forKey: sender)
+            if let gone = surfaces.removeValue(forKey: sender) { history.surfaceDestroyed(gone.serial) }
         case ("wp_viewporter", "get_viewport"):
             if case .newID(let vid) = m.args[0], case .object(let sid) = m.args[1] { viewports[vid] = sid }
         case ("wp_viewport", "set_source"):
@@ -351,6 +388,16 @@ final class GuestChannel: ChannelEndpoint {
             break
         }
         return true
+    }
+
+    /// After a pool resize, the next commit of each of its buffers compares all of it.
+    private func markBuffersWhole(of pool: Pool) {
+        let backing: Backing
+        switch pool {
+        case .stream(let p): backing = .stream(p)
+        case .region(let p): backing = .region(p, chunk: nil, registration: nil)
+        }
+        for (bid, b) in buffers where b.backing.samePool(as: backing) { history.markWhole(bid) }
     }
 
     /// A region pool grows: in place if the region allows, else new buffers
@@ -390,23 +437,112 @@ final class GuestChannel: ChannelEndpoint {
         guard var state = surfaces[sid] else { return }
         let bufferID = state.pendingBuffer ?? state.buffer
         let buffer = buffers[bufferID]
-        let (_, rects) = state.commit(bufferSize: buffer.map { ($0.width, $0.height) })
+        let (_, damage) = state.commit(bufferSize: buffer.map { ($0.width, $0.height) })
         surfaces[sid] = state
+        let geometry = CommitGeometry(width: buffer?.width ?? 0, height: buffer?.height ?? 0, scale: state.scale,
+                                      transform: state.transform, viewport: state.viewport)
+        let rects = history.commit(surface: state.serial, buffer: buffer == nil ? nil : bufferID, geometry: geometry, damage: damage)
         guard let b = buffer, !rects.isEmpty else { return }
         switch b.backing {
         case .stream(let pool):
-            guard pool.clientFileSize() >= pool.size, let clientBase = pool.client.base else { throw shrankFault(bufferID, pool.size) }
-            var builder = UpdateBuilder(channel: id, resource: pool.resourceID, maxPayload: limits.maxPayload)
-            // The client can still shrink its file while we read it.
-            let read = try guardedRead(clientBase, length: pool.client.size, bufferID) { () -> Int in
-                var copied = 0
-                Self.forEachDamagedSpan(b, rects) { start, end in copied += ByteDiff.diff(pool, start: start, end: end, into: &builder) }
-                return copied
+            guard pool.clientFileSize() >= pool.size, let client = pool.client.base, let mirror = pool.mirror.base else {
+                throw shrankFault(bufferID, pool.size)
             }
-            builder.flush()
-            for f in builder.frames { link.send(f) }
-            stats.pixelBytesSent += UInt64(builder.totalBytes)
-            stats.copiedBytes += UInt64(read + builder.totalBytes)
+            // Earlier updates may still be queued from the mirror: copy them out before it changes.
+            link.detach(pool.mirror)
+            runs.removeAll(keepingCapacity: true)
+            var copied = 0
+            var pending = 0
+            var sent = 0
+            var syncCopied = 0
+            let before = link.referencedBytes
+            let span = b.offset..<(b.offset + b.stride * b.height)
+            // Bytes queued by reference are read by the kernel later, outside
+            // any guard: only a file sealed against shrinking may be used so
+            // (a shrink would fail the link's sendmsg with EFAULT).
+            if pool.blindCommits > 1, history.entries[bufferID]?.aliased == false, pool.clientCannotShrink {
+                Self.forEachDamagedSpan(b, rects) { start, end in ByteDiff.addRun(&runs, offset: start, length: end - start) }
+                let total = runs.reduce(0) { $0 + $1.length }
+                if total >= runs.count * Self.referenceRun {
+                    // Mostly changed, in long runs: send the damage straight
+                    // from the client's memory, without a copy into the
+                    // mirror, which is then stale in these bytes.
+                    pool.blindCommits -= 1
+                    for r in runs { pool.markStale(r.offset..<(r.offset + r.length)) }
+                    sent = link.sendUpdate(channel: id, resource: pool.resourceID, base: UnsafeRawPointer(client), runs: runs, owner: pool.client)
+                    let referenced = Int(link.referencedBytes - before)
+                    stats.pixelBytesSent += UInt64(sent)
+                    stats.copiedBytes += UInt64(sent - referenced)
+                    return
+                }
+                // Short runs cost a copy into the link queue anyway: keep the mirror.
+                runs.removeAll(keepingCapacity: true)
+            }
+            // The client can still shrink its file while we read it.
+            _ = try guardedRead(client, length: pool.client.size, bufferID) { () -> Int in
+                var synced: [Range<Int>] = []
+                if pool.isStale(span) {
+                    // These bytes were sent straight from the client's memory and
+                    // the mirror missed them. Outside this commit's damage (which
+                    // includes what the buffer missed) the client's bytes are what
+                    // the host has: copy them into the mirror, unsent. The damaged
+                    // parts are sent below without comparing.
+                    synced = pool.takeStale(in: span)
+                    for r in synced {
+                        (mirror + r.lowerBound).copyMemory(from: client + r.lowerBound, byteCount: r.count)
+                        syncCopied += r.count
+                    }
+                }
+                // Runs go out every MiB or so, so that the host receives while the guest compares.
+                func sendRuns(_ force: Bool) {
+                    guard force ? !runs.isEmpty : pending >= Self.sendChunk else { return }
+                    sent += link.sendUpdate(channel: id, resource: pool.resourceID, base: UnsafeRawPointer(mirror), runs: runs, owner: pool.mirror)
+                    runs.removeAll(keepingCapacity: true)
+                    pending = 0
+                }
+                func addSynced(_ start: Int, _ end: Int) {
+                    ByteDiff.addRun(&runs, offset: start, length: end - start)
+                    pending += end - start
+                    sendRuns(false)
+                }
+                if pool.blindCommits > 0 {
+                    pool.blindCommits -= 1
+                    Self.forEachDamagedSpan(b, rects, split: synced) { start, end, isSynced in
+                        if isSynced { return addSynced(start, end) }
+                        var at = start
+                        while at < end {
+                            let n = min(end - at, Self.sendChunk)
+                            (mirror + at).copyMemory(from: client + at, byteCount: n)
+                            ByteDiff.addRun(&runs, offset: at, length: n)
+                            copied += n
+                            pending += n
+                            at += n
+                            sendRuns(false)
+                        }
+                    }
+                } else {
+                    var compared = 0
+                    Self.forEachDamagedSpan(b, rects, split: synced) { start, end, isSynced in
+                        if isSynced { return addSynced(start, end) }
+                        var at = start
+                        while at < end {
+                            let stop = min(end, at + Self.sendChunk)
+                            compared += stop - at
+                            let n = ByteDiff.diff(client: client, copy: mirror, start: at, end: stop, runs: &runs)
+                            copied += n
+                            pending += n
+                            at = stop
+                            sendRuns(false)
+                        }
+                    }
+                    if compared >= 1 << 16 && copied * 4 >= compared * 3 { pool.blindCommits = Self.blindCommitRun }
+                }
+                sendRuns(true)
+                return 0
+            }
+            let referenced = Int(link.referencedBytes - before)
+            stats.pixelBytesSent += UInt64(sent)
+            stats.copiedBytes += UInt64(copied + syncCopied + sent - referenced)
         case .region(let pool, let chunk?, _):
             guard let region, let client = pool.client?.base, pool.clientFileSize() >= pool.size else {
                 throw shrankFault(bufferID, pool.size)
@@ -461,6 +597,29 @@ final class GuestChannel: ChannelEndpoint {
     /// How many commits are copied without comparing after a commit whose
     /// damage had changed almost everywhere.
     static let blindCommitRun = 15
+
+    /// Blind commits skip the mirror only when their runs average at least this.
+    static let referenceRun = 16384
+
+    /// Changed bytes collected before they are handed to the link.
+    static let sendChunk = 1 << 20
+
+    /// Like `forEachDamagedSpan(_:_:_:)`, with each span cut where it
+    /// enters or leaves `split` (sorted, disjoint byte ranges); the flag says
+    /// whether the piece lies inside them.
+    private static func forEachDamagedSpan(_ b: ShmBuffer, _ rects: [Rect], split: [Range<Int>], _ body: (Int, Int, Bool) -> Void) {
+        guard !split.isEmpty else { return forEachDamagedSpan(b, rects) { body($0, $1, false) } }
+        forEachDamagedSpan(b, rects) { start, end in
+            var at = start
+            for r in split where r.upperBound > at && r.lowerBound < end {
+                if r.lowerBound > at { body(at, r.lowerBound, false) }
+                let inEnd = min(end, r.upperBound)
+                body(max(at, r.lowerBound), inEnd, true)
+                at = inEnd
+            }
+            if at < end { body(at, end, false) }
+        }
+    }
 
     /// Calls `body(start, end)` with the pool byte spans the damage covers:
     /// whole rows when a rectangle spans the stride, else a span per row.

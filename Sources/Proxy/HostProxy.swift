@@ -176,6 +176,11 @@ final class HostLinkSession: LinkEndpointDelegate, ChannelOwner {
         }
     }
 
+    func link(_ link: LinkEndpoint, updateTargetFor channel: UInt32, resource: UInt32,
+              ranges: [UpdateRange]) throws(LinkProtocolError) -> UpdateTarget? {
+        try channels.target(channel: channel)?.updateTarget(resource: resource, ranges: ranges)
+    }
+
     func linkDidDrain(_ link: LinkEndpoint) {
         for ch in channels.all { ch.linkDrained() }
     }

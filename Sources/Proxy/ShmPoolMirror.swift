@@ -14,6 +14,53 @@ final class ShmPoolMirror {
     var poolAlive = true
     /// wl_buffers created from this pool and not destroyed.
     var bufferCount = 0
+    /// Commits still to copy without comparing (see GuestChannel.blindCommitRun).
+    var blindCommits = 0
+    /// Pool byte ranges sent straight from the client's memory: the mirror
+    /// does not hold what the host has there (sorted, disjoint).
+    private(set) var stale: [Range<Int>] = []
+
+    func isStale(_ r: Range<Int>) -> Bool { stale.contains { $0.overlaps(r) } }
+
+    func markStale(_ r: Range<Int>) {
+        guard !r.isEmpty else { return }
+        var merged = r
+        var kept: [Range<Int>] = []
+        for s in stale {
+            if s.overlaps(merged) || s.upperBound == merged.lowerBound || merged.upperBound == s.lowerBound {
+                merged = min(s.lowerBound, merged.lowerBound)..<max(s.upperBound, merged.upperBound)
+            } else {
+                kept.append(s)
+            }
+        }
+        kept.append(merged)
+        stale = kept.sorted { $0.lowerBound < $1.lowerBound }
+        if stale.count > Self.maxStaleRanges { stale = [stale.first!.lowerBound..<stale.map(\.upperBound).max()!] }
+    }
+
+    /// Most stale ranges kept; beyond it they merge into one (syncing more
+    /// bytes than needed is still right).
+    static let maxStaleRanges = 64
+
+    /// Removes and returns the stale parts of `r`.
+    func takeStale(in r: Range<Int>) -> [Range<Int>] {
+        let taken = stale.compactMap { s -> Range<Int>? in
+            let c = s.clamped(to: r)
+            return c.isEmpty ? nil : c
+        }
+        clearStale(r)
+        return taken
+    }
+
+    func clearStale(_ r: Range<Int>) {
+        var kept: [Range<Int>] = []
+        for s in stale {
+            guard s.overlaps(r) else { kept.append(s); continue }
+            if s.lowerBound < r.lowerBound { kept.append(s.lowerBound..<r.lowerBound) }
+            if r.upperBound < s.upperBound { kept.append(r.upperBound..<s.upperBound) }
+        }
+        stale = kept
+    }
 
     init(resourceID: UInt32, clientFD: OwnedFD, size: Int) throws(SystemError) {
         self.resourceID = resourceID
@@ -25,6 +72,16 @@ final class ShmPoolMirror {
 
     /// Size of the client's file now (it may shrink it behind our back).
     func clientFileSize() -> Int { (try? clientFD.fileSize()) ?? 0 }
+
+    /// Whether the client's file carries F_SEAL_SHRINK (as memfds from
+    /// weston's and many toolkits' allocators do), so its mapping can never
+    /// fault. Seals are never removed, so a yes is kept.
+    var clientCannotShrink: Bool {
+        if sealedAgainstShrink { return true }
+        sealedAgainstShrink = (try? Memfd.seals(of: clientFD).contains(.shrink)) ?? false
+        return sealedAgainstShrink
+    }
+    private var sealedAgainstShrink = false
 
     func grow(to newSize: Int) throws(SystemError) {
         try client.grow(to: newSize)

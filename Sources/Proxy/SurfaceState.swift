@@ -13,6 +13,8 @@ struct SurfaceState {
     var scale = 1
     var transform = 0
     var viewport = ViewportState()
+    /// Unique within the channel (surface ids are reused; serials are not).
+    var serial: UInt64 = 0
 
     /// Most damage rectangles kept per commit; beyond it the whole buffer counts.
     static let maxRects = 256
@@ -28,7 +30,9 @@ struct SurfaceState {
     }
 
     /// Applies pending state and returns the damaged buffer rectangles
-    /// (already clipped) for a buffer of the given size.
+    /// (already clipped) for a buffer of the given size. A new attachment
+    /// reports its damage like any commit: what the rest of a newly attached
+    /// buffer holds is `DamageHistory`'s question.
     mutating func commit(bufferSize: (Int, Int)?) -> (newAttachment: Bool, rects: [Rect]) {
         let attached = pendingBuffer != nil
         if let b = pendingBuffer { buffer = b }
@@ -45,7 +49,6 @@ struct SurfaceState {
         }
         guard let (w, h) = bufferSize else { return (attached, []) }
         let whole = Rect(x: 0, y: 0, width: w, height: h)
-        if attached { return (true, [whole]) }
         var rects: [Rect] = []
         for r in pendingBufferDamage {
             let c = r.clipped(to: whole)
@@ -55,6 +58,6 @@ struct SurfaceState {
             let c = DamageMapper.bufferRect(surface: r, scale: scale, transform: transform, viewport: viewport, bufferWidth: w, bufferHeight: h)
             if !c.isEmpty { rects.append(c) }
         }
-        return (false, rects)
+        return (attached, rects)
     }
 }

@@ -55,6 +55,55 @@ struct PixelFidelityTests {
     }
 }
 
+/// Buffers destroyed and re-created, with another size, over pool bytes
+/// that full-damage frames had sent straight from the client's memory
+/// (bytes the guest's mirror does not hold): every later frame, with
+/// partial damage, must still arrive exactly.
+@Suite struct BufferReplacementFidelityTests {
+    @Test("new buffers over bytes the mirror missed", arguments: [LinkTransportCase.unix, .unixWithRegion])
+    func replacedBuffersArriveExactly(transport: LinkTransportCase) throws {
+        let region = transport == .unixWithRegion
+        let chain = try RecordedProxies(hostArguments: { region ? RegionModeTests.regionArguments($0).host : [] },
+                                        guestArguments: { region ? RegionModeTests.regionArguments($0).guest : [] })
+        defer { chain.stop() }
+        let (compositor, host, guest) = (chain.compositor, chain.host, chain.guest)
+        let client = try PatternClient(socketPath: guest.socketPath!, width: 320, height: 200)
+        defer { client.close() }
+        var rng = SeededGenerator(seed: 9)
+        var expected: [(width: Int, height: Int, bytes: [UInt8])] = []
+        func frame(_ n: Int, _ damage: Damage) throws {
+            let before = compositor.commitCount
+            expected.append((client.width, client.height, try client.drawFrame(n, damage: damage)))
+            try #require(compositor.waitForCommits(before + 1, timeout: .seconds(10)), "frame \(n) never arrived\n\(host.diagnostics())")
+            try client.waitForFrameCallback()
+        }
+        func partial() -> Damage {
+            .rect(x: Int.random(in: 0..<client.width, using: &rng), y: Int.random(in: 0..<client.height, using: &rng),
+                  width: Int.random(in: 1...90, using: &rng), height: Int.random(in: 1...70, using: &rng))
+        }
+        // Full frames: after the first, the guest copies without comparing
+        // and, for long runs, sends straight from the client's memory.
+        for n in 0..<6 { try frame(n, .full) }
+        for n in 6..<10 { try frame(n, partial()) }
+        for n in 10..<13 { try frame(n, .full) }
+        // New buffers of another stride, each over bytes of both old ones.
+        try client.replaceBuffers(width: 300, height: 190, offsets: [16_000, 260_000])
+        try frame(13, .full)
+        for n in 14..<40 { try frame(n, n % 9 == 0 ? .full : partial()) }
+
+        let commits = compositor.commits.suffix(expected.count)
+        #expect(commits.count == expected.count)
+        for (n, (commit, want)) in zip(commits, expected).enumerated() {
+            #expect(commit.width == want.width && commit.height == want.height, "frame \(n) size")
+            let firstBad = (0..<min(commit.bytes.count, want.bytes.count)).first { commit.bytes[$0] != want.bytes[$0] }
+            let same = commit.bytes == want.bytes
+            #expect(same, "frame \(n) differs at byte \(firstBad ?? -1)")
+        }
+        #expect(compositor.postedErrors.isEmpty, "\(compositor.postedErrors)")
+        #expect(try guest.stats()["client_errors"] == 0)
+    }
+}
+
 enum LinkTransportCase: Sendable, CustomStringConvertible {
     case unix, tcp
     /// A unix link with a shared region file both proxies map.

@@ -11,13 +11,18 @@ import Wayland
 @Suite("A client shrinking its pool file mid-read", .serialized)
 struct PoolTruncationTests {
     enum Mode: String, Sendable, CaseIterable { case stream, region }
+    /// How much of the buffer the client changes each frame: a little (the
+    /// proxy compares), or all of it (after one such commit the proxy copies
+    /// without comparing).
+    enum Change: String, Sendable, CaseIterable { case firstPage, everything }
 
     private static let width = 1920, height = 1080
     private static let stride = width * 4
     private static var poolSize: Int { stride * height }
 
-    @Test("the client is ended with a wl_shm error; the guest proxy and its other clients carry on", arguments: Mode.allCases)
-    func truncatedMidRead(mode: Mode) throws {
+    @Test("the client is ended with a wl_shm error; the guest proxy and its other clients carry on",
+          arguments: Mode.allCases, Change.allCases)
+    func truncatedMidRead(mode: Mode, change: Change) throws {
         let chain = try RecordedProxies(
             hostArguments: { mode == .region ? ["--region", $0.file("region"), "--region-size", "32M"] : [] },
             guestArguments: { mode == .region ? ["--region", $0.file("region")] : [] })
@@ -33,7 +38,7 @@ struct PoolTruncationTests {
         let deadline = monotonicSeconds() + 60
         while try chain.guest.stats()["memory_faults", default: 0] == 0 && monotonicSeconds() < deadline {
             rounds += 1
-            if let error = try shrinkingClientRound(socket: socket) {
+            if let error = try shrinkingClientRound(socket: socket, change: change) {
                 endedByError += 1
                 #expect(error.code == 2 && error.message.contains("error accessing SHM buffer"), "round \(rounds): \(error)")
             }
@@ -41,7 +46,7 @@ struct PoolTruncationTests {
             if !chain.guest.isRunning { return }
         }
         let stats = try chain.guest.stats()
-        print("pool truncation (\(mode.rawValue)): \(rounds) rounds, \(endedByError) clients ended with a wl_shm error, memory_faults \(stats["memory_faults", default: 0])")
+        print("pool truncation (\(mode.rawValue), \(change.rawValue) changing): \(rounds) rounds, \(endedByError) clients ended with a wl_shm error, memory_faults \(stats["memory_faults", default: 0])")
         #expect(stats["memory_faults", default: 0] >= 1, "no read ever faulted in \(rounds) rounds: the test did not reach the race")
         if mode == .region { #expect(stats["region_pools", default: 0] >= 1) }
 
@@ -61,7 +66,7 @@ struct PoolTruncationTests {
     /// One client: pool, buffer, surface, then commits while another thread
     /// shrinks and regrows the pool file. Returns the wl_display.error the
     /// client got, or nil if it ran out of commits without one.
-    private func shrinkingClientRound(socket: String) throws -> (object: UInt32, code: UInt32, message: String)? {
+    private func shrinkingClientRound(socket: String, change: Change) throws -> (object: UInt32, code: UInt32, message: String)? {
         let c = try RawWaylandClient(path: socket)
         let globals = try c.registryGlobals()
         let compositor = try #require(globals["wl_compositor"]), shm = try #require(globals["wl_shm"])
@@ -73,6 +78,10 @@ struct PoolTruncationTests {
         try c.send(5, 0, [.newID(6), .fd, .int(Int32(Self.poolSize))], fds: [try memfd.duplicate()])
         try c.send(6, 0, [.newID(7), .int(0), .int(Int32(Self.width)), .int(Int32(Self.height)), .int(Int32(Self.stride)), .uint(1)])
         try c.send(4, 0, [.newID(8)])
+        // The pool exists at its full size before the shrinking starts.
+        try c.send(1, 0, [.newID(9)])
+        var received = try c.readMessages(until: { $0.contains { $0.0 == 9 } })
+        #expect(received.contains { $0.0 == 9 }, "no reply to the sync after creating the pool")
 
         // The shrinking thread: full size for a random 0-3 ms, then 4 KiB for 0.2 ms.
         let stop = ManagedAtomicFlag()
@@ -91,12 +100,19 @@ struct PoolTruncationTests {
             while !shrinker.isFinished { usleep(1000) }
         }
 
-        var received: [(UInt32, UInt16, [UInt8])] = []
+        var fullFrame = [UInt8](repeating: 0, count: change == .everything ? Self.poolSize : 0)
         for frame in 0..<200 {
-            // Something changes every frame, so the proxy has bytes to move:
-            // in the first page only, which the shrinking thread never cuts
-            // (writing past it would fault this test process).
-            memset(writer.base!, Int32(frame & 0xFF), 4096)
+            // Something changes every frame, so the proxy has bytes to move.
+            // Through the mapping only in the first page, which the shrinking
+            // thread never cuts (a store past it would fault this test
+            // process); the whole buffer with pwrite, which cannot fault.
+            switch change {
+            case .firstPage:
+                memset(writer.base!, Int32(frame & 0xFF), 4096)
+            case .everything:
+                fullFrame.withUnsafeMutableBytes { memset($0.baseAddress!, Int32(frame & 0xFF), $0.count) }
+                _ = fullFrame.withUnsafeBytes { pwrite(raw, $0.baseAddress!, $0.count, 0) }
+            }
             do {
                 try c.send(8, 1, [.object(7), .int(0), .int(0)])
                 try c.send(8, 9, [.int(0), .int(0), .int(Int32(Self.width)), .int(Int32(Self.height))])

@@ -38,13 +38,14 @@ import Testing
 }
 
 @Suite struct SurfaceStateTests {
-    @Test func newAttachmentIsFullDamage() {
+    /// The whole-buffer rule for new attachments lives in DamageHistory.
+    @Test func newAttachmentReportsItsDamage() {
         var s = SurfaceState()
         s.pendingBuffer = 7
         s.addDamage(Rect(x: 0, y: 0, width: 1, height: 1), buffer: true)
         let (fresh, rects) = s.commit(bufferSize: (64, 48))
         #expect(fresh)
-        #expect(rects == [Rect(x: 0, y: 0, width: 64, height: 48)])
+        #expect(rects == [Rect(x: 0, y: 0, width: 1, height: 1)])
         #expect(s.buffer == 7)
     }
 

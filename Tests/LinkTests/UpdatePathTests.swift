@@ -1,0 +1,285 @@
+import Glibc
+import Link
+import PortholeSystem
+import SystemTestSupport
+import Testing
+
+/// A delegate that takes `resourceUpdate` data straight into memory of its own.
+private final class TargetRecorder: LinkEndpointDelegate {
+    let memory: UnsafeMutableRawPointer
+    let size: Int
+    var frames: [LinkFrame] = []
+    var closes: [String] = []
+    var completed = 0
+    var copied = 0
+    var direct = 0
+    /// Return no target (frames arrive whole instead).
+    var declines = false
+    /// Throw this from updateTargetFor.
+    var refusal: LinkProtocolError?
+    var asked: [(channel: UInt32, resource: UInt32, ranges: [UpdateRange])] = []
+
+    init(size: Int) {
+        self.size = size
+        memory = .allocate(byteCount: size, alignment: 16)
+        memory.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+    }
+    deinit { memory.deallocate() }
+
+    var bytes: [UInt8] { Array(UnsafeRawBufferPointer(start: memory, count: size)) }
+
+    func linkDidOpen(_ link: LinkEndpoint) {}
+    func link(_ link: LinkEndpoint, received frame: LinkFrame) throws(LinkProtocolError) { frames.append(frame) }
+    func linkDidDrain(_ link: LinkEndpoint) {}
+    func linkDidClose(_ link: LinkEndpoint, reason: String) { closes.append(reason) }
+    func link(_ link: LinkEndpoint, updateTargetFor channel: UInt32, resource: UInt32,
+              ranges: [UpdateRange]) throws(LinkProtocolError) -> UpdateTarget? {
+        asked.append((channel, resource, ranges))
+        if let refusal { throw refusal }
+        if declines { return nil }
+        for r in ranges where r.offset + UInt64(r.length) > UInt64(size) {
+            throw .rangeOutsideResource(resource: resource, offset: r.offset, length: r.length, size: UInt64(size))
+        }
+        return UpdateTarget(base: memory, owner: self) { [unowned self] t in
+            completed += 1
+            copied += t.copied
+            direct += t.direct
+        }
+    }
+}
+
+/// Memory that the sender reads update runs from.
+private final class Source {
+    let pointer: UnsafeMutableRawPointer
+    let size: Int
+    init<G: RandomNumberGenerator>(size: Int, using rng: inout G) {
+        self.size = size
+        pointer = .allocate(byteCount: size, alignment: 16)
+        let bytes = randomBytes(size, using: &rng)
+        pointer.copyMemory(from: bytes, byteCount: size)
+    }
+    deinit { pointer.deallocate() }
+    var bytes: [UInt8] { Array(UnsafeRawBufferPointer(start: pointer, count: size)) }
+}
+
+/// Applies decoded update frames to a zeroed memory image.
+private func apply(_ frames: [LinkFrame], size: Int) -> [UInt8] {
+    var image = [UInt8](repeating: 0, count: size)
+    for case .resourceUpdate(_, _, let ranges, let bytes) in frames {
+        var at = 0
+        for r in ranges {
+            for i in 0..<Int(r.length) { image[Int(r.offset) + i] = bytes[at + i] }
+            at += Int(r.length)
+        }
+    }
+    return image
+}
+
+/// Sending updates by gather write and receiving them straight into memory.
+@Suite struct UpdatePathTests {
+    /// Runs: long ones (queued by reference), short ones (copied), one that
+    /// spans several frames, adjacent and empty ones.
+    private func mixedRuns(size: Int) -> [UpdateRun] {
+        [UpdateRun(offset: 0, length: 100), UpdateRun(offset: 100, length: 5000), UpdateRun(offset: 8192, length: 0),
+         UpdateRun(offset: 9000, length: 2_500_000), UpdateRun(offset: 2_600_000, length: 64),
+         UpdateRun(offset: 2_700_000, length: 300_000), UpdateRun(offset: size - 10, length: 10)]
+    }
+
+    private func expectedImage(_ source: Source, _ runs: [UpdateRun]) -> [UInt8] {
+        var image = [UInt8](repeating: 0, count: source.size)
+        let src = source.bytes
+        for r in runs { for i in r.offset..<(r.offset + r.length) { image[i] = src[i] } }
+        return image
+    }
+
+    @Test func sendUpdateWritesValidFramesHoldingTheRuns() throws {
+        var rng = SplitMix64(seed: 5)
+        let size = 3_200_000
+        let source = Source(size: size, using: &rng)
+        let loop = try EventLoop()
+        let (a, b) = try Socket.pair()
+        let link = try LinkEndpoint(socket: a, role: .guest, name: "g", loop: loop, delegate: nil)
+        let peer = try RawPeer(socket: b, loop: loop)
+        peer.sendHello(role: .host)
+        #expect(try runLoop(loop) { link.isOpen })
+        let runs = mixedRuns(size: size)
+        let total = runs.reduce(0) { $0 + $1.length }
+        let sent = link.sendUpdate(channel: 3, resource: 7, base: source.pointer, runs: runs, owner: source)
+        #expect(sent == total)
+        #expect(try runLoop(loop) { link.queuedBytes == 0 && peer.frames.filter { if case .resourceUpdate = $0 { true } else { false } }.count >= 3 })
+        #expect(peer.decodeError == nil)
+        let updates = peer.frames.filter { if case .resourceUpdate = $0 { true } else { false } }
+        for case .resourceUpdate(let c, let r, let ranges, let bytes) in updates {
+            #expect(c == 3 && r == 7)
+            #expect(8 + 16 * ranges.count + bytes.count <= LinkLimits().maxPayload - 4096)
+        }
+        #expect(updates.count >= 3, "2.8 MB of runs need at least three frames")
+        #expect(apply(updates, size: size) == expectedImage(source, runs))
+        #expect(link.referencedBytes > 2_000_000, "long runs are queued by reference, not copied")
+    }
+
+    @Test func detachCopiesQueuedReferencesBeforeTheMemoryChanges() throws {
+        var rng = SplitMix64(seed: 6)
+        // More than the socket buffers hold (the link asks for 4 MiB).
+        let size = 12_000_000
+        let source = Source(size: size, using: &rng)
+        let original = source.bytes
+        let loop = try EventLoop()
+        let (a, b) = try Socket.pair()
+        let link = try LinkEndpoint(socket: a, role: .guest, name: "g", loop: loop, delegate: nil)
+        let peer = try RawPeer(socket: b, loop: loop)
+        peer.sendHello(role: .host)
+        #expect(try runLoop(loop) { link.isOpen })
+        peer.stopReading()
+        let runs = [UpdateRun(offset: 0, length: size)]
+        link.sendUpdate(channel: 1, resource: 1, base: source.pointer, runs: runs, owner: source)
+        #expect(link.queuedBytes > 1_000_000, "the peer is not reading: most of it is still queued")
+        link.detach(source)
+        // The producer now changes its memory; what was sent must not change.
+        source.pointer.initializeMemory(as: UInt8.self, repeating: 0xEE, count: size)
+        // More frames after the detached ones still go out in order.
+        link.send(.creditRequest(channel: 1))
+        try peer.startReading()
+        #expect(try runLoop(loop) { link.queuedBytes == 0 && peer.frames.last == .creditRequest(channel: 1) })
+        let updates = peer.frames.filter { if case .resourceUpdate = $0 { true } else { false } }
+        #expect(apply(updates, size: size) == original)
+    }
+
+    /// The update frames arrive in pieces of random sizes, one piece per loop
+    /// tick; every byte ends up in the target, nothing arrives as a frame.
+    @Test(arguments: [UInt64(1), 2, 3])
+    func updatesAreReceivedStraightIntoTheTarget(seed: UInt64) throws {
+        var rng = SplitMix64(seed: seed)
+        let size = 3_200_000
+        let source = Source(size: size, using: &rng)
+        let loop = try EventLoop()
+        let (a, b) = try Socket.pair()
+        let sender = try LinkEndpoint(socket: a, role: .guest, name: "g", loop: loop, delegate: nil)
+        // Capture what the sender writes, to replay it in random pieces.
+        let capture = try RawPeer(socket: b, loop: loop)
+        capture.sendHello(role: .host)
+        #expect(try runLoop(loop) { sender.isOpen })
+        let runs = mixedRuns(size: size)
+        sender.sendUpdate(channel: 1, resource: 2, base: source.pointer, runs: runs, owner: source)
+        sender.send(.creditRequest(channel: 1))
+        #expect(try runLoop(loop) { capture.frames.last == .creditRequest(channel: 1) })
+        var stream = FrameCodec.encode(.hello(version: 1, role: .guest, features: 0))
+        for f in capture.frames.dropFirst() { stream += FrameCodec.encode(f) }
+
+        let (c, d) = try Socket.pair()
+        let recorder = TargetRecorder(size: size)
+        let receiver = try LinkEndpoint(socket: c, role: .host, name: "h", loop: loop, delegate: recorder)
+        let peer = try RawPeer(socket: d, loop: loop)
+        var at = 0
+        let feeder = try loop.addTimer(nanoseconds: 100_000) {
+            guard at < stream.count else { return }
+            let n = min(stream.count - at, [1, 7, 100, 5000, 70_000, 400_000].randomElement(using: &rng)!)
+            // Only what the socket takes now: the reader runs on this thread.
+            let written = stream.withUnsafeBytes { write(peer.socket.rawValue, $0.baseAddress! + at, n) }
+            if written > 0 { at += written }
+        }
+        #expect(try runLoop(loop, timeout: 30) { recorder.frames.last == .creditRequest(channel: 1) || !recorder.closes.isEmpty })
+        loop.unregister(feeder)
+        #expect(recorder.closes.isEmpty)
+        #expect(recorder.frames == [.creditRequest(channel: 1)], "updates went to the target, not through received(frame)")
+        let updateCount = capture.frames.filter { if case .resourceUpdate = $0 { true } else { false } }.count
+        #expect(recorder.completed == updateCount)
+        #expect(recorder.copied + recorder.direct == runs.reduce(0) { $0 + $1.length })
+        #expect(recorder.bytes == expectedImage(source, runs))
+        #expect(receiver.receivedBytes == UInt64(stream.count))
+    }
+
+    @Test func aRangeTheTargetRefusesEndsTheLinkBeforeAnyDataIsWritten() throws {
+        let loop = try EventLoop()
+        let (c, d) = try Socket.pair()
+        let recorder = TargetRecorder(size: 1000)
+        let receiver = try LinkEndpoint(socket: c, role: .host, name: "h", loop: loop, delegate: recorder)
+        let peer = try RawPeer(socket: d, loop: loop)
+        peer.sendHello(role: .guest)
+        peer.send(.resourceUpdate(channel: 1, resource: 1, ranges: [UpdateRange(offset: 900, length: 200)], bytes: [UInt8](repeating: 9, count: 200)))
+        #expect(try runLoop(loop) { receiver.isClosed })
+        #expect(receiver.closedByProtocolError)
+        #expect(recorder.bytes.allSatisfy { $0 == 0 })
+        #expect(recorder.completed == 0)
+    }
+
+    @Test func rangesThatDoNotCoverTheDataEndTheLink() throws {
+        let loop = try EventLoop()
+        let (c, d) = try Socket.pair()
+        let recorder = TargetRecorder(size: 1000)
+        let receiver = try LinkEndpoint(socket: c, role: .host, name: "h", loop: loop, delegate: recorder)
+        let peer = try RawPeer(socket: d, loop: loop)
+        peer.sendHello(role: .guest)
+        // Two ranges of 10 bytes, 25 bytes of data.
+        var payload: [UInt8] = []
+        payload.le32(1); payload.le32(2)
+        payload.le64(0); payload.le32(10); payload.le32(0)
+        payload.le64(10); payload.le32(10); payload.le32(0)
+        payload += [UInt8](repeating: 1, count: 25)
+        peer.send(rawFrame(type: FrameType.resourceUpdate.rawValue, channel: 1, payload: payload))
+        #expect(try runLoop(loop) { receiver.isClosed })
+        #expect(receiver.closedByProtocolError)
+        #expect(recorder.asked.isEmpty, "the decoder's checks come before the delegate is asked")
+        #expect(recorder.bytes.allSatisfy { $0 == 0 })
+    }
+
+    @Test func aDelegateWithoutTargetGetsTheWholeFrame() throws {
+        let loop = try EventLoop()
+        let (c, d) = try Socket.pair()
+        let recorder = TargetRecorder(size: 1000)
+        recorder.declines = true
+        let receiver = try LinkEndpoint(socket: c, role: .host, name: "h", loop: loop, delegate: recorder)
+        let peer = try RawPeer(socket: d, loop: loop)
+        peer.sendHello(role: .guest)
+        let frame = LinkFrame.resourceUpdate(channel: 4, resource: 5, ranges: [UpdateRange(offset: 3, length: 4)], bytes: [1, 2, 3, 4])
+        peer.send(frame)
+        #expect(try runLoop(loop) { recorder.frames.count == 1 })
+        #expect(recorder.frames == [frame])
+        #expect(recorder.asked.first?.channel == 4 && recorder.asked.first?.resource == 5)
+        #expect(recorder.bytes.allSatisfy { $0 == 0 })
+        #expect(!receiver.isClosed)
+    }
+
+    @Test func aDelegateErrorForAnUpdateEndsTheLink() throws {
+        let loop = try EventLoop()
+        let (c, d) = try Socket.pair()
+        let recorder = TargetRecorder(size: 1000)
+        recorder.refusal = .unknownResource(channel: 1, resource: 9)
+        let receiver = try LinkEndpoint(socket: c, role: .host, name: "h", loop: loop, delegate: recorder)
+        let peer = try RawPeer(socket: d, loop: loop)
+        peer.sendHello(role: .guest)
+        peer.send(.resourceUpdate(channel: 1, resource: 9, ranges: [UpdateRange(offset: 0, length: 4)], bytes: [1, 2, 3, 4]))
+        #expect(try runLoop(loop) { receiver.isClosed })
+        #expect(receiver.closedByProtocolError)
+        #expect(recorder.bytes.allSatisfy { $0 == 0 })
+    }
+
+    /// A peer killed in the middle of an update being received into place:
+    /// the close reason counts the bytes of it that did arrive.
+    @Test func aPeerGoneInTheMiddleOfAnUpdateReportsThePartialFrame() throws {
+        let loop = try EventLoop()
+        let (c, d) = try Socket.pair()
+        let recorder = TargetRecorder(size: 1 << 20)
+        let receiver = try LinkEndpoint(socket: c, role: .host, name: "h", loop: loop, delegate: recorder)
+        let peer = try RawPeer(socket: d, loop: loop)
+        peer.sendHello(role: .guest)
+        #expect(try runLoop(loop) { receiver.isOpen })
+        let frame = FrameCodec.encode(.resourceUpdate(channel: 1, resource: 1, ranges: [UpdateRange(offset: 0, length: 500_000)],
+                                                     bytes: [UInt8](repeating: 7, count: 500_000)))
+        let cut = 300_000
+        var at = 0
+        // In pieces, so that some of it is received straight into the target.
+        while at < cut {
+            let n = min(cut - at, 50_000)
+            peer.send(Array(frame[at..<(at + n)]))
+            at += n
+            try loop.addTimer(nanoseconds: 2_000_000, repeating: false) { [unowned loop] in loop.stop() }
+            try runLoop(loop)
+        }
+        peer.close()
+        #expect(try runLoop(loop) { receiver.isClosed })
+        #expect(recorder.closes.last?.contains("in the middle of a frame (\(cut) bytes of it dropped)") == true, "\(recorder.closes)")
+        #expect(recorder.completed == 0)
+        #expect(!receiver.closedByProtocolError)
+    }
+}
