@@ -307,15 +307,7 @@ class ChannelEndpoint {
             resourceBytes += size - m.size
             do { try m.extend(to: size) } catch { throw .resourceLimit("cannot grow resource \(rid): \(error)") }
         case .resourceUpdate(_, let rid, let ranges, let bytes):
-            if case .region? = resources[rid] { throw .unexpected("resource \(rid) is the shared region, which takes no updates over the link") }
-            guard case .memory(let m)? = resources[rid] else { throw .unknownResource(channel: id, resource: rid) }
-            guard !m.sealed else { throw .unexpected("update to sealed resource \(rid)") }
-            for r in ranges {
-                let (end, overflow) = r.offset.addingReportingOverflow(UInt64(r.length))
-                guard !overflow, end <= m.size else {
-                    throw .rangeOutsideResource(resource: rid, offset: r.offset, length: r.length, size: m.size)
-                }
-            }
+            let m = try updatableResource(rid, ranges: ranges)
             stats.copiedBytes += m.apply(ranges, bytes)
         case .resourceClose(_, let rid):
             guard resources[rid] != nil else { throw .unknownResource(channel: id, resource: rid) }
@@ -359,6 +351,16 @@ class ChannelEndpoint {
     /// the channel is closed (the frame is then dropped the usual way).
     func updateTarget(resource rid: UInt32, ranges: [UpdateRange]) throws(LinkProtocolError) -> UpdateTarget? {
         guard !closed else { return nil }
+        let m = try updatableResource(rid, ranges: ranges)
+        guard let mapping = m.writableMapping, let base = mapping.base, UInt64(mapping.size) >= m.size else { return nil }
+        let stats = self.stats
+        return UpdateTarget(base: base, owner: mapping) { t in stats.copiedBytes += UInt64(t.copied) }
+    }
+
+    /// The memory resource `rid` if the peer may write `ranges` into it: it
+    /// exists, is memory (not the shared region), is not sealed, and every
+    /// range lies inside it.
+    private func updatableResource(_ rid: UInt32, ranges: [UpdateRange]) throws(LinkProtocolError) -> MemoryResource {
         if case .region? = resources[rid] { throw .unexpected("resource \(rid) is the shared region, which takes no updates over the link") }
         guard case .memory(let m)? = resources[rid] else { throw .unknownResource(channel: id, resource: rid) }
         guard !m.sealed else { throw .unexpected("update to sealed resource \(rid)") }
@@ -368,9 +370,7 @@ class ChannelEndpoint {
                 throw .rangeOutsideResource(resource: rid, offset: r.offset, length: r.length, size: m.size)
             }
         }
-        guard let mapping = m.writableMapping, let base = mapping.base, UInt64(mapping.size) >= m.size else { return nil }
-        let stats = self.stats
-        return UpdateTarget(base: base, owner: mapping) { t in stats.copiedBytes += UInt64(t.copied) }
+        return m
     }
 
     /// The peer closed the channel.
