@@ -24,14 +24,14 @@ let package = Package(
             dependencies: ["Proxy", "Bench", "Sharing", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "porthole-gen", dependencies: ["Wayland"]),
-        // Test helpers shared by the PortholeSystem and Link tests (not shipped).
+        // Test helpers shared by several test targets (not shipped).
         .target(name: "SystemTestSupport", dependencies: ["PortholeSystem"], path: "Tests/SystemTestSupport"),
         .testTarget(name: "PortholeSystemTests", dependencies: ["PortholeSystem", "SystemTestSupport"]),
-        .testTarget(name: "WaylandTests", dependencies: ["Wayland", "Harness"]),
-        .testTarget(name: "SharingTests", dependencies: ["Sharing"]),
+        .testTarget(name: "WaylandTests", dependencies: ["Wayland", "Harness", "SystemTestSupport"]),
+        .testTarget(name: "SharingTests", dependencies: ["Sharing", "SystemTestSupport"]),
         .testTarget(name: "LinkTests", dependencies: ["Link", "Sharing", "SystemTestSupport"]),
         .testTarget(name: "ProxyTests", dependencies: ["Proxy"]),
         .testTarget(name: "BenchTests", dependencies: ["Bench", "Harness"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Proxy", "Harness", "PortholeSystem", "Wayland", "Sharing"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Proxy", "Harness", "PortholeSystem", "Wayland", "Sharing", "SystemTestSupport"]),
     ]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import Harness
+import SystemTestSupport
 import Testing
 
 /// What the host compositor's buffers hold equals what the guest client drew,
@@ -20,7 +21,7 @@ struct PixelFidelityTests {
         let width = 320, height = 200
         let client = try PatternClient(socketPath: guest.socketPath!, width: width, height: height)
         defer { client.close() }
-        var rng = SeededGenerator(seed: 42)
+        var rng = SplitMix64(seed: 42)
         var expected: [[UInt8]] = []
         let frames = 40
         for n in 0..<frames {
@@ -69,7 +70,7 @@ struct PixelFidelityTests {
         let (compositor, host, guest) = (chain.compositor, chain.host, chain.guest)
         let client = try PatternClient(socketPath: guest.socketPath!, width: 320, height: 200)
         defer { client.close() }
-        var rng = SeededGenerator(seed: 9)
+        var rng = SplitMix64(seed: 9)
         var expected: [(width: Int, height: Int, bytes: [UInt8])] = []
         func frame(_ n: Int, _ damage: Damage) throws {
             let before = compositor.commitCount
@@ -117,15 +118,3 @@ enum LinkTransportCase: Sendable, CustomStringConvertible {
     }
 }
 
-/// A small deterministic generator (splitmix64) so failures reproduce.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Harness
+import SystemTestSupport
 import Testing
 
 /// Shared-region mode against a real headless weston: both proxies map one
@@ -135,7 +136,7 @@ struct CooperativeClientTests {
         let width = 256, height = 160
         let client = try PatternClient(socketPath: guest.socketPath!, width: width, height: height, sharedMemory: true)
         defer { client.close() }
-        var rng = SeededGenerator(seed: 7)
+        var rng = SplitMix64(seed: 7)
         var expected: [[UInt8]] = []
         let frames = 30
         for n in 0..<frames {

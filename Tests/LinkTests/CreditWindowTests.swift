@@ -1,4 +1,5 @@
 import Link
+import SystemTestSupport
 import Testing
 
 private typealias Credit = LinkFrame.Credit

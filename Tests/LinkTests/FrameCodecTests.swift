@@ -1,6 +1,7 @@
 import Link
 import PortholeSystem
 import Sharing
+import SystemTestSupport
 import Testing
 
 /// Every frame type, with edge values: empty and full arrays, many ranges,

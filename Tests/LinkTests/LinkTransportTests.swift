@@ -4,23 +4,6 @@ import PortholeSystem
 import SystemTestSupport
 import Testing
 
-/// A pty master and the path of its slave (a character device `file:` can
-/// open). Glibc's Swift module leaves out the pty calls (they need
-/// _XOPEN_SOURCE), so they are looked up at run time.
-private func openPTY() throws -> (master: OwnedFD, slavePath: String) {
-    typealias IntOfInt = @convention(c) (Int32) -> Int32
-    typealias NameOf = @convention(c) (Int32, UnsafeMutablePointer<CChar>?, Int) -> Int32
-    let libc = dlopen(nil, RTLD_NOW)
-    let openpt = unsafeBitCast(try #require(dlsym(libc, "posix_openpt")), to: IntOfInt.self)
-    let unlockpt = unsafeBitCast(try #require(dlsym(libc, "unlockpt")), to: IntOfInt.self)
-    let ptsname = unsafeBitCast(try #require(dlsym(libc, "ptsname_r")), to: NameOf.self)
-    let master = OwnedFD(try syscall("posix_openpt") { openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK) })
-    try syscall("unlockpt") { unlockpt(master.rawValue) }
-    var name = [CChar](repeating: 0, count: 128)
-    let rc = ptsname(master.rawValue, &name, name.count)
-    guard rc == 0 else { throw SystemError("ptsname_r", code: rc) }
-    return (master, String(cString: name))
-}
 
 /// Links over the transports that are not plain sockets: a `file:` device
 /// (a pty in raw mode stands in for a virtio-serial port) and hybrid vsock.

@@ -1,4 +1,5 @@
 import Sharing
+import SystemTestSupport
 import Testing
 
 @Suite struct RegionAllocatorTests {
@@ -53,7 +54,7 @@ import Testing
     @Test func randomChurnStaysConsistent() throws {
         let bounds: Range<UInt64> = 4096..<(64 << 20)
         var a = RegionAllocator(bounds: bounds)
-        var rng = SplitMix(seed: 2026)
+        var rng = SplitMix64(seed: 2026)
         var live: [UInt64] = []
         var failures = 0
         for step in 0..<100_000 {
@@ -92,18 +93,6 @@ import Testing
         }
         #expect(cursor == a.bounds.upperBound)
         for (x, y) in zip(a.free, a.free.dropFirst()) { #expect(x.end < y.offset, "free extents must be merged") }
-    }
-}
-
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

@@ -2,9 +2,9 @@ import Glibc
 import PortholeSystem
 import Testing
 
-// Helpers the PortholeSystem and Link test targets share: blocking writes and
-// polls on raw descriptors, a monotonic clock, temporary socket paths, and
-// running an event loop under a watchdog thread.
+// Helpers several test targets share: blocking writes and polls on raw
+// descriptors, a monotonic clock, temporary socket paths, a pty, a seeded
+// random generator, and running an event loop under a watchdog thread.
 
 /// Writes all of `bytes` to a (possibly non-blocking) descriptor, polling as needed.
 public func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
@@ -111,4 +111,35 @@ public func runLoop(_ loop: EventLoop, timeout seconds: Double = 10, until condi
     defer { loop.unregister(check) }
     guard try runLoop(loop, timeout: seconds) else { return false }
     return condition()
+}
+
+/// A small deterministic generator (splitmix64), so failures reproduce from their seed.
+public struct SplitMix64: RandomNumberGenerator {
+    public var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// A pty master and the path of its slave. The slave is a character device
+/// that `file:` can open. Glibc's Swift module leaves out the pty calls
+/// (they need _XOPEN_SOURCE), so they are looked up at run time.
+public func openPTY() throws -> (master: OwnedFD, slavePath: String) {
+    typealias IntOfInt = @convention(c) (Int32) -> Int32
+    typealias NameOf = @convention(c) (Int32, UnsafeMutablePointer<CChar>?, Int) -> Int32
+    let libc = dlopen(nil, RTLD_NOW)
+    let openpt = unsafeBitCast(try #require(dlsym(libc, "posix_openpt")), to: IntOfInt.self)
+    let unlockpt = unsafeBitCast(try #require(dlsym(libc, "unlockpt")), to: IntOfInt.self)
+    let ptsname = unsafeBitCast(try #require(dlsym(libc, "ptsname_r")), to: NameOf.self)
+    let master = OwnedFD(try syscall("posix_openpt") { openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK) })
+    try syscall("unlockpt") { unlockpt(master.rawValue) }
+    var name = [CChar](repeating: 0, count: 128)
+    let rc = ptsname(master.rawValue, &name, name.count)
+    guard rc == 0 else { throw SystemError("ptsname_r", code: rc) }
+    return (master, String(cString: name))
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 @testable import Harness
+import SystemTestSupport
 import Testing
 import Wayland
 

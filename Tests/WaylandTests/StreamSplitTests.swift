@@ -1,4 +1,5 @@
 import PortholeSystem
+import SystemTestSupport
 import Testing
 import Wayland
 
@@ -12,11 +13,11 @@ import Wayland
         var args: [WireArg]
     }
 
-    private func randomBytes(_ count: Int, nonZero: Bool, _ rng: inout SeededGenerator) -> [UInt8] {
+    private func randomBytes(_ count: Int, nonZero: Bool, _ rng: inout SplitMix64) -> [UInt8] {
         (0..<count).map { _ in UInt8.random(in: (nonZero ? 1 : 0)...255, using: &rng) }
     }
 
-    private func randomArg(_ a: ArgSpec, _ names: [String], _ rng: inout SeededGenerator) -> WireArg {
+    private func randomArg(_ a: ArgSpec, _ names: [String], _ rng: inout SplitMix64) -> WireArg {
         switch a.type {
         case .int: return .int(Int32.random(in: .min ... .max, using: &rng))
         case .uint: return .uint(UInt32.random(in: .min ... .max, using: &rng))
@@ -39,7 +40,7 @@ import Wayland
 
     /// `count` random messages of random builtin interfaces, and their bytes.
     private func makeStream(count: Int, seed: UInt64) -> (originals: [Original], stream: [UInt8]) {
-        var rng = SeededGenerator(seed: seed)
+        var rng = SplitMix64(seed: seed)
         let interfaces = builtinInterfaces.filter { !$0.requests.isEmpty || !$0.events.isEmpty }
         let names = interfaces.map(\.name)
         var originals: [Original] = []
