@@ -97,11 +97,7 @@ private func apply(_ frames: [LinkFrame], size: Int) -> [UInt8] {
         let size = 3_200_000
         let source = Source(size: size, using: &rng)
         let loop = try EventLoop()
-        let (a, b) = try Socket.pair()
-        let link = try LinkEndpoint(socket: a, role: .guest, name: "g", loop: loop, delegate: nil)
-        let peer = try RawPeer(socket: b, loop: loop)
-        peer.sendHello(role: .host)
-        #expect(try runLoop(loop) { link.isOpen })
+        let (link, peer) = try openGuestLink(loop)
         let runs = mixedRuns(size: size)
         let total = runs.reduce(0) { $0 + $1.length }
         let sent = link.sendUpdate(channel: 3, resource: 7, base: source.pointer, runs: runs, owner: source)
@@ -125,11 +121,7 @@ private func apply(_ frames: [LinkFrame], size: Int) -> [UInt8] {
         let source = Source(size: size, using: &rng)
         let original = source.bytes
         let loop = try EventLoop()
-        let (a, b) = try Socket.pair()
-        let link = try LinkEndpoint(socket: a, role: .guest, name: "g", loop: loop, delegate: nil)
-        let peer = try RawPeer(socket: b, loop: loop)
-        peer.sendHello(role: .host)
-        #expect(try runLoop(loop) { link.isOpen })
+        let (link, peer) = try openGuestLink(loop)
         peer.stopReading()
         let runs = [UpdateRun(offset: 0, length: size)]
         link.sendUpdate(channel: 1, resource: 1, base: source.pointer, runs: runs, owner: source)
@@ -191,11 +183,8 @@ private func apply(_ frames: [LinkFrame], size: Int) -> [UInt8] {
 
     @Test func aRangeTheTargetRefusesEndsTheLinkBeforeAnyDataIsWritten() throws {
         let loop = try EventLoop()
-        let (c, d) = try Socket.pair()
         let recorder = TargetRecorder(size: 1000)
-        let receiver = try LinkEndpoint(socket: c, role: .host, name: "h", loop: loop, delegate: recorder)
-        let peer = try RawPeer(socket: d, loop: loop)
-        peer.sendHello(role: .guest)
+        let (receiver, peer) = try openHostLink(loop, delegate: recorder)
         peer.send(.resourceUpdate(channel: 1, resource: 1, ranges: [UpdateRange(offset: 900, length: 200)], bytes: [UInt8](repeating: 9, count: 200)))
         #expect(try runLoop(loop) { receiver.isClosed })
         #expect(receiver.closedByProtocolError)
@@ -205,11 +194,8 @@ private func apply(_ frames: [LinkFrame], size: Int) -> [UInt8] {
 
     @Test func rangesThatDoNotCoverTheDataEndTheLink() throws {
         let loop = try EventLoop()
-        let (c, d) = try Socket.pair()
         let recorder = TargetRecorder(size: 1000)
-        let receiver = try LinkEndpoint(socket: c, role: .host, name: "h", loop: loop, delegate: recorder)
-        let peer = try RawPeer(socket: d, loop: loop)
-        peer.sendHello(role: .guest)
+        let (receiver, peer) = try openHostLink(loop, delegate: recorder)
         // Two ranges of 10 bytes, 25 bytes of data.
         var payload: [UInt8] = []
         payload.le32(1); payload.le32(2)
@@ -225,12 +211,9 @@ private func apply(_ frames: [LinkFrame], size: Int) -> [UInt8] {
 
     @Test func aDelegateWithoutTargetGetsTheWholeFrame() throws {
         let loop = try EventLoop()
-        let (c, d) = try Socket.pair()
         let recorder = TargetRecorder(size: 1000)
         recorder.declines = true
-        let receiver = try LinkEndpoint(socket: c, role: .host, name: "h", loop: loop, delegate: recorder)
-        let peer = try RawPeer(socket: d, loop: loop)
-        peer.sendHello(role: .guest)
+        let (receiver, peer) = try openHostLink(loop, delegate: recorder)
         let frame = LinkFrame.resourceUpdate(channel: 4, resource: 5, ranges: [UpdateRange(offset: 3, length: 4)], bytes: [1, 2, 3, 4])
         peer.send(frame)
         #expect(try runLoop(loop) { recorder.frames.count == 1 })
@@ -242,12 +225,9 @@ private func apply(_ frames: [LinkFrame], size: Int) -> [UInt8] {
 
     @Test func aDelegateErrorForAnUpdateEndsTheLink() throws {
         let loop = try EventLoop()
-        let (c, d) = try Socket.pair()
         let recorder = TargetRecorder(size: 1000)
         recorder.refusal = .unknownResource(channel: 1, resource: 9)
-        let receiver = try LinkEndpoint(socket: c, role: .host, name: "h", loop: loop, delegate: recorder)
-        let peer = try RawPeer(socket: d, loop: loop)
-        peer.sendHello(role: .guest)
+        let (receiver, peer) = try openHostLink(loop, delegate: recorder)
         peer.send(.resourceUpdate(channel: 1, resource: 9, ranges: [UpdateRange(offset: 0, length: 4)], bytes: [1, 2, 3, 4]))
         #expect(try runLoop(loop) { receiver.isClosed })
         #expect(receiver.closedByProtocolError)
@@ -281,5 +261,24 @@ private func apply(_ frames: [LinkFrame], size: Int) -> [UInt8] {
         #expect(recorder.closes.last?.contains("in the middle of a frame (\(cut) bytes of it dropped)") == true, "\(recorder.closes)")
         #expect(recorder.completed == 0)
         #expect(!receiver.closedByProtocolError)
+    }
+
+    /// A guest link and a raw host peer on a socket pair, handshake done.
+    private func openGuestLink(_ loop: EventLoop) throws -> (LinkEndpoint, RawPeer) {
+        let (a, b) = try Socket.pair()
+        let link = try LinkEndpoint(socket: a, role: .guest, name: "g", loop: loop, delegate: nil)
+        let peer = try RawPeer(socket: b, loop: loop)
+        peer.sendHello(role: .host)
+        #expect(try runLoop(loop) { link.isOpen })
+        return (link, peer)
+    }
+
+    /// A host link delivering to `delegate` and a raw guest peer that has sent its hello.
+    private func openHostLink(_ loop: EventLoop, delegate: TargetRecorder) throws -> (LinkEndpoint, RawPeer) {
+        let (c, d) = try Socket.pair()
+        let receiver = try LinkEndpoint(socket: c, role: .host, name: "h", loop: loop, delegate: delegate)
+        let peer = try RawPeer(socket: d, loop: loop)
+        peer.sendHello(role: .guest)
+        return (receiver, peer)
     }
 }
