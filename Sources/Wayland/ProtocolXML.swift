@@ -113,7 +113,10 @@ public enum ProtocolXML {
                 case "fd": type = .fd
                 default: fail(parser, "unknown arg type '\(a["type"] ?? "")' in \(message!.name)"); return
                 }
-                message!.args.append(ArgSpec(type, interface: a["interface"], nullable: a["allow-null"] == "true"))
+                guard let name = a["name"], ArgSpec.isValidName(name) else {
+                    fail(parser, "argument of \(message!.name) without a valid name (letters, digits and _)"); return
+                }
+                message!.args.append(ArgSpec(type, name: name, interface: a["interface"], nullable: a["allow-null"] == "true"))
             default:
                 break
             }

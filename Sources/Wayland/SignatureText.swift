@@ -1,13 +1,16 @@
 /// The compact text form of protocol tables that `porthole-gen` writes and the
 /// library reads at start. One line per item:
 ///
-///     I wl_surface 6            interface name and version
-///     R attach 1 ?o:wl_buffer i i
-///     R! destroy 1              a destructor request
-///     E enter 1 o:wl_output     an event
+///     I wl_surface 6                        interface name and version
+///     R attach 1 buffer=?o:wl_buffer x=i y=i
+///     R! destroy 1                          a destructor request
+///     E enter 1 output=o:wl_output          an event
 ///
 /// Argument tokens: `i` int, `u` uint, `f` fixed, `s` string, `o` object,
-/// `n` new_id, `a` array, `h` fd; `?` prefix = nullable; `:NAME` = interface.
+/// `n` new_id, `a` array, `h` fd; `?` prefix = nullable; `:NAME` = interface;
+/// `NAME=` prefix = the argument's name (letters, digits and `_`). A token
+/// without a name is accepted, for tables written before names were kept, and
+/// gives the name "".
 public enum SignatureText {
     /// A syntax error in signature text.
     public struct ParseError: Error, CustomStringConvertible, Sendable {
@@ -46,7 +49,7 @@ public enum SignatureText {
         case .fd: t += "h"
         }
         if let i = a.interface { t += ":" + i }
-        return t
+        return a.name.isEmpty ? t : a.name + "=" + t
     }
 
     /// Parses signature text into interfaces.
@@ -98,6 +101,12 @@ public enum SignatureText {
 
     private static func argument(_ tok: Substring) -> ArgSpec? {
         var t = tok
+        var name = ""
+        if let equals = t.firstIndex(of: "=") {
+            name = String(t[..<equals])
+            guard ArgSpec.isValidName(name) else { return nil }
+            t = t[t.index(after: equals)...]
+        }
         let nullable = t.hasPrefix("?")
         if nullable { t = t.dropFirst() }
         var iface: String?
@@ -118,6 +127,6 @@ public enum SignatureText {
         case "h": type = .fd
         default: return nil
         }
-        return ArgSpec(type, interface: iface, nullable: nullable)
+        return ArgSpec(type, name: name, interface: iface, nullable: nullable)
     }
 }

@@ -88,8 +88,16 @@ import Wayland
         let a = interfaces[0]
         #expect(a.requests == [
             MessageSpec(name: "bye", since: 2, isDestructor: true, args: []),
-            MessageSpec(name: "make", args: [ArgSpec(.newID, interface: "b"), ArgSpec(.string, nullable: true)]),
+            MessageSpec(name: "make", args: [ArgSpec(.newID, name: "id", interface: "b"), ArgSpec(.string, name: "s", nullable: true)]),
         ])
-        #expect(a.events == [MessageSpec(name: "got", args: [ArgSpec(.object, interface: "b", nullable: true), ArgSpec(.fd)])])
+        #expect(a.events == [MessageSpec(name: "got", args: [ArgSpec(.object, name: "o", interface: "b", nullable: true), ArgSpec(.fd, name: "f")])])
+    }
+
+    @Test func anArgumentNeedsAUsableName() throws {
+        for arg in [#"<arg type="int"/>"#, #"<arg name="" type="int"/>"#, #"<arg name="two words" type="int"/>"#, #"<arg name="a=b" type="int"/>"#] {
+            let xml = #"<protocol name="p"><interface name="a" version="1"><request name="r">"# + arg + "</request></interface></protocol>"
+            let error = try #require(loadError(xml), "accepted: \(arg)")
+            #expect(error.reason.contains("without a valid name"), "\(error)")
+        }
     }
 }

@@ -34,6 +34,23 @@ import Testing
         #expect(SignatureText.render(parsed) == text)
     }
 
+    @Test func argumentNamesSurviveARoundTrip() throws {
+        let text = "I t 1\nR make 1 id=n:wl_buffer label=?s buffer=?o:wl_buffer\nE told 1 fd=h count=u\n"
+        let parsed = try SignatureText.parse(text)
+        let t = try #require(parsed.first)
+        #expect(t.requests[0].args == [
+            ArgSpec(.newID, name: "id", interface: "wl_buffer"), ArgSpec(.string, name: "label", nullable: true),
+            ArgSpec(.object, name: "buffer", interface: "wl_buffer", nullable: true),
+        ])
+        #expect(t.events[0].args.map(\.name) == ["fd", "count"])
+        #expect(SignatureText.render(parsed) == text)
+    }
+
+    @Test func namedAndUnnamedTokensMixOnOneLine() throws {
+        let t = try #require(try SignatureText.parse("I t 1\nR r 1 i width=i u\n").first)
+        #expect(t.requests[0].args.map(\.name) == ["", "width", ""])
+    }
+
     @Test func syntaxErrorsNameTheLine() {
         let cases: [(String, Int)] = [
             ("I wl_x\n", 1),
@@ -43,6 +60,11 @@ import Testing
             ("I wl_x 1\nE missing\n", 2),
             ("I wl_x 1\nQ what 1\n", 2),
             ("I wl_x 1\nR empty 1 o:\n", 2),
+            ("I wl_x 1\nR unnamed 1 =i\n", 2),
+            ("I wl_x 1\nR digit 1 1x=i\n", 2),
+            ("I wl_x 1\nR dash 1 a-b=i\n", 2),
+            ("I wl_x 1\nR twice 1 a=b=i\n", 2),
+            ("I wl_x 1\nR ok 1 a=i\nR bare 1 a=\n", 3),
         ]
         for (text, line) in cases {
             do throws(SignatureText.ParseError) {
