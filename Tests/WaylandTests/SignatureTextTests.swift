@@ -51,6 +51,20 @@ import Testing
         #expect(t.requests[0].args.map(\.name) == ["", "width", ""])
     }
 
+    @Test func theBuiltinTablesKeepTheNamesOfTheXML() throws {
+        let pool = try #require(ProtocolTables.builtin["wl_shm_pool"])
+        let create = pool.requests[Int(try #require(pool.requestOpcode("create_buffer")))]
+        #expect(create.args.map(\.name) == ["id", "offset", "width", "height", "stride", "format"])
+        #expect(SignatureText.token(create.args[0]) == "id=n:wl_buffer")
+        let bind = try #require(ProtocolTables.builtin["wl_registry"]).requests[0]
+        #expect(bind.args.map(\.name) == ["name", "id"])
+        for iface in builtinInterfaces {
+            for m in iface.requests + iface.events {
+                #expect(m.args.allSatisfy { ArgSpec.isValidName($0.name) }, "\(iface.name).\(m.name) has an unnamed argument")
+            }
+        }
+    }
+
     @Test func syntaxErrorsNameTheLine() {
         let cases: [(String, Int)] = [
             ("I wl_x\n", 1),

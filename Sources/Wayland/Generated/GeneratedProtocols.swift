@@ -5,157 +5,157 @@ enum GeneratedProtocols {
     static let sources: [(name: String, text: String)] = [
         ("wayland (wayland/wayland.xml)", #"""
 I wl_display 1
-R sync 1 n:wl_callback
-R get_registry 1 n:wl_registry
-E error 1 o u s
-E delete_id 1 u
+R sync 1 callback=n:wl_callback
+R get_registry 1 registry=n:wl_registry
+E error 1 object_id=o code=u message=s
+E delete_id 1 id=u
 I wl_registry 1
-R bind 1 u n
-E global 1 u s u
-E global_remove 1 u
+R bind 1 name=u id=n
+E global 1 name=u interface=s version=u
+E global_remove 1 name=u
 I wl_callback 1
-E! done 1 u
+E! done 1 callback_data=u
 I wl_compositor 5
-R create_surface 1 n:wl_surface
-R create_region 1 n:wl_region
+R create_surface 1 id=n:wl_surface
+R create_region 1 id=n:wl_region
 I wl_shm_pool 1
-R create_buffer 1 n:wl_buffer i i i i u
+R create_buffer 1 id=n:wl_buffer offset=i width=i height=i stride=i format=u
 R! destroy 1
-R resize 1 i
+R resize 1 size=i
 I wl_shm 1
-R create_pool 1 n:wl_shm_pool h i
-E format 1 u
+R create_pool 1 id=n:wl_shm_pool fd=h size=i
+E format 1 format=u
 I wl_buffer 1
 R! destroy 1
 E release 1
 I wl_data_offer 3
-R accept 1 u ?s
-R receive 1 s h
+R accept 1 serial=u mime_type=?s
+R receive 1 mime_type=s fd=h
 R! destroy 1
 R finish 3
-R set_actions 3 u u
-E offer 1 s
-E source_actions 3 u
-E action 3 u
+R set_actions 3 dnd_actions=u preferred_action=u
+E offer 1 mime_type=s
+E source_actions 3 source_actions=u
+E action 3 dnd_action=u
 I wl_data_source 3
-R offer 1 s
+R offer 1 mime_type=s
 R! destroy 1
-R set_actions 3 u
-E target 1 ?s
-E send 1 s h
+R set_actions 3 dnd_actions=u
+E target 1 mime_type=?s
+E send 1 mime_type=s fd=h
 E cancelled 1
 E dnd_drop_performed 3
 E dnd_finished 3
-E action 3 u
+E action 3 dnd_action=u
 I wl_data_device 3
-R start_drag 1 ?o:wl_data_source o:wl_surface ?o:wl_surface u
-R set_selection 1 ?o:wl_data_source u
+R start_drag 1 source=?o:wl_data_source origin=o:wl_surface icon=?o:wl_surface serial=u
+R set_selection 1 source=?o:wl_data_source serial=u
 R! release 2
-E data_offer 1 n:wl_data_offer
-E enter 1 u o:wl_surface f f ?o:wl_data_offer
+E data_offer 1 id=n:wl_data_offer
+E enter 1 serial=u surface=o:wl_surface x=f y=f id=?o:wl_data_offer
 E leave 1
-E motion 1 u f f
+E motion 1 time=u x=f y=f
 E drop 1
-E selection 1 ?o:wl_data_offer
+E selection 1 id=?o:wl_data_offer
 I wl_data_device_manager 3
-R create_data_source 1 n:wl_data_source
-R get_data_device 1 n:wl_data_device o:wl_seat
+R create_data_source 1 id=n:wl_data_source
+R get_data_device 1 id=n:wl_data_device seat=o:wl_seat
 I wl_shell 1
-R get_shell_surface 1 n:wl_shell_surface o:wl_surface
+R get_shell_surface 1 id=n:wl_shell_surface surface=o:wl_surface
 I wl_shell_surface 1
-R pong 1 u
-R move 1 o:wl_seat u
-R resize 1 o:wl_seat u u
+R pong 1 serial=u
+R move 1 seat=o:wl_seat serial=u
+R resize 1 seat=o:wl_seat serial=u edges=u
 R set_toplevel 1
-R set_transient 1 o:wl_surface i i u
-R set_fullscreen 1 u u ?o:wl_output
-R set_popup 1 o:wl_seat u o:wl_surface i i u
-R set_maximized 1 ?o:wl_output
-R set_title 1 s
-R set_class 1 s
-E ping 1 u
-E configure 1 u i i
+R set_transient 1 parent=o:wl_surface x=i y=i flags=u
+R set_fullscreen 1 method=u framerate=u output=?o:wl_output
+R set_popup 1 seat=o:wl_seat serial=u parent=o:wl_surface x=i y=i flags=u
+R set_maximized 1 output=?o:wl_output
+R set_title 1 title=s
+R set_class 1 class_=s
+E ping 1 serial=u
+E configure 1 edges=u width=i height=i
 E popup_done 1
 I wl_surface 5
 R! destroy 1
-R attach 1 ?o:wl_buffer i i
-R damage 1 i i i i
-R frame 1 n:wl_callback
-R set_opaque_region 1 ?o:wl_region
-R set_input_region 1 ?o:wl_region
+R attach 1 buffer=?o:wl_buffer x=i y=i
+R damage 1 x=i y=i width=i height=i
+R frame 1 callback=n:wl_callback
+R set_opaque_region 1 region=?o:wl_region
+R set_input_region 1 region=?o:wl_region
 R commit 1
-R set_buffer_transform 2 i
-R set_buffer_scale 3 i
-R damage_buffer 4 i i i i
-R offset 5 i i
-E enter 1 o:wl_output
-E leave 1 o:wl_output
+R set_buffer_transform 2 transform=i
+R set_buffer_scale 3 scale=i
+R damage_buffer 4 x=i y=i width=i height=i
+R offset 5 x=i y=i
+E enter 1 output=o:wl_output
+E leave 1 output=o:wl_output
 I wl_seat 8
-R get_pointer 1 n:wl_pointer
-R get_keyboard 1 n:wl_keyboard
-R get_touch 1 n:wl_touch
+R get_pointer 1 id=n:wl_pointer
+R get_keyboard 1 id=n:wl_keyboard
+R get_touch 1 id=n:wl_touch
 R! release 5
-E capabilities 1 u
-E name 2 s
+E capabilities 1 capabilities=u
+E name 2 name=s
 I wl_pointer 8
-R set_cursor 1 u ?o:wl_surface i i
+R set_cursor 1 serial=u surface=?o:wl_surface hotspot_x=i hotspot_y=i
 R! release 3
-E enter 1 u o:wl_surface f f
-E leave 1 u o:wl_surface
-E motion 1 u f f
-E button 1 u u u u
-E axis 1 u u f
+E enter 1 serial=u surface=o:wl_surface surface_x=f surface_y=f
+E leave 1 serial=u surface=o:wl_surface
+E motion 1 time=u surface_x=f surface_y=f
+E button 1 serial=u time=u button=u state=u
+E axis 1 time=u axis=u value=f
 E frame 5
-E axis_source 5 u
-E axis_stop 5 u u
-E axis_discrete 5 u i
-E axis_value120 8 u i
+E axis_source 5 axis_source=u
+E axis_stop 5 time=u axis=u
+E axis_discrete 5 axis=u discrete=i
+E axis_value120 8 axis=u value120=i
 I wl_keyboard 8
 R! release 3
-E keymap 1 u h u
-E enter 1 u o:wl_surface a
-E leave 1 u o:wl_surface
-E key 1 u u u u
-E modifiers 1 u u u u u
-E repeat_info 4 i i
+E keymap 1 format=u fd=h size=u
+E enter 1 serial=u surface=o:wl_surface keys=a
+E leave 1 serial=u surface=o:wl_surface
+E key 1 serial=u time=u key=u state=u
+E modifiers 1 serial=u mods_depressed=u mods_latched=u mods_locked=u group=u
+E repeat_info 4 rate=i delay=i
 I wl_touch 8
 R! release 3
-E down 1 u u o:wl_surface i f f
-E up 1 u u i
-E motion 1 u i f f
+E down 1 serial=u time=u surface=o:wl_surface id=i x=f y=f
+E up 1 serial=u time=u id=i
+E motion 1 time=u id=i x=f y=f
 E frame 1
 E cancel 1
-E shape 6 i f f
-E orientation 6 i f
+E shape 6 id=i major=f minor=f
+E orientation 6 id=i orientation=f
 I wl_output 4
 R! release 3
-E geometry 1 i i i i i s s i
-E mode 1 u i i i
+E geometry 1 x=i y=i physical_width=i physical_height=i subpixel=i make=s model=s transform=i
+E mode 1 flags=u width=i height=i refresh=i
 E done 2
-E scale 2 i
-E name 4 s
-E description 4 s
+E scale 2 factor=i
+E name 4 name=s
+E description 4 description=s
 I wl_region 1
 R! destroy 1
-R add 1 i i i i
-R subtract 1 i i i i
+R add 1 x=i y=i width=i height=i
+R subtract 1 x=i y=i width=i height=i
 I wl_subcompositor 1
 R! destroy 1
-R get_subsurface 1 n:wl_subsurface o:wl_surface o:wl_surface
+R get_subsurface 1 id=n:wl_subsurface surface=o:wl_surface parent=o:wl_surface
 I wl_subsurface 1
 R! destroy 1
-R set_position 1 i i
-R place_above 1 o:wl_surface
-R place_below 1 o:wl_surface
+R set_position 1 x=i y=i
+R place_above 1 sibling=o:wl_surface
+R place_below 1 sibling=o:wl_surface
 R set_sync 1
 R set_desync 1
 """#),
         ("fullscreen_shell_unstable_v1 (fullscreen-shell/fullscreen-shell-unstable-v1.xml)", #"""
 I zwp_fullscreen_shell_v1 1
 R! release 1
-R present_surface 1 ?o:wl_surface u ?o:wl_output
-R present_surface_for_mode 1 o:wl_surface o:wl_output i n:zwp_fullscreen_shell_mode_feedback_v1
-E capability 1 u
+R present_surface 1 surface=?o:wl_surface method=u output=?o:wl_output
+R present_surface_for_mode 1 surface=o:wl_surface output=o:wl_output framerate=i feedback=n:zwp_fullscreen_shell_mode_feedback_v1
+E capability 1 capability=u
 I zwp_fullscreen_shell_mode_feedback_v1 1
 E! mode_successful 1
 E! mode_failed 1
@@ -164,55 +164,55 @@ E! present_cancelled 1
         ("idle_inhibit_unstable_v1 (idle-inhibit/idle-inhibit-unstable-v1.xml)", #"""
 I zwp_idle_inhibit_manager_v1 1
 R! destroy 1
-R create_inhibitor 1 n:zwp_idle_inhibitor_v1 o:wl_surface
+R create_inhibitor 1 id=n:zwp_idle_inhibitor_v1 surface=o:wl_surface
 I zwp_idle_inhibitor_v1 1
 R! destroy 1
 """#),
         ("input_method_unstable_v1 (input-method/input-method-unstable-v1.xml)", #"""
 I zwp_input_method_context_v1 1
 R! destroy 1
-R commit_string 1 u s
-R preedit_string 1 u s s
-R preedit_styling 1 u u u
-R preedit_cursor 1 i
-R delete_surrounding_text 1 i u
-R cursor_position 1 i i
-R modifiers_map 1 a
-R keysym 1 u u u u u
-R grab_keyboard 1 n:wl_keyboard
-R key 1 u u u u
-R modifiers 1 u u u u u
-R language 1 u s
-R text_direction 1 u u
-E surrounding_text 1 s u u
+R commit_string 1 serial=u text=s
+R preedit_string 1 serial=u text=s commit=s
+R preedit_styling 1 index=u length=u style=u
+R preedit_cursor 1 index=i
+R delete_surrounding_text 1 index=i length=u
+R cursor_position 1 index=i anchor=i
+R modifiers_map 1 map=a
+R keysym 1 serial=u time=u sym=u state=u modifiers=u
+R grab_keyboard 1 keyboard=n:wl_keyboard
+R key 1 serial=u time=u key=u state=u
+R modifiers 1 serial=u mods_depressed=u mods_latched=u mods_locked=u group=u
+R language 1 serial=u language=s
+R text_direction 1 serial=u direction=u
+E surrounding_text 1 text=s cursor=u anchor=u
 E reset 1
-E content_type 1 u u
-E invoke_action 1 u u
-E commit_state 1 u
-E preferred_language 1 s
+E content_type 1 hint=u purpose=u
+E invoke_action 1 button=u index=u
+E commit_state 1 serial=u
+E preferred_language 1 language=s
 I zwp_input_method_v1 1
-E activate 1 n:zwp_input_method_context_v1
-E deactivate 1 o:zwp_input_method_context_v1
+E activate 1 id=n:zwp_input_method_context_v1
+E deactivate 1 context=o:zwp_input_method_context_v1
 I zwp_input_panel_v1 1
-R get_input_panel_surface 1 n:zwp_input_panel_surface_v1 o:wl_surface
+R get_input_panel_surface 1 id=n:zwp_input_panel_surface_v1 surface=o:wl_surface
 I zwp_input_panel_surface_v1 1
-R set_toplevel 1 o:wl_output u
+R set_toplevel 1 output=o:wl_output position=u
 R set_overlay_panel 1
 """#),
         ("input_timestamps_unstable_v1 (input-timestamps/input-timestamps-unstable-v1.xml)", #"""
 I zwp_input_timestamps_manager_v1 1
 R! destroy 1
-R get_keyboard_timestamps 1 n:zwp_input_timestamps_v1 o:wl_keyboard
-R get_pointer_timestamps 1 n:zwp_input_timestamps_v1 o:wl_pointer
-R get_touch_timestamps 1 n:zwp_input_timestamps_v1 o:wl_touch
+R get_keyboard_timestamps 1 id=n:zwp_input_timestamps_v1 keyboard=o:wl_keyboard
+R get_pointer_timestamps 1 id=n:zwp_input_timestamps_v1 pointer=o:wl_pointer
+R get_touch_timestamps 1 id=n:zwp_input_timestamps_v1 touch=o:wl_touch
 I zwp_input_timestamps_v1 1
 R! destroy 1
-E timestamp 1 u u u
+E timestamp 1 tv_sec_hi=u tv_sec_lo=u tv_nsec=u
 """#),
         ("keyboard_shortcuts_inhibit_unstable_v1 (keyboard-shortcuts-inhibit/keyboard-shortcuts-inhibit-unstable-v1.xml)", #"""
 I zwp_keyboard_shortcuts_inhibit_manager_v1 1
 R! destroy 1
-R inhibit_shortcuts 1 n:zwp_keyboard_shortcuts_inhibitor_v1 o:wl_surface o:wl_seat
+R inhibit_shortcuts 1 id=n:zwp_keyboard_shortcuts_inhibitor_v1 surface=o:wl_surface seat=o:wl_seat
 I zwp_keyboard_shortcuts_inhibitor_v1 1
 R! destroy 1
 E active 1
@@ -221,341 +221,341 @@ E inactive 1
         ("linux_dmabuf_unstable_v1 (linux-dmabuf/linux-dmabuf-unstable-v1.xml)", #"""
 I zwp_linux_dmabuf_v1 4
 R! destroy 1
-R create_params 1 n:zwp_linux_buffer_params_v1
-R get_default_feedback 4 n:zwp_linux_dmabuf_feedback_v1
-R get_surface_feedback 4 n:zwp_linux_dmabuf_feedback_v1 o:wl_surface
-E format 1 u
-E modifier 3 u u u
+R create_params 1 params_id=n:zwp_linux_buffer_params_v1
+R get_default_feedback 4 id=n:zwp_linux_dmabuf_feedback_v1
+R get_surface_feedback 4 id=n:zwp_linux_dmabuf_feedback_v1 surface=o:wl_surface
+E format 1 format=u
+E modifier 3 format=u modifier_hi=u modifier_lo=u
 I zwp_linux_buffer_params_v1 4
 R! destroy 1
-R add 1 h u u u u u
-R create 1 i i u u
-R create_immed 2 n:wl_buffer i i u u
-E created 1 n:wl_buffer
+R add 1 fd=h plane_idx=u offset=u stride=u modifier_hi=u modifier_lo=u
+R create 1 width=i height=i format=u flags=u
+R create_immed 2 buffer_id=n:wl_buffer width=i height=i format=u flags=u
+E created 1 buffer=n:wl_buffer
 E failed 1
 I zwp_linux_dmabuf_feedback_v1 4
 R! destroy 1
 E done 1
-E format_table 1 h u
-E main_device 1 a
+E format_table 1 fd=h size=u
+E main_device 1 device=a
 E tranche_done 1
-E tranche_target_device 1 a
-E tranche_formats 1 a
-E tranche_flags 1 u
+E tranche_target_device 1 device=a
+E tranche_formats 1 indices=a
+E tranche_flags 1 flags=u
 """#),
         ("zwp_linux_explicit_synchronization_unstable_v1 (linux-explicit-synchronization/linux-explicit-synchronization-unstable-v1.xml)", #"""
 I zwp_linux_explicit_synchronization_v1 2
 R! destroy 1
-R get_synchronization 1 n:zwp_linux_surface_synchronization_v1 o:wl_surface
+R get_synchronization 1 id=n:zwp_linux_surface_synchronization_v1 surface=o:wl_surface
 I zwp_linux_surface_synchronization_v1 2
 R! destroy 1
-R set_acquire_fence 1 h
-R get_release 1 n:zwp_linux_buffer_release_v1
+R set_acquire_fence 1 fd=h
+R get_release 1 release=n:zwp_linux_buffer_release_v1
 I zwp_linux_buffer_release_v1 1
-E! fenced_release 1 h
+E! fenced_release 1 fence=h
 E! immediate_release 1
 """#),
         ("pointer_constraints_unstable_v1 (pointer-constraints/pointer-constraints-unstable-v1.xml)", #"""
 I zwp_pointer_constraints_v1 1
 R! destroy 1
-R lock_pointer 1 n:zwp_locked_pointer_v1 o:wl_surface o:wl_pointer ?o:wl_region u
-R confine_pointer 1 n:zwp_confined_pointer_v1 o:wl_surface o:wl_pointer ?o:wl_region u
+R lock_pointer 1 id=n:zwp_locked_pointer_v1 surface=o:wl_surface pointer=o:wl_pointer region=?o:wl_region lifetime=u
+R confine_pointer 1 id=n:zwp_confined_pointer_v1 surface=o:wl_surface pointer=o:wl_pointer region=?o:wl_region lifetime=u
 I zwp_locked_pointer_v1 1
 R! destroy 1
-R set_cursor_position_hint 1 f f
-R set_region 1 ?o:wl_region
+R set_cursor_position_hint 1 surface_x=f surface_y=f
+R set_region 1 region=?o:wl_region
 E locked 1
 E unlocked 1
 I zwp_confined_pointer_v1 1
 R! destroy 1
-R set_region 1 ?o:wl_region
+R set_region 1 region=?o:wl_region
 E confined 1
 E unconfined 1
 """#),
         ("pointer_gestures_unstable_v1 (pointer-gestures/pointer-gestures-unstable-v1.xml)", #"""
 I zwp_pointer_gestures_v1 3
-R get_swipe_gesture 1 n:zwp_pointer_gesture_swipe_v1 o:wl_pointer
-R get_pinch_gesture 1 n:zwp_pointer_gesture_pinch_v1 o:wl_pointer
+R get_swipe_gesture 1 id=n:zwp_pointer_gesture_swipe_v1 pointer=o:wl_pointer
+R get_pinch_gesture 1 id=n:zwp_pointer_gesture_pinch_v1 pointer=o:wl_pointer
 R! release 2
-R get_hold_gesture 3 n:zwp_pointer_gesture_hold_v1 o:wl_pointer
+R get_hold_gesture 3 id=n:zwp_pointer_gesture_hold_v1 pointer=o:wl_pointer
 I zwp_pointer_gesture_swipe_v1 2
 R! destroy 1
-E begin 1 u u o:wl_surface u
-E update 1 u f f
-E end 1 u u i
+E begin 1 serial=u time=u surface=o:wl_surface fingers=u
+E update 1 time=u dx=f dy=f
+E end 1 serial=u time=u cancelled=i
 I zwp_pointer_gesture_pinch_v1 2
 R! destroy 1
-E begin 1 u u o:wl_surface u
-E update 1 u f f f f
-E end 1 u u i
+E begin 1 serial=u time=u surface=o:wl_surface fingers=u
+E update 1 time=u dx=f dy=f scale=f rotation=f
+E end 1 serial=u time=u cancelled=i
 I zwp_pointer_gesture_hold_v1 3
 R! destroy 3
-E begin 3 u u o:wl_surface u
-E end 3 u u i
+E begin 3 serial=u time=u surface=o:wl_surface fingers=u
+E end 3 serial=u time=u cancelled=i
 """#),
         ("wp_primary_selection_unstable_v1 (primary-selection/primary-selection-unstable-v1.xml)", #"""
 I zwp_primary_selection_device_manager_v1 1
-R create_source 1 n:zwp_primary_selection_source_v1
-R get_device 1 n:zwp_primary_selection_device_v1 o:wl_seat
+R create_source 1 id=n:zwp_primary_selection_source_v1
+R get_device 1 id=n:zwp_primary_selection_device_v1 seat=o:wl_seat
 R! destroy 1
 I zwp_primary_selection_device_v1 1
-R set_selection 1 ?o:zwp_primary_selection_source_v1 u
+R set_selection 1 source=?o:zwp_primary_selection_source_v1 serial=u
 R! destroy 1
-E data_offer 1 n:zwp_primary_selection_offer_v1
-E selection 1 ?o:zwp_primary_selection_offer_v1
+E data_offer 1 offer=n:zwp_primary_selection_offer_v1
+E selection 1 id=?o:zwp_primary_selection_offer_v1
 I zwp_primary_selection_offer_v1 1
-R receive 1 s h
+R receive 1 mime_type=s fd=h
 R! destroy 1
-E offer 1 s
+E offer 1 mime_type=s
 I zwp_primary_selection_source_v1 1
-R offer 1 s
+R offer 1 mime_type=s
 R! destroy 1
-E send 1 s h
+E send 1 mime_type=s fd=h
 E cancelled 1
 """#),
         ("relative_pointer_unstable_v1 (relative-pointer/relative-pointer-unstable-v1.xml)", #"""
 I zwp_relative_pointer_manager_v1 1
 R! destroy 1
-R get_relative_pointer 1 n:zwp_relative_pointer_v1 o:wl_pointer
+R get_relative_pointer 1 id=n:zwp_relative_pointer_v1 pointer=o:wl_pointer
 I zwp_relative_pointer_v1 1
 R! destroy 1
-E relative_motion 1 u u f f f f
+E relative_motion 1 utime_hi=u utime_lo=u dx=f dy=f dx_unaccel=f dy_unaccel=f
 """#),
         ("tablet_unstable_v1 (tablet/tablet-unstable-v1.xml)", #"""
 I zwp_tablet_manager_v1 1
-R get_tablet_seat 1 n:zwp_tablet_seat_v1 o:wl_seat
+R get_tablet_seat 1 tablet_seat=n:zwp_tablet_seat_v1 seat=o:wl_seat
 R! destroy 1
 I zwp_tablet_seat_v1 1
 R! destroy 1
-E tablet_added 1 n:zwp_tablet_v1
-E tool_added 1 n:zwp_tablet_tool_v1
+E tablet_added 1 id=n:zwp_tablet_v1
+E tool_added 1 id=n:zwp_tablet_tool_v1
 I zwp_tablet_tool_v1 1
-R set_cursor 1 u ?o:wl_surface i i
+R set_cursor 1 serial=u surface=?o:wl_surface hotspot_x=i hotspot_y=i
 R! destroy 1
-E type 1 u
-E hardware_serial 1 u u
-E hardware_id_wacom 1 u u
-E capability 1 u
+E type 1 tool_type=u
+E hardware_serial 1 hardware_serial_hi=u hardware_serial_lo=u
+E hardware_id_wacom 1 hardware_id_hi=u hardware_id_lo=u
+E capability 1 capability=u
 E done 1
 E removed 1
-E proximity_in 1 u o:zwp_tablet_v1 o:wl_surface
+E proximity_in 1 serial=u tablet=o:zwp_tablet_v1 surface=o:wl_surface
 E proximity_out 1
-E down 1 u
+E down 1 serial=u
 E up 1
-E motion 1 f f
-E pressure 1 u
-E distance 1 u
-E tilt 1 i i
-E rotation 1 i
-E slider 1 i
-E wheel 1 i i
-E button 1 u u u
-E frame 1 u
+E motion 1 x=f y=f
+E pressure 1 pressure=u
+E distance 1 distance=u
+E tilt 1 tilt_x=i tilt_y=i
+E rotation 1 degrees=i
+E slider 1 position=i
+E wheel 1 degrees=i clicks=i
+E button 1 serial=u button=u state=u
+E frame 1 time=u
 I zwp_tablet_v1 1
 R! destroy 1
-E name 1 s
-E id 1 u u
-E path 1 s
+E name 1 name=s
+E id 1 vid=u pid=u
+E path 1 path=s
 E done 1
 E removed 1
 """#),
         ("tablet_unstable_v2 (tablet/tablet-unstable-v2.xml)", #"""
 I zwp_tablet_manager_v2 1
-R get_tablet_seat 1 n:zwp_tablet_seat_v2 o:wl_seat
+R get_tablet_seat 1 tablet_seat=n:zwp_tablet_seat_v2 seat=o:wl_seat
 R! destroy 1
 I zwp_tablet_seat_v2 1
 R! destroy 1
-E tablet_added 1 n:zwp_tablet_v2
-E tool_added 1 n:zwp_tablet_tool_v2
-E pad_added 1 n:zwp_tablet_pad_v2
+E tablet_added 1 id=n:zwp_tablet_v2
+E tool_added 1 id=n:zwp_tablet_tool_v2
+E pad_added 1 id=n:zwp_tablet_pad_v2
 I zwp_tablet_tool_v2 1
-R set_cursor 1 u ?o:wl_surface i i
+R set_cursor 1 serial=u surface=?o:wl_surface hotspot_x=i hotspot_y=i
 R! destroy 1
-E type 1 u
-E hardware_serial 1 u u
-E hardware_id_wacom 1 u u
-E capability 1 u
+E type 1 tool_type=u
+E hardware_serial 1 hardware_serial_hi=u hardware_serial_lo=u
+E hardware_id_wacom 1 hardware_id_hi=u hardware_id_lo=u
+E capability 1 capability=u
 E done 1
 E removed 1
-E proximity_in 1 u o:zwp_tablet_v2 o:wl_surface
+E proximity_in 1 serial=u tablet=o:zwp_tablet_v2 surface=o:wl_surface
 E proximity_out 1
-E down 1 u
+E down 1 serial=u
 E up 1
-E motion 1 f f
-E pressure 1 u
-E distance 1 u
-E tilt 1 f f
-E rotation 1 f
-E slider 1 i
-E wheel 1 f i
-E button 1 u u u
-E frame 1 u
+E motion 1 x=f y=f
+E pressure 1 pressure=u
+E distance 1 distance=u
+E tilt 1 tilt_x=f tilt_y=f
+E rotation 1 degrees=f
+E slider 1 position=i
+E wheel 1 degrees=f clicks=i
+E button 1 serial=u button=u state=u
+E frame 1 time=u
 I zwp_tablet_v2 1
 R! destroy 1
-E name 1 s
-E id 1 u u
-E path 1 s
+E name 1 name=s
+E id 1 vid=u pid=u
+E path 1 path=s
 E done 1
 E removed 1
 I zwp_tablet_pad_ring_v2 1
-R set_feedback 1 s u
+R set_feedback 1 description=s serial=u
 R! destroy 1
-E source 1 u
-E angle 1 f
+E source 1 source=u
+E angle 1 degrees=f
 E stop 1
-E frame 1 u
+E frame 1 time=u
 I zwp_tablet_pad_strip_v2 1
-R set_feedback 1 s u
+R set_feedback 1 description=s serial=u
 R! destroy 1
-E source 1 u
-E position 1 u
+E source 1 source=u
+E position 1 position=u
 E stop 1
-E frame 1 u
+E frame 1 time=u
 I zwp_tablet_pad_group_v2 1
 R! destroy 1
-E buttons 1 a
-E ring 1 n:zwp_tablet_pad_ring_v2
-E strip 1 n:zwp_tablet_pad_strip_v2
-E modes 1 u
+E buttons 1 buttons=a
+E ring 1 ring=n:zwp_tablet_pad_ring_v2
+E strip 1 strip=n:zwp_tablet_pad_strip_v2
+E modes 1 modes=u
 E done 1
-E mode_switch 1 u u u
+E mode_switch 1 time=u serial=u mode=u
 I zwp_tablet_pad_v2 1
-R set_feedback 1 u s u
+R set_feedback 1 button=u description=s serial=u
 R! destroy 1
-E group 1 n:zwp_tablet_pad_group_v2
-E path 1 s
-E buttons 1 u
+E group 1 pad_group=n:zwp_tablet_pad_group_v2
+E path 1 path=s
+E buttons 1 buttons=u
 E done 1
-E button 1 u u u
-E enter 1 u o:zwp_tablet_v2 o:wl_surface
-E leave 1 u o:wl_surface
+E button 1 time=u button=u state=u
+E enter 1 serial=u tablet=o:zwp_tablet_v2 surface=o:wl_surface
+E leave 1 serial=u surface=o:wl_surface
 E removed 1
 """#),
         ("text_input_unstable_v1 (text-input/text-input-unstable-v1.xml)", #"""
 I zwp_text_input_v1 1
-R activate 1 o:wl_seat o:wl_surface
-R deactivate 1 o:wl_seat
+R activate 1 seat=o:wl_seat surface=o:wl_surface
+R deactivate 1 seat=o:wl_seat
 R show_input_panel 1
 R hide_input_panel 1
 R reset 1
-R set_surrounding_text 1 s u u
-R set_content_type 1 u u
-R set_cursor_rectangle 1 i i i i
-R set_preferred_language 1 s
-R commit_state 1 u
-R invoke_action 1 u u
-E enter 1 o:wl_surface
+R set_surrounding_text 1 text=s cursor=u anchor=u
+R set_content_type 1 hint=u purpose=u
+R set_cursor_rectangle 1 x=i y=i width=i height=i
+R set_preferred_language 1 language=s
+R commit_state 1 serial=u
+R invoke_action 1 button=u index=u
+E enter 1 surface=o:wl_surface
 E leave 1
-E modifiers_map 1 a
-E input_panel_state 1 u
-E preedit_string 1 u s s
-E preedit_styling 1 u u u
-E preedit_cursor 1 i
-E commit_string 1 u s
-E cursor_position 1 i i
-E delete_surrounding_text 1 i u
-E keysym 1 u u u u u
-E language 1 u s
-E text_direction 1 u u
+E modifiers_map 1 map=a
+E input_panel_state 1 state=u
+E preedit_string 1 serial=u text=s commit=s
+E preedit_styling 1 index=u length=u style=u
+E preedit_cursor 1 index=i
+E commit_string 1 serial=u text=s
+E cursor_position 1 index=i anchor=i
+E delete_surrounding_text 1 index=i length=u
+E keysym 1 serial=u time=u sym=u state=u modifiers=u
+E language 1 serial=u language=s
+E text_direction 1 serial=u direction=u
 I zwp_text_input_manager_v1 1
-R create_text_input 1 n:zwp_text_input_v1
+R create_text_input 1 id=n:zwp_text_input_v1
 """#),
         ("text_input_unstable_v3 (text-input/text-input-unstable-v3.xml)", #"""
 I zwp_text_input_v3 1
 R! destroy 1
 R enable 1
 R disable 1
-R set_surrounding_text 1 s i i
-R set_text_change_cause 1 u
-R set_content_type 1 u u
-R set_cursor_rectangle 1 i i i i
+R set_surrounding_text 1 text=s cursor=i anchor=i
+R set_text_change_cause 1 cause=u
+R set_content_type 1 hint=u purpose=u
+R set_cursor_rectangle 1 x=i y=i width=i height=i
 R commit 1
-E enter 1 o:wl_surface
-E leave 1 o:wl_surface
-E preedit_string 1 ?s i i
-E commit_string 1 ?s
-E delete_surrounding_text 1 u u
-E done 1 u
+E enter 1 surface=o:wl_surface
+E leave 1 surface=o:wl_surface
+E preedit_string 1 text=?s cursor_begin=i cursor_end=i
+E commit_string 1 text=?s
+E delete_surrounding_text 1 before_length=u after_length=u
+E done 1 serial=u
 I zwp_text_input_manager_v3 1
 R! destroy 1
-R get_text_input 1 n:zwp_text_input_v3 o:wl_seat
+R get_text_input 1 id=n:zwp_text_input_v3 seat=o:wl_seat
 """#),
         ("xdg_decoration_unstable_v1 (xdg-decoration/xdg-decoration-unstable-v1.xml)", #"""
 I zxdg_decoration_manager_v1 1
 R! destroy 1
-R get_toplevel_decoration 1 n:zxdg_toplevel_decoration_v1 o:xdg_toplevel
+R get_toplevel_decoration 1 id=n:zxdg_toplevel_decoration_v1 toplevel=o:xdg_toplevel
 I zxdg_toplevel_decoration_v1 1
 R! destroy 1
-R set_mode 1 u
+R set_mode 1 mode=u
 R unset_mode 1
-E configure 1 u
+E configure 1 mode=u
 """#),
         ("xdg_foreign_unstable_v1 (xdg-foreign/xdg-foreign-unstable-v1.xml)", #"""
 I zxdg_exporter_v1 1
 R! destroy 1
-R export 1 n:zxdg_exported_v1 o:wl_surface
+R export 1 id=n:zxdg_exported_v1 surface=o:wl_surface
 I zxdg_importer_v1 1
 R! destroy 1
-R import 1 n:zxdg_imported_v1 s
+R import 1 id=n:zxdg_imported_v1 handle=s
 I zxdg_exported_v1 1
 R! destroy 1
-E handle 1 s
+E handle 1 handle=s
 I zxdg_imported_v1 1
 R! destroy 1
-R set_parent_of 1 o:wl_surface
+R set_parent_of 1 surface=o:wl_surface
 E destroyed 1
 """#),
         ("xdg_foreign_unstable_v2 (xdg-foreign/xdg-foreign-unstable-v2.xml)", #"""
 I zxdg_exporter_v2 1
 R! destroy 1
-R export_toplevel 1 n:zxdg_exported_v2 o:wl_surface
+R export_toplevel 1 id=n:zxdg_exported_v2 surface=o:wl_surface
 I zxdg_importer_v2 1
 R! destroy 1
-R import_toplevel 1 n:zxdg_imported_v2 s
+R import_toplevel 1 id=n:zxdg_imported_v2 handle=s
 I zxdg_exported_v2 1
 R! destroy 1
-E handle 1 s
+E handle 1 handle=s
 I zxdg_imported_v2 1
 R! destroy 1
-R set_parent_of 1 o:wl_surface
+R set_parent_of 1 surface=o:wl_surface
 E destroyed 1
 """#),
         ("xdg_output_unstable_v1 (xdg-output/xdg-output-unstable-v1.xml)", #"""
 I zxdg_output_manager_v1 3
 R! destroy 1
-R get_xdg_output 1 n:zxdg_output_v1 o:wl_output
+R get_xdg_output 1 id=n:zxdg_output_v1 output=o:wl_output
 I zxdg_output_v1 3
 R! destroy 1
-E logical_position 1 i i
-E logical_size 1 i i
+E logical_position 1 x=i y=i
+E logical_size 1 width=i height=i
 E done 1
-E name 2 s
-E description 2 s
+E name 2 name=s
+E description 2 description=s
 """#),
         ("xdg_shell_unstable_v5 (xdg-shell/xdg-shell-unstable-v5.xml)", #"""
 I xdg_shell 1
 R! destroy 1
-R use_unstable_version 1 i
-R get_xdg_surface 1 n:xdg_surface o:wl_surface
-R get_xdg_popup 1 n:xdg_popup o:wl_surface o:wl_surface o:wl_seat u i i
-R pong 1 u
-E ping 1 u
+R use_unstable_version 1 version=i
+R get_xdg_surface 1 id=n:xdg_surface surface=o:wl_surface
+R get_xdg_popup 1 id=n:xdg_popup surface=o:wl_surface parent=o:wl_surface seat=o:wl_seat serial=u x=i y=i
+R pong 1 serial=u
+E ping 1 serial=u
 I xdg_surface 1
 R! destroy 1
-R set_parent 1 ?o:xdg_surface
-R set_title 1 s
-R set_app_id 1 s
-R show_window_menu 1 o:wl_seat u i i
-R move 1 o:wl_seat u
-R resize 1 o:wl_seat u u
-R ack_configure 1 u
-R set_window_geometry 1 i i i i
+R set_parent 1 parent=?o:xdg_surface
+R set_title 1 title=s
+R set_app_id 1 app_id=s
+R show_window_menu 1 seat=o:wl_seat serial=u x=i y=i
+R move 1 seat=o:wl_seat serial=u
+R resize 1 seat=o:wl_seat serial=u edges=u
+R ack_configure 1 serial=u
+R set_window_geometry 1 x=i y=i width=i height=i
 R set_maximized 1
 R unset_maximized 1
-R set_fullscreen 1 ?o:wl_output
+R set_fullscreen 1 output=?o:wl_output
 R unset_fullscreen 1
 R set_minimized 1
-E configure 1 i i a u
+E configure 1 width=i height=i states=a serial=u
 E close 1
 I xdg_popup 1
 R! destroy 1
@@ -564,90 +564,90 @@ E popup_done 1
         ("xdg_shell_unstable_v6 (xdg-shell/xdg-shell-unstable-v6.xml)", #"""
 I zxdg_shell_v6 1
 R! destroy 1
-R create_positioner 1 n:zxdg_positioner_v6
-R get_xdg_surface 1 n:zxdg_surface_v6 o:wl_surface
-R pong 1 u
-E ping 1 u
+R create_positioner 1 id=n:zxdg_positioner_v6
+R get_xdg_surface 1 id=n:zxdg_surface_v6 surface=o:wl_surface
+R pong 1 serial=u
+E ping 1 serial=u
 I zxdg_positioner_v6 1
 R! destroy 1
-R set_size 1 i i
-R set_anchor_rect 1 i i i i
-R set_anchor 1 u
-R set_gravity 1 u
-R set_constraint_adjustment 1 u
-R set_offset 1 i i
+R set_size 1 width=i height=i
+R set_anchor_rect 1 x=i y=i width=i height=i
+R set_anchor 1 anchor=u
+R set_gravity 1 gravity=u
+R set_constraint_adjustment 1 constraint_adjustment=u
+R set_offset 1 x=i y=i
 I zxdg_surface_v6 1
 R! destroy 1
-R get_toplevel 1 n:zxdg_toplevel_v6
-R get_popup 1 n:zxdg_popup_v6 o:zxdg_surface_v6 o:zxdg_positioner_v6
-R set_window_geometry 1 i i i i
-R ack_configure 1 u
-E configure 1 u
+R get_toplevel 1 id=n:zxdg_toplevel_v6
+R get_popup 1 id=n:zxdg_popup_v6 parent=o:zxdg_surface_v6 positioner=o:zxdg_positioner_v6
+R set_window_geometry 1 x=i y=i width=i height=i
+R ack_configure 1 serial=u
+E configure 1 serial=u
 I zxdg_toplevel_v6 1
 R! destroy 1
-R set_parent 1 ?o:zxdg_toplevel_v6
-R set_title 1 s
-R set_app_id 1 s
-R show_window_menu 1 o:wl_seat u i i
-R move 1 o:wl_seat u
-R resize 1 o:wl_seat u u
-R set_max_size 1 i i
-R set_min_size 1 i i
+R set_parent 1 parent=?o:zxdg_toplevel_v6
+R set_title 1 title=s
+R set_app_id 1 app_id=s
+R show_window_menu 1 seat=o:wl_seat serial=u x=i y=i
+R move 1 seat=o:wl_seat serial=u
+R resize 1 seat=o:wl_seat serial=u edges=u
+R set_max_size 1 width=i height=i
+R set_min_size 1 width=i height=i
 R set_maximized 1
 R unset_maximized 1
-R set_fullscreen 1 ?o:wl_output
+R set_fullscreen 1 output=?o:wl_output
 R unset_fullscreen 1
 R set_minimized 1
-E configure 1 i i a
+E configure 1 width=i height=i states=a
 E close 1
 I zxdg_popup_v6 1
 R! destroy 1
-R grab 1 o:wl_seat u
-E configure 1 i i i i
+R grab 1 seat=o:wl_seat serial=u
+E configure 1 x=i y=i width=i height=i
 E popup_done 1
 """#),
         ("xwayland_keyboard_grab_unstable_v1 (xwayland-keyboard-grab/xwayland-keyboard-grab-unstable-v1.xml)", #"""
 I zwp_xwayland_keyboard_grab_manager_v1 1
 R! destroy 1
-R grab_keyboard 1 n:zwp_xwayland_keyboard_grab_v1 o:wl_surface o:wl_seat
+R grab_keyboard 1 id=n:zwp_xwayland_keyboard_grab_v1 surface=o:wl_surface seat=o:wl_seat
 I zwp_xwayland_keyboard_grab_v1 1
 R! destroy 1
 """#),
         ("content_type_v1 (content-type/content-type-v1.xml)", #"""
 I wp_content_type_manager_v1 1
 R! destroy 1
-R get_surface_content_type 1 n:wp_content_type_v1 o:wl_surface
+R get_surface_content_type 1 id=n:wp_content_type_v1 surface=o:wl_surface
 I wp_content_type_v1 1
 R! destroy 1
-R set_content_type 1 u
+R set_content_type 1 content_type=u
 """#),
         ("drm_lease_v1 (drm-lease/drm-lease-v1.xml)", #"""
 I wp_drm_lease_device_v1 1
-R create_lease_request 1 n:wp_drm_lease_request_v1
+R create_lease_request 1 id=n:wp_drm_lease_request_v1
 R release 1
-E drm_fd 1 h
-E connector 1 n:wp_drm_lease_connector_v1
+E drm_fd 1 fd=h
+E connector 1 id=n:wp_drm_lease_connector_v1
 E done 1
 E! released 1
 I wp_drm_lease_connector_v1 1
 R! destroy 1
-E name 1 s
-E description 1 s
-E connector_id 1 u
+E name 1 name=s
+E description 1 description=s
+E connector_id 1 connector_id=u
 E done 1
 E withdrawn 1
 I wp_drm_lease_request_v1 1
-R request_connector 1 o:wp_drm_lease_connector_v1
-R! submit 1 n:wp_drm_lease_v1
+R request_connector 1 connector=o:wp_drm_lease_connector_v1
+R! submit 1 id=n:wp_drm_lease_v1
 I wp_drm_lease_v1 1
 R! destroy 1
-E lease_fd 1 h
+E lease_fd 1 leased_fd=h
 E finished 1
 """#),
         ("ext_idle_notify_v1 (ext-idle-notify/ext-idle-notify-v1.xml)", #"""
 I ext_idle_notifier_v1 1
 R! destroy 1
-R get_idle_notification 1 n:ext_idle_notification_v1 u o:wl_seat
+R get_idle_notification 1 id=n:ext_idle_notification_v1 timeout=u seat=o:wl_seat
 I ext_idle_notification_v1 1
 R! destroy 1
 E idled 1
@@ -656,230 +656,230 @@ E resumed 1
         ("ext_session_lock_v1 (ext-session-lock/ext-session-lock-v1.xml)", #"""
 I ext_session_lock_manager_v1 1
 R! destroy 1
-R lock 1 n:ext_session_lock_v1
+R lock 1 id=n:ext_session_lock_v1
 I ext_session_lock_v1 1
 R! destroy 1
-R get_lock_surface 1 n:ext_session_lock_surface_v1 o:wl_surface o:wl_output
+R get_lock_surface 1 id=n:ext_session_lock_surface_v1 surface=o:wl_surface output=o:wl_output
 R! unlock_and_destroy 1
 E locked 1
 E finished 1
 I ext_session_lock_surface_v1 1
 R! destroy 1
-R ack_configure 1 u
-E configure 1 u u u
+R ack_configure 1 serial=u
+E configure 1 serial=u width=u height=u
 """#),
         ("fractional_scale_v1 (fractional-scale/fractional-scale-v1.xml)", #"""
 I wp_fractional_scale_manager_v1 1
 R! destroy 1
-R get_fractional_scale 1 n:wp_fractional_scale_v1 o:wl_surface
+R get_fractional_scale 1 id=n:wp_fractional_scale_v1 surface=o:wl_surface
 I wp_fractional_scale_v1 1
 R! destroy 1
-E preferred_scale 1 u
+E preferred_scale 1 scale=u
 """#),
         ("single_pixel_buffer_v1 (single-pixel-buffer/single-pixel-buffer-v1.xml)", #"""
 I wp_single_pixel_buffer_manager_v1 1
 R! destroy 1
-R create_u32_rgba_buffer 1 n:wl_buffer u u u u
+R create_u32_rgba_buffer 1 id=n:wl_buffer r=u g=u b=u a=u
 """#),
         ("tearing_control_v1 (tearing-control/tearing-control-v1.xml)", #"""
 I wp_tearing_control_manager_v1 1
 R! destroy 1
-R get_tearing_control 1 n:wp_tearing_control_v1 o:wl_surface
+R get_tearing_control 1 id=n:wp_tearing_control_v1 surface=o:wl_surface
 I wp_tearing_control_v1 1
-R set_presentation_hint 1 u
+R set_presentation_hint 1 hint=u
 R! destroy 1
 """#),
         ("xdg_activation_v1 (xdg-activation/xdg-activation-v1.xml)", #"""
 I xdg_activation_v1 1
 R! destroy 1
-R get_activation_token 1 n:xdg_activation_token_v1
-R activate 1 s o:wl_surface
+R get_activation_token 1 id=n:xdg_activation_token_v1
+R activate 1 token=s surface=o:wl_surface
 I xdg_activation_token_v1 1
-R set_serial 1 u o:wl_seat
-R set_app_id 1 s
-R set_surface 1 o:wl_surface
+R set_serial 1 serial=u seat=o:wl_seat
+R set_app_id 1 app_id=s
+R set_surface 1 surface=o:wl_surface
 R commit 1
 R! destroy 1
-E done 1 s
+E done 1 token=s
 """#),
         ("xwayland_shell_v1 (xwayland-shell/xwayland-shell-v1.xml)", #"""
 I xwayland_shell_v1 1
 R! destroy 1
-R get_xwayland_surface 1 n:xwayland_surface_v1 o:wl_surface
+R get_xwayland_surface 1 id=n:xwayland_surface_v1 surface=o:wl_surface
 I xwayland_surface_v1 1
-R set_serial 1 u u
+R set_serial 1 serial_lo=u serial_hi=u
 R! destroy 1
 """#),
         ("presentation_time (presentation-time/presentation-time.xml)", #"""
 I wp_presentation 1
 R! destroy 1
-R feedback 1 o:wl_surface n:wp_presentation_feedback
-E clock_id 1 u
+R feedback 1 surface=o:wl_surface callback=n:wp_presentation_feedback
+E clock_id 1 clk_id=u
 I wp_presentation_feedback 1
-E sync_output 1 o:wl_output
-E! presented 1 u u u u u u u
+E sync_output 1 output=o:wl_output
+E! presented 1 tv_sec_hi=u tv_sec_lo=u tv_nsec=u refresh=u seq_hi=u seq_lo=u flags=u
 E! discarded 1
 """#),
         ("viewporter (viewporter/viewporter.xml)", #"""
 I wp_viewporter 1
 R! destroy 1
-R get_viewport 1 n:wp_viewport o:wl_surface
+R get_viewport 1 id=n:wp_viewport surface=o:wl_surface
 I wp_viewport 1
 R! destroy 1
-R set_source 1 f f f f
-R set_destination 1 i i
+R set_source 1 x=f y=f width=f height=f
+R set_destination 1 width=i height=i
 """#),
         ("xdg_shell (xdg-shell/xdg-shell.xml)", #"""
 I xdg_wm_base 5
 R! destroy 1
-R create_positioner 1 n:xdg_positioner
-R get_xdg_surface 1 n:xdg_surface o:wl_surface
-R pong 1 u
-E ping 1 u
+R create_positioner 1 id=n:xdg_positioner
+R get_xdg_surface 1 id=n:xdg_surface surface=o:wl_surface
+R pong 1 serial=u
+E ping 1 serial=u
 I xdg_positioner 5
 R! destroy 1
-R set_size 1 i i
-R set_anchor_rect 1 i i i i
-R set_anchor 1 u
-R set_gravity 1 u
-R set_constraint_adjustment 1 u
-R set_offset 1 i i
+R set_size 1 width=i height=i
+R set_anchor_rect 1 x=i y=i width=i height=i
+R set_anchor 1 anchor=u
+R set_gravity 1 gravity=u
+R set_constraint_adjustment 1 constraint_adjustment=u
+R set_offset 1 x=i y=i
 R set_reactive 3
-R set_parent_size 3 i i
-R set_parent_configure 3 u
+R set_parent_size 3 parent_width=i parent_height=i
+R set_parent_configure 3 serial=u
 I xdg_surface 5
 R! destroy 1
-R get_toplevel 1 n:xdg_toplevel
-R get_popup 1 n:xdg_popup ?o:xdg_surface o:xdg_positioner
-R set_window_geometry 1 i i i i
-R ack_configure 1 u
-E configure 1 u
+R get_toplevel 1 id=n:xdg_toplevel
+R get_popup 1 id=n:xdg_popup parent=?o:xdg_surface positioner=o:xdg_positioner
+R set_window_geometry 1 x=i y=i width=i height=i
+R ack_configure 1 serial=u
+E configure 1 serial=u
 I xdg_toplevel 5
 R! destroy 1
-R set_parent 1 ?o:xdg_toplevel
-R set_title 1 s
-R set_app_id 1 s
-R show_window_menu 1 o:wl_seat u i i
-R move 1 o:wl_seat u
-R resize 1 o:wl_seat u u
-R set_max_size 1 i i
-R set_min_size 1 i i
+R set_parent 1 parent=?o:xdg_toplevel
+R set_title 1 title=s
+R set_app_id 1 app_id=s
+R show_window_menu 1 seat=o:wl_seat serial=u x=i y=i
+R move 1 seat=o:wl_seat serial=u
+R resize 1 seat=o:wl_seat serial=u edges=u
+R set_max_size 1 width=i height=i
+R set_min_size 1 width=i height=i
 R set_maximized 1
 R unset_maximized 1
-R set_fullscreen 1 ?o:wl_output
+R set_fullscreen 1 output=?o:wl_output
 R unset_fullscreen 1
 R set_minimized 1
-E configure 1 i i a
+E configure 1 width=i height=i states=a
 E close 1
-E configure_bounds 4 i i
-E wm_capabilities 5 a
+E configure_bounds 4 width=i height=i
+E wm_capabilities 5 capabilities=a
 I xdg_popup 5
 R! destroy 1
-R grab 1 o:wl_seat u
-R reposition 3 o:xdg_positioner u
-E configure 1 i i i i
+R grab 1 seat=o:wl_seat serial=u
+R reposition 3 positioner=o:xdg_positioner token=u
+E configure 1 x=i y=i width=i height=i
 E popup_done 1
-E repositioned 3 u
+E repositioned 3 token=u
 """#),
         ("ext_data_control_v1 (protocols/ext-data-control-v1.xml)", #"""
 I ext_data_control_manager_v1 1
-R create_data_source 1 n:ext_data_control_source_v1
-R get_data_device 1 n:ext_data_control_device_v1 o:wl_seat
+R create_data_source 1 id=n:ext_data_control_source_v1
+R get_data_device 1 id=n:ext_data_control_device_v1 seat=o:wl_seat
 R! destroy 1
 I ext_data_control_device_v1 1
-R set_selection 1 ?o:ext_data_control_source_v1
+R set_selection 1 source=?o:ext_data_control_source_v1
 R! destroy 1
-R set_primary_selection 1 ?o:ext_data_control_source_v1
-E data_offer 1 n:ext_data_control_offer_v1
-E selection 1 ?o:ext_data_control_offer_v1
+R set_primary_selection 1 source=?o:ext_data_control_source_v1
+E data_offer 1 id=n:ext_data_control_offer_v1
+E selection 1 id=?o:ext_data_control_offer_v1
 E finished 1
-E primary_selection 1 ?o:ext_data_control_offer_v1
+E primary_selection 1 id=?o:ext_data_control_offer_v1
 I ext_data_control_source_v1 1
-R offer 1 s
+R offer 1 mime_type=s
 R! destroy 1
-E send 1 s h
+E send 1 mime_type=s fd=h
 E cancelled 1
 I ext_data_control_offer_v1 1
-R receive 1 s h
+R receive 1 mime_type=s fd=h
 R! destroy 1
-E offer 1 s
+E offer 1 mime_type=s
 """#),
         ("gtk_primary_selection (protocols/gtk-primary-selection.xml)", #"""
 I gtk_primary_selection_device_manager 1
-R create_source 1 n:gtk_primary_selection_source
-R get_device 1 n:gtk_primary_selection_device o:wl_seat
+R create_source 1 id=n:gtk_primary_selection_source
+R get_device 1 id=n:gtk_primary_selection_device seat=o:wl_seat
 R! destroy 1
 I gtk_primary_selection_device 1
-R set_selection 1 ?o:gtk_primary_selection_source u
+R set_selection 1 source=?o:gtk_primary_selection_source serial=u
 R! destroy 1
-E data_offer 1 n:gtk_primary_selection_offer
-E selection 1 ?o:gtk_primary_selection_offer
+E data_offer 1 offer=n:gtk_primary_selection_offer
+E selection 1 id=?o:gtk_primary_selection_offer
 I gtk_primary_selection_offer 1
-R receive 1 s h
+R receive 1 mime_type=s fd=h
 R! destroy 1
-E offer 1 s
+E offer 1 mime_type=s
 I gtk_primary_selection_source 1
-R offer 1 s
+R offer 1 mime_type=s
 R! destroy 1
-E send 1 s h
+E send 1 mime_type=s fd=h
 E cancelled 1
 """#),
         ("porthole_shared_memory_v1 (protocols/porthole-shared-memory-v1.xml)", #"""
 I porthole_shared_memory_v1 1
 R! destroy 1
-R allocate 1 n:porthole_shared_buffer_v1 i i i u
+R allocate 1 id=n:porthole_shared_buffer_v1 width=i height=i stride=i format=u
 I porthole_shared_buffer_v1 1
 R! destroy 1
-E ready 1 h u u
-E failed 1 s
+E ready 1 fd=h region_size=u offset=u
+E failed 1 reason=s
 """#),
         ("virtual_keyboard_unstable_v1 (protocols/virtual-keyboard-unstable-v1.xml)", #"""
 I zwp_virtual_keyboard_v1 1
-R keymap 1 u h u
-R key 1 u u u
-R modifiers 1 u u u u
+R keymap 1 format=u fd=h size=u
+R key 1 time=u key=u state=u
+R modifiers 1 mods_depressed=u mods_latched=u mods_locked=u group=u
 R! destroy 1
 I zwp_virtual_keyboard_manager_v1 1
-R create_virtual_keyboard 1 o:wl_seat n:zwp_virtual_keyboard_v1
+R create_virtual_keyboard 1 seat=o:wl_seat id=n:zwp_virtual_keyboard_v1
 """#),
         ("wlr_data_control_unstable_v1 (protocols/wlr-data-control-unstable-v1.xml)", #"""
 I zwlr_data_control_manager_v1 2
-R create_data_source 1 n:zwlr_data_control_source_v1
-R get_data_device 1 n:zwlr_data_control_device_v1 o:wl_seat
+R create_data_source 1 id=n:zwlr_data_control_source_v1
+R get_data_device 1 id=n:zwlr_data_control_device_v1 seat=o:wl_seat
 R! destroy 1
 I zwlr_data_control_device_v1 2
-R set_selection 1 ?o:zwlr_data_control_source_v1
+R set_selection 1 source=?o:zwlr_data_control_source_v1
 R! destroy 1
-R set_primary_selection 2 ?o:zwlr_data_control_source_v1
-E data_offer 1 n:zwlr_data_control_offer_v1
-E selection 1 ?o:zwlr_data_control_offer_v1
+R set_primary_selection 2 source=?o:zwlr_data_control_source_v1
+E data_offer 1 id=n:zwlr_data_control_offer_v1
+E selection 1 id=?o:zwlr_data_control_offer_v1
 E finished 1
-E primary_selection 2 ?o:zwlr_data_control_offer_v1
+E primary_selection 2 id=?o:zwlr_data_control_offer_v1
 I zwlr_data_control_source_v1 1
-R offer 1 s
+R offer 1 mime_type=s
 R! destroy 1
-E send 1 s h
+E send 1 mime_type=s fd=h
 E cancelled 1
 I zwlr_data_control_offer_v1 1
-R receive 1 s h
+R receive 1 mime_type=s fd=h
 R! destroy 1
-E offer 1 s
+E offer 1 mime_type=s
 """#),
         ("wlr_virtual_pointer_unstable_v1 (protocols/wlr-virtual-pointer-unstable-v1.xml)", #"""
 I zwlr_virtual_pointer_v1 2
-R motion 1 u f f
-R motion_absolute 1 u u u u u
-R button 1 u u u
-R axis 1 u u f
+R motion 1 time=u dx=f dy=f
+R motion_absolute 1 time=u x=u y=u x_extent=u y_extent=u
+R button 1 time=u button=u state=u
+R axis 1 time=u axis=u value=f
 R frame 1
-R axis_source 1 u
-R axis_stop 1 u u
-R axis_discrete 1 u u f i
+R axis_source 1 axis_source=u
+R axis_stop 1 time=u axis=u
+R axis_discrete 1 time=u axis=u value=f discrete=i
 R! destroy 1
 I zwlr_virtual_pointer_manager_v1 2
-R create_virtual_pointer 1 ?o:wl_seat n:zwlr_virtual_pointer_v1
+R create_virtual_pointer 1 seat=?o:wl_seat id=n:zwlr_virtual_pointer_v1
 R! destroy 1
-R create_virtual_pointer_with_output 2 ?o:wl_seat ?o:wl_output n:zwlr_virtual_pointer_v1
+R create_virtual_pointer_with_output 2 seat=?o:wl_seat output=?o:wl_output id=n:zwlr_virtual_pointer_v1
 """#),
     ]
 }
