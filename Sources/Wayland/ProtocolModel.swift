@@ -36,12 +36,17 @@ public struct ArgSpec: Sendable, Equatable {
 }
 
 /// A request or event: name, first interface version that has it, whether it
-/// destroys its object, and its arguments.
+/// destroys its object, its arguments and, for a message the proxies
+/// interpret, which one it is.
 public struct MessageSpec: Sendable, Equatable {
     public var name: String
     public var since: UInt32
     public var isDestructor: Bool
     public var args: [ArgSpec]
+    /// Set by `Interface` from the interface and message names, once, so that
+    /// code handling a message switches on this instead of comparing names.
+    /// nil for a message no proxy looks into.
+    public var kind: MessageKind?
 
     public init(name: String, since: UInt32 = 1, isDestructor: Bool = false, args: [ArgSpec]) {
         self.name = name
@@ -65,8 +70,18 @@ public final class Interface: Sendable, CustomStringConvertible {
     public init(name: String, version: UInt32, requests: [MessageSpec], events: [MessageSpec]) {
         self.name = name
         self.version = version
-        self.requests = requests
-        self.events = events
+        // Every table, generated or loaded at run time, is built here, so
+        // every one gets kinds.
+        self.requests = requests.map { m in
+            var m = m
+            m.kind = MessageKind(interface: name, message: m.name, isRequest: true)
+            return m
+        }
+        self.events = events.map { m in
+            var m = m
+            m.kind = MessageKind(interface: name, message: m.name, isRequest: false)
+            return m
+        }
     }
 
     public var description: String { name }
