@@ -71,6 +71,8 @@ public final class LinkEndpoint {
     public private(set) var receivedBytes: UInt64 = 0
     /// The link ended because the peer broke the protocol.
     public private(set) var closedByProtocolError = false
+    /// Log a line for every frame sent and received (`--trace`).
+    public var traceFrames = false
 
     private let socket: OwnedFD
     private let streamKind: StreamKind
@@ -140,6 +142,7 @@ public final class LinkEndpoint {
     /// Queues a frame.
     public func send(_ frame: LinkFrame) {
         guard !isClosed else { return }
+        if traceFrames { Log.trace("\(name) sent \(frame.traceLine)") }
         scratch.removeAll(keepingCapacity: true)
         FrameCodec.encode(frame, into: &scratch)
         enqueue(scratch)
@@ -178,6 +181,7 @@ public final class LinkEndpoint {
                 if n == left { i += 1; runDone = 0 } else { runDone += n; break }
             }
             if pieces.isEmpty { continue }
+            if traceFrames { Log.trace("\(name) sent resourceUpdate(channel \(channel), resource \(resource), \(pieces.count) ranges, \(data) bytes)") }
             let tableBytes = 16 * pieces.count
             let pieceList = pieces
             output.append(count: LinkProtocol.headerSize + 8 + tableBytes) { p in
@@ -404,6 +408,9 @@ public final class LinkEndpoint {
         guard let target = try delegate?.link(self, updateTargetFor: head.channel, resource: head.resource, ranges: head.ranges) else {
             return false
         }
+        if traceFrames {
+            Log.trace("\(name) received resourceUpdate(channel \(head.channel), resource \(head.resource), \(head.ranges.count) ranges, \(length - head.headBytes) bytes, into place)")
+        }
         input.consume(head.headBytes)
         inbound = Inbound(target: target, ranges: head.ranges, remaining: length - head.headBytes, frameLength: length)
         if length == head.headBytes { finishInbound() }
@@ -411,9 +418,10 @@ public final class LinkEndpoint {
     }
 
     private func dispatch(_ frame: LinkFrame) throws(LinkProtocolError) {
+        if traceFrames { Log.trace("\(name) received \(frame.traceLine)") }
         if !isOpen {
             guard case .hello(let version, let peerRole, let peerFeatures) = frame else {
-                if case .closeLink(_, let reason) = frame { close(reason: "peer refused: \(reason)", notifyPeer: false); return }
+                if case .closeLink(_, let reason) = frame { close(reason: "peer refused: \(LogText.escaped(reason))", notifyPeer: false); return }
                 throw .helloExpected(FrameCodec.encode(frame)[4...5].withUnsafeBytes { $0.loadUnaligned(as: UInt16.self) })
             }
             guard peerRole != role else { throw .sameRole(role) }
@@ -426,7 +434,7 @@ public final class LinkEndpoint {
         switch frame {
         case .hello: throw .unexpected("second hello")
         case .closeLink(let code, let reason):
-            close(reason: "peer closed the link (code \(code)): \(reason)", notifyPeer: false)
+            close(reason: "peer closed the link (code \(code)): \(LogText.escaped(reason))", notifyPeer: false)
         default:
             try delegate?.link(self, received: frame)
         }

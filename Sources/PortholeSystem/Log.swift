@@ -12,6 +12,8 @@ public enum Log {
     public static func warning(_ message: @autoclosure () -> String) { write("warning", message()) }
     public static func error(_ message: @autoclosure () -> String) { write("error", message()) }
     public static func debug(_ message: @autoclosure () -> String) { if verbose { write("debug", message()) } }
+    /// A line of a message trace (`--trace`), printed whatever `verbose` says.
+    public static func trace(_ message: String) { write("trace", message) }
 
     private static func write(_ level: String, _ message: String) {
         var line = Array("\(prefix) \(level): \(message)\n".utf8)

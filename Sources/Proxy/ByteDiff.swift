@@ -66,13 +66,4 @@ enum ByteDiff {
             runs.append(UpdateRun(offset: offset, length: length))
         }
     }
-
-    /// Diffs bytes [start, end) of a mirrored pool; changed runs go into the
-    /// mirror and into `builder`. Returns the bytes copied into the mirror.
-    static func diff(_ pool: ShmPoolMirror, start: Int, end: Int, into builder: inout UpdateBuilder) -> Int {
-        guard let c = pool.client.base, let m = pool.mirror.base else { return 0 }
-        return diff(client: c, copy: m, start: start, end: end) { offset, length in
-            builder.add(offset: offset, UnsafeRawPointer(m + offset), length: length)
-        }
-    }
 }

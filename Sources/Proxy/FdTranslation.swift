@@ -9,6 +9,15 @@ public enum FdTranslation: Sendable, Equatable {
     case readOnlyFile
     /// The write end of a pipe (clipboard, drag and drop): bytes flow back as pipe data.
     case pipe
+
+    /// The kind of resource that stands for the fd on the link.
+    var resourceKind: ResourceKind {
+        switch self {
+        case .shmPool: return .shmPool
+        case .readOnlyFile: return .readOnlyFile
+        case .pipe: return .pipe
+        }
+    }
 }
 
 /// Which fd-carrying messages the proxies can translate. A global whose

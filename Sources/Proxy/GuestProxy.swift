@@ -16,7 +16,7 @@ import Wayland
 /// host's next connection. Clients that connect while there is no link get a
 /// Wayland error and are closed. Without `reconnect`, `onLinkClosed` reports
 /// the first link that ends or cannot be made.
-public final class GuestProxy: LinkEndpointDelegate, ChannelOwner {
+public final class GuestProxy: LinkSessionDelegate {
     let loop: EventLoop
     let tables: ProtocolTables
     let limits: LinkLimits
@@ -25,14 +25,17 @@ public final class GuestProxy: LinkEndpointDelegate, ChannelOwner {
     let region: GuestRegion?
     /// Path of the Wayland socket clients connect to.
     public let socketPath: String
-    private var link: LinkEndpoint?
+    /// The current link, while there is one.
+    private var session: LinkSession?
+    private var link: LinkEndpoint? { session?.link }
     private var linkListener: OwnedFD?
     private var linkListenerToken: EventLoop.Token?
     private var waylandListener: OwnedFD?
     private var waylandToken: EventLoop.Token?
-    /// The current link's channels (a fresh table for each link).
-    private var channels: ChannelTable<GuestChannel>
-    private var nextChannel: UInt32 = 1
+    /// One per client, while its channel is open.
+    private var connections: [ObjectIdentifier: WaylandConnection] = [:]
+    /// Prints every forwarded message (`--trace`).
+    public var trace = false
     /// Where `connect(to:)` dials, while it keeps dialling.
     private var dialAddress: SocketAddress?
     private var pendingConnect: PendingConnect?
@@ -64,9 +67,8 @@ public final class GuestProxy: LinkEndpointDelegate, ChannelOwner {
         self.socketPath = socketPath
         self.tables = tables
         self.limits = limits
-        channels = ChannelTable(limits: limits)
         retryDelay = 0.1
-        if let region { self.region = GuestRegion(region: region, stats: stats) } else { self.region = nil }
+        if let region { self.region = GuestRegion(region: region, counters: stats.link) } else { self.region = nil }
     }
 
     /// The socket path for `name` in $XDG_RUNTIME_DIR (or `name` itself if absolute).
@@ -165,16 +167,16 @@ public final class GuestProxy: LinkEndpointDelegate, ChannelOwner {
     }
 
     private func start(link socket: OwnedFD, name: String) throws(ProxyError) {
-        // Channels of an earlier link are all closed by now; start afresh.
-        channels = ChannelTable(limits: limits)
-        let newLink: LinkEndpoint
+        let newSession: LinkSession
         do {
-            newLink = try LinkEndpoint(socket: socket, role: .guest, name: name, loop: loop, limits: limits,
-                                       features: region != nil ? LinkFeatures.sharedRegion : 0, delegate: self)
+            newSession = try LinkSession(socket: socket, role: .guest, name: name, loop: loop, limits: limits, counters: stats.link,
+                                         guestRegion: region, delegate: self)
         } catch {
             throw .system(error)
         }
-        link = newLink
+        session = newSession
+        let newLink = newSession.link!
+        newLink.traceFrames = trace
         // A peer (or a device) that never says hello must not hold the guest.
         let timeout = connectTimeout
         handshakeTimer = try? loop.addTimer(nanoseconds: UInt64(timeout * 1e9), repeating: false) { [unowned self, weak newLink] in
@@ -199,23 +201,26 @@ public final class GuestProxy: LinkEndpointDelegate, ChannelOwner {
 
     private func acceptClients() {
         while let l = waylandListener, let client = try? Socket.accept(l) {
-            guard let link, link.isOpen else { refuse(client); continue }
-            guard channels.count < limits.maxChannels else {
+            guard let session, session.link.isOpen else { refuse(client); continue }
+            let application = Socket.peerProgramName(client) ?? "unknown"
+            let handler = GuestHandler(region: region, stats: stats, application: application)
+            guard let channel = session.channels.open() else {
                 Log.warning("refusing a client: \(limits.maxChannels) clients already connected")
                 client.close()
                 continue
             }
-            var id = nextChannel
-            while channels.isTaken(id) || id == 0 { id &+= 1 }
-            nextChannel = id &+ 1
+            let connection: WaylandConnection
             do {
-                let ch = try GuestChannel(id: id, client: client, link: link, loop: loop, owner: self, tables: tables, region: region)
-                channels.add(ch)
-                link.send(.channelOpen(channel: id, bufAlloc: ch.credit.bufAlloc))
-                Log.debug("client connected as channel \(id)")
+                connection = try WaylandConnection(side: .guest, socket: client, channel: channel, loop: loop, stats: stats, tables: tables,
+                                                   handler: handler, tracer: trace ? MessageTracer() : nil)
             } catch {
                 Log.error("cannot serve a client: \(error)")
+                channel.close(reason: "guest proxy cannot serve the client: \(error)")
+                continue
             }
+            connections[ObjectIdentifier(connection)] = connection
+            connection.onClose = { [unowned self] c in self.connections.removeValue(forKey: ObjectIdentifier(c)) }
+            Log.debug("client \(application) connected as \(connection.name)")
         }
     }
 
@@ -253,37 +258,25 @@ public final class GuestProxy: LinkEndpointDelegate, ChannelOwner {
         if let t = linkListenerToken { loop.unregister(t) }
         linkListenerToken = nil
         linkListener?.close()
-        for ch in channels.all { ch.closeChannel(reason: "guest proxy shutting down", notifyPeer: true) }
+        for c in Array(connections.values) { c.close(reason: "guest proxy shutting down") }
         link?.close(reason: "guest proxy shutting down")
         if let t = waylandToken { loop.unregister(t) }
         waylandListener?.close()
         unlink(socketPath)
     }
 
-    // MARK: ChannelOwner
+    // MARK: LinkSessionDelegate
 
-    func reserveResourceBytes(_ n: UInt64) -> Bool { channels.reserve(n) }
-    func releaseResourceBytes(_ n: UInt64) { channels.release(n) }
-    func channelDidClose(_ channel: ChannelEndpoint, awaitingAck: Bool) {
-        // Only this link's channels: one of an earlier link never reaches here
-        // after the table is replaced, but be sure not to drop a new namesake.
-        guard channels[channel.id] === channel else { return }
-        channels.removed(channel, awaitingAck: awaitingAck)
-    }
-
-    // MARK: LinkEndpointDelegate
-
-    public func linkDidOpen(_ link: LinkEndpoint) {
-        Log.info("\(link.name): connected to the host proxy")
+    public func sessionDidOpen(_ session: LinkSession) {
+        Log.info("\(session.name): connected to the host proxy")
         cancelHandshakeTimer()
         retryDelay = retryDelays.first
         lastRetryReason = nil
-        region?.linkOpened(link)
         if waylandListener == nil {
             do { try openWaylandSocket() } catch {
                 Log.error("cannot listen on \(socketPath): \(error)")
                 reconnect = false
-                link.close(reason: "guest cannot open its Wayland socket")
+                session.link.close(reason: "guest cannot open its Wayland socket")
                 return
             }
         }
@@ -293,42 +286,16 @@ public final class GuestProxy: LinkEndpointDelegate, ChannelOwner {
         }
     }
 
-    public func link(_ link: LinkEndpoint, received frame: LinkFrame) throws(LinkProtocolError) {
-        switch frame {
-        case .channelAccept(let c, let bufAlloc):
-            guard let ch = try channels.target(of: frame) else { return }
-            guard !ch.established else { throw .unexpected("channel \(c) accepted twice") }
-            ch.establish(peerBufAlloc: bufAlloc)
-        case .channelOpen:
-            throw .unexpected("the guest opens channels, not the host")
-        case .regionInfo(let size, let tag):
-            guard let region else { throw .unexpected("regionInfo, but this guest has no region") }
-            try region.hostInfo(size: size, tag: tag)
-        case .bufferRegister, .bufferUnregister, .registryReset:
-            throw .unexpected("buffer registry frames go from the guest to the host")
-        default:
-            try channels.target(of: frame)?.receive(frame)
-        }
-    }
-
-    public func linkDidDrain(_ link: LinkEndpoint) {
-        for ch in channels.all { ch.linkDrained() }
-    }
-
-    public func linkDidClose(_ link: LinkEndpoint, reason: String) {
+    public func sessionDidClose(_ session: LinkSession, reason: String) {
+        let link = session.link!
         Log.warning("\(link.name): closed: \(reason)")
         if link.closedByProtocolError { stats.linkErrors += 1 }
         stats.closedLinkSent += link.sentBytes
         stats.closedLinkReceived += link.receivedBytes
-        if self.link === link {
-            self.link = nil
+        if self.session === session {
+            self.session = nil
             cancelHandshakeTimer()
         }
-        for ch in channels.all {
-            ch.sendToSocket(MessageFault.implementation("the link to the host closed: \(reason)").errorEvent)
-            ch.closeChannel(reason: "link closed", notifyPeer: false)
-        }
-        region?.linkClosed()
         linkDown("the link to the host closed: \(reason)")
     }
 }

@@ -1,17 +1,16 @@
 import Foundation
+import Link
 import PortholeSystem
 
 /// Counters a proxy keeps, written as a flat JSON object by `--stats`.
 public final class ProxyStats {
-    /// Wayland bytes this side put into data frames.
-    public var protocolBytesSent: UInt64 = 0
     /// Pixel bytes this side put into resource updates.
     public var pixelBytesSent: UInt64 = 0
-    /// Pipe bytes this side sent over the link.
-    public var pipeBytesSent: UInt64 = 0
-    /// Bytes of buffer contents this process copied in memory (mirror updates,
-    /// frame assembly, writes into host memfds).
+    /// Bytes of buffer contents this process copied in memory (mirror
+    /// updates, frame assembly); writes into host memfds are counted by `link`.
     public var copiedBytes: UInt64 = 0
+    /// What the channels of this proxy's links count (data, pipes, region).
+    public let link = LinkCounters()
     /// wl_surface.commit requests seen.
     public var commits: UInt64 = 0
     /// Wayland clients (guest) or compositor connections (host) open now.
@@ -20,8 +19,6 @@ public final class ProxyStats {
     public var linkErrors: UInt64 = 0
     /// Clients or channels closed for a protocol error.
     public var clientErrors: UInt64 = 0
-    /// Links on which both proxies agreed to use the shared region (now).
-    public var regionLinks: Int = 0
     /// Client pools placed in the shared region (guest; cooperative ones included).
     public var regionPools: UInt64 = 0
     /// Client pools copied over the link because there was no region or it was full (guest).
@@ -29,8 +26,6 @@ public final class ProxyStats {
     /// Reads of a client's pool that faulted because the client shrank its
     /// file mid-read (guest; each ended that client).
     public var memoryFaults: UInt64 = 0
-    /// Buffers registered in the shared region now.
-    public var registeredBuffers: Int = 0
     /// Totals of links already closed (their live counters are gone).
     public var closedLinkSent: UInt64 = 0
     public var closedLinkReceived: UInt64 = 0
@@ -42,19 +37,19 @@ public final class ProxyStats {
         let fields: [(String, String)] = [
             ("link_sent_bytes", "\(closedLinkSent + linkSent)"),
             ("link_received_bytes", "\(closedLinkReceived + linkReceived)"),
-            ("protocol_bytes_sent", "\(protocolBytesSent)"),
+            ("protocol_bytes_sent", "\(link.protocolBytesSent)"),
             ("pixel_bytes_sent", "\(pixelBytesSent)"),
-            ("pipe_bytes_sent", "\(pipeBytesSent)"),
-            ("copied_bytes", "\(copiedBytes)"),
+            ("pipe_bytes_sent", "\(link.pipeBytesSent)"),
+            ("copied_bytes", "\(copiedBytes + link.updateBytesCopied)"),
             ("commits", "\(commits)"),
             ("clients", "\(clients)"),
             ("links", "\(links)"),
             ("link_errors", "\(linkErrors)"),
             ("client_errors", "\(clientErrors)"),
-            ("region_links", "\(regionLinks)"),
+            ("region_links", "\(link.regionLinks)"),
             ("region_pools", "\(regionPools)"),
             ("fallback_pools", "\(fallbackPools)"),
-            ("registered_buffers", "\(registeredBuffers)"),
+            ("registered_buffers", "\(link.registeredBuffers)"),
             ("memory_faults", "\(memoryFaults)"),
             ("open_fds", "\(openFileDescriptorCount())"),
         ]

@@ -19,27 +19,62 @@ final class SharedMemoryExtension {
     static let interface = "porthole_shared_memory_v1"
 
     /// One allocation: where it is and its registration with the host.
-    struct Allocation {
+    private struct Allocation {
         var offset: UInt64
         var registration: UInt32?
     }
 
     private unowned let region: GuestRegion
+    private let application: String
     /// Ids standing for a placeholder callback on the host, until its delete_id.
-    private(set) var placeholders: [UInt32: Int] = [:]
+    private var placeholders: [UInt32: Int] = [:]
     private var allocations: [UInt32: Allocation] = [:]
 
-    init(region: GuestRegion) { self.region = region }
+    init(region: GuestRegion, application: String) {
+        self.region = region
+        self.application = application
+    }
 
-    /// The wl_registry.global event announcing the extension on `registry`.
-    static func globalEvent(registry: UInt32) -> [UInt8] {
-        WireCodec.encode(objectID: registry, opcode: 0, [.uint(globalName), .text(interface), .uint(1)])
+    /// Handles the requests that concern the extension; nil for any other.
+    func handle(_ m: inout ParsedMessage, on c: WaylandConnection) throws(MessageFault) -> Verdict? {
+        switch m.spec.kind {
+        case .wlDisplayGetRegistry?:
+            // Announce the global on every registry, before the compositor's globals arrive.
+            if region.active {
+                let registry = try m.typed(WlDisplayGetRegistry.self).registry
+                c.sendToSocket(WlRegistryGlobal(name: Self.globalName, interface: Array(Self.interface.utf8), version: 1).encode(objectID: registry))
+            }
+            return .forward
+        case .wlRegistryBind?:
+            let r = try m.typed(WlRegistryBind.self)
+            guard r.name == Self.globalName else { return nil }
+            guard region.active, r.id.interfaceName == Self.interface, r.id.version == 1 else {
+                throw .invalidObject("bind of global \(Self.globalName) as \(r.id.interfaceName) v\(r.id.version); it is \(Self.interface) v1")
+            }
+            m.bytes = placeholder(for: r.id.id)
+            return .forward
+        case .portholeSharedMemoryV1Allocate?:
+            let r = try m.typed(PortholeSharedMemoryV1Allocate.self)
+            m.bytes = placeholder(for: r.id)
+            let answer = allocate(r)
+            c.sendToSocket(answer.event, fds: answer.fds)
+            return .forward
+        case .portholeSharedBufferV1Destroy?:
+            free(id: m.sender)
+            c.sendToSocket(WlDisplayDeleteId(id: m.sender).encode(objectID: Wire.displayID))
+            return .drop
+        case .portholeSharedMemoryV1Destroy?:
+            c.sendToSocket(WlDisplayDeleteId(id: m.sender).encode(objectID: Wire.displayID))
+            return .drop
+        default:
+            return nil
+        }
     }
 
     /// The bytes to send to the host instead of a request creating `id`.
-    func placeholder(for id: UInt32) -> [UInt8] {
+    private func placeholder(for id: UInt32) -> [UInt8] {
         placeholders[id, default: 0] += 1
-        return WireCodec.encode(objectID: Wire.displayID, opcode: 0, [.newID(id)])
+        return WlDisplaySync(callback: id).encode(objectID: Wire.displayID)
     }
 
     /// An event from the host for a placeholder: dropped unread.
@@ -52,18 +87,18 @@ final class SharedMemoryExtension {
         return true
     }
 
-    /// Handles allocate: returns the event for the client and the fd it carries.
-    func allocate(id: UInt32, width: Int32, height: Int32, stride: Int32, format: UInt32, application: String) -> (event: [UInt8], fds: [OwnedFD]) {
+    /// Handles allocate: the event for the client and the fd it carries.
+    private func allocate(_ r: PortholeSharedMemoryV1Allocate) -> (event: [UInt8], fds: [OwnedFD]) {
         func failed(_ why: String) -> ([UInt8], [OwnedFD]) {
             Log.info("porthole_shared_memory_v1: allocation refused: \(why)")
-            return (WireCodec.encode(objectID: id, opcode: 1, [.text(why)]), [])
+            return (PortholeSharedBufferV1Failed(reason: Array(why.utf8)).encode(objectID: r.id), [])
         }
         guard region.active else { return failed("no shared region on the current link") }
-        guard width > 0, height > 0, stride > 0 else { return failed("invalid size \(width)x\(height), stride \(stride)") }
-        if let bpp = bytesPerPixel(shmFormat: format), Int64(stride) < Int64(width) * Int64(bpp) {
-            return failed("stride \(stride) is less than width \(width) x \(bpp) bytes")
+        guard r.width > 0, r.height > 0, r.stride > 0 else { return failed("invalid size \(r.width)x\(r.height), stride \(r.stride)") }
+        if let bpp = bytesPerPixel(shmFormat: r.format), Int64(r.stride) < Int64(r.width) * Int64(bpp) {
+            return failed("stride \(r.stride) is less than width \(r.width) x \(bpp) bytes")
         }
-        let size = UInt64(stride) * UInt64(height)
+        let size = UInt64(r.stride) * UInt64(r.height)
         guard let offset = region.allocate(size) else {
             return failed("shared region full (\(region.allocator.largestFree) bytes free in one piece, \(size) asked)")
         }
@@ -74,20 +109,21 @@ final class SharedMemoryExtension {
         }
         let registration = region.register(
             application: application, range: GuestRegion.registrationRange(offset: offset, length: size),
-            properties: [("width", "\(width)"), ("height", "\(height)"), ("stride", "\(stride)"), ("format", "\(format)"),
+            properties: [("width", "\(r.width)"), ("height", "\(r.height)"), ("stride", "\(r.stride)"), ("format", "\(r.format)"),
                          ("cooperative", "1")])
-        allocations[id] = Allocation(offset: offset, registration: registration)
-        return (WireCodec.encode(objectID: id, opcode: 0, [.fd, .uint(UInt32(region.region.size)), .uint(UInt32(offset))]), [fd])
+        allocations[r.id] = Allocation(offset: offset, registration: registration)
+        let ready = PortholeSharedBufferV1Ready(regionSize: UInt32(region.region.size), offset: UInt32(offset))
+        return (ready.encode(objectID: r.id), [fd])
     }
 
     /// Handles porthole_shared_buffer_v1.destroy.
-    func free(id: UInt32) {
+    private func free(id: UInt32) {
         guard let a = allocations.removeValue(forKey: id) else { return }
         if let r = a.registration { region.unregister(r) }
         region.release(a.offset)
     }
 
-    /// The channel closed: give everything back.
+    /// The connection closed: give everything back.
     func freeAll() {
         for id in Array(allocations.keys) { free(id: id) }
     }

@@ -1,3 +1,5 @@
+import PortholeSystem
+
 /// A message as one line of text, in the manner of WAYLAND_DEBUG but with
 /// argument names: `wl_surface@3.attach(buffer: wl_buffer@5, x: 0, y: 0)`.
 ///
@@ -30,34 +32,18 @@ public enum MessageTrace {
         case .uint(let v): return "\(v)"
         case .fixed(let raw): return "\(Fixed(raw: raw).doubleValue)"
         case .string(nil): return "nil"
-        case .string(let bytes?): return shown(bytes, quoted: true)
+        case .string(let bytes?): return escaped(bytes, quoted: true)
         case .object(0): return "nil"
         case .object(let id): return "\(interface)@\(id)"
         case .newID(let id): return "new id \(interface)@\(id)"
-        case .untypedNewID(let name, let version, let id): return "new id \(shown(name, quoted: false))@\(id) v\(version)"
+        case .untypedNewID(let name, let version, let id): return "new id \(escaped(name, quoted: false))@\(id) v\(version)"
         case .array(let bytes): return "array[\(bytes.count) bytes]"
         case .fd: return "fd"
         }
     }
 
-    /// `bytes` with everything but printable ASCII escaped, cut after
-    /// `maxStringBytes` with the full length noted after the text. (Any `…`
-    /// of the peer's is escaped, so the note cannot be forged.)
-    private static func shown(_ bytes: [UInt8], quoted: Bool) -> String {
-        var out = quoted ? "\"" : ""
-        for b in bytes.prefix(maxStringBytes) {
-            switch b {
-            case UInt8(ascii: "\n"): out += "\\n"
-            case UInt8(ascii: "\t"): out += "\\t"
-            case UInt8(ascii: "\r"): out += "\\r"
-            case UInt8(ascii: "\\"): out += "\\\\"
-            case UInt8(ascii: "\""): out += "\\\""
-            case 0x20...0x7E: out.unicodeScalars.append(Unicode.Scalar(b))
-            default: out += "\\x" + (b < 0x10 ? "0" : "") + String(b, radix: 16)
-            }
-        }
-        if quoted { out += "\"" }
-        if bytes.count > maxStringBytes { out += "…(\(bytes.count) bytes)" }
-        return out
+    /// A peer's bytes for a log line (see `LogText.escaped`).
+    public static func escaped(_ bytes: [UInt8], quoted: Bool = true) -> String {
+        LogText.escaped(bytes, limit: maxStringBytes, quoted: quoted)
     }
 }

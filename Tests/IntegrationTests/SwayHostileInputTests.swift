@@ -239,7 +239,7 @@ struct SwayHostileInputTests {
         let offer = try client.waitForSelection(offering: "text/plain")
         let never = "application/x-porthole-never-offered"
         let result = readPipe(try client.receive(offer, mime: never), timeout: 15)
-        let line = try waitForLog(chain.host, containing: "'\(never)', which was never offered")
+        let line = try waitForLog(chain.host, containing: "\"\(never)\", which was never offered")
         print("mime type never offered: \(line); the pipe gave \(result.bytes.count) bytes, end of file: \(result.eof)")
         #expect(result.eof, "the pipe never ended\n\(chain.diagnostics())")
 

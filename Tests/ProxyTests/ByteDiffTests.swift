@@ -5,50 +5,42 @@ import Testing
 @testable import Proxy
 
 @Suite struct ByteDiffTests {
-    func makePool(size: Int) throws -> (ShmPoolMirror, SharedMapping) {
+    /// The client's memory (written through `writer`) and a mirror, as a stream pool has them.
+    func makePool(size: Int) throws -> (StreamPool, SharedMapping) {
         let fd = try Memfd.create(name: "test-pool", size: size)
         let writer = try SharedMapping(fd: fd, size: size)
-        let pool = try ShmPoolMirror(resourceID: 1, clientFD: try fd.duplicate(), size: size)
+        let pool = try StreamPool(resourceID: 1, clientFD: try fd.duplicate(), size: size)
         return (pool, writer)
     }
 
-    func apply(_ frames: [LinkFrame], to copy: inout [UInt8]) {
-        for f in frames {
-            guard case .resourceUpdate(_, _, let ranges, let bytes) = f else { continue }
-            var cursor = 0
-            for r in ranges {
-                for i in 0..<Int(r.length) { copy[Int(r.offset) + i] = bytes[cursor + i] }
-                cursor += Int(r.length)
-            }
-        }
+    /// Diffs [start, end) of the pool into its mirror; the changed runs.
+    func diff(_ pool: StreamPool, start: Int, end: Int) -> (copied: Int, runs: [UpdateRun]) {
+        var runs: [UpdateRun] = []
+        let copied = ByteDiff.diff(client: pool.client.base!, copy: pool.mirror.base!, start: start, end: end, runs: &runs)
+        return (copied, runs)
     }
 
     @Test func unchangedMemorySendsNothing() throws {
         let (pool, _) = try makePool(size: 1 << 16)
-        var b = UpdateBuilder(channel: 1, resource: 1, maxPayload: 1 << 20)
-        #expect(ByteDiff.diff(pool, start: 0, end: 1 << 16, into: &b) == 0)
-        b.flush()
-        #expect(b.frames.isEmpty)
+        let d = diff(pool, start: 0, end: 1 << 16)
+        #expect(d.copied == 0 && d.runs.isEmpty)
     }
 
     @Test func singleByteChangeSendsOneBlock() throws {
         let (pool, writer) = try makePool(size: 1 << 16)
         writer.base!.storeBytes(of: 0xAB, toByteOffset: 5000, as: UInt8.self)
-        var b = UpdateBuilder(channel: 1, resource: 1, maxPayload: 1 << 20)
-        let copied = ByteDiff.diff(pool, start: 0, end: 1 << 16, into: &b)
-        b.flush()
-        #expect(copied == ByteDiff.block)
-        #expect(b.totalBytes == ByteDiff.block)
+        let d = diff(pool, start: 0, end: 1 << 16)
+        #expect(d.copied == ByteDiff.block)
+        #expect(d.runs.reduce(0) { $0 + $1.length } == ByteDiff.block)
+        #expect(d.runs.count == 1 && d.runs[0].offset <= 5000 && 5000 < d.runs[0].offset + d.runs[0].length)
         // A second diff finds the mirror up to date.
-        var again = UpdateBuilder(channel: 1, resource: 1, maxPayload: 1 << 20)
-        #expect(ByteDiff.diff(pool, start: 0, end: 1 << 16, into: &again) == 0)
+        #expect(diff(pool, start: 0, end: 1 << 16).copied == 0)
     }
 
     @Test func diffOutsideTheRangeIsIgnored() throws {
         let (pool, writer) = try makePool(size: 8192)
         writer.base!.storeBytes(of: 1, toByteOffset: 100, as: UInt8.self)
-        var b = UpdateBuilder(channel: 1, resource: 1, maxPayload: 1 << 20)
-        #expect(ByteDiff.diff(pool, start: 4096, end: 8192, into: &b) == 0)
+        #expect(diff(pool, start: 4096, end: 8192).copied == 0)
     }
 
     @Test func randomChangesReplicateExactly() throws {
@@ -62,14 +54,10 @@ import Testing
                 let n = min(Int.random(in: 1...3000, using: &rng), size - at)
                 for i in 0..<n { writer.base!.storeBytes(of: UInt8.random(in: 0...255, using: &rng), toByteOffset: at + i, as: UInt8.self) }
             }
-            var b = UpdateBuilder(channel: 1, resource: 1, maxPayload: 1 << 20)
-            _ = ByteDiff.diff(pool, start: 0, end: size, into: &b)
-            b.flush()
-            for f in b.frames {
-                let encoded = FrameCodec.encode(f)
-                #expect(encoded.count <= LinkProtocol.headerSize + (1 << 20))
+            // What the host receives is the mirror's bytes in the changed runs.
+            for r in diff(pool, start: 0, end: size).runs {
+                replica.withUnsafeMutableBytes { ($0.baseAddress! + r.offset).copyMemory(from: pool.mirror.base! + r.offset, byteCount: r.length) }
             }
-            apply(b.frames, to: &replica)
             let same = replica.withUnsafeBytes { memcmp($0.baseAddress!, writer.base!, size) == 0 }
             #expect(same)
         }

@@ -5,10 +5,17 @@ import Testing
 /// The pool byte ranges whose mirror bytes are unknown (sent straight from
 /// the client's memory).
 @Suite struct StaleRangeTests {
-    private func pool() throws -> ShmPoolMirror {
-        let fd = try Memfd.create(name: "stale-test", size: 4096)
-        return try ShmPoolMirror(resourceID: 1, clientFD: fd, size: 4096)
+    /// A stale-range set, as a stream pool keeps it.
+    private final class Ranges {
+        var r = StaleRanges()
+        var stale: [Range<Int>] { r.ranges }
+        func isStale(_ x: Range<Int>) -> Bool { r.overlaps(x) }
+        func markStale(_ x: Range<Int>) { r.insert(x) }
+        func clearStale(_ x: Range<Int>) { r.remove(x) }
+        func takeStale(in x: Range<Int>) -> [Range<Int>] { r.take(in: x) }
     }
+
+    private func pool() throws -> Ranges { Ranges() }
 
     @Test func markedRangesAreStaleAndOthersAreNot() throws {
         let p = try pool()
@@ -57,21 +64,21 @@ import Testing
 
     @Test func tooManyRangesMergeIntoOneThatCoversThemAll() throws {
         let p = try pool()
-        for i in 0...ShmPoolMirror.maxStaleRanges { p.markStale((i * 10)..<(i * 10 + 5)) }
-        #expect(p.stale == [0..<(ShmPoolMirror.maxStaleRanges * 10 + 5)])
+        for i in 0...StaleRanges.maxRanges { p.markStale((i * 10)..<(i * 10 + 5)) }
+        #expect(p.stale == [0..<(StaleRanges.maxRanges * 10 + 5)])
     }
 
     /// Only a file sealed against shrinking may have its bytes queued by
     /// reference: nothing can then make the kernel's later read fault.
     @Test func onlyAShrinkSealedFileCountsAsUnshrinkable() throws {
         let open = try Memfd.create(name: "unsealed", size: 4096)
-        #expect(!(try ShmPoolMirror(resourceID: 1, clientFD: open, size: 4096).clientCannotShrink))
+        #expect(!(try StreamPool(resourceID: 1, clientFD: open, size: 4096).clientCannotShrink))
         let sealed = try Memfd.create(name: "sealed", size: 4096)
         try Memfd.addSeals(sealed, [.shrink])
-        #expect(try ShmPoolMirror(resourceID: 2, clientFD: sealed, size: 4096).clientCannotShrink)
+        #expect(try StreamPool(resourceID: 2, clientFD: sealed, size: 4096).clientCannotShrink)
         // A seal added later is seen at the next look.
         let late = try Memfd.create(name: "late", size: 4096)
-        let pool = try ShmPoolMirror(resourceID: 3, clientFD: try late.duplicate(), size: 4096)
+        let pool = try StreamPool(resourceID: 3, clientFD: try late.duplicate(), size: 4096)
         #expect(!pool.clientCannotShrink)
         try Memfd.addSeals(late, [.shrink])
         #expect(pool.clientCannotShrink)

@@ -4,6 +4,7 @@
 
 /// Which interpreted message a `MessageSpec` is (its `kind`).
 public enum MessageKind: Hashable, Sendable, CaseIterable {
+    case wlDisplaySync
     case wlDisplayGetRegistry
     case wlDisplayError
     case wlDisplayDeleteId
@@ -52,6 +53,7 @@ public enum MessageKind: Hashable, Sendable, CaseIterable {
     /// The kind of a message by its names; nil for a message that is not interpreted.
     public init?(interface: String, message: String, isRequest: Bool) {
         switch (interface, message, isRequest) {
+        case ("wl_display", "sync", true): self = .wlDisplaySync
         case ("wl_display", "get_registry", true): self = .wlDisplayGetRegistry
         case ("wl_display", "error", false): self = .wlDisplayError
         case ("wl_display", "delete_id", false): self = .wlDisplayDeleteId
@@ -103,6 +105,7 @@ public enum MessageKind: Hashable, Sendable, CaseIterable {
     /// The struct holding this kind of message.
     public var messageType: any TypedMessage.Type {
         switch self {
+        case .wlDisplaySync: WlDisplaySync.self
         case .wlDisplayGetRegistry: WlDisplayGetRegistry.self
         case .wlDisplayError: WlDisplayError.self
         case .wlDisplayDeleteId: WlDisplayDeleteId.self
@@ -149,6 +152,31 @@ public enum MessageKind: Hashable, Sendable, CaseIterable {
         case .extDataControlOfferV1Offer: ExtDataControlOfferV1Offer.self
         }
     }
+}
+
+/// wl_display.sync: request 0 of wl_display, since version 1.
+public struct WlDisplaySync: TypedMessage, Hashable {
+    public static let kind = MessageKind.wlDisplaySync
+    public static let interfaceName = "wl_display"
+    public static let messageName = "sync"
+    public static let opcode: UInt16 = 0
+    public static let isRequest = true
+
+    /// The new wl_callback's id.
+    public var callback: UInt32
+
+    public init(callback: UInt32) {
+        self.callback = callback
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 1,
+              case .newID(let a0) = args[0]
+        else { return nil }
+        self.init(callback: a0)
+    }
+
+    public var args: [WireArg] { [.newID(callback)] }
 }
 
 /// wl_display.get_registry: request 1 of wl_display, since version 1.

@@ -1,4 +1,3 @@
-import Link
 import PortholeSystem
 import Sharing
 
@@ -6,17 +5,17 @@ import Sharing
 /// both map the same memory, and the buffers the guest registered. The
 /// compositor is only ever asked to read registered memory; everything is
 /// dropped on reset and when the link ends.
-final class HostRegionSession {
-    let region: SharedRegion
-    let stats: ProxyStats
+public final class HostRegionSession {
+    public let region: SharedRegion
+    let counters: LinkCounters
     /// The guest showed it maps the same region.
-    private(set) var active = false
-    private(set) var registry: BufferRegistry
+    public private(set) var active = false
+    public private(set) var registry: BufferRegistry
     private var offered = false
 
-    init(region: SharedRegion, stats: ProxyStats) {
+    public init(region: SharedRegion, counters: LinkCounters) {
         self.region = region
-        self.stats = stats
+        self.counters = counters
         registry = BufferRegistry(dataArea: region.dataRange)
     }
 
@@ -43,20 +42,20 @@ final class HostRegionSession {
                 throw .regionMismatch("both are \(size) bytes but hold different memory: the host wrote tag \(header.tagHex) into \(region.path), the guest reads \(RegionHeader(size: size, tag: tag).tagHex)")
             }
             active = true
-            stats.regionLinks += 1
+            counters.regionLinks += 1
             Log.info("\(link.name): shared region agreed (\(region.path), \(size) bytes)")
         case .bufferRegister(let d):
             guard active else { throw .registry("buffer \(d.id) registered before the region was agreed") }
             do { try registry.register(d) } catch { throw .registry(error.description) }
-            stats.registeredBuffers += 1
+            counters.registeredBuffers += 1
         case .bufferUnregister(let id):
             guard active else { throw .registry("unregister before the region was agreed") }
             do { try registry.unregister(id) } catch { throw .registry(error.description) }
-            stats.registeredBuffers -= 1
+            counters.registeredBuffers -= 1
         case .registryReset:
             guard active else { throw .registry("reset before the region was agreed") }
             Log.info("\(link.name): the guest reset its buffer registry (\(registry.count) buffers dropped)")
-            stats.registeredBuffers -= registry.count
+            counters.registeredBuffers -= registry.count
             registry.reset()
         default:
             throw .unexpected("frame without a channel: \(frame)")
@@ -65,8 +64,8 @@ final class HostRegionSession {
 
     /// The guest went away: forget everything it registered.
     func linkClosed() {
-        if active { stats.regionLinks -= 1 }
-        stats.registeredBuffers -= registry.count
+        if active { counters.regionLinks -= 1 }
+        counters.registeredBuffers -= registry.count
         registry.reset()
         active = false
     }

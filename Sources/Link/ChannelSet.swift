@@ -1,0 +1,148 @@
+import PortholeSystem
+
+/// What a host's channel set asks its owner.
+public protocol ChannelSetDelegate: AnyObject {
+    /// The guest opens `channel`: set its delegate (connect to the
+    /// compositor), or throw to refuse it (it is closed with code 3).
+    func channelSet(_ set: ChannelSet, opens channel: LinkChannel) throws(ChannelError)
+}
+
+/// The channels of one link (docs/link-protocol.md §5): who opens them,
+/// routing of channel frames, ids closed by this side and not yet
+/// acknowledged (frames for them are dropped, not errors), and the link's
+/// budget for resource memory. A new link gets a new set.
+public final class ChannelSet {
+    public let link: LinkEndpoint
+    let loop: EventLoop
+    public let counters: LinkCounters
+    public weak var delegate: ChannelSetDelegate?
+    /// The shared region's size and fd, once both sides agreed on it (host).
+    public var sharedRegion: (size: UInt64, fd: OwnedFD)?
+    private var channels: [UInt32: LinkChannel] = [:]
+    private var closing: Set<UInt32> = []
+    private var nextChannel: UInt32 = 1
+    private var resourceBytes: UInt64 = 0
+
+    public init(link: LinkEndpoint, loop: EventLoop, counters: LinkCounters) {
+        self.link = link
+        self.loop = loop
+        self.counters = counters
+    }
+
+    public var count: Int { channels.count }
+    public var all: [LinkChannel] { Array(channels.values) }
+    public subscript(id: UInt32) -> LinkChannel? { channels[id] }
+    /// Peer memory held by this link's resources, in bytes.
+    public var heldResourceBytes: UInt64 { resourceBytes }
+
+    /// Guest: opens a channel for a new client (its user sets the delegate
+    /// before returning to the loop). Nil when the link already has as many
+    /// channels as the peer accepts.
+    public func open() -> LinkChannel? {
+        guard link.role == .guest, channels.count < link.limits.maxChannels else { return nil }
+        var id = nextChannel
+        while isTaken(id) || id == 0 { id &+= 1 }
+        nextChannel = id &+ 1
+        let channel = LinkChannel(id: id, link: link, set: self)
+        channels[id] = channel
+        link.send(.channelOpen(channel: id, bufAlloc: channel.credit.bufAlloc))
+        return channel
+    }
+
+    /// Whether `id` may not be (re)used: open, or closed and unacknowledged.
+    private func isTaken(_ id: UInt32) -> Bool { channels[id] != nil || closing.contains(id) }
+
+    /// Handles a channel-scoped frame. Throwing ends the link.
+    public func receive(_ frame: LinkFrame) throws(LinkProtocolError) {
+        switch frame {
+        case .channelOpen(let c, let bufAlloc):
+            try accept(c, peerBufAlloc: bufAlloc)
+        case .channelAccept(let c, let bufAlloc):
+            guard link.role == .guest else { throw .unexpected("the host does not open channels") }
+            guard let ch = try target(c, frame) else { return }
+            guard !ch.isEstablished else { throw .unexpected("channel \(c) accepted twice") }
+            ch.establish(peerBufAlloc: bufAlloc)
+        default:
+            guard let c = frame.channel else { throw .unexpected("frame without a channel: \(frame)") }
+            try target(c, frame)?.receive(frame)
+        }
+    }
+
+    /// Host: the guest opens channel `c`.
+    private func accept(_ c: UInt32, peerBufAlloc: UInt32) throws(LinkProtocolError) {
+        guard link.role == .host else { throw .unexpected("the guest opens channels, not the host") }
+        guard c != 0 else { throw .malformed(.channelOpen, "channel 0") }
+        guard !isTaken(c) else { throw .channelInUse(c) }
+        guard channels.count < link.limits.maxChannels else { throw .tooManyChannels(link.limits.maxChannels) }
+        let channel = LinkChannel(id: c, link: link, set: self)
+        do throws(ChannelError) {
+            guard let delegate else { throw ChannelError("no one serves channels on this link") }
+            try delegate.channelSet(self, opens: channel)
+        } catch {
+            Log.warning("\(link.name): channel \(c): \(error)")
+            link.send(.channelClose(channel: c, code: ChannelCloseCode.unavailable.rawValue,
+                                    reason: LinkChannel.truncated(error.reason, to: link.limits.maxReasonBytes)))
+            closing.insert(c)
+            return
+        }
+        channels[c] = channel
+        link.send(.channelAccept(channel: c, bufAlloc: channel.credit.bufAlloc))
+        channel.establish(peerBufAlloc: peerBufAlloc)
+    }
+
+    /// The open channel `c`, or nil when the frame is for a channel being
+    /// closed (and is dropped). Unknown channels are a link error.
+    private func target(_ c: UInt32, _ frame: LinkFrame) throws(LinkProtocolError) -> LinkChannel? {
+        if let ch = channels[c] { return ch }
+        guard closing.contains(c) else { throw .unknownChannel(c) }
+        if case .channelClose = frame { closing.remove(c) }
+        return nil
+    }
+
+    /// Where a `resourceUpdate`'s data goes (see `LinkEndpointDelegate`).
+    public func updateTarget(channel c: UInt32, resource: UInt32, ranges: [UpdateRange]) throws(LinkProtocolError) -> UpdateTarget? {
+        if let ch = channels[c] { return try ch.updateTarget(resource: resource, ranges: ranges) }
+        guard closing.contains(c) else { throw .unknownChannel(c) }
+        return nil
+    }
+
+    /// The link's queue drained: paused producers may go on.
+    public func linkDrained() {
+        for ch in all { ch.resumeProducers() }
+    }
+
+    /// The link ended: every channel ends, with no frames sent.
+    public func linkClosed(reason: String) {
+        for ch in all { ch.linkClosed(reason: reason) }
+        closing.removeAll()
+    }
+
+    /// A channel closed itself.
+    func channelClosed(_ channel: LinkChannel, awaitingAck: Bool) {
+        guard channels[channel.id] === channel else { return }
+        channels.removeValue(forKey: channel.id)
+        if awaitingAck { closing.insert(channel.id) }
+    }
+
+    /// Accounts `n` bytes of peer resource memory; false when over the link's limit.
+    func reserve(_ n: UInt64) -> Bool {
+        guard resourceBytes + n <= link.limits.maxTotalResourceBytes else { return false }
+        resourceBytes += n
+        return true
+    }
+
+    func release(_ n: UInt64) { resourceBytes -= min(n, resourceBytes) }
+}
+
+extension LinkFrame {
+    /// The channel a channel-scoped frame belongs to.
+    public var channel: UInt32? {
+        switch self {
+        case .hello, .closeLink, .regionInfo, .bufferRegister, .bufferUnregister, .registryReset: return nil
+        case .channelOpen(let c, _), .channelAccept(let c, _), .channelClose(let c, _, _), .data(let c, _, _, _),
+             .creditUpdate(let c, _), .creditRequest(let c), .resourceOpen(let c, _, _, _), .resourceExtend(let c, _, _),
+             .resourceUpdate(let c, _, _, _), .resourceClose(let c, _), .pipeData(let c, _, _), .pipeClose(let c, _):
+            return c
+        }
+    }
+}

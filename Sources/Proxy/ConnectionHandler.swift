@@ -1,0 +1,41 @@
+import Link
+import PortholeSystem
+
+/// What a handler decides for one message.
+enum Verdict {
+    case forward
+    /// Not passed on (the proxy answered it itself, or hides it).
+    case drop
+}
+
+/// The side-specific part of a Wayland connection: the guest's pool
+/// replication and surfaces, or the host's checks and filters. Handlers look
+/// at typed messages and record what they learn; the connection reads,
+/// writes and forwards (it sends what a handler asks for at the points where
+/// order is decided).
+protocol ConnectionHandler: AnyObject {
+    /// A message read from the local socket, before it goes to the link.
+    /// `resources` are the resources that stand for its fds.
+    func outgoing(_ m: inout ParsedMessage, resources: [UInt32], on c: WaylandConnection) throws(MessageFault) -> Verdict
+    /// A message from the link, before it goes to the local socket.
+    /// `resources` are the resources that stand for its fds.
+    func incoming(_ m: inout ParsedMessage, resources: [UInt32], on c: WaylandConnection) throws(MessageFault) -> Verdict
+    /// Whether a message from the link for `objectID` is dropped unread (an
+    /// object the local peer does not know under that id).
+    func swallowsIncoming(objectID: UInt32) -> Bool
+    /// The resource for a wl_shm pool fd read from the local socket.
+    func poolResource(for fd: OwnedFD, message: ParsedMessage, on c: WaylandConnection) throws(MessageFault) -> UInt32
+    /// A data frame is about to go: send what must reach the peer first.
+    func flushPending(on c: WaylandConnection) throws(MessageFault)
+    /// The connection closed: give back what it held.
+    func closed(on c: WaylandConnection)
+}
+
+extension ConnectionHandler {
+    func swallowsIncoming(objectID: UInt32) -> Bool { false }
+    func poolResource(for fd: OwnedFD, message: ParsedMessage, on c: WaylandConnection) throws(MessageFault) -> UInt32 {
+        throw .implementation("\(message.name) is not expected in this direction")
+    }
+    func flushPending(on c: WaylandConnection) throws(MessageFault) {}
+    func closed(on c: WaylandConnection) {}
+}

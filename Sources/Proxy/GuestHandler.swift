@@ -1,0 +1,125 @@
+import Link
+import PortholeSystem
+import Wayland
+
+/// The guest side of a client's connection. Requests that create or change
+/// pools, buffers and surfaces are recorded; a commit records a pool sync,
+/// which runs just before the data frame carrying the commit. Requests to the
+/// proxy's own global go to `SharedMemoryExtension`.
+final class GuestHandler: ConnectionHandler {
+    private let pools: ClientPools
+    private var surfaces = SurfaceTracker()
+    private var syncs = PoolSyncQueue()
+    private let stats: ProxyStats
+    /// porthole_shared_memory_v1, when the guest maps a region.
+    private let sharedMemory: SharedMemoryExtension?
+    private let region: GuestRegion?
+
+    init(region: GuestRegion?, stats: ProxyStats, application: String) {
+        self.region = region
+        self.stats = stats
+        pools = ClientPools(region: region, stats: stats, application: application)
+        sharedMemory = region.map { SharedMemoryExtension(region: $0, application: application) }
+    }
+
+    func outgoing(_ m: inout ParsedMessage, resources: [UInt32], on c: WaylandConnection) throws(MessageFault) -> Verdict {
+        if let ext = sharedMemory, let verdict = try ext.handle(&m, on: c) { return verdict }
+        let sender = m.sender
+        switch m.spec.kind {
+        case .wlShmCreatePool?:
+            let r = try m.typed(WlShmCreatePool.self)
+            if let size = pools.hostPoolSize(r.id) {
+                var forHost = r
+                forHost.size = Int32(clamping: size)
+                m.rewrite(forHost)
+            }
+        case .wlShmPoolCreateBuffer?:
+            let r = try m.typed(WlShmPoolCreateBuffer.self)
+            let forHost = try pools.createBuffer(r, poolID: sender)
+            if forHost.offset != r.offset { m.rewrite(forHost) }
+        case .wlShmPoolResize?:
+            let r = try m.typed(WlShmPoolResize.self)
+            // Syncs recorded earlier read the pool as it is now.
+            try flushPending(on: c)
+            if let hostSize = try pools.resize(sender, to: r.size, channel: c.channel), hostSize != r.size {
+                m.rewrite(WlShmPoolResize(size: hostSize))
+            }
+        case .wlShmPoolDestroy?:
+            try flushPending(on: c)
+            pools.destroyPool(sender, channel: c.channel)
+        case .wlBufferDestroy?:
+            // Earlier messages and syncs go before the buffer's memory is given back.
+            c.channel.flush()
+            pools.destroyBuffer(sender, channel: c.channel)
+        case .wlCompositorCreateSurface?:
+            surfaces.created(try m.typed(WlCompositorCreateSurface.self).id)
+        case .wlSurfaceAttach?:
+            surfaces.attach(sender, try m.typed(WlSurfaceAttach.self))
+        case .wlSurfaceDamage?:
+            let r = try m.typed(WlSurfaceDamage.self)
+            surfaces.damage(sender, x: r.x, y: r.y, width: r.width, height: r.height, inBuffer: false)
+        case .wlSurfaceDamageBuffer?:
+            let r = try m.typed(WlSurfaceDamageBuffer.self)
+            surfaces.damage(sender, x: r.x, y: r.y, width: r.width, height: r.height, inBuffer: true)
+        case .wlSurfaceSetBufferScale?:
+            surfaces.setScale(sender, try m.typed(WlSurfaceSetBufferScale.self))
+        case .wlSurfaceSetBufferTransform?:
+            surfaces.setTransform(sender, try m.typed(WlSurfaceSetBufferTransform.self))
+        case .wlSurfaceCommit?:
+            stats.commits += 1
+            recordSync(surface: sender)
+        case .wlSurfaceDestroy?:
+            if let serial = surfaces.destroyed(sender) { pools.surfaceDestroyed(serial) }
+        case .wpViewporterGetViewport?:
+            surfaces.viewportCreated(try m.typed(WpViewporterGetViewport.self))
+        case .wpViewportSetSource?:
+            surfaces.setSource(viewport: sender, try m.typed(WpViewportSetSource.self))
+        case .wpViewportSetDestination?:
+            surfaces.setDestination(viewport: sender, try m.typed(WpViewportSetDestination.self))
+        case .wpViewportDestroy?:
+            surfaces.viewportDestroyed(sender)
+        default:
+            break
+        }
+        return .forward
+    }
+
+    /// A commit: record what the host must receive before it.
+    private func recordSync(surface sid: UInt32) {
+        let buffers = pools.buffers
+        guard let commit = surfaces.commit(sid, size: { buffers[$0].map { ($0.width, $0.height) } }) else { return }
+        let buffer = buffers[commit.bufferID]
+        let rects = pools.commit(surface: commit.surfaceSerial, buffer: buffer == nil ? nil : commit.bufferID,
+                                 geometry: commit.geometry, damage: commit.damage)
+        guard let buffer, !rects.isEmpty else { return }
+        let exclusive = pools.history.entries[commit.bufferID]?.aliased == false
+        syncs.record(buffer, bufferID: commit.bufferID, rects: rects, exclusive: exclusive)
+    }
+
+    func flushPending(on c: WaylandConnection) throws(MessageFault) {
+        try syncs.flush(channel: c.channel, stats: stats)
+    }
+
+    func poolResource(for fd: OwnedFD, message: ParsedMessage, on c: WaylandConnection) throws(MessageFault) -> UInt32 {
+        try pools.createPool(fd, request: try message.typed(WlShmCreatePool.self), shmID: message.sender, channel: c.channel)
+    }
+
+    func incoming(_ m: inout ParsedMessage, resources: [UInt32], on c: WaylandConnection) throws(MessageFault) -> Verdict {
+        // The end of a placeholder: the client's object of that id lives on.
+        if m.spec.kind == .wlDisplayDeleteId, let ext = sharedMemory,
+           ext.endsPlaceholder(try m.typed(WlDisplayDeleteId.self).id) {
+            return .drop
+        }
+        return .forward
+    }
+
+    func swallowsIncoming(objectID: UInt32) -> Bool {
+        sharedMemory?.isPlaceholder(objectID) ?? false
+    }
+
+    func closed(on c: WaylandConnection) {
+        syncs.discard()
+        pools.releaseAll()
+        sharedMemory?.freeAll()
+    }
+}

@@ -1,0 +1,76 @@
+import Link
+import PortholeSystem
+import Sharing
+import Wayland
+
+/// The host side of a guest client's connection: everything from the guest
+/// is checked here — this is the trust boundary (docs/ARCHITECTURE.md lists
+/// the checks) — and globals the proxies cannot carry are hidden.
+final class HostHandler: ConnectionHandler {
+    private var globals = GlobalFilter()
+    private var shm = ShmPolicy()
+    private var offers = OfferTracker()
+    /// This guest's shared-region registry, when the link agreed on a region.
+    private let region: HostRegionSession?
+
+    init(region: HostRegionSession?) { self.region = region }
+
+    // MARK: Events from the compositor
+
+    func outgoing(_ m: inout ParsedMessage, resources: [UInt32], on c: WaylandConnection) throws(MessageFault) -> Verdict {
+        offers.event(m)
+        switch m.spec.kind {
+        case .wlRegistryGlobal?:
+            let e = try m.typed(WlRegistryGlobal.self)
+            guard let shown = globals.global(e, registry: m.sender, tables: c.objects.tables, translations: c.translations) else {
+                return .drop
+            }
+            if shown != e { m.rewrite(shown) }
+        case .wlRegistryGlobalRemove?:
+            return globals.globalRemoveIsShown(try m.typed(WlRegistryGlobalRemove.self), registry: m.sender) ? .forward : .drop
+        default:
+            break
+        }
+        return .forward
+    }
+
+    // MARK: Requests from the guest
+
+    func incoming(_ m: inout ParsedMessage, resources: [UInt32], on c: WaylandConnection) throws(MessageFault) -> Verdict {
+        let sender = m.sender
+        switch m.spec.kind {
+        case .wlRegistryBind?:
+            try globals.checkBind(try m.typed(WlRegistryBind.self), registry: sender)
+        case .wlShmCreatePool?:
+            guard let rid = resources.first else { break }
+            try shm.createPool(try m.typed(WlShmCreatePool.self), shmID: sender, resource: rid, channel: c.channel)
+        case .wlShmPoolResize?:
+            try shm.resize(try m.typed(WlShmPoolResize.self), poolID: sender, channel: c.channel)
+        case .wlShmPoolCreateBuffer?:
+            try shm.createBuffer(try m.typed(WlShmPoolCreateBuffer.self), poolID: sender, registry: region.map { $0.registry })
+        case .wlShmPoolDestroy?:
+            shm.destroyPool(sender)
+        case .zwpVirtualKeyboardV1Keymap?:
+            try checkKeymap(try m.typed(ZwpVirtualKeyboardV1Keymap.self), keyboard: sender, resource: resources.first, channel: c.channel)
+        default:
+            offers.request(m, channelName: c.name)
+        }
+        return .forward
+    }
+
+    /// The compositor maps `size` bytes of the keymap file. A size past the
+    /// end of the file makes it read beyond EOF: sway 1.7 dies of SIGBUS
+    /// (found by SwayHostileInputTests). The file's size is the resource's,
+    /// so hold the guest to it.
+    private func checkKeymap(_ r: ZwpVirtualKeyboardV1Keymap, keyboard: UInt32, resource: UInt32?, channel: LinkChannel) throws(MessageFault) {
+        let backing = resource.flatMap { channel.resourceSize($0) } ?? 0
+        guard UInt64(r.size) <= backing else {
+            throw MessageFault(objectID: keyboard, code: VirtualKeyboardErrorCode.noKeymap.rawValue,
+                               message: "keymap of \(r.size) bytes on a \(backing)-byte resource")
+        }
+    }
+}
+
+extension BufferRegistry: BufferRegistryView {
+    func containsBuffer(at offset: UInt64, length: UInt64) -> Bool { buffer(containing: offset, length: length) != nil }
+}

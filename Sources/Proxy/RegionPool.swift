@@ -1,0 +1,122 @@
+import Link
+import PortholeSystem
+
+/// A client's wl_shm_pool whose host-side twin is the shared region.
+///
+/// An ordinary client's pool gets a chunk of the region as its copy: pool
+/// offset `o` is region offset `chunk.offset + o`, and a sync copies changed
+/// damaged bytes from the client's memory into the chunk (the chunk is the
+/// mirror; nothing crosses the link). A resize the chunk cannot absorb in
+/// place moves new buffers to a new chunk; buffers made earlier keep theirs
+/// until destroyed.
+///
+/// A cooperative client's pool is the region itself (the client mapped it):
+/// nothing is copied, offsets pass unchanged.
+final class RegionPool: ClientPool {
+    let resourceID: UInt32
+    private unowned let region: GuestRegion
+    private let clientFD: OwnedFD?
+    /// The client's memory (nil for a cooperative pool).
+    private(set) var client: SharedMapping?
+    private(set) var size: Int
+    /// Chunks, the current one last (empty for a cooperative pool).
+    private(set) var chunks: [RegionChunk]
+    /// The size the host's wl_shm_pool has been given (it may only grow).
+    private(set) var hostPoolSize: Int
+    var poolAlive = true
+    var bufferCount = 0
+    /// Commits left to copy without comparing (see `SyncTuning.blindCommitRun`).
+    private var blindCommits = 0
+
+    var cooperative: Bool { client == nil }
+    var current: RegionChunk? { chunks.last }
+
+    /// A pool copied into `chunk`.
+    init(resourceID: UInt32, region: GuestRegion, clientFD: OwnedFD, size: Int, chunk: RegionChunk) throws(SystemError) {
+        self.resourceID = resourceID
+        self.region = region
+        self.clientFD = clientFD
+        self.size = size
+        client = try SharedMapping(fd: clientFD, size: size, writable: false)
+        chunks = [chunk]
+        hostPoolSize = Int(chunk.offset + chunk.size)
+    }
+
+    /// A cooperative pool: the client's fd is the region.
+    init(cooperativeResourceID rid: UInt32, region: GuestRegion, size: Int) {
+        resourceID = rid
+        self.region = region
+        clientFD = nil
+        client = nil
+        self.size = size
+        chunks = []
+        hostPoolSize = size
+    }
+
+    func clientFileSize() -> Int { (try? clientFD?.fileSize()) ?? 0 }
+
+    /// Gives chunks no buffer needs back to the region (the current one only if `all`).
+    func releaseIdleChunks(all: Bool) {
+        var kept: [RegionChunk] = []
+        for (i, c) in chunks.enumerated() {
+            let isCurrent = i == chunks.count - 1
+            if c.buffers == 0 && (!isCurrent || all) { region.releaseChunk(c) } else { kept.append(c) }
+        }
+        chunks = kept
+    }
+
+    /// The pool grows to `newSize`: in place if the region allows, else new
+    /// buffers go to a new chunk. The host's pool grows to cover it.
+    func resize(to newSize: Int, sender: UInt32) throws(MessageFault) {
+        guard newSize >= size else { throw .shm(.invalidStride, object: sender, "pool cannot shrink (\(size) -> \(newSize))") }
+        let regionSize = region.region.size
+        if cooperative {
+            guard newSize <= regionSize else {
+                throw .shm(.invalidStride, object: sender, "pool of \(newSize) bytes on a \(regionSize)-byte shared region")
+            }
+            hostPoolSize = newSize
+            return
+        }
+        guard newSize > size else { return }
+        guard clientFileSize() >= newSize else { throw .shm(.invalidFD, object: sender, "pool fd is smaller than the new size \(newSize)") }
+        do {
+            try client?.grow(to: newSize)
+            size = newSize
+        } catch { throw .shm(.invalidFD, object: sender, "cannot map grown pool: \(error)") }
+        if let chunk = current, region.extendChunk(chunk, to: UInt64(newSize)) {
+            // Grew in place.
+        } else if let chunk = region.allocateChunk(UInt64(newSize)) {
+            chunks.append(chunk)
+            releaseIdleChunks(all: false)
+        } else {
+            throw .display(.noMemory, "shared region full: cannot grow a pool to \(newSize) bytes (\(region.allocator.largestFree) bytes free in one piece)")
+        }
+        if let c = current { hostPoolSize = max(hostPoolSize, Int(c.offset + c.size)) }
+    }
+
+    func sync(_ b: ShmBuffer, rects: [Rect], bufferID: UInt32, exclusive: Bool, channel: LinkChannel, stats: ProxyStats) throws(MessageFault) {
+        // A cooperative client drew straight into the region.
+        guard let chunk = b.chunk else { return }
+        guard let client = client?.base, clientFileSize() >= size else { throw ClientMemoryGuard.shrank(bufferID, size) }
+        let copy = region.region.pointer(at: chunk.offset)
+        let copied = try ClientMemoryGuard.read(client, length: self.client?.size ?? size, bufferID: bufferID, stats: stats) { () -> Int in
+            var copied = 0
+            if blindCommits > 0 {
+                blindCommits -= 1
+                b.forEachDamagedSpan(rects) { start, end in
+                    (copy + start).copyMemory(from: client + start, byteCount: end - start)
+                    copied += end - start
+                }
+            } else {
+                var compared = 0
+                b.forEachDamagedSpan(rects) { start, end in
+                    compared += end - start
+                    copied += ByteDiff.diff(client: client, copy: copy, start: start, end: end)
+                }
+                if SyncTuning.mostlyChanged(copied: copied, compared: compared) { blindCommits = SyncTuning.blindCommitRun }
+            }
+            return copied
+        }
+        stats.copiedBytes += UInt64(copied)
+    }
+}

@@ -1,0 +1,59 @@
+import Link
+
+/// A wl_buffer a guest client made from one of its pools.
+struct ShmBuffer {
+    let pool: ClientPool
+    /// The region chunk holding its copy (nil for a stream or cooperative pool).
+    var chunk: RegionChunk?
+    /// Its registration with the host (region pools).
+    var registration: UInt32?
+    var offset: Int
+    var width: Int
+    var height: Int
+    var stride: Int
+    var format: UInt32
+
+    /// Whether the two buffers' pool bytes overlap (same pool assumed).
+    func overlaps(_ o: ShmBuffer) -> Bool {
+        offset < o.offset + o.stride * o.height && o.offset < offset + stride * height
+    }
+
+    /// Its bytes in the pool.
+    var span: Range<Int> { offset..<(offset + stride * height) }
+
+    /// Calls `body(start, end)` with the pool byte spans `rects` cover:
+    /// whole rows when a rectangle spans the stride, else a span per row.
+    func forEachDamagedSpan(_ rects: [Rect], _ body: (Int, Int) -> Void) {
+        let bpp = bytesPerPixel(shmFormat: format)
+        for r in rects {
+            let x0 = bpp.map { r.x * $0 } ?? 0
+            let rowBytes = bpp.map { r.width * $0 } ?? stride
+            if x0 == 0 && rowBytes >= stride {
+                let start = offset + r.y * stride
+                body(start, start + r.height * stride)
+            } else {
+                for row in r.y..<(r.y + r.height) {
+                    let start = offset + row * stride + x0
+                    body(start, start + min(rowBytes, stride - x0))
+                }
+            }
+        }
+    }
+
+    /// Like `forEachDamagedSpan(_:_:)`, with each span cut where it enters or
+    /// leaves `split` (sorted, disjoint byte ranges); the flag says whether
+    /// the piece lies inside them.
+    func forEachDamagedSpan(_ rects: [Rect], split: [Range<Int>], _ body: (Int, Int, Bool) -> Void) {
+        guard !split.isEmpty else { return forEachDamagedSpan(rects) { body($0, $1, false) } }
+        forEachDamagedSpan(rects) { start, end in
+            var at = start
+            for r in split where r.upperBound > at && r.lowerBound < end {
+                if r.lowerBound > at { body(at, r.lowerBound, false) }
+                let inEnd = min(end, r.upperBound)
+                body(max(at, r.lowerBound), inEnd, true)
+                at = inEnd
+            }
+            if at < end { body(at, end, false) }
+        }
+    }
+}
