@@ -1,12 +1,5 @@
 import PortholeSystem
 
-/// What a host's channel set asks its owner.
-public protocol ChannelSetDelegate: AnyObject {
-    /// The guest opens `channel`: set its delegate (connect to the
-    /// compositor), or throw to refuse it (it is closed with code 3).
-    func channelSet(_ set: ChannelSet, opens channel: LinkChannel) throws(ChannelError)
-}
-
 /// The channels of one link (docs/link-protocol.md §5): who opens them,
 /// routing of channel frames, ids closed by this side and not yet
 /// acknowledged (frames for them are dropped, not errors), and the link's
@@ -132,17 +125,4 @@ public final class ChannelSet {
     }
 
     func release(_ n: UInt64) { resourceBytes -= min(n, resourceBytes) }
-}
-
-extension LinkFrame {
-    /// The channel a channel-scoped frame belongs to.
-    public var channel: UInt32? {
-        switch self {
-        case .hello, .closeLink, .regionInfo, .bufferRegister, .bufferUnregister, .registryReset: return nil
-        case .channelOpen(let c, _), .channelAccept(let c, _), .channelClose(let c, _, _), .data(let c, _, _, _),
-             .creditUpdate(let c, _), .creditRequest(let c), .resourceOpen(let c, _, _, _), .resourceExtend(let c, _, _),
-             .resourceUpdate(let c, _, _, _), .resourceClose(let c, _), .pipeData(let c, _, _), .pipeClose(let c, _):
-            return c
-        }
-    }
 }

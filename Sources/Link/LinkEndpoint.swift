@@ -1,57 +1,5 @@
 import PortholeSystem
 
-/// What a link endpoint reports to the proxy that owns it.
-public protocol LinkEndpointDelegate: AnyObject {
-    /// The handshake finished; channel frames may flow.
-    func linkDidOpen(_ link: LinkEndpoint)
-    /// A frame after the handshake. Throwing ends the link with that reason.
-    func link(_ link: LinkEndpoint, received frame: LinkFrame) throws(LinkProtocolError)
-    /// The outgoing queue fell below the high-water mark.
-    func linkDidDrain(_ link: LinkEndpoint)
-    /// The link is gone; every channel on it is dead.
-    func linkDidClose(_ link: LinkEndpoint, reason: String)
-    /// Where the data of a `resourceUpdate` goes, for a receiver that writes
-    /// it straight into memory: called once the frame's header and range
-    /// table have arrived and passed the decoder's checks, before its data.
-    /// The receiver checks the ranges (throwing ends the link). Nil: the
-    /// frame is delivered whole through `link(_:received:)` instead.
-    func link(_ link: LinkEndpoint, updateTargetFor channel: UInt32, resource: UInt32,
-              ranges: [UpdateRange]) throws(LinkProtocolError) -> UpdateTarget?
-}
-
-extension LinkEndpointDelegate {
-    public func link(_ link: LinkEndpoint, updateTargetFor channel: UInt32, resource: UInt32,
-                     ranges: [UpdateRange]) throws(LinkProtocolError) -> UpdateTarget? { nil }
-}
-
-/// Memory a `resourceUpdate`'s ranges are written into as the data arrives
-/// (range offsets count from `base`). `owner` keeps the memory mapped until
-/// the update is complete; `completed` is called then.
-public final class UpdateTarget {
-    public let base: UnsafeMutableRawPointer
-    public let owner: AnyObject
-    /// Bytes copied from the receive buffer, and received straight into place.
-    public internal(set) var copied = 0
-    public internal(set) var direct = 0
-    let completed: (UpdateTarget) -> Void
-
-    public init(base: UnsafeMutableRawPointer, owner: AnyObject, completed: @escaping (UpdateTarget) -> Void) {
-        self.base = base
-        self.owner = owner
-        self.completed = completed
-    }
-}
-
-/// One run of bytes of a resource for `LinkEndpoint.sendUpdate`.
-public struct UpdateRun: Equatable, Sendable {
-    public var offset: Int
-    public var length: Int
-    public init(offset: Int, length: Int) {
-        self.offset = offset
-        self.length = length
-    }
-}
-
 /// One end of a link over any byte stream: handshake, framing, an outgoing
 /// queue with a high-water mark, and byte counters. Transport agnostic: the
 /// descriptor may be a unix, TCP or vsock socket (sendmsg/recvmsg, so stray

@@ -22,17 +22,3 @@ extension ClientPool {
     /// Neither the pool object nor any buffer of it is left.
     var isUnused: Bool { !poolAlive && bufferCount == 0 }
 }
-
-/// How the syncs trade comparing for copying.
-enum SyncTuning {
-    /// Commits copied without comparing after a commit whose damage had
-    /// changed almost everywhere (comparing then only costs a second read).
-    static let blindCommitRun = 15
-    /// A compared commit counts as "changed almost everywhere" from this share (3/4) and size on.
-    static func mostlyChanged(copied: Int, compared: Int) -> Bool { compared >= 1 << 16 && copied * 4 >= compared * 3 }
-    /// Blind commits skip the mirror only when their runs average at least this.
-    static let referenceRun = 16384
-    /// Changed bytes collected before they are handed to the link, so that
-    /// the host receives while the guest compares.
-    static let sendChunk = 1 << 20
-}

@@ -1,13 +1,6 @@
 import Link
 import PortholeSystem
 
-/// What a handler decides for one message.
-enum Verdict {
-    case forward
-    /// Not passed on (the proxy answered it itself, or hides it).
-    case drop
-}
-
 /// The side-specific part of a Wayland connection: the guest's pool
 /// replication and surfaces, or the host's checks and filters. Handlers look
 /// at typed messages and record what they learn; the connection reads,

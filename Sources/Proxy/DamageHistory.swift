@@ -1,13 +1,3 @@
-/// How a commit maps surface damage into buffer coordinates: damage of one
-/// commit can stand for another buffer's damage only if these agree.
-struct CommitGeometry: Equatable {
-    var width: Int
-    var height: Int
-    var scale: Int
-    var transform: Int
-    var viewport: ViewportState
-}
-
 /// Per wl_buffer, the damage the surface took since that buffer was last
 /// committed: what a double- (or triple-) buffered client repaints in it
 /// before committing it again. When buffer B is committed, the bytes that

@@ -70,7 +70,3 @@ final class HostHandler: ConnectionHandler {
         }
     }
 }
-
-extension BufferRegistry: BufferRegistryView {
-    func containsBuffer(at offset: UInt64, length: UInt64) -> Bool { buffer(containing: offset, length: length) != nil }
-}

@@ -56,8 +56,3 @@ struct ShmPolicy {
         regionPools.remove(poolID)
     }
 }
-
-/// What the shm checks need of the guest's buffer registry.
-protocol BufferRegistryView {
-    func containsBuffer(at offset: UInt64, length: UInt64) -> Bool
-}

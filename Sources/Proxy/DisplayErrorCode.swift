@@ -1,0 +1,7 @@
+/// wl_display's error codes (wayland.xml), sent with wl_display.error.
+enum DisplayErrorCode: UInt32 {
+    case invalidObject = 0
+    case invalidMethod = 1
+    case noMemory = 2
+    case implementation = 3
+}

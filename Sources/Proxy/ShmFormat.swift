@@ -1,0 +1,18 @@
+/// Bytes per pixel of a wl_shm format, or nil when the proxy does not know it
+/// (then whole rows are considered).
+func bytesPerPixel(shmFormat f: UInt32) -> Int? {
+    func fourcc(_ s: String) -> UInt32 {
+        let b = Array(s.utf8)
+        return UInt32(b[0]) | UInt32(b[1]) << 8 | UInt32(b[2]) << 16 | UInt32(b[3]) << 24
+    }
+    switch f {
+    case 0, 1: return 4 // argb8888, xrgb8888
+    case fourcc("AB24"), fourcc("XB24"), fourcc("RA24"), fourcc("RX24"), fourcc("BA24"), fourcc("BX24"),
+         fourcc("AR30"), fourcc("XR30"), fourcc("AB30"), fourcc("XB30"): return 4
+    case fourcc("RG16"), fourcc("BG16"), fourcc("AR15"), fourcc("XR15"), fourcc("AR12"), fourcc("XR12"): return 2
+    case fourcc("RG24"), fourcc("BG24"): return 3
+    case fourcc("AR4H"), fourcc("XR4H"), fourcc("AB4H"), fourcc("XB4H"): return 8
+    case fourcc("R8  "), fourcc("C8  "): return 1
+    default: return nil
+    }
+}

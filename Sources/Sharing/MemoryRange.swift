@@ -1,0 +1,10 @@
+/// A run of region bytes: where a buffer's memory is.
+public struct MemoryRange: Equatable, Hashable, Sendable, CustomStringConvertible {
+    public var offset: UInt64
+    public var length: UInt64
+    public init(offset: UInt64, length: UInt64) {
+        self.offset = offset
+        self.length = length
+    }
+    public var description: String { "[\(offset), +\(length))" }
+}
