@@ -152,7 +152,7 @@ import Testing
     }
 
     @Test func closeLinkInsteadOfHelloIsARefusal() throws {
-        try expectLinkError(FrameCodec.encode(.closeLink(code: 1, reason: "go away")), reasonContains: "peer refused: go away", notifiesPeer: false)
+        try expectLinkError(FrameCodec.encode(.closeLink(code: 1, reason: "go away")), reasonContains: "peer refused: \"go away\"", notifiesPeer: false)
     }
 
     @Test func fileDescriptorsOnTheLinkEndTheLink() throws {
