@@ -36,24 +36,8 @@ public final class WriteQueue {
     /// Writes as much as the socket takes. Returns true when the queue is empty.
     /// A `.plain` stream cannot carry fds: queued fds make it throw EINVAL.
     public func flush(to socket: OwnedFD, kind: StreamKind = .socket) throws(SystemError) -> Bool {
-        if kind == .plain {
-            guard fdHead == fdMarks.count else {
-                throw SystemError("fd \(socket.rawValue) is not a socket and cannot carry file descriptors", code: EINVAL)
-            }
-            while queuedBytes > 0 {
-                let start = head, length = queuedBytes
-                let sent = try bytes.withUnsafeBytes { all in
-                    Result { () throws(SystemError) -> Int in
-                        try StreamKind.write(socket, UnsafeRawBufferPointer(rebasing: all[start..<(start + length)]))
-                    }
-                }.get()
-                if sent == 0 { return false }
-                head += sent
-                position += UInt64(sent)
-                totalWritten += UInt64(sent)
-                compact()
-            }
-            return true
+        if kind == .plain && fdHead < fdMarks.count {
+            throw SystemError("fd \(socket.rawValue) is not a socket and cannot carry file descriptors", code: EINVAL)
         }
         while queuedBytes > 0 {
             var attach: [Int32] = []
@@ -68,13 +52,9 @@ public final class WriteQueue {
                 let next = fdMarks[i].offset
                 length = next <= position ? 1 : min(length, Int(next - position))
             }
-            let start = head
-            let sent = try bytes.withUnsafeBytes { all in
-                Result { () throws(SystemError) -> Int in
-                    try Socket.send(socket, UnsafeRawBufferPointer(rebasing: all[start..<(start + length)]), fds: attach)
-                }
-            }.get()
-            if sent == 0 { return false }
+            // A stream that takes nothing of a non-empty write is waited on
+            // like a full one rather than retried at once.
+            guard case .wrote(let sent) = try write(to: socket, kind: kind, length: length, fds: attach), sent > 0 else { return false }
             for j in fdHead..<i { fdMarks[j].fd.close() }
             fdHead = i
             head += sent
@@ -83,6 +63,18 @@ public final class WriteQueue {
             compact()
         }
         return true
+    }
+
+    /// One write of the first `length` queued bytes: sendmsg with `fds`
+    /// attached on a socket, write on a plain stream.
+    private func write(to fd: OwnedFD, kind: StreamKind, length: Int, fds: [Int32]) throws(SystemError) -> WriteOutcome {
+        let start = head
+        return try bytes.withUnsafeBytes { all in
+            Result { () throws(SystemError) -> WriteOutcome in
+                let chunk = UnsafeRawBufferPointer(rebasing: all[start..<(start + length)])
+                return kind == .plain ? try fd.writeSome(chunk) : try Socket.sendSome(fd, chunk, fds: fds)
+            }
+        }.get()
     }
 
     /// Drops everything queued (closing queued fds).

@@ -13,29 +13,6 @@ func randomVsockPort() -> UInt32 { UInt32.random(in: 20_000...60_000) }
 
 private func seconds(since start: UInt64) -> Double { Double(monotonicNow() - start) / 1e9 }
 
-/// The SystemError `body` throws, or nil (recording an issue) if it does not.
-private func systemError(_ what: String, sourceLocation: SourceLocation = #_sourceLocation,
-                         _ body: () throws -> Void) -> SystemError? {
-    do {
-        try body()
-        Issue.record("\(what): expected an error", sourceLocation: sourceLocation)
-        return nil
-    } catch let error as SystemError {
-        return error
-    } catch {
-        Issue.record("\(what): expected a SystemError, got \(error)", sourceLocation: sourceLocation)
-        return nil
-    }
-}
-
-/// A non-blocking pipe.
-private func makePipe() throws -> (read: OwnedFD, write: OwnedFD) {
-    let p = try Pipe.make()
-    try p.read.setNonBlocking()
-    try p.write.setNonBlocking()
-    return p
-}
-
 @Suite struct VsockTransportTests {
     @Test func listenOnAnyCIDBindsTheGivenPort() throws {
         let port = randomVsockPort()
@@ -317,7 +294,7 @@ private final class FakeVMM: @unchecked Sendable {
         input.consume(input.count)
         // Then the stream is the link: the VMM echoes.
         let ping: [UInt8] = [0x50, 0x48, 0x4C, 0x4B, 0, 255]
-        #expect(try ping.withUnsafeBytes { try Socket.send(fd, $0, fds: []) } == ping.count)
+        #expect(try ping.withUnsafeBytes { try Socket.sendSome(fd, $0) } == .wrote(ping.count))
         while input.count < ping.count && monotonicNow() < deadline {
             _ = waitFor(fd.rawValue, timeoutMs: 100)
             _ = try input.fill(from: fd)
