@@ -119,16 +119,16 @@ public final class ConnectAttempt {
 
             case .sendingRequest(let fd, let sent):
                 let request = requestLine
-                let n = request.withUnsafeBytes { b in
-                    Glibc.send(fd.rawValue, b.baseAddress! + sent, b.count - sent, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
-                }
-                if n < 0 {
-                    if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR {
-                        return .wait(fd: fd.rawValue, events: .writable)
-                    }
+                let outcome: WriteOutcome
+                do {
+                    outcome = try request.withUnsafeBytes { b in
+                        Result { () throws(SystemError) -> WriteOutcome in try Socket.sendSome(fd, UnsafeRawBufferPointer(rebasing: b[sent...])) }
+                    }.get()
+                } catch {
                     state = .finished
-                    throw SystemError("\(address): sending CONNECT to the VMM")
+                    throw SystemError("\(address): sending CONNECT to the VMM", code: error.code)
                 }
+                guard case .wrote(let n) = outcome else { return .wait(fd: fd.rawValue, events: .writable) }
                 state = sent + n == request.count ? .readingReply(fd, line: []) : .sendingRequest(fd, sent: sent + n)
 
             case .readingReply(let fd, var line):
