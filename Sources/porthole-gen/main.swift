@@ -39,5 +39,10 @@ for (name, text) in entries {
     out += "        (\"\(name)\", #\"\"\"\n\(text)\"\"\"#),\n"
 }
 out += "    ]\n}\n"
-try! out.write(toFile: output, atomically: true, encoding: .utf8)
+do {
+    try out.write(toFile: output, atomically: true, encoding: .utf8)
+} catch {
+    FileHandle.standardError.write(Data("porthole-gen: cannot write \(output): \(error)\n".utf8))
+    exit(1)
+}
 print("wrote \(entries.count) protocols, \(seen.count) interfaces to \(output)")
