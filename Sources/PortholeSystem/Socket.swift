@@ -43,7 +43,7 @@ public enum Socket {
             let staging = path + ".\(getpid())~"
             let bindPath = staging.utf8.count < 108 ? staging : path
             unlink(staging)
-            try withUnixAddress(bindPath) { (sa, len) throws(SystemError) in
+            _ = try withUnixAddress(bindPath) { (sa, len) throws(SystemError) in
                 try syscall("bind \(address)") { bind(fd.rawValue, sa, len) }
             }
             do {
@@ -63,7 +63,7 @@ public enum Socket {
                 var one: Int32 = 1
                 setsockopt(raw, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
                 do {
-                    try ai.address.withUnsafeBytes { (p: UnsafeRawBufferPointer) throws(SystemError) in
+                    _ = try ai.address.withUnsafeBytes { (p: UnsafeRawBufferPointer) throws(SystemError) in
                         try syscall("bind \(address)") { bind(raw, p.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(p.count)) }
                     }
                     try syscall("listen \(address)") { Glibc.listen(raw, backlog) }
@@ -98,7 +98,7 @@ public enum Socket {
             }
         case .unix(let path):
             let fd = OwnedFD(try syscall("socket AF_UNIX") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) })
-            try withUnixAddress(path) { (sa, len) throws(SystemError) in
+            _ = try withUnixAddress(path) { (sa, len) throws(SystemError) in
                 try syscall("connect \(address)") { Glibc.connect(fd.rawValue, sa, len) }
             }
             try fd.setNonBlocking()
