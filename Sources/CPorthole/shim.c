@@ -11,11 +11,11 @@ const unsigned int porthole_seal_shrink = F_SEAL_SHRINK;
 const unsigned int porthole_seal_grow = F_SEAL_GROW;
 const unsigned int porthole_seal_write = F_SEAL_WRITE;
 
-ssize_t porthole_send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nfds) {
-    if (nfds < 0 || nfds > PORTHOLE_MAX_FDS_PER_MSG) { errno = EINVAL; return -1; }
+ssize_t porthole_sendmsg(int sock, const struct iovec *iov, int iovcnt, const int *fds, int nfds) {
+    if (nfds < 0 || nfds > PORTHOLE_MAX_FDS_PER_MSG || iovcnt < 0) { errno = EINVAL; return -1; }
     union { char buf[CMSG_SPACE(sizeof(int) * PORTHOLE_MAX_FDS_PER_MSG)]; struct cmsghdr align; } control;
-    struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+    // sendmsg does not write through msg_iov; the cast only drops const.
+    struct msghdr msg = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
     if (nfds > 0) {
         memset(&control, 0, sizeof control);
         msg.msg_control = control.buf;

@@ -12,13 +12,13 @@ public enum FrameCodec {
             w.header(.hello, 0)
             w.u32(LinkProtocol.magic); w.u16(version); w.u8(role.rawValue); w.u8(0); w.u64(features)
         case .closeLink(let code, let reason):
-            w.header(.closeLink, 0); w.u32(code); w.bytes(Array(reason.utf8))
+            w.header(.closeLink, 0); w.closing(code, reason)
         case .channelOpen(let c, let bufAlloc):
-            w.header(.channelOpen, c); w.u32(bufAlloc); w.u32(0)
+            w.header(.channelOpen, c); w.bufAlloc(bufAlloc)
         case .channelAccept(let c, let bufAlloc):
-            w.header(.channelAccept, c); w.u32(bufAlloc); w.u32(0)
+            w.header(.channelAccept, c); w.bufAlloc(bufAlloc)
         case .channelClose(let c, let code, let reason):
-            w.header(.channelClose, c); w.u32(code); w.bytes(Array(reason.utf8))
+            w.header(.channelClose, c); w.closing(code, reason)
         case .data(let c, let credit, let resources, let bytes):
             w.header(.data, c); w.credit(credit); w.u16(UInt16(resources.count)); w.u16(0)
             for r in resources { w.u32(r) }
@@ -32,8 +32,10 @@ public enum FrameCodec {
         case .resourceExtend(let c, let r, let size):
             w.header(.resourceExtend, c); w.u32(r); w.u32(0); w.u64(size)
         case .resourceUpdate(let c, let r, let ranges, let bytes):
-            w.header(.resourceUpdate, c); w.u32(r); w.u32(UInt32(ranges.count))
-            for range in ranges { w.u64(range.offset); w.u32(range.length); w.u32(0) }
+            w.header(.resourceUpdate, c)
+            w.fill(updateHeadBytes(rangeCount: ranges.count) - LinkProtocol.headerSize) { p in
+                storeUpdateHead(p, resource: r, ranges: ranges) { ($0.offset, $0.length) }
+            }
             w.bytes(bytes)
         case .resourceClose(let c, let r):
             w.header(.resourceClose, c); w.u32(r)
@@ -86,74 +88,113 @@ public enum FrameCodec {
     /// it is another frame or not complete yet (or too short to be valid,
     /// which `decode` then reports).
     public static func decodeUpdateHead(_ bytes: UnsafeRawBufferPointer, limits: LinkLimits) throws(LinkProtocolError) -> UpdateHead? {
-        let h = LinkProtocol.headerSize
-        guard bytes.count >= h + 8 else { return nil }
-        guard bytes.loadUnaligned(fromByteOffset: 4, as: UInt16.self).littleEndian == FrameType.resourceUpdate.rawValue else { return nil }
-        let length = Int(bytes.loadUnaligned(fromByteOffset: 0, as: UInt32.self).littleEndian)
-        guard length >= 8, length <= limits.maxPayload else { return nil }
-        let channel = bytes.loadUnaligned(fromByteOffset: 8, as: UInt32.self).littleEndian
-        let resource = bytes.loadUnaligned(fromByteOffset: h, as: UInt32.self).littleEndian
-        let count = Int(bytes.loadUnaligned(fromByteOffset: h + 4, as: UInt32.self).littleEndian)
-        guard count <= limits.maxRangesPerUpdate, count * 16 <= length - 8 else {
-            throw .malformed(.resourceUpdate, "\(count) ranges do not fit the frame")
-        }
-        let headBytes = h + 8 + 16 * count
-        guard bytes.count >= headBytes else { return nil }
-        var ranges: [UpdateRange] = []
-        ranges.reserveCapacity(count)
-        var dataBytes = 0
-        var at = h + 8
-        for _ in 0..<count {
-            let offset = bytes.loadUnaligned(fromByteOffset: at, as: UInt64.self).littleEndian
-            let rangeLength = bytes.loadUnaligned(fromByteOffset: at + 8, as: UInt32.self).littleEndian
-            ranges.append(UpdateRange(offset: offset, length: rangeLength))
-            dataBytes += Int(rangeLength)
-            at += 16
-        }
-        let carried = length - 8 - 16 * count
-        guard dataBytes == carried else { throw .malformed(.resourceUpdate, "ranges cover \(dataBytes) bytes, frame carries \(carried)") }
-        return UpdateHead(channel: channel, resource: resource, ranges: ranges, headBytes: headBytes)
+        guard bytes.count >= updateHeadBytes(rangeCount: 0), let header = readHeader(bytes),
+              header.type == FrameType.resourceUpdate.rawValue else { return nil }
+        guard header.payload >= updateFixedBytes, header.payload <= limits.maxPayload else { return nil }
+        var r = Reader(bytes: bytes, offset: LinkProtocol.headerSize, type: .resourceUpdate)
+        guard let head = try readUpdateHead(&r, payload: header.payload, limits: limits) else { return nil }
+        return UpdateHead(channel: header.channel, resource: head.resource, ranges: head.ranges, headBytes: updateHeadBytes(rangeCount: head.ranges.count))
     }
 
     /// Writes a `resourceUpdate`'s frame header, fixed part and range table
     /// (`12 + 8 + 16·ranges.count` bytes) at `p`; `dataBytes` of range data
     /// (the sum of the lengths) must follow.
     public static func writeUpdateHeader(into p: UnsafeMutableRawPointer, channel: UInt32, resource: UInt32, ranges: [UpdateRun], dataBytes: Int) {
-        let payload = 8 + 16 * ranges.count + dataBytes
+        let headBytes = updateHeadBytes(rangeCount: ranges.count)
+        storeHeader(p, type: .resourceUpdate, channel: channel, payload: headBytes - LinkProtocol.headerSize + dataBytes)
+        storeUpdateHead(p + LinkProtocol.headerSize, resource: resource, ranges: ranges) { (UInt64($0.offset), UInt32($0.length)) }
+    }
+
+    // MARK: Layouts written or read in one place each
+
+    /// The frame header: u32 payload length, u16 type, u16 flags (0), u32
+    /// channel. Every encoder stores it here.
+    private static func storeHeader(_ p: UnsafeMutableRawPointer, type: FrameType, channel: UInt32, payload: Int) {
         p.storeBytes(of: UInt32(payload).littleEndian, toByteOffset: 0, as: UInt32.self)
-        p.storeBytes(of: FrameType.resourceUpdate.rawValue.littleEndian, toByteOffset: 4, as: UInt16.self)
+        p.storeBytes(of: type.rawValue.littleEndian, toByteOffset: 4, as: UInt16.self)
         p.storeBytes(of: UInt16(0), toByteOffset: 6, as: UInt16.self)
         p.storeBytes(of: channel.littleEndian, toByteOffset: 8, as: UInt32.self)
-        p.storeBytes(of: resource.littleEndian, toByteOffset: 12, as: UInt32.self)
-        p.storeBytes(of: UInt32(ranges.count).littleEndian, toByteOffset: 16, as: UInt32.self)
-        var at = 20
-        for r in ranges {
-            p.storeBytes(of: UInt64(r.offset).littleEndian, toByteOffset: at, as: UInt64.self)
-            p.storeBytes(of: UInt32(r.length).littleEndian, toByteOffset: at + 8, as: UInt32.self)
+    }
+
+    /// The frame header at the start of `bytes`, or nil if it is not complete.
+    /// The type is raw: whether it is known is the caller's question.
+    private static func readHeader(_ bytes: UnsafeRawBufferPointer) -> (payload: Int, type: UInt16, channel: UInt32)? {
+        guard bytes.count >= LinkProtocol.headerSize else { return nil }
+        return (Int(bytes.loadUnaligned(fromByteOffset: 0, as: UInt32.self).littleEndian),
+                bytes.loadUnaligned(fromByteOffset: 4, as: UInt16.self).littleEndian,
+                bytes.loadUnaligned(fromByteOffset: 8, as: UInt32.self).littleEndian)
+    }
+
+    /// A `resourceUpdate`'s fixed part: u32 resource, u32 range count.
+    private static let updateFixedBytes = 8
+    /// One range table entry: u64 offset, u32 length, u32 reserved.
+    private static let updateRangeBytes = 16
+
+    /// Frame header, fixed part and range table of a `resourceUpdate`.
+    private static func updateHeadBytes(rangeCount: Int) -> Int {
+        LinkProtocol.headerSize + updateFixedBytes + updateRangeBytes * rangeCount
+    }
+
+    /// Stores a `resourceUpdate`'s fixed part and range table at `p` (just
+    /// after the frame header), for `encode` and `writeUpdateHeader` alike:
+    /// `entry` gives each range's offset and length.
+    private static func storeUpdateHead<Ranges: Collection>(_ p: UnsafeMutableRawPointer, resource: UInt32, ranges: Ranges,
+                                                            _ entry: (Ranges.Element) -> (offset: UInt64, length: UInt32)) {
+        p.storeBytes(of: resource.littleEndian, toByteOffset: 0, as: UInt32.self)
+        p.storeBytes(of: UInt32(ranges.count).littleEndian, toByteOffset: 4, as: UInt32.self)
+        var at = updateFixedBytes
+        for range in ranges {
+            let (offset, length) = entry(range)
+            p.storeBytes(of: offset.littleEndian, toByteOffset: at, as: UInt64.self)
+            p.storeBytes(of: length.littleEndian, toByteOffset: at + 8, as: UInt32.self)
             p.storeBytes(of: UInt32(0), toByteOffset: at + 12, as: UInt32.self)
-            at += 16
+            at += updateRangeBytes
         }
+    }
+
+    /// Reads a `resourceUpdate`'s fixed part and range table from `r` (just
+    /// after the frame header), for `decode` and `decodeUpdateHead` alike,
+    /// checking the range count against the limit and the `payload` length,
+    /// and the data the ranges cover against what the frame carries. Nil if
+    /// `r` ends before the table does.
+    private static func readUpdateHead(_ r: inout Reader, payload: Int, limits: LinkLimits) throws(LinkProtocolError) -> (resource: UInt32, ranges: [UpdateRange])? {
+        let resource = try r.u32()
+        let count = Int(try r.u32())
+        guard count <= limits.maxRangesPerUpdate, count * updateRangeBytes <= payload - updateFixedBytes else {
+            throw .malformed(.resourceUpdate, "\(count) ranges do not fit the frame")
+        }
+        guard r.remaining >= count * updateRangeBytes else { return nil }
+        var ranges: [UpdateRange] = []
+        ranges.reserveCapacity(count)
+        var dataBytes = 0
+        for _ in 0..<count {
+            let offset = try r.u64()
+            let length = try r.u32()
+            _ = try r.u32()
+            ranges.append(UpdateRange(offset: offset, length: length))
+            dataBytes += Int(length)
+        }
+        let carried = payload - updateFixedBytes - count * updateRangeBytes
+        guard dataBytes == carried else { throw .malformed(.resourceUpdate, "ranges cover \(dataBytes) bytes, frame carries \(carried)") }
+        return (resource, ranges)
     }
 
     /// Length of the frame at the start of `bytes`, or nil if its header is not
     /// complete yet. Throws if the header announces an impossible frame.
     public static func frameLength(_ bytes: UnsafeRawBufferPointer, limits: LinkLimits) throws(LinkProtocolError) -> Int? {
-        guard bytes.count >= LinkProtocol.headerSize else { return nil }
-        let length = Int(bytes.loadUnaligned(fromByteOffset: 0, as: UInt32.self).littleEndian)
-        let type = bytes.loadUnaligned(fromByteOffset: 4, as: UInt16.self).littleEndian
-        guard FrameType(rawValue: type) != nil else { throw .unknownFrameType(type) }
-        guard length <= limits.maxPayload else { throw .oversizedFrame(length, limit: limits.maxPayload) }
-        return LinkProtocol.headerSize + length
+        guard let header = readHeader(bytes) else { return nil }
+        guard FrameType(rawValue: header.type) != nil else { throw .unknownFrameType(header.type) }
+        guard header.payload <= limits.maxPayload else { throw .oversizedFrame(header.payload, limit: limits.maxPayload) }
+        return LinkProtocol.headerSize + header.payload
     }
 
     /// Decodes one whole frame (header included).
     public static func decode(_ bytes: UnsafeRawBufferPointer, limits: LinkLimits) throws(LinkProtocolError) -> LinkFrame {
-        guard let total = try frameLength(bytes, limits: limits), total == bytes.count else {
+        guard let total = try frameLength(bytes, limits: limits), total == bytes.count, let header = readHeader(bytes) else {
             throw .unexpected("frame length does not match its buffer")
         }
-        let rawType = bytes.loadUnaligned(fromByteOffset: 4, as: UInt16.self).littleEndian
-        let type = FrameType(rawValue: rawType)!
-        let channel = bytes.loadUnaligned(fromByteOffset: 8, as: UInt32.self).littleEndian
+        let type = FrameType(rawValue: header.type)!
+        let channel = header.channel
         var r = Reader(bytes: bytes, offset: LinkProtocol.headerSize, type: type)
         let frame: LinkFrame
         switch type {
@@ -167,15 +208,15 @@ public enum FrameCodec {
             guard let role = LinkRole(rawValue: rawRole) else { throw .unknownRole(rawRole) }
             frame = .hello(version: version, role: role, features: features)
         case .closeLink:
-            frame = .closeLink(code: try r.u32(), reason: try r.reason(limits))
+            let (code, reason) = try r.closing(limits)
+            frame = .closeLink(code: code, reason: reason)
         case .channelOpen:
-            let b = try r.u32(); _ = try r.u32()
-            frame = .channelOpen(channel: channel, bufAlloc: b)
+            frame = .channelOpen(channel: channel, bufAlloc: try r.bufAlloc())
         case .channelAccept:
-            let b = try r.u32(); _ = try r.u32()
-            frame = .channelAccept(channel: channel, bufAlloc: b)
+            frame = .channelAccept(channel: channel, bufAlloc: try r.bufAlloc())
         case .channelClose:
-            frame = .channelClose(channel: channel, code: try r.u32(), reason: try r.reason(limits))
+            let (code, reason) = try r.closing(limits)
+            frame = .channelClose(channel: channel, code: code, reason: reason)
         case .data:
             let credit = try r.credit()
             let count = Int(try r.u16())
@@ -198,23 +239,9 @@ public enum FrameCodec {
             let res = try r.u32(); _ = try r.u32()
             frame = .resourceExtend(channel: channel, resource: res, size: try r.u64())
         case .resourceUpdate:
-            let res = try r.u32()
-            let count = Int(try r.u32())
-            guard count <= limits.maxRangesPerUpdate, count * 16 <= r.remaining else {
-                throw .malformed(type, "\(count) ranges do not fit the frame")
-            }
-            var ranges: [UpdateRange] = []
-            ranges.reserveCapacity(count)
-            var dataBytes = 0
-            for _ in 0..<count {
-                let offset = try r.u64()
-                let length = try r.u32()
-                _ = try r.u32()
-                ranges.append(UpdateRange(offset: offset, length: length))
-                dataBytes += Int(length)
-            }
-            guard dataBytes == r.remaining else { throw .malformed(type, "ranges cover \(dataBytes) bytes, frame carries \(r.remaining)") }
-            frame = .resourceUpdate(channel: channel, resource: res, ranges: ranges, bytes: r.rest())
+            // The whole frame is here, so the table is too: nil cannot happen.
+            guard let head = try readUpdateHead(&r, payload: header.payload, limits: limits) else { throw .malformed(type, "payload too short") }
+            frame = .resourceUpdate(channel: channel, resource: head.resource, ranges: head.ranges, bytes: r.rest())
         case .resourceClose:
             frame = .resourceClose(channel: channel, resource: try r.u32())
         case .pipeData:
@@ -239,9 +266,21 @@ public enum FrameCodec {
     private struct Writer {
         var out: [UInt8]
         var start = 0
+        var type = FrameType.hello
+        var channel: UInt32 = 0
+        /// Room for the frame header, stored by `finish()` once the payload
+        /// length is known.
         mutating func header(_ t: FrameType, _ channel: UInt32) {
             start = out.count
-            u32(0); u16(t.rawValue); u16(0); u32(channel)
+            type = t
+            self.channel = channel
+            out.append(contentsOf: repeatElement(0, count: LinkProtocol.headerSize))
+        }
+        /// Appends `count` bytes that `body` stores.
+        mutating func fill(_ count: Int, _ body: (UnsafeMutableRawPointer) -> Void) {
+            let at = out.count
+            out.append(contentsOf: repeatElement(0, count: count))
+            out.withUnsafeMutableBytes { body($0.baseAddress! + at) }
         }
         mutating func u8(_ v: UInt8) { out.append(v) }
         mutating func u16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
@@ -249,9 +288,13 @@ public enum FrameCodec {
         mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
         mutating func bytes(_ b: [UInt8]) { out.append(contentsOf: b) }
         mutating func credit(_ c: LinkFrame.Credit) { u32(c.bufAlloc); u32(c.fwdCnt) }
+        /// channelOpen and channelAccept: u32 buf_alloc, u32 reserved.
+        mutating func bufAlloc(_ b: UInt32) { u32(b); u32(0) }
+        /// closeLink and channelClose: u32 code, then the reason's UTF-8 to the end.
+        mutating func closing(_ code: UInt32, _ reason: String) { u32(code); bytes(Array(reason.utf8)) }
         mutating func finish() {
-            let length = UInt32(out.count - start - LinkProtocol.headerSize).littleEndian
-            withUnsafeBytes(of: length) { for i in 0..<4 { out[start + i] = $0[i] } }
+            let payload = out.count - start - LinkProtocol.headerSize
+            out.withUnsafeMutableBytes { storeHeader($0.baseAddress! + start, type: type, channel: channel, payload: payload) }
         }
     }
 
@@ -272,6 +315,14 @@ public enum FrameCodec {
         mutating func u64() throws(LinkProtocolError) -> UInt64 { try take(UInt64.self) }
         mutating func credit() throws(LinkProtocolError) -> LinkFrame.Credit {
             LinkFrame.Credit(bufAlloc: try u32(), fwdCnt: try u32())
+        }
+        mutating func bufAlloc() throws(LinkProtocolError) -> UInt32 {
+            let b = try u32()
+            _ = try u32()
+            return b
+        }
+        mutating func closing(_ limits: LinkLimits) throws(LinkProtocolError) -> (code: UInt32, reason: String) {
+            (try u32(), try reason(limits))
         }
         mutating func take(_ n: Int) throws(LinkProtocolError) -> [UInt8] {
             guard n >= 0, remaining >= n else { throw .malformed(type, "payload too short") }

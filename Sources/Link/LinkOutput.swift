@@ -120,27 +120,14 @@ final class LinkOutput {
                 }
                 i += 1
             }
-            let sent = try write(fd, kind: kind)
-            if sent == 0 { return false }
+            let outcome = try iov.withUnsafeBufferPointer { v in
+                Result { () throws(SystemError) -> WriteOutcome in try fd.writeSome(gathering: v, kind: kind) }
+            }.get()
+            // A stream that takes nothing is waited on like a full one.
+            guard case .wrote(let sent) = outcome, sent > 0 else { return false }
             advance(sent)
         }
         return true
-    }
-
-    private func write(_ fd: OwnedFD, kind: StreamKind) throws(SystemError) -> Int {
-        while true {
-            let n: Int = iov.withUnsafeMutableBufferPointer { v in
-                if kind == .plain { return writev(fd.rawValue, v.baseAddress, Int32(v.count)) }
-                var msg = msghdr()
-                msg.msg_iov = v.baseAddress
-                msg.msg_iovlen = v.count
-                return sendmsg(fd.rawValue, &msg, Int32(MSG_NOSIGNAL))
-            }
-            if n >= 0 { return n }
-            if errno == EINTR { continue }
-            if errno == EAGAIN || errno == EWOULDBLOCK { return 0 }
-            throw SystemError(kind == .plain ? "writev on fd \(fd.rawValue)" : "sendmsg on fd \(fd.rawValue)")
-        }
     }
 
     private func advance(_ sent: Int) {

@@ -77,7 +77,7 @@ public final class EventLoop {
         var tokenBox: Token?
         let token = try register(fd.rawValue, events: .readable) { [unowned self] _ in
             var expirations: UInt64 = 0
-            _ = read(fd.rawValue, &expirations, 8)
+            _ = try? withUnsafeMutableBytes(of: &expirations) { try fd.readSome(into: $0) }
             if !repeating, let t = tokenBox { self.unregister(t) }
             handler()
         }
@@ -96,7 +96,8 @@ public final class EventLoop {
         let fd = OwnedFD(try syscall("signalfd") { signalfd(-1, &set, Int32(SFD_CLOEXEC) | Int32(SFD_NONBLOCK)) })
         let token = try register(fd.rawValue, events: .readable) { _ in
             var info = signalfd_siginfo()
-            while read(fd.rawValue, &info, MemoryLayout<signalfd_siginfo>.size) == MemoryLayout<signalfd_siginfo>.size {
+            let whole = Socket.Received.bytes(MemoryLayout<signalfd_siginfo>.size)
+            while (try? withUnsafeMutableBytes(of: &info) { try fd.readSome(into: $0) }) == whole {
                 handler(Int32(info.ssi_signo))
             }
         }

@@ -68,9 +68,16 @@ for (name, text) in entries {
     out += "        (\"\(name)\", #\"\"\"\n\(text)\"\"\"#),\n"
 }
 out += "    ]\n}\n"
-try! out.write(toFile: output, atomically: true, encoding: .utf8)
+/// Writes a generated file, or says why not and exits 1.
+func write(_ text: String, to path: String) {
+    do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
+        FileHandle.standardError.write(Data("porthole-gen: cannot write \(path): \(error)\n".utf8))
+        exit(1)
+    }
+}
+write(out, to: output)
 print("wrote \(entries.count) protocols, \(seen.count) interfaces to \(output)")
 if let typed {
-    try! typed.source.write(toFile: typed.path, atomically: true, encoding: .utf8)
+    write(typed.source, to: typed.path)
     print("wrote \(typed.count) interpreted messages to \(typed.path)")
 }

@@ -49,17 +49,17 @@ struct CommonOptions: ParsableArguments {
 
 /// Exactly one of --listen / --connect.
 struct LinkOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Wait for the peer on ADDR (unix:PATH, tcp:HOST:PORT or vsock:CID:PORT; CID may be 'any').", valueName: "ADDR"))
-    var listen: String?
+    @Option(name: .long, help: ArgumentHelp("Wait for the peer on ADDR (unix:PATH, tcp:HOST:PORT or vsock:CID:PORT; CID may be 'any').", valueName: "ADDR"),
+            transform: SocketAddress.parse)
+    var listen: SocketAddress?
 
-    @Option(name: .long, help: ArgumentHelp("Connect to the peer at ADDR (unix:PATH, tcp:HOST:PORT, vsock:CID:PORT, vsock-mux:VMM_SOCKET:PORT or file:DEVICE).", valueName: "ADDR"))
-    var connect: String?
+    @Option(name: .long, help: ArgumentHelp("Connect to the peer at ADDR (unix:PATH, tcp:HOST:PORT, vsock:CID:PORT, vsock-mux:VMM_SOCKET:PORT or file:DEVICE).", valueName: "ADDR"),
+            transform: SocketAddress.parse)
+    var connect: SocketAddress?
 
     func validate() throws {
         guard (listen == nil) != (connect == nil) else { throw ValidationError("give exactly one of --listen ADDR or --connect ADDR") }
-        let address: SocketAddress
-        do { address = try SocketAddress(parsing: listen ?? connect!) } catch { throw ValidationError(error.description) }
-        if listen != nil && !address.canListen {
+        if let address = listen, !address.canListen {
             switch address {
             case .file:
                 throw ValidationError("cannot --listen on \(address): a device is opened, not listened on; use --connect \(address)")
@@ -67,12 +67,17 @@ struct LinkOptions: ParsableArguments {
                 throw ValidationError("cannot --listen on \(address): a hybrid-vsock VMM socket is only connected to; the guest listens with vsock:any:PORT")
             }
         }
-        if connect != nil && !address.canConnect {
+        if let address = connect, !address.canConnect {
             throw ValidationError("cannot --connect to \(address): CID 'any' is only for --listen; give the peer's CID (the host is 2)")
         }
     }
 
-    var address: SocketAddress { try! SocketAddress(parsing: listen ?? connect!) }
+    /// The peer's address, whichever option gave it (`validate()` has made
+    /// sure exactly one did).
+    var address: SocketAddress {
+        guard let address = listen ?? connect else { preconditionFailure("LinkOptions.validate() lets no command run without an address") }
+        return address
+    }
     var isListen: Bool { listen != nil }
 }
 
@@ -92,17 +97,14 @@ struct HostCommand: ParsableCommand {
         valueName: "FILE"))
     var region: String?
 
-    @Option(name: .long, help: ArgumentHelp("Size of a new --region file: a power of two from 1M to 1G (default 64M; an existing file keeps its size).", valueName: "BYTES"))
-    var regionSize: String?
+    @Option(name: .long, help: ArgumentHelp("Size of a new --region file: a power of two from 1M to 1G (default 64M; an existing file keeps its size).", valueName: "BYTES"),
+            transform: RegionSizeArgument.parse)
+    var regionSize: RegionSizeArgument?
 
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
-        if let regionSize {
-            guard let n = RegionSize.parse(regionSize) else { throw ValidationError("--region-size \(regionSize): expected a number of bytes such as 67108864, 64M or 1G") }
-            if let why = RegionSize.problem(n) { throw ValidationError("--region-size \(regionSize): \(why)") }
-            guard region != nil else { throw ValidationError("--region-size needs --region FILE") }
-        }
+        if regionSize != nil && region == nil { throw ValidationError("--region-size needs --region FILE") }
     }
 
     func run() throws {
@@ -114,7 +116,7 @@ struct HostCommand: ParsableCommand {
         let tables = try common.protocolTables()
         var shared: SharedRegion?
         if let region {
-            do { shared = try SharedRegion.host(path: region, size: regionSize.flatMap(RegionSize.parse)) } catch {
+            do { shared = try SharedRegion.host(path: region, size: regionSize?.bytes) } catch {
                 Log.error("cannot use --region: \(error)")
                 throw ExitCode.failure
             }
@@ -159,8 +161,8 @@ struct GuestCommand: ParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp(
         "Memory shared with the host: FILE (the host's --region file, same machine), 'pci' (the VM's ivshmem device) or 'pci:ADDR' (one device, e.g. pci:0000:00:04.0). Pixels are then written there instead of sent over the link.",
-        valueName: "WHERE"))
-    var region: String?
+        valueName: "WHERE"), transform: RegionSource.parse)
+    var region: RegionSource?
 
     @Flag(name: .long, help: "If the --region cannot be opened, warn and copy buffers over the link instead of exiting.")
     var regionFallback = false
@@ -180,13 +182,7 @@ struct GuestCommand: ParsableCommand {
         var shared: SharedRegion?
         if let region {
             do {
-                if region == "pci" {
-                    shared = try SharedRegion.pci(address: nil)
-                } else if region.hasPrefix("pci:") {
-                    shared = try SharedRegion.pci(address: String(region.dropFirst(4)))
-                } else {
-                    shared = try SharedRegion.guest(path: region)
-                }
+                shared = try region.open()
                 Log.info("shared region \(shared!.path): \(shared!.size) bytes")
             } catch {
                 guard regionFallback else {

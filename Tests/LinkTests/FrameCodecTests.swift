@@ -467,3 +467,83 @@ let allFrameTypes: [FrameType] = [
         #expect(decoder.frames == [.creditRequest(channel: 1), .pipeClose(channel: 1, resource: 1)])
     }
 }
+
+/// `writeUpdateHeader` and `decodeUpdateHead` (the gather-write and
+/// receive-in-place paths) against `encode` and `decode`.
+@Suite struct UpdateHeadTests {
+    private let updates: [LinkFrame] = sampleFrames.filter { if case .resourceUpdate = $0 { return true } else { return false } }
+
+    private func decodeHead(_ bytes: some Collection<UInt8>, limits: LinkLimits = LinkLimits()) throws(LinkProtocolError) -> FrameCodec.UpdateHead? {
+        try Array(bytes).withUnsafeBytes { b in
+            Result { () throws(LinkProtocolError) -> FrameCodec.UpdateHead? in try FrameCodec.decodeUpdateHead(b, limits: limits) }
+        }.get()
+    }
+
+    @Test func writtenHeaderPlusDataIsTheEncodedFrame() {
+        for frame in updates {
+            // UpdateRun offsets are Ints: the sample reaching UInt64.max is not sent this way.
+            guard case .resourceUpdate(let c, let r, let ranges, let data) = frame,
+                  ranges.allSatisfy({ $0.offset <= UInt64(Int.max) }) else { continue }
+            let runs = ranges.map { UpdateRun(offset: Int($0.offset), length: Int($0.length)) }
+            var bytes = [UInt8](repeating: 0xEE, count: 12 + 8 + 16 * ranges.count)
+            bytes.withUnsafeMutableBytes {
+                FrameCodec.writeUpdateHeader(into: $0.baseAddress!, channel: c, resource: r, ranges: runs, dataBytes: data.count)
+            }
+            #expect(bytes + data == FrameCodec.encode(frame), "\(ranges.count) ranges")
+        }
+    }
+
+    @Test func decodedHeadAgreesWithDecode() throws {
+        for frame in updates {
+            guard case .resourceUpdate(let c, let r, let ranges, _) = frame else { continue }
+            let bytes = FrameCodec.encode(frame) + FrameCodec.encode(.creditRequest(channel: 1))
+            let head = try decodeHead(bytes)
+            #expect(head?.channel == c)
+            #expect(head?.resource == r)
+            #expect(head?.ranges == ranges)
+            #expect(head?.headBytes == 12 + 8 + 16 * ranges.count)
+        }
+    }
+
+    @Test func incompleteHeadsAndOtherFramesAreNil() throws {
+        let frame = LinkFrame.resourceUpdate(channel: 1, resource: 7, ranges: [.init(offset: 0, length: 3), .init(offset: 9, length: 1)], bytes: [1, 2, 3, 4])
+        let bytes = FrameCodec.encode(frame)
+        let headBytes = 12 + 8 + 32
+        for cut in 0..<headBytes {
+            let head = try decodeHead(bytes[0..<cut])
+            #expect(head == nil, "cut at \(cut)")
+        }
+        // The data need not have arrived.
+        let head = try decodeHead(bytes[0..<headBytes])
+        #expect(head?.headBytes == headBytes)
+        let other = FrameCodec.encode(.pipeData(channel: 1, resource: 7, bytes: Array(repeating: 0, count: 64)))
+        #expect(try decodeHead(other) == nil)
+    }
+
+    /// Both paths read the table with the same routine: the same errors.
+    @Test func malformedHeadsFailAsDecodeFails() {
+        var limits = LinkLimits()
+        limits.maxRangesPerUpdate = 4
+        func payload(count: UInt32, ranges: [(UInt64, UInt32)], data: Int) -> [UInt8] {
+            var p: [UInt8] = []
+            p.le32(1); p.le32(count)
+            for (o, l) in ranges { p.le64(o); p.le32(l); p.le32(0) }
+            return p + Array(repeating: 0xAB, count: data)
+        }
+        let bad = [
+            payload(count: 5, ranges: (0..<5).map { (UInt64($0), 1) }, data: 5),
+            payload(count: .max, ranges: [], data: 0),
+            payload(count: 2, ranges: [(0, 4), (100, 6)], data: 9),
+            payload(count: 2, ranges: [(0, .max), (0, 1)], data: 0),
+        ]
+        for p in bad {
+            let frame = rawFrame(type: 34, channel: 1, payload: p)
+            let fromDecode = protocolError { () throws(LinkProtocolError) in _ = try decodeFrame(frame, limits: limits) }
+            let fromHead = protocolError { () throws(LinkProtocolError) in
+                _ = try self.decodeHead(frame, limits: limits)
+            }
+            #expect(fromDecode?.malformedType == .resourceUpdate)
+            #expect(fromHead == fromDecode)
+        }
+    }
+}

@@ -34,12 +34,12 @@ private func receiveAll(_ socket: OwnedFD, count: Int, fds: inout [OwnedFD]) thr
         guard case .wouldBlock = empty else { Issue.record("expected wouldBlock, got \(empty)"); return }
 
         let msg: [UInt8] = [1, 2, 3, 4, 5]
-        #expect(try msg.withUnsafeBytes { try Socket.send(a, $0, fds: []) } == 5)
+        #expect(try msg.withUnsafeBytes { try Socket.sendSome(a, $0) } == .wrote(5))
         #expect(try receiveAll(b, count: 5, fds: &fds) == msg)
         #expect(fds.isEmpty)
 
         // And the other direction.
-        #expect(try msg.withUnsafeBytes { try Socket.send(b, $0, fds: []) } == 5)
+        #expect(try msg.withUnsafeBytes { try Socket.sendSome(b, $0) } == .wrote(5))
         #expect(try receiveAll(a, count: 5, fds: &fds) == msg)
     }
 
@@ -50,8 +50,8 @@ private func receiveAll(_ socket: OwnedFD, count: Int, fds: inout [OwnedFD]) thr
         let ids = files.map { identity(of: $0.rawValue)! }
         #expect(Set(ids).count == count)
         let payload: [UInt8] = Array(0..<100)
-        let sent = try payload.withUnsafeBytes { try Socket.send(a, $0, fds: files.map(\.rawValue)) }
-        #expect(sent == 100)
+        let sent = try payload.withUnsafeBytes { try Socket.sendSome(a, $0, fds: files.map(\.rawValue)) }
+        #expect(sent == .wrote(100))
         // The sender keeps its own descriptors.
         #expect(files.allSatisfy { isOpenDescriptor($0.rawValue) })
 
@@ -74,7 +74,7 @@ private func receiveAll(_ socket: OwnedFD, count: Int, fds: inout [OwnedFD]) thr
         b.close()
         let msg: [UInt8] = [1]
         do {
-            _ = try msg.withUnsafeBytes { try Socket.send(a, $0, fds: []) }
+            _ = try msg.withUnsafeBytes { try Socket.sendSome(a, $0) }
             Issue.record("send to a closed peer should fail")
         } catch let error as SystemError {
             #expect(error.code == EPIPE)
@@ -85,7 +85,7 @@ private func receiveAll(_ socket: OwnedFD, count: Int, fds: inout [OwnedFD]) thr
     @Test func receiveReportsEndOfStream() throws {
         let (a, b) = try Socket.pair()
         let msg: [UInt8] = [9, 9]
-        _ = try msg.withUnsafeBytes { try Socket.send(a, $0, fds: []) }
+        _ = try msg.withUnsafeBytes { try Socket.sendSome(a, $0) }
         a.close()
         var fds: [OwnedFD] = []
         #expect(try receiveAll(b, count: 2, fds: &fds) == msg)
@@ -154,8 +154,8 @@ private func receiveAll(_ socket: OwnedFD, count: Int, fds: inout [OwnedFD]) thr
         let (a, b) = try Socket.pair()
         let files = try makeMemfds(5, name: "rb")
         let payload = (0..<300).map { UInt8(truncatingIfNeeded: $0) }
-        _ = try payload.withUnsafeBytes { try Socket.send(a, UnsafeRawBufferPointer(rebasing: $0[0..<100]), fds: files[0..<2].map(\.rawValue)) }
-        _ = try payload.withUnsafeBytes { try Socket.send(a, UnsafeRawBufferPointer(rebasing: $0[100..<300]), fds: files[2..<5].map(\.rawValue)) }
+        _ = try payload.withUnsafeBytes { try Socket.sendSome(a, UnsafeRawBufferPointer(rebasing: $0[0..<100]), fds: files[0..<2].map(\.rawValue)) }
+        _ = try payload.withUnsafeBytes { try Socket.sendSome(a, UnsafeRawBufferPointer(rebasing: $0[100..<300]), fds: files[2..<5].map(\.rawValue)) }
         let rb = ReadBuffer()
         var alive = true
         let deadline = monotonicNow() + 2_000_000_000
@@ -212,7 +212,7 @@ private func receiveAll(_ socket: OwnedFD, count: Int, fds: inout [OwnedFD]) thr
         // Fds pass over an accepted unix socket too.
         let memfd = try Memfd.create(name: "over-unix", size: 1)
         let one: [UInt8] = [42]
-        #expect(try one.withUnsafeBytes { try Socket.send(client, $0, fds: [memfd.rawValue]) } == 1)
+        #expect(try one.withUnsafeBytes { try Socket.sendSome(client, $0, fds: [memfd.rawValue]) } == .wrote(1))
         var fds: [OwnedFD] = []
         #expect(try receiveAll(server, count: 1, fds: &fds) == one)
         #expect(fds.map { identity(of: $0.rawValue) } == [identity(of: memfd.rawValue)])
@@ -333,8 +333,8 @@ private func receiveAll(_ socket: OwnedFD, count: Int, fds: inout [OwnedFD]) thr
             var buf = [UInt8](repeating: 0, count: 65536)
             let deadline = monotonicNow() + 5_000_000_000
             while (sent < block.count || got.count < block.count) && monotonicNow() < deadline {
-                if sent < block.count {
-                    sent += try block.withUnsafeBytes { try Socket.send(from, UnsafeRawBufferPointer(rebasing: $0[sent...]), fds: []) }
+                if sent < block.count, case .wrote(let n) = try block.withUnsafeBytes({ try Socket.sendSome(from, UnsafeRawBufferPointer(rebasing: $0[sent...])) }) {
+                    sent += n
                 }
                 let r = try buf.withUnsafeMutableBytes { try Socket.receive(to, into: $0, fds: &fds) }
                 switch r {

@@ -34,3 +34,26 @@ func makeMemfds(_ count: Int, name: String = "test") throws -> [OwnedFD] {
         return fd
     }
 }
+
+/// The SystemError `body` throws, or nil (recording an issue) if it does not.
+func systemError(_ what: String, sourceLocation: SourceLocation = #_sourceLocation,
+                 _ body: () throws -> Void) -> SystemError? {
+    do {
+        try body()
+        Issue.record("\(what): expected an error", sourceLocation: sourceLocation)
+        return nil
+    } catch let error as SystemError {
+        return error
+    } catch {
+        Issue.record("\(what): expected a SystemError, got \(error)", sourceLocation: sourceLocation)
+        return nil
+    }
+}
+
+/// A non-blocking pipe.
+func makePipe() throws -> (read: OwnedFD, write: OwnedFD) {
+    let p = try Pipe.make()
+    try p.read.setNonBlocking()
+    try p.write.setNonBlocking()
+    return p
+}

@@ -13,29 +13,6 @@ func randomVsockPort() -> UInt32 { UInt32.random(in: 20_000...60_000) }
 
 private func seconds(since start: UInt64) -> Double { Double(monotonicNow() - start) / 1e9 }
 
-/// The SystemError `body` throws, or nil (recording an issue) if it does not.
-private func systemError(_ what: String, sourceLocation: SourceLocation = #_sourceLocation,
-                         _ body: () throws -> Void) -> SystemError? {
-    do {
-        try body()
-        Issue.record("\(what): expected an error", sourceLocation: sourceLocation)
-        return nil
-    } catch let error as SystemError {
-        return error
-    } catch {
-        Issue.record("\(what): expected a SystemError, got \(error)", sourceLocation: sourceLocation)
-        return nil
-    }
-}
-
-/// A non-blocking pipe.
-private func makePipe() throws -> (read: OwnedFD, write: OwnedFD) {
-    let p = try Pipe.make()
-    try p.read.setNonBlocking()
-    try p.write.setNonBlocking()
-    return p
-}
-
 @Suite struct VsockTransportTests {
     @Test func listenOnAnyCIDBindsTheGivenPort() throws {
         let port = randomVsockPort()
@@ -306,7 +283,6 @@ private final class FakeVMM: @unchecked Sendable {
         let fd = try Socket.connect(.vsockMux(path: vmm.path, port: 1234))
         #expect(fcntl(fd.rawValue, F_GETFL) & O_NONBLOCK != 0)
         #expect(hasCloseOnExec(fd.rawValue))
-        var fds: [OwnedFD] = []
         let input = ReadBuffer()
         let deadline = monotonicNow() + 5_000_000_000
         while input.count < early.count && monotonicNow() < deadline {
@@ -317,13 +293,13 @@ private final class FakeVMM: @unchecked Sendable {
         input.consume(input.count)
         // Then the stream is the link: the VMM echoes.
         let ping: [UInt8] = [0x50, 0x48, 0x4C, 0x4B, 0, 255]
-        #expect(try ping.withUnsafeBytes { try Socket.send(fd, $0, fds: []) } == ping.count)
+        #expect(try ping.withUnsafeBytes { try Socket.sendSome(fd, $0) } == .wrote(ping.count))
         while input.count < ping.count && monotonicNow() < deadline {
             _ = waitFor(fd.rawValue, timeoutMs: 100)
             _ = try input.fill(from: fd)
         }
         #expect(input.withUnconsumed { Array($0) } == ping)
-        #expect(fds.isEmpty)
+        #expect(input.fds.isEmpty, "no fds come over the VMM stream")
         fd.close()
         vmm.finish()
         #expect(vmm.request == "CONNECT 1234\n")

@@ -141,5 +141,5 @@ public func openPTY() throws -> (master: OwnedFD, slavePath: String) {
     var name = [CChar](repeating: 0, count: 128)
     let rc = ptsname(master.rawValue, &name, name.count)
     guard rc == 0 else { throw SystemError("ptsname_r", code: rc) }
-    return (master, String(cString: name))
+    return (master, String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
 }

@@ -12,14 +12,16 @@
 #include <sys/timerfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <linux/vm_sockets.h>
 
 /// Largest number of fds sent in one sendmsg (libwayland's MAX_FDS_OUT).
 #define PORTHOLE_MAX_FDS_PER_MSG 28
 
-/// sendmsg with `nfds` file descriptors as SCM_RIGHTS (nfds <= 28).
-/// Returns bytes sent or -1 with errno set.
-ssize_t porthole_send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nfds);
+/// sendmsg of the `iovcnt` buffers of `iov` with `nfds` file descriptors as
+/// SCM_RIGHTS (nfds <= 28), MSG_NOSIGNAL | MSG_DONTWAIT: a peer that closed
+/// is EPIPE, not SIGPIPE. Returns bytes sent or -1 with errno set.
+ssize_t porthole_sendmsg(int sock, const struct iovec *iov, int iovcnt, const int *fds, int nfds);
 
 /// recvmsg that collects SCM_RIGHTS fds (received with MSG_CMSG_CLOEXEC).
 /// On return *nfds holds the number of fds stored in `fds` (at most maxfds) and
