@@ -27,6 +27,12 @@ struct CommonOptions: ParsableArguments {
     @Flag(name: .long, help: "Log every channel and resource event.")
     var verbose = false
 
+    @Flag(name: .long, help: "Print every Wayland message forwarded (interface, message, argument names and values) and every link frame, like WAYLAND_DEBUG; also on with PORTHOLE_TRACE=1.")
+    var trace = false
+
+    /// --trace, or PORTHOLE_TRACE=1 in the environment.
+    var tracing: Bool { trace || getenv("PORTHOLE_TRACE").map { String(cString: $0) == "1" } == true }
+
     @Option(name: .customLong("protocol"), help: ArgumentHelp(
         "Also understand the Wayland protocol described in FILE.xml (repeatable; a later definition of an interface wins).",
         valueName: "FILE.xml"))
@@ -125,6 +131,7 @@ struct HostCommand: ParsableCommand {
         do {
             proxy = HostProxy(loop: loop, displayPath: try DisplayAddress.resolve(display), tables: tables, region: shared)
         } catch { throw ValidationError(error.description) }
+        proxy.trace = common.tracing
         var exitCode: Int32 = 0
         if link.isListen {
             try proxy.listen(on: link.address)
@@ -194,6 +201,7 @@ struct GuestCommand: ParsableCommand {
         }
         let proxy = GuestProxy(loop: loop, socketPath: path, tables: try common.protocolTables(), region: shared)
         proxy.reconnect = !noReconnect
+        proxy.trace = common.tracing
         var exitCode: Int32 = 0
         var child: ChildProcess?
         proxy.onLinkClosed = { reason in
