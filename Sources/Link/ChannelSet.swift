@@ -74,7 +74,7 @@ public final class ChannelSet {
         } catch {
             Log.warning("\(link.name): channel \(c): \(error)")
             link.send(.channelClose(channel: c, code: ChannelCloseCode.unavailable.rawValue,
-                                    reason: LinkChannel.truncated(error.reason, to: link.limits.maxReasonBytes)))
+                                    reason: link.limits.reasonText(error.reason)))
             closing.insert(c)
             return
         }

@@ -128,7 +128,7 @@ public final class LinkChannel {
         let notify = !peerIsClosing && !link.isClosed
         Log.debug("\(name): closed: \(reason)")
         if notify {
-            link.send(.channelClose(channel: id, code: code.rawValue, reason: Self.truncated(reason, to: limits.maxReasonBytes)))
+            link.send(.channelClose(channel: id, code: code.rawValue, reason: limits.reasonText(reason)))
         }
         tearDown(awaitingAck: notify, cause: .local)
     }
@@ -154,12 +154,6 @@ public final class LinkChannel {
         for rid in Array(resources.entries.keys) { dropResource(rid) }
         channelSet.channelClosed(self, awaitingAck: awaitingAck)
         delegate?.channelDidClose(self, cause: cause)
-    }
-
-    static func truncated(_ text: String, to limit: Int) -> String {
-        var t = Substring(text)
-        while t.utf8.count > limit { t = t.dropLast() }
-        return String(t)
     }
 
     // MARK: Frames from the peer

@@ -158,13 +158,11 @@ public final class LinkEndpoint {
     public var referencedBytes: UInt64 { output.externalBytesQueued }
 
     /// Ends the link: tells the peer why (best effort) and closes the socket.
-    public func close(reason: String, code: UInt32 = 0, notifyPeer: Bool = true) {
+    public func close(reason: String, code: LinkCloseCode = .orderly, notifyPeer: Bool = true) {
         guard !isClosed else { return }
         if notifyPeer {
-            var text = Substring(reason.prefix(limits.maxReasonBytes))
-            while text.utf8.count > limits.maxReasonBytes { text = text.dropLast() }
             var bytes: [UInt8] = []
-            FrameCodec.encode(.closeLink(code: code, reason: String(text)), into: &bytes)
+            FrameCodec.encode(.closeLink(code: code.rawValue, reason: limits.reasonText(reason)), into: &bytes)
             // Not send(): a failing write there would re-enter close().
             output.append(bytes)
             _ = try? output.flush(to: socket, kind: streamKind)
@@ -242,7 +240,7 @@ public final class LinkEndpoint {
         } catch {
             Log.error("link \(name): \(error); closing this link")
             closedByProtocolError = true
-            close(reason: error.description, code: 1)
+            close(reason: error.description, code: .protocolError)
             return
         }
         if !alive && !isClosed {

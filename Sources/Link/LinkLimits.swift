@@ -22,4 +22,11 @@ public struct LinkLimits: Sendable {
     public var maxReasonBytes: Int = 1024
 
     public init() {}
+
+    /// `text` cut on a character boundary to at most `maxReasonBytes` bytes of UTF-8.
+    public func reasonText(_ text: String) -> String {
+        var t = Substring(text.prefix(maxReasonBytes))
+        while t.utf8.count > maxReasonBytes { t = t.dropLast() }
+        return String(t)
+    }
 }
