@@ -193,7 +193,7 @@ public final class GuestProxy: LinkSessionDelegate {
 
     private func openWaylandSocket() throws(SystemError) {
         let fd = try Socket.listen(.unix(path: socketPath))
-        chmod(socketPath, 0o700)
+        try FileSystem.setMode(socketPath, 0o700)
         waylandListener = fd
         waylandToken = try loop.register(fd.rawValue, events: .readable) { [unowned self] _ in self.acceptClients() }
         Log.info("guest clients can connect to \(socketPath)")
@@ -262,7 +262,7 @@ public final class GuestProxy: LinkSessionDelegate {
         link?.close(reason: "guest proxy shutting down")
         if let t = waylandToken { loop.unregister(t) }
         waylandListener?.close()
-        unlink(socketPath)
+        FileSystem.remove(socketPath)
     }
 
     // MARK: LinkSessionDelegate

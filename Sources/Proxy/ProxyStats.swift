@@ -1,4 +1,3 @@
-import Foundation
 import Link
 import PortholeSystem
 
@@ -56,13 +55,8 @@ public final class ProxyStats {
         return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}\n"
     }
 
-    /// Writes `text` to `path` atomically (temporary file, then rename).
+    /// Writes `text` to `path` atomically (a reader never sees half a file).
     public static func write(_ text: String, to path: String) {
-        let tmp = path + ".tmp"
-        guard FileManager.default.createFile(atPath: tmp, contents: Data(text.utf8)) else {
-            Log.warning("cannot write stats file \(path)")
-            return
-        }
-        if rename(tmp, path) != 0 { Log.warning("cannot rename stats file to \(path)") }
+        do { try FileSystem.writeAtomically(text, to: path) } catch { Log.warning("cannot write stats file \(path): \(error)") }
     }
 }

@@ -1,0 +1,33 @@
+import Glibc
+
+/// The few path operations the proxies make, each syscall once.
+public enum FileSystem {
+    /// Sets `path`'s permission bits (a Wayland socket only its user may open).
+    public static func setMode(_ path: String, _ mode: mode_t) throws(SystemError) {
+        try syscall("chmod \(path)") { chmod(path, mode) }
+    }
+
+    /// Removes `path` if it exists (a socket left by this process).
+    public static func remove(_ path: String) {
+        _ = unlink(path)
+    }
+
+    /// Replaces `path` with `text` so that a reader sees the old or the new
+    /// contents, never a mix: write a temporary file beside it, then rename.
+    public static func writeAtomically(_ text: String, to path: String) throws(SystemError) {
+        let tmp = path + ".tmp"
+        let fd = OwnedFD(try syscall("open \(tmp)") { open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) })
+        let bytes = Array(text.utf8)
+        var done = 0
+        while done < bytes.count {
+            let from = done
+            let outcome = try bytes.withUnsafeBytes { b in
+                Result { () throws(SystemError) -> WriteOutcome in try fd.writeSome(UnsafeRawBufferPointer(rebasing: b[from...])) }
+            }.get()
+            guard case .wrote(let n) = outcome, n > 0 else { throw SystemError("write \(tmp)", code: EIO) }
+            done += n
+        }
+        fd.close()
+        try syscall("rename \(tmp) to \(path)") { rename(tmp, path) }
+    }
+}
