@@ -1,9 +1,10 @@
 import PortholeSystem
 import Wayland
 
-/// Which of the compositor's globals a guest sees: those whose every
-/// reachable interface the proxies can carry, at no more than the version
-/// the tables describe. Binds are held to what was shown.
+/// Which of the compositor's globals a guest sees: those its policy allows
+/// (a global granting a capability only when the host allowed it) and whose
+/// every reachable interface the proxies can carry, at no more than the
+/// version the tables describe. Binds are held to what was shown.
 struct GlobalFilter {
     /// Per registry: global name -> (interface, advertised version).
     private var exposed: [UInt32: [UInt32: (interface: String, version: UInt32)]] = [:]
@@ -11,8 +12,12 @@ struct GlobalFilter {
     /// wl_registry.global from the compositor: nil hides it; else the event
     /// to forward (the version capped when the tables know less).
     mutating func global(_ e: WlRegistryGlobal, registry: UInt32, tables: ProtocolTables,
-                         translations: FdTranslationTable) -> WlRegistryGlobal? {
+                         translations: FdTranslationTable, policy: GuestPolicy) -> WlRegistryGlobal? {
         let iface = String(decoding: e.interface, as: UTF8.self)
+        guard policy.allows(global: iface) else {
+            Log.debug("hiding global \(iface): it needs --allow \(Capability.granted(byGlobal: iface)?.rawValue ?? "?")")
+            return nil
+        }
         guard translations.mayExpose(global: iface, tables: tables), let known = tables[iface] else {
             Log.debug("hiding global \(iface) v\(e.version)")
             return nil

@@ -10,10 +10,18 @@ final class HostHandler: ConnectionHandler {
     private var globals = GlobalFilter()
     private var shm = ShmPolicy()
     private var offers = OfferTracker()
+    private var clipboard: ClipboardGate
+    private let policy: GuestPolicy
+    private let titles: TitleLabel
     /// This guest's shared-region registry, when the link agreed on a region.
     private let region: HostRegionSession?
 
-    init(region: HostRegionSession?) { self.region = region }
+    init(region: HostRegionSession?, policy: GuestPolicy, guestName: String) {
+        self.region = region
+        self.policy = policy
+        clipboard = ClipboardGate(direction: policy.clipboard)
+        titles = TitleLabel(guestName: guestName)
+    }
 
     // MARK: Events from the compositor
 
@@ -22,14 +30,14 @@ final class HostHandler: ConnectionHandler {
         switch m.spec.kind {
         case .wlRegistryGlobal?:
             let e = try m.typed(WlRegistryGlobal.self)
-            guard let shown = globals.global(e, registry: m.sender, tables: c.objects.tables, translations: c.translations) else {
+            guard let shown = globals.global(e, registry: m.sender, tables: c.objects.tables, translations: c.translations, policy: policy) else {
                 return .drop
             }
             if shown != e { m.rewrite(shown) }
         case .wlRegistryGlobalRemove?:
             return globals.globalRemoveIsShown(try m.typed(WlRegistryGlobalRemove.self), registry: m.sender) ? .forward : .drop
         default:
-            break
+            clipboard.filterSelection(&m)
         }
         return .forward
     }
@@ -52,7 +60,14 @@ final class HostHandler: ConnectionHandler {
             shm.destroyPool(sender)
         case .zwpVirtualKeyboardV1Keymap?:
             try checkKeymap(try m.typed(ZwpVirtualKeyboardV1Keymap.self), keyboard: sender, resource: resources.first, channel: c.channel)
+        case .xdgToplevelSetTitle? where policy.labelTitles:
+            m.rewrite(XdgToplevelSetTitle(title: titles.label(try m.typed(XdgToplevelSetTitle.self).title)))
+        case .wlShellSurfaceSetTitle? where policy.labelTitles:
+            m.rewrite(WlShellSurfaceSetTitle(title: titles.label(try m.typed(WlShellSurfaceSetTitle.self).title)))
         default:
+            if clipboard.dropsRequest(m) { return .drop }
+            if OfferTracker.isReceive(m) { try clipboard.checkReceive(offer: sender) }
+            if OfferTracker.isDestroy(m) { clipboard.offerDestroyed(sender) }
             offers.request(m, channelName: c.name)
         }
         return .forward

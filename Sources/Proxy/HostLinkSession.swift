@@ -16,6 +16,8 @@ final class HostLinkSession: LinkSessionDelegate {
     }
 
     var link: LinkEndpoint { session.link }
+    /// The guest's name, given by the host.
+    var name: String { session.name }
 
     func sessionDidOpen(_ session: LinkSession) {
         Log.info("\(session.name): handshake done")
@@ -29,7 +31,7 @@ final class HostLinkSession: LinkSessionDelegate {
         let connection: WaylandConnection
         do {
             connection = try WaylandConnection(side: .host, socket: compositor, channel: channel, loop: proxy.loop, stats: proxy.stats,
-                                               tables: proxy.tables, handler: HostHandler(region: session.hostRegion),
+                                               tables: proxy.tables, handler: HostHandler(region: session.hostRegion, policy: proxy.policy, guestName: session.name),
                                                tracer: proxy.trace ? MessageTracer() : nil)
         } catch {
             throw ChannelError("host proxy cannot open channel: \(error)")

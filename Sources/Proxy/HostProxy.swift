@@ -15,6 +15,11 @@ public final class HostProxy {
     public let stats = ProxyStats()
     /// Prints every forwarded message (`--trace`).
     public var trace = false
+    /// What each guest of this proxy is allowed (`--allow`, `--clipboard`, `--no-title-label`).
+    public var policy = GuestPolicy()
+    /// The name guests of this proxy are shown under (`--name`); a second
+    /// guest connected at once gets "NAME-2", and so on. Guests choose nothing.
+    public var guestName = "guest"
     private var sessions: [ObjectIdentifier: HostLinkSession] = [:]
     private var listener: OwnedFD?
     private var listenerToken: EventLoop.Token?
@@ -43,27 +48,40 @@ public final class HostProxy {
 
     /// Connects one link to a guest listening at `address`.
     public func connect(to address: SocketAddress) throws(ProxyError) {
-        do { adopt(try Socket.connect(address), name: "\(address)") } catch { throw .system(error) }
+        do { adopt(try Socket.connect(address), from: "\(address)") } catch { throw .system(error) }
     }
 
     /// Serves a link on an already connected socket (tests, socket activation).
-    public func serve(link socket: OwnedFD, name: String) { adopt(socket, name: name) }
+    public func serve(link socket: OwnedFD, from origin: String = "a connected socket") { adopt(socket, from: origin) }
 
     private func acceptLinks() {
         while let listener, let fd = try? Socket.accept(listener) {
-            adopt(fd, name: "guest link \(linkCounter + 1)")
+            adopt(fd, from: "a guest connection")
         }
     }
 
-    private func adopt(_ fd: OwnedFD, name: String) {
+    private func adopt(_ fd: OwnedFD, from origin: String) {
         linkCounter += 1
+        let name = uniqueGuestName()
         do {
             let session = try HostLinkSession(proxy: self, socket: fd, name: name)
             sessions[ObjectIdentifier(session)] = session
-            Log.info("\(name): connected")
+            Log.info("\(name): connected (\(origin))")
         } catch {
             Log.error("\(name): cannot start link: \(error)")
         }
+    }
+
+    /// `guestName`, or with a number when a live guest already has it.
+    private func uniqueGuestName() -> String {
+        let taken = Set(sessions.values.map(\.name))
+        var name = guestName
+        var n = 1
+        while taken.contains(name) {
+            n += 1
+            name = "\(guestName)-\(n)"
+        }
+        return name
     }
 
     func sessionEnded(_ s: HostLinkSession, reason: String) {
@@ -78,7 +96,8 @@ public final class HostProxy {
     /// The stats JSON, live links included.
     public func statsJSON() -> String {
         let links = sessions.values.map { $0.link }
-        return stats.json(linkSent: links.reduce(0) { $0 + $1.sentBytes }, linkReceived: links.reduce(0) { $0 + $1.receivedBytes }, links: links.count)
+        return stats.json(linkSent: links.reduce(0) { $0 + $1.sentBytes }, linkReceived: links.reduce(0) { $0 + $1.receivedBytes }, links: links.count,
+                          guests: sessions.values.map(\.name).sorted())
     }
 
     /// Closes every link and the listener.

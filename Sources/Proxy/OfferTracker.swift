@@ -39,13 +39,17 @@ struct OfferTracker {
         }
     }
 
-    private static func isDestroy(_ m: ParsedMessage) -> Bool {
+    /// Whether `m` destroys an offer.
+    static func isDestroy(_ m: ParsedMessage) -> Bool {
         switch m.spec.kind {
         case .wlDataOfferDestroy?, .zwpPrimarySelectionOfferV1Destroy?, .gtkPrimarySelectionOfferDestroy?,
              .zwlrDataControlOfferV1Destroy?, .extDataControlOfferV1Destroy?: return true
         default: return false
         }
     }
+
+    /// Whether `m` asks an offer for its data.
+    static func isReceive(_ m: ParsedMessage) -> Bool { requestedType(m) != nil }
 
     /// An event from the compositor: new offers start with no types; `offer` adds one.
     mutating func event(_ m: ParsedMessage) {

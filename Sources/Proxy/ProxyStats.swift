@@ -32,8 +32,8 @@ public final class ProxyStats {
     public init() {}
 
     /// The JSON object, given the live links' byte counters.
-    public func json(linkSent: UInt64, linkReceived: UInt64, links: Int) -> String {
-        let fields: [(String, String)] = [
+    public func json(linkSent: UInt64, linkReceived: UInt64, links: Int, guests: [String] = []) -> String {
+        var fields: [(String, String)] = [
             ("link_sent_bytes", "\(closedLinkSent + linkSent)"),
             ("link_received_bytes", "\(closedLinkReceived + linkReceived)"),
             ("protocol_bytes_sent", "\(link.protocolBytesSent)"),
@@ -52,6 +52,10 @@ public final class ProxyStats {
             ("memory_faults", "\(memoryFaults)"),
             ("open_fds", "\(openFileDescriptorCount())"),
         ]
+        if !guests.isEmpty {
+            // Names the host gave: no quotes or control characters to escape.
+            fields.append(("guests", "\"" + guests.joined(separator: ",") + "\""))
+        }
         return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}\n"
     }
 

@@ -107,6 +107,20 @@ struct HostCommand: ParsableCommand {
             transform: RegionSizeArgument.parse)
     var regionSize: RegionSizeArgument?
 
+    @Option(name: .long, help: ArgumentHelp("The name this proxy's guests are shown under: window titles read '[NAME] title', logs and stats name it. A second guest connected at once is NAME-2. Default: guest.", valueName: "NAME"),
+            transform: GuestName.parse)
+    var name: GuestName?
+
+    @Option(name: .long, help: ArgumentHelp("Let guests have these capabilities, which ordinary applications do not need (comma-separated, repeatable): \(Capability.allCases.map(\.rawValue).joined(separator: ", ")). Default: none.", valueName: "LIST"),
+            transform: CapabilityList.parse)
+    var allow: [CapabilityList] = []
+
+    @Option(name: .long, help: ArgumentHelp("Which way clipboard contents may cross: both, to-guest (host copies reach the guest only), from-guest or none.", valueName: "DIRECTION"))
+    var clipboard: ClipboardDirection = .both
+
+    @Flag(name: .long, help: "Show guest window titles as the guest set them, without the '[NAME] ' label.")
+    var noTitleLabel = false
+
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -132,6 +146,9 @@ struct HostCommand: ParsableCommand {
             proxy = HostProxy(loop: loop, displayPath: try DisplayAddress.resolve(display), tables: tables, region: shared)
         } catch { throw ValidationError(error.description) }
         proxy.trace = common.tracing
+        proxy.guestName = name?.text ?? "guest"
+        proxy.policy = GuestPolicy(allowed: allow.reduce(into: []) { $0.formUnion($1.capabilities) }, clipboard: clipboard,
+                                   labelTitles: !noTitleLabel)
         var exitCode: Int32 = 0
         if link.isListen {
             try proxy.listen(on: link.address)

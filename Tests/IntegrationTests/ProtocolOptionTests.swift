@@ -78,14 +78,15 @@ struct ProtocolOptionTests {
         let xml = runtime.file("output-power.xml")
         try Self.outputPowerXML.write(toFile: xml, atomically: true, encoding: .utf8)
 
-        let plain = try ProxiedSway()
+        // The global grants output management: the host allows it, so only the XML decides.
+        let plain = try ProxiedSway(allow: ["output-management"])
         let without = parseWaylandInfoGlobals(try Weston.waylandInfo(display: plain.guest.socketName!, runtime: plain.runtime))
         let direct = parseWaylandInfoGlobals(try Weston.waylandInfo(display: plain.sway.socketPath, runtime: plain.runtime))
         plain.stop()
         #expect(direct["zwlr_output_power_manager_v1"] == 1, "sway itself should offer it")
         #expect(without["zwlr_output_power_manager_v1"] == nil, "hidden without --protocol")
 
-        let chain = try ProxiedSway(hostArguments: ["--protocol", xml], guestArguments: ["--protocol", xml])
+        let chain = try ProxiedSway(allow: ["output-management"], hostArguments: ["--protocol", xml], guestArguments: ["--protocol", xml])
         defer { chain.stop() }
         let with = parseWaylandInfoGlobals(try Weston.waylandInfo(display: chain.guest.socketName!, runtime: chain.runtime))
         #expect(with["zwlr_output_power_manager_v1"] == 1, "\(chain.diagnostics())")

@@ -19,7 +19,7 @@ struct SwayClipboardTests {
 
     @Test("echo text | wl-copy in the guest, wl-paste on sway returns it")
     func copyInGuestPasteOnHost() throws {
-        let chain = try ProxiedSway()
+        let chain = try ProxiedSway(allow: ["data-control"])
         defer { chain.stop() }
         let text = "copied in the guest \(UInt32.random(in: 0...UInt32.max))"
         let debugLog = chain.runtime.file("wl-copy-guest.debug")
@@ -43,7 +43,7 @@ struct SwayClipboardTests {
 
     @Test("echo text | wl-copy on sway, wl-paste in the guest returns it")
     func copyOnHostPasteInGuest() throws {
-        let chain = try ProxiedSway()
+        let chain = try ProxiedSway(allow: ["data-control"])
         defer { chain.stop() }
         let text = "copied on the host \(UInt32.random(in: 0...UInt32.max))"
         try chain.shell(.host, "echo '\(text)' | wl-copy")
@@ -86,7 +86,7 @@ struct SwayClipboardTests {
     @Test("a 50 MiB paste crosses intact while both proxies' peak memory stays bounded",
           arguments: Direction.allCases)
     func largePaste(direction: Direction) throws {
-        let chain = try ProxiedSway()
+        let chain = try ProxiedSway(allow: ["data-control"])
         defer { chain.stop() }
         let size = 50 << 20
         let input = try randomFile(chain, bytes: size)

@@ -113,7 +113,7 @@ struct SwayHostileInputTests {
 
     @Test("a paste on sway whose reader closes the pipe early: logged on both sides, nothing leaks")
     func readerClosesEarly() throws {
-        let chain = try ProxiedSway()
+        let chain = try ProxiedSway(allow: ["data-control"])
         defer { chain.stop() }
         let hostFDs = try restingFDCount(chain.host)
         let guestFDs = try restingFDCount(chain.guest)
@@ -150,7 +150,7 @@ struct SwayHostileInputTests {
 
     @Test("a guest paste target that stops reading, closes its pipe and disconnects mid-transfer")
     func pasteTargetDisappears() throws {
-        let chain = try ProxiedSway()
+        let chain = try ProxiedSway(allow: ["data-control"])
         defer { chain.stop() }
         let hostFDs = try restingFDCount(chain.host)
         let guestFDs = try restingFDCount(chain.guest)
@@ -192,7 +192,7 @@ struct SwayHostileInputTests {
 
     @Test("a guest selection whose source closes the pipe early gives sway's paste what was written, then end of file")
     func sourceClosesEarly() throws {
-        let chain = try ProxiedSway()
+        let chain = try ProxiedSway(allow: ["data-control"])
         defer { chain.stop() }
         let hostFDs = try restingFDCount(chain.host)
         let guestFDs = try restingFDCount(chain.guest)
@@ -229,7 +229,7 @@ struct SwayHostileInputTests {
 
     @Test("a guest client asking for a mime type that was never offered: the host logs it, the pipe still ends")
     func receiveOfTypeNeverOffered() throws {
-        let chain = try ProxiedSway()
+        let chain = try ProxiedSway(allow: ["data-control"])
         defer { chain.stop() }
         let hostFDs = try restingFDCount(chain.host)
         let guestFDs = try restingFDCount(chain.guest)
@@ -269,7 +269,7 @@ struct SwayHostileInputTests {
 
     @Test("guest clients that hang up right after the host refused their message do not take the link down")
     func hangUpAfterRefusal() throws {
-        let chain = try ProxiedSway()
+        let chain = try ProxiedSway(allow: ["virtual-keyboard", "data-control"])
         defer { chain.stop() }
         let hostFDs = try restingFDCount(chain.host)
         let guestFDs = try restingFDCount(chain.guest)
@@ -303,7 +303,7 @@ struct SwayHostileInputTests {
     @Test("zwp_virtual_keyboard_v1.keymap with a bad fd from a guest client is refused with a clear error",
           arguments: BadKeymap.allCases)
     func badVirtualKeyboardKeymap(_ bad: BadKeymap) throws {
-        let chain = try ProxiedSway()
+        let chain = try ProxiedSway(allow: ["virtual-keyboard", "data-control"])
         defer { chain.stop() }
         let hostFDs = try restingFDCount(chain.host)
         let guestFDs = try restingFDCount(chain.guest)

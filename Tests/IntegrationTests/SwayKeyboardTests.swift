@@ -115,7 +115,7 @@ struct SwayKeyboardTests {
 
     @Test("wtype in the guest types into a sway window (its keymap crosses guest→host)")
     func wtypeInGuestTypesOnHost() throws {
-        let chain = try ProxiedSway()
+        let chain = try ProxiedSway(allow: ["virtual-keyboard"])
         defer { chain.stop() }
         let demo = try startEventDemo(chain, on: .host)
         defer { demo.terminate() }

@@ -10,15 +10,15 @@ import Testing
 struct SwayPrimarySelectionTests {
     /// foot in the guest, running `script`, with a virtual pointer on the
     /// seat (added first, so foot binds a wl_pointer) and foot focused.
-    private struct Setup {
+    struct Setup {
         let chain: ProxiedSway
         let pointer: VirtualPointer
         let foot: ManagedProcess
         let window: Sway.Window
 
-        /// `script(chain)` is the shell command foot runs.
-        init(script: (ProxiedSway) -> String) throws {
-            chain = try ProxiedSway()
+        /// `script(chain)` is the shell command foot runs; `hostArguments` go to the host proxy.
+        init(hostArguments: [String] = [], script: (ProxiedSway) -> String) throws {
+            chain = try ProxiedSway(hostArguments: hostArguments)
             do {
                 pointer = try VirtualPointer(socketPath: chain.sway.socketPath, extentWidth: chain.sway.width, extentHeight: chain.sway.height)
                 foot = try chain.startGuestClient("foot", ["sh", "-c", script(chain)], environment: ["WAYLAND_DEBUG": "1"])

@@ -824,6 +824,15 @@ R! destroy 1
 E send 1 mime_type=s fd=h
 E cancelled 1
 """#),
+        ("server_decoration (protocols/kde-server-decoration.xml)", #"""
+I org_kde_kwin_server_decoration_manager 1
+R create 1 id=n:org_kde_kwin_server_decoration surface=o:wl_surface
+E default_mode 1 mode=u
+I org_kde_kwin_server_decoration 1
+R! release 1
+R request_mode 1 mode=u
+E mode 1 mode=u
+"""#),
         ("porthole_shared_memory_v1 (protocols/porthole-shared-memory-v1.xml)", #"""
 I porthole_shared_memory_v1 1
 R! destroy 1

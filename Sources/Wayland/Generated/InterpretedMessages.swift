@@ -49,6 +49,14 @@ public enum MessageKind: Hashable, Sendable, CaseIterable {
     case extDataControlOfferV1Receive
     case extDataControlOfferV1Destroy
     case extDataControlOfferV1Offer
+    case wlDataDeviceSetSelection
+    case wlDataDeviceSelection
+    case zwpPrimarySelectionDeviceV1SetSelection
+    case zwpPrimarySelectionDeviceV1Selection
+    case gtkPrimarySelectionDeviceSetSelection
+    case gtkPrimarySelectionDeviceSelection
+    case xdgToplevelSetTitle
+    case wlShellSurfaceSetTitle
 
     /// The kind of a message by its names; nil for a message that is not interpreted.
     public init?(interface: String, message: String, isRequest: Bool) {
@@ -98,6 +106,14 @@ public enum MessageKind: Hashable, Sendable, CaseIterable {
         case ("ext_data_control_offer_v1", "receive", true): self = .extDataControlOfferV1Receive
         case ("ext_data_control_offer_v1", "destroy", true): self = .extDataControlOfferV1Destroy
         case ("ext_data_control_offer_v1", "offer", false): self = .extDataControlOfferV1Offer
+        case ("wl_data_device", "set_selection", true): self = .wlDataDeviceSetSelection
+        case ("wl_data_device", "selection", false): self = .wlDataDeviceSelection
+        case ("zwp_primary_selection_device_v1", "set_selection", true): self = .zwpPrimarySelectionDeviceV1SetSelection
+        case ("zwp_primary_selection_device_v1", "selection", false): self = .zwpPrimarySelectionDeviceV1Selection
+        case ("gtk_primary_selection_device", "set_selection", true): self = .gtkPrimarySelectionDeviceSetSelection
+        case ("gtk_primary_selection_device", "selection", false): self = .gtkPrimarySelectionDeviceSelection
+        case ("xdg_toplevel", "set_title", true): self = .xdgToplevelSetTitle
+        case ("wl_shell_surface", "set_title", true): self = .wlShellSurfaceSetTitle
         default: return nil
         }
     }
@@ -150,6 +166,14 @@ public enum MessageKind: Hashable, Sendable, CaseIterable {
         case .extDataControlOfferV1Receive: ExtDataControlOfferV1Receive.self
         case .extDataControlOfferV1Destroy: ExtDataControlOfferV1Destroy.self
         case .extDataControlOfferV1Offer: ExtDataControlOfferV1Offer.self
+        case .wlDataDeviceSetSelection: WlDataDeviceSetSelection.self
+        case .wlDataDeviceSelection: WlDataDeviceSelection.self
+        case .zwpPrimarySelectionDeviceV1SetSelection: ZwpPrimarySelectionDeviceV1SetSelection.self
+        case .zwpPrimarySelectionDeviceV1Selection: ZwpPrimarySelectionDeviceV1Selection.self
+        case .gtkPrimarySelectionDeviceSetSelection: GtkPrimarySelectionDeviceSetSelection.self
+        case .gtkPrimarySelectionDeviceSelection: GtkPrimarySelectionDeviceSelection.self
+        case .xdgToplevelSetTitle: XdgToplevelSetTitle.self
+        case .wlShellSurfaceSetTitle: WlShellSurfaceSetTitle.self
         }
     }
 }
@@ -1268,4 +1292,211 @@ public struct ExtDataControlOfferV1Offer: TypedMessage, Hashable {
     }
 
     public var args: [WireArg] { [.string(mimeType)] }
+}
+
+/// wl_data_device.set_selection: request 1 of wl_data_device, since version 1.
+public struct WlDataDeviceSetSelection: TypedMessage, Hashable {
+    public static let kind = MessageKind.wlDataDeviceSetSelection
+    public static let interfaceName = "wl_data_device"
+    public static let messageName = "set_selection"
+    public static let opcode: UInt16 = 1
+    public static let isRequest = true
+
+    /// A wl_data_source's id, or 0 for none.
+    public var source: UInt32
+    public var serial: UInt32
+
+    public init(source: UInt32, serial: UInt32) {
+        self.source = source
+        self.serial = serial
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 2,
+              case .object(let a0) = args[0],
+              case .uint(let a1) = args[1]
+        else { return nil }
+        self.init(source: a0, serial: a1)
+    }
+
+    public var args: [WireArg] { [.object(source), .uint(serial)] }
+}
+
+/// wl_data_device.selection: event 5 of wl_data_device, since version 1.
+public struct WlDataDeviceSelection: TypedMessage, Hashable {
+    public static let kind = MessageKind.wlDataDeviceSelection
+    public static let interfaceName = "wl_data_device"
+    public static let messageName = "selection"
+    public static let opcode: UInt16 = 5
+    public static let isRequest = false
+
+    /// A wl_data_offer's id, or 0 for none.
+    public var id: UInt32
+
+    public init(id: UInt32) {
+        self.id = id
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 1,
+              case .object(let a0) = args[0]
+        else { return nil }
+        self.init(id: a0)
+    }
+
+    public var args: [WireArg] { [.object(id)] }
+}
+
+/// zwp_primary_selection_device_v1.set_selection: request 0 of zwp_primary_selection_device_v1, since version 1.
+public struct ZwpPrimarySelectionDeviceV1SetSelection: TypedMessage, Hashable {
+    public static let kind = MessageKind.zwpPrimarySelectionDeviceV1SetSelection
+    public static let interfaceName = "zwp_primary_selection_device_v1"
+    public static let messageName = "set_selection"
+    public static let opcode: UInt16 = 0
+    public static let isRequest = true
+
+    /// A zwp_primary_selection_source_v1's id, or 0 for none.
+    public var source: UInt32
+    public var serial: UInt32
+
+    public init(source: UInt32, serial: UInt32) {
+        self.source = source
+        self.serial = serial
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 2,
+              case .object(let a0) = args[0],
+              case .uint(let a1) = args[1]
+        else { return nil }
+        self.init(source: a0, serial: a1)
+    }
+
+    public var args: [WireArg] { [.object(source), .uint(serial)] }
+}
+
+/// zwp_primary_selection_device_v1.selection: event 1 of zwp_primary_selection_device_v1, since version 1.
+public struct ZwpPrimarySelectionDeviceV1Selection: TypedMessage, Hashable {
+    public static let kind = MessageKind.zwpPrimarySelectionDeviceV1Selection
+    public static let interfaceName = "zwp_primary_selection_device_v1"
+    public static let messageName = "selection"
+    public static let opcode: UInt16 = 1
+    public static let isRequest = false
+
+    /// A zwp_primary_selection_offer_v1's id, or 0 for none.
+    public var id: UInt32
+
+    public init(id: UInt32) {
+        self.id = id
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 1,
+              case .object(let a0) = args[0]
+        else { return nil }
+        self.init(id: a0)
+    }
+
+    public var args: [WireArg] { [.object(id)] }
+}
+
+/// gtk_primary_selection_device.set_selection: request 0 of gtk_primary_selection_device, since version 1.
+public struct GtkPrimarySelectionDeviceSetSelection: TypedMessage, Hashable {
+    public static let kind = MessageKind.gtkPrimarySelectionDeviceSetSelection
+    public static let interfaceName = "gtk_primary_selection_device"
+    public static let messageName = "set_selection"
+    public static let opcode: UInt16 = 0
+    public static let isRequest = true
+
+    /// A gtk_primary_selection_source's id, or 0 for none.
+    public var source: UInt32
+    public var serial: UInt32
+
+    public init(source: UInt32, serial: UInt32) {
+        self.source = source
+        self.serial = serial
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 2,
+              case .object(let a0) = args[0],
+              case .uint(let a1) = args[1]
+        else { return nil }
+        self.init(source: a0, serial: a1)
+    }
+
+    public var args: [WireArg] { [.object(source), .uint(serial)] }
+}
+
+/// gtk_primary_selection_device.selection: event 1 of gtk_primary_selection_device, since version 1.
+public struct GtkPrimarySelectionDeviceSelection: TypedMessage, Hashable {
+    public static let kind = MessageKind.gtkPrimarySelectionDeviceSelection
+    public static let interfaceName = "gtk_primary_selection_device"
+    public static let messageName = "selection"
+    public static let opcode: UInt16 = 1
+    public static let isRequest = false
+
+    /// A gtk_primary_selection_offer's id, or 0 for none.
+    public var id: UInt32
+
+    public init(id: UInt32) {
+        self.id = id
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 1,
+              case .object(let a0) = args[0]
+        else { return nil }
+        self.init(id: a0)
+    }
+
+    public var args: [WireArg] { [.object(id)] }
+}
+
+/// xdg_toplevel.set_title: request 2 of xdg_toplevel, since version 1.
+public struct XdgToplevelSetTitle: TypedMessage, Hashable {
+    public static let kind = MessageKind.xdgToplevelSetTitle
+    public static let interfaceName = "xdg_toplevel"
+    public static let messageName = "set_title"
+    public static let opcode: UInt16 = 2
+    public static let isRequest = true
+
+    public var title: [UInt8]
+
+    public init(title: [UInt8]) {
+        self.title = title
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 1,
+              case .string(let a0?) = args[0]
+        else { return nil }
+        self.init(title: a0)
+    }
+
+    public var args: [WireArg] { [.string(title)] }
+}
+
+/// wl_shell_surface.set_title: request 8 of wl_shell_surface, since version 1.
+public struct WlShellSurfaceSetTitle: TypedMessage, Hashable {
+    public static let kind = MessageKind.wlShellSurfaceSetTitle
+    public static let interfaceName = "wl_shell_surface"
+    public static let messageName = "set_title"
+    public static let opcode: UInt16 = 8
+    public static let isRequest = true
+
+    public var title: [UInt8]
+
+    public init(title: [UInt8]) {
+        self.title = title
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 1,
+              case .string(let a0?) = args[0]
+        else { return nil }
+        self.init(title: a0)
+    }
+
+    public var args: [WireArg] { [.string(title)] }
 }

@@ -111,6 +111,8 @@ final class Sway: @unchecked Sendable {
     /// A mapped window as sway's tree shows it.
     struct Window: Sendable, CustomStringConvertible {
         var appID: String?
+        /// The title sway shows (for a guest's window, with the host's "[name] " label).
+        var title: String?
         /// The process sway sees as the client (for a guest's window, the porthole host).
         var pid: Int32
         /// Where the surface's (0, 0) is in the layout, and its size.
@@ -127,7 +129,7 @@ final class Sway: @unchecked Sendable {
             guard let n = node as? [String: Any] else { return }
             if let pid = n["pid"] as? Int, let rect = n["rect"] as? [String: Int], let inner = n["window_rect"] as? [String: Int],
                let x = rect["x"], let y = rect["y"], let dx = inner["x"], let dy = inner["y"], let w = inner["width"], let h = inner["height"] {
-                found.append(Window(appID: n["app_id"] as? String, pid: Int32(pid), x: x + dx, y: y + dy, width: w, height: h,
+                found.append(Window(appID: n["app_id"] as? String, title: n["name"] as? String, pid: Int32(pid), x: x + dx, y: y + dy, width: w, height: h,
                                     focused: n["focused"] as? Bool ?? false))
             }
             for key in ["nodes", "floating_nodes"] {
@@ -254,7 +256,10 @@ final class ProxiedSway: @unchecked Sendable {
     let host: PortholeProcess
     let guest: PortholeProcess
 
-    init(verbose: Bool = false, hostArguments: [String] = [], guestArguments: [String] = [], timeout: Double = 15) throws {
+    /// `allow`: capabilities the host gives the guest (`--allow`); by default
+    /// a guest has none of them, as a real one.
+    init(verbose: Bool = false, allow: [String] = [], hostArguments: [String] = [], guestArguments: [String] = [], timeout: Double = 15) throws {
+        let hostArguments = (allow.isEmpty ? [] : ["--allow", allow.joined(separator: ",")]) + hostArguments
         let runtime = try RuntimeDir(prefix: "phs")
         self.runtime = runtime
         let sway = try Sway(runtime: runtime)

@@ -1,0 +1,152 @@
+import Foundation
+import Harness
+import Testing
+
+/// What a guest may do on the host desktop, against a real headless sway:
+/// nothing beyond an ordinary application's needs unless the host allows it
+/// (`--allow`), the clipboard only in the directions the host allows
+/// (`--clipboard`), and every window labelled with the name the host gave
+/// the guest (`--name`).
+@Suite("Guest policy on the host desktop with sway", .serialized)
+struct SwayGuestPolicyTests {
+    static let powers = ["zwp_virtual_keyboard_manager_v1", "zwlr_virtual_pointer_manager_v1", "zwlr_data_control_manager_v1"]
+
+    @Test("by default a guest is offered no virtual keyboard, virtual pointer or data-control, so wtype, a virtual pointer and wl-paste --watch fail in it")
+    func nothingBeyondAnApplicationByDefault() throws {
+        let chain = try ProxiedSway()
+        defer { chain.stop() }
+        let direct = try chain.shell(.host, "wayland-info").stdoutText
+        let proxied = try chain.shell(.guest, "wayland-info").stdoutText
+        for global in Self.powers {
+            #expect(direct.contains(global), "sway itself offers \(global), or this test shows nothing")
+            #expect(!proxied.contains(global), "a guest client was offered \(global)")
+        }
+        #expect(proxied.contains("wl_compositor") && proxied.contains("xdg_wm_base"))
+
+        let wtype = try chain.shell(.guest, "wtype porthole 2>&1", timeout: 10, check: false)
+        #expect(!wtype.exit.succeeded && wtype.stdoutText.contains("virtual keyboard"), "wtype through the guest: \(wtype.exit), \(wtype.stdoutText)")
+        let watch = try chain.shell(.guest, "timeout 5 wl-paste --watch true 2>&1", timeout: 10, check: false)
+        #expect(!watch.exit.succeeded && watch.exit != .exited(124), "wl-paste --watch ran in the guest (\(watch.exit)): \(watch.stdoutText)")
+        #expect(throws: HarnessError.self) {
+            try VirtualPointer(socketPath: chain.guest.socketPath!, extentWidth: 100, extentHeight: 100)
+        }
+        #expect(chain.host.isRunning && chain.guest.isRunning)
+        print("default policy: wtype \(wtype.exit): \(wtype.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)); wl-paste --watch \(watch.exit): \(watch.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines))")
+    }
+
+    @Test("--allow virtual-pointer,data-control lets a guest client move and click the host pointer and watch the host clipboard")
+    func allowedPowersWork() throws {
+        let chain = try ProxiedSway(allow: ["virtual-pointer", "data-control"])
+        defer { chain.stop() }
+        let proxied = try chain.shell(.guest, "wayland-info").stdoutText
+        #expect(proxied.contains("zwlr_virtual_pointer_manager_v1") && proxied.contains("zwlr_data_control_manager_v1"))
+        #expect(!proxied.contains("zwp_virtual_keyboard_manager_v1"), "only what was allowed")
+
+        let pointer = try VirtualPointer(socketPath: chain.guest.socketPath!, extentWidth: chain.sway.width, extentHeight: chain.sway.height)
+        defer { pointer.close() }
+        try pointer.move(toX: chain.sway.width / 2, y: chain.sway.height / 2)
+        try pointer.click()
+
+        let seen = chain.runtime.file("watched.txt")
+        let watcher = try chain.startGuestClient("sh", ["-c", "wl-paste --watch sh -c 'cat >> \(seen)'"])
+        defer { watcher.terminate() }
+        let text = "watched-\(UInt32.random(in: 0...UInt32.max))"
+        _ = try waitFor("the guest's wl-paste --watch to see a host copy", timeout: 15, poll: 0.3) { () -> Bool? in
+            try chain.shell(.host, "echo \(text) | wl-copy")
+            return ((try? String(contentsOfFile: seen, encoding: .utf8)) ?? "").contains(text) ? true : nil
+        }
+        #expect(try chain.guest.stats()["client_errors"] == 0, "\(chain.diagnostics())")
+        #expect(try chain.host.stats()["client_errors"] == 0, "\(chain.diagnostics())")
+    }
+
+    @Test("--clipboard to-guest: a host copy reaches foot in the guest, a word selected in foot never reaches the host")
+    func clipboardToGuestOnly() throws {
+        let word = "guest-secret-\(UInt32.random(in: 0...UInt32.max))"
+        let setup = try SwayPrimarySelectionTests.Setup(hostArguments: ["--clipboard", "to-guest"]) {
+            "printf '%s\\n' \(word); exec cat > \($0.runtime.file("foot-pasted.txt"))"
+        }
+        defer { setup.stop() }
+        let chain = setup.chain
+
+        // Out of the guest: foot sets the selection, the host never sees it.
+        try setup.pointer.move(toX: setup.window.x + 12, y: setup.window.y + 6)
+        try setup.pointer.click()
+        try setup.pointer.click()
+        _ = try waitFor("foot to set the primary selection", timeout: 10, poll: 0.1) { () -> Bool? in
+            setup.traced(".set_selection(zwp_primary_selection_source_v1@") > 0 ? true : nil
+        }
+        let deadline = Date().addingTimeInterval(2)
+        while Date() < deadline {
+            let r = try chain.shell(.host, "wl-paste --primary -n", check: false)
+            #expect(!r.stdoutText.contains(word), "the guest's selection reached the host")
+            Thread.sleep(forTimeInterval: 0.3)
+        }
+
+        // Into the guest: a host copy is pasted by a middle click in foot.
+        let text = "from-the-host-\(UInt32.random(in: 0...UInt32.max))"
+        try chain.shell(.host, "echo '\(text)' | wl-copy --primary")
+        _ = try waitFor("foot to be offered the host's selection", timeout: 10, poll: 0.05) { () -> Bool? in
+            setup.traced(".selection(zwp_primary_selection_offer_v1@") > 0 ? true : nil
+        }
+        try setup.pointer.move(toX: setup.window.x + setup.window.width / 2, y: setup.window.y + setup.window.height / 2)
+        try setup.pointer.click(.middle)
+        let output = chain.runtime.file("foot-pasted.txt")
+        let pasted = try waitFor("the paste to reach cat in foot", timeout: 10, poll: 0.05) { () -> String? in
+            let content = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+            return content.hasSuffix("\n") ? content : nil
+        }
+        #expect(pasted == text + "\n", "\(chain.diagnostics())")
+        #expect(try chain.guest.stats()["client_errors"] == 0, "\(chain.diagnostics())")
+    }
+
+    @Test("--clipboard from-guest: foot in the guest is told there is no selection when the host copies, and its own selection reaches the host")
+    func clipboardFromGuestOnly() throws {
+        let word = "guest-word-\(UInt32.random(in: 0...UInt32.max))"
+        let setup = try SwayPrimarySelectionTests.Setup(hostArguments: ["--clipboard", "from-guest"]) {
+            "printf '%s\\n' \(word); exec cat > \($0.runtime.file("foot-pasted.txt"))"
+        }
+        defer { setup.stop() }
+        let chain = setup.chain
+
+        let nullBefore = setup.traced(".selection(nil)")
+        try chain.shell(.host, "echo host-secret | wl-copy --primary")
+        _ = try waitFor("foot to be told there is no selection", timeout: 10, poll: 0.05) { () -> Bool? in
+            setup.traced(".selection(nil)") > nullBefore ? true : nil
+        }
+        #expect(setup.traced(".selection(zwp_primary_selection_offer_v1@") == 0, "foot was offered the host's selection")
+        try setup.pointer.move(toX: setup.window.x + setup.window.width / 2, y: setup.window.y + setup.window.height / 2)
+        try setup.pointer.click(.middle)
+        Thread.sleep(forTimeInterval: 1)
+        let output = chain.runtime.file("foot-pasted.txt")
+        #expect(((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").isEmpty, "a middle click in the guest pasted the host's selection")
+
+        try setup.pointer.move(toX: setup.window.x + 12, y: setup.window.y + 6)
+        let pasted = try waitFor("wl-paste --primary on the host to return the guest's word", timeout: 15, poll: 0.3) { () -> String? in
+            try setup.pointer.click()
+            try setup.pointer.click()
+            let r = try chain.shell(.host, "wl-paste --primary -n", check: false)
+            return r.exit.succeeded && r.stdoutText == word ? r.stdoutText : nil
+        }
+        #expect(pasted == word)
+    }
+
+    @Test("guest windows show on sway as '[name] title'; a second guest is name-2; a title that claims another name still starts with the real one")
+    func windowsAreLabelledWithTheGuestName() throws {
+        let chain = try ProxiedSway(hostArguments: ["--name", "work"])
+        defer { chain.stop() }
+        let second = try Porthole.startGuest(runtime: chain.runtime, link: .connect(.unix(in: chain.runtime)), socketName: "wayland-guest2")
+        defer { _ = second.terminate() }
+        try second.waitForSocket(timeout: 15)
+
+        let first = try chain.startGuestClient("foot", ["--title", "[host] terminal", "sleep", "600"])
+        defer { first.terminate() }
+        let other = try second.startClient("foot", ["--title", "notes", "sleep", "600"])
+        defer { other.terminate() }
+        let titles = try waitFor("two guest windows on sway", timeout: 20, poll: 0.2) { () -> [String]? in
+            let t = try chain.sway.windows().compactMap(\.title).sorted()
+            return t.count == 2 ? t : nil
+        }
+        print("guest window titles on sway: \(titles)")
+        #expect(titles == ["[work-2] notes", "[work] [host] terminal"])
+    }
+}
