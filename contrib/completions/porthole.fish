@@ -1,0 +1,133 @@
+function __porthole_should_offer_completions_for_flags_or_options -a expected_commands
+    set -l non_repeating_flags_or_options $argv[2..]
+    set -l non_repeating_flags_or_options_absent 0
+    set -l positional_index 0
+    set -l commands
+    __porthole_parse_tokens
+    test "$commands" = "$expected_commands"; and return $non_repeating_flags_or_options_absent
+end
+
+function __porthole_should_offer_completions_for_positional -a expected_commands positional_index_comparison expected_positional_index
+    set -l non_repeating_flags_or_options
+    set -l non_repeating_flags_or_options_absent 0
+    set -l positional_index 0
+    set -l commands
+    __porthole_parse_tokens
+    test "$commands" = "$expected_commands" -a \( "$positional_index" "$positional_index_comparison" "$expected_positional_index" \)
+end
+
+function __porthole_parse_tokens -S
+    set -l unparsed_tokens (__porthole_tokens -pc)
+    switch $unparsed_tokens[1]
+    case 'porthole'
+        __porthole_parse_subcommand 0 'h/help'
+        switch $unparsed_tokens[1]
+        case 'host'
+            __porthole_parse_subcommand 0 'listen=' 'connect=' 'display=' 'region=' 'region-size=' 'name=' 'allow=+' 'clipboard=' 'no-title-label' 'stats=' 'verbose' 'trace' 'protocol=+' 'h/help'
+        case 'guest'
+            __porthole_parse_subcommand -r 1 'listen=' 'connect=' 'socket=' 'no-reconnect' 'region=' 'region-fallback' 'stats=' 'verbose' 'trace' 'protocol=+' 'h/help'
+        case 'bench'
+            __porthole_parse_subcommand 0 'mode=+' 'compositor=' 'size=' 'pattern=' 'damage=' 'clients=' 'frames=' 'warmup=' 'full-check-every=' 'max-seconds=' 'waypipe-compress=' 'json' 'suite' 'output=' 'suite-waypipe-compress=' 'porthole=' 'quick' 'h/help'
+        case 'help'
+            __porthole_parse_subcommand -r 1 
+        end
+    end
+end
+
+function __porthole_tokens
+    if test (string split -m 1 -f 1 -- . "$FISH_VERSION") -gt 3
+        commandline --tokens-raw $argv
+    else
+        commandline -o $argv
+    end
+end
+
+function __porthole_parse_subcommand -S -a positional_count
+    argparse -s r -- $argv
+    set -l option_specs $argv[2..]
+    set -l is_repeating_positional $_flag_r
+    set -el _flag_r
+    set -a commands $unparsed_tokens[1]
+    set positional_index 0
+    while true
+        set -e unparsed_tokens[1]
+        argparse -sn "$commands" $option_specs -- $unparsed_tokens 2> /dev/null
+        set unparsed_tokens $argv
+        set positional_index (math $positional_index + 1)
+        for non_repeating_flag_or_option in $non_repeating_flags_or_options
+            if set -ql "_flag_$(string replace -a - _ -- $non_repeating_flag_or_option)"
+                set non_repeating_flags_or_options_absent 1
+                break
+            end
+        end
+        test (count $unparsed_tokens) -eq 0 -o \( -z "$is_repeating_positional" -a "$positional_index" -gt "$positional_count" \) && break
+    end
+end
+
+function __porthole_complete_directories
+    set -l token (commandline -t)
+    string match -- '*/' $token
+    set -l subdirs $token*/
+    printf %s\n $subdirs
+end
+
+function __porthole_custom_completion
+    set -x SAP_SHELL fish
+    set -x SAP_SHELL_VERSION $FISH_VERSION
+    set -l tokens (__porthole_tokens -p)
+    if test -z "$(__porthole_tokens -t)"
+        set -l index (count (__porthole_tokens -pc))
+        set tokens $tokens[..$index] \'\' $tokens[(math $index + 1)..]
+    end
+    command $tokens[1] $argv $tokens
+end
+
+complete -c 'porthole' -f
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_positional "porthole" -eq 1' -fa 'host' -d 'Serve guests: join their clients to the host compositor.'
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_positional "porthole" -eq 1' -fa 'guest' -d 'Offer a Wayland socket in the guest and carry its clients to the host.'
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_positional "porthole" -eq 1' -fa 'bench' -d 'Measure frames through porthole, waypipe and a direct connection, checking every frame.'
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_positional "porthole" -eq 1' -fa 'help' -d 'Show subcommand help information.'
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole host" listen' -l 'listen' -d 'Wait for the peer on ADDR (unix:PATH, tcp:HOST:PORT or vsock:CID:PORT; CID may be \'any\').' -rfka ''
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole host" connect' -l 'connect' -d 'Connect to the peer at ADDR (unix:PATH, tcp:HOST:PORT, vsock:CID:PORT, vsock-mux:VMM_SOCKET:PORT or file:DEVICE).' -rfka ''
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole host" display' -l 'display' -d 'Host compositor: a socket name in $XDG_RUNTIME_DIR or an absolute path (default: $WAYLAND_DISPLAY).' -rfka ''
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole host" region' -l 'region' -d 'Share memory with guests through FILE (created if absent, e.g. /dev/shm/porthole-region; give QEMU the same file with memory-backend-file,share=on and ivshmem-plain). Guests that map it send no pixels over the link.' -rfka ''
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole host" region-size' -l 'region-size' -d 'Size of a new --region file: a power of two from 1M to 1G (default 64M; an existing file keeps its size).' -rfka ''
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole host" name' -l 'name' -d 'The name this proxy\'s guests are shown under: window titles read \'[NAME] title\', logs and stats name it. A second guest connected at once is NAME-2. Default: guest.' -rfka ''
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole host"' -l 'allow' -d 'Let guests have these capabilities, which ordinary applications do not need (comma-separated, repeatable): virtual-keyboard, virtual-pointer, data-control, input-method, screencopy, foreign-toplevel, layer-shell, session-lock, output-management, input-inhibit, shortcuts-inhibit. Default: none.' -rfka ''
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole host" clipboard' -l 'clipboard' -d 'Which way clipboard contents may cross: both, to-guest (host copies reach the guest only), from-guest or none.' -rfka 'both to-guest from-guest none'
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole host" no-title-label' -l 'no-title-label' -d 'Show guest window titles as the guest set them, without the \'[NAME] \' label.'
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole host" stats' -l 'stats' -d 'Write counters as JSON to FILE every second and at exit.' -rfka ''
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole host" verbose' -l 'verbose' -d 'Log every channel and resource event.'
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole host" trace' -l 'trace' -d 'Print every Wayland message forwarded (interface, message, argument names and values) and every link frame, like WAYLAND_DEBUG; also on with PORTHOLE_TRACE=1.'
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole host"' -l 'protocol' -d 'Also understand the Wayland protocol described in FILE.xml (repeatable; a later definition of an interface wins).' -rfka ''
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole host" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole guest" listen' -l 'listen' -d 'Wait for the peer on ADDR (unix:PATH, tcp:HOST:PORT or vsock:CID:PORT; CID may be \'any\').' -rfka ''
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole guest" connect' -l 'connect' -d 'Connect to the peer at ADDR (unix:PATH, tcp:HOST:PORT, vsock:CID:PORT, vsock-mux:VMM_SOCKET:PORT or file:DEVICE).' -rfka ''
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole guest" socket' -l 'socket' -d 'Socket name in $XDG_RUNTIME_DIR (or absolute path) that clients use.' -rfka ''
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole guest" no-reconnect' -l 'no-reconnect' -d 'Exit (status 1) when the link ends or cannot be made, instead of getting a new one.'
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole guest" region' -l 'region' -d 'Memory shared with the host: FILE (the host\'s --region file, same machine), \'pci\' (the VM\'s ivshmem device) or \'pci:ADDR\' (one device, e.g. pci:0000:00:04.0). Pixels are then written there instead of sent over the link.' -rfka ''
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole guest" region-fallback' -l 'region-fallback' -d 'If the --region cannot be opened, warn and copy buffers over the link instead of exiting.'
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole guest" stats' -l 'stats' -d 'Write counters as JSON to FILE every second and at exit.' -rfka ''
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole guest" verbose' -l 'verbose' -d 'Log every channel and resource event.'
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole guest" trace' -l 'trace' -d 'Print every Wayland message forwarded (interface, message, argument names and values) and every link frame, like WAYLAND_DEBUG; also on with PORTHOLE_TRACE=1.'
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole guest"' -l 'protocol' -d 'Also understand the Wayland protocol described in FILE.xml (repeatable; a later definition of an interface wins).' -rfka ''
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole guest" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench"' -l 'mode' -d 'How frames travel: direct, stream, region, cooperative or waypipe. Repeat to compare several in one run.' -rfka 'direct stream region cooperative waypipe'
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" compositor' -l 'compositor' -d 'Who takes the frames: sink (checks pixels, times arrival) or weston (headless; frames counted only).' -rfka 'sink weston'
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" size' -l 'size' -d 'Surface size in pixels.' -rfka ''
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" pattern' -l 'pattern' -d 'Damage layout: full, band (a moving band of rows) or scattered (small rectangles).' -rfka 'full band scattered'
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" damage' -l 'damage' -d 'Share of the surface each frame repaints (default: 1 full, 0.25 band, 0.02 scattered).' -rfka ''
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" clients' -l 'clients' -d 'Bench clients drawing at once, each in its own window.' -rfka ''
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" frames' -l 'frames' -d 'Measured frames per client.' -rfka ''
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" warmup' -l 'warmup' -d 'Frames per client drawn before measuring (the first repaints everything).' -rfka ''
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" full-check-every' -l 'full-check-every' -d 'The sink compares every row of every Nth frame (frame 0 included).' -rfka ''
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" max-seconds' -l 'max-seconds' -d 'Stop measuring after SECONDS even if frames remain.' -rfka ''
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" waypipe-compress' -l 'waypipe-compress' -d 'waypipe\'s --compress for the waypipe mode.' -rfka 'none lz4 zstd'
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" json' -l 'json' -d 'Print one JSON object per mode (one line each) instead of a table.'
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" suite' -l 'suite' -d 'Run the whole matrix (3 sizes x 3 damage layouts x 1 and 8 clients, every available mode) and write a report and plot.'
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" output' -l 'output' -d 'Where --suite writes benchmarks.md, benchmarks.png and benchmarks.json.' -rfka ''
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" suite-waypipe-compress' -l 'suite-waypipe-compress' -d '--suite: the waypipe compressions to run (comma-separated).' -rfka ''
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" porthole' -l 'porthole' -d 'The porthole executable the proxies run (default: this one).' -rfka ''
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" quick' -l 'quick' -d '--suite: a short smoke run (small sizes, few frames); nothing is written unless --output is given.'
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" h help' -s 'h' -l 'help' -d 'Show help information.'
