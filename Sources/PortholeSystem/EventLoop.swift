@@ -129,6 +129,30 @@ public final class EventLoop {
         runDeferred()
     }
 
+    /// One step of `run()`, for a caller that drives the loop itself (tests
+    /// that pump it in small steps between their own actions): runs deferred
+    /// work, waits at most `timeout` seconds (0: not at all) for events,
+    /// dispatches them, and runs the work they deferred. Returns how many
+    /// events were dispatched. Not to be called from inside a handler.
+    @discardableResult
+    public func runOnce(timeout: Double) -> Int {
+        runDeferred()
+        var events = [epoll_event](repeating: epoll_event(), count: 64)
+        let ms = Int32(max(0, min(timeout, 3600)) * 1000)
+        let n = events.withUnsafeMutableBufferPointer { epoll_wait(epoll.rawValue, $0.baseAddress, 64, ms) }
+        if n < 0 {
+            if errno == EINTR { return 0 }
+            fatalError("epoll_wait: \(SystemError("epoll_wait"))")
+        }
+        for i in 0..<Int(n) {
+            let token = events[i].data.u64
+            guard let entry = entries[token] else { continue }
+            entry.handler(Events(rawValue: events[i].events))
+        }
+        runDeferred()
+        return Int(n)
+    }
+
     private func runDeferred() {
         while !deferred.isEmpty {
             let work = deferred

@@ -27,6 +27,25 @@ import Testing
         withExtendedLifetime(quietPeer) {}
     }
 
+    @Test func runOnceDispatchesWhatIsReadyAndRunsDeferredWork() throws {
+        let loop = try EventLoop()
+        let (a, b) = try Socket.pair()
+        var order: [String] = []
+        _ = try loop.register(b.rawValue, events: .readable) { [unowned loop] _ in
+            var buf = [UInt8](repeating: 0, count: 16)
+            _ = read(b.rawValue, &buf, 16)
+            order.append("read")
+            loop.defer_ { order.append("deferred") }
+        }
+        let start = monotonicNow()
+        #expect(loop.runOnce(timeout: 0.05) == 0, "nothing ready: it waits out the timeout")
+        #expect(monotonicNow() - start >= 40_000_000)
+        #expect(loop.runOnce(timeout: 0) == 0)
+        writeAll(a.rawValue, [1])
+        #expect(loop.runOnce(timeout: 1) == 1)
+        #expect(order == ["read", "deferred"])
+    }
+
     @Test func hangupIsReported() throws {
         let loop = try EventLoop()
         let (a, b) = try Socket.pair()
