@@ -102,6 +102,14 @@ public final class GuestProxy: LinkSessionDelegate {
         } catch { throw .system(error) }
     }
 
+    /// Serves a link on an already connected socket (tests: a host proxy on
+    /// the same loop at the other end of a socket pair). With `reconnect`,
+    /// the proxy waits for another call when this link ends.
+    public func serve(link socket: OwnedFD, name: String) throws(ProxyError) {
+        guard link == nil else { throw .configuration("a link is up already") }
+        try start(link: socket, name: name)
+    }
+
     private func acceptLinks(_ address: SocketAddress) {
         while let l = linkListener, let s = try? Socket.accept(l) {
             if link != nil {

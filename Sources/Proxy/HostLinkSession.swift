@@ -5,8 +5,8 @@ import PortholeSystem
 /// channel the guest opens. Nothing here is shared with another guest's session.
 final class HostLinkSession: LinkSessionDelegate {
     private unowned let proxy: HostProxy
-    private var session: LinkSession!
-    private var connections: [ObjectIdentifier: WaylandConnection] = [:]
+    private(set) var session: LinkSession!
+    private(set) var connections: [ObjectIdentifier: WaylandConnection] = [:]
 
     init(proxy: HostProxy, socket: OwnedFD, name: String) throws(SystemError) {
         self.proxy = proxy

@@ -20,7 +20,7 @@ public final class HostProxy {
     /// The name guests of this proxy are shown under (`--name`); a second
     /// guest connected at once gets "NAME-2", and so on. Guests choose nothing.
     public var guestName = "guest"
-    private var sessions: [ObjectIdentifier: HostLinkSession] = [:]
+    private(set) var sessions: [ObjectIdentifier: HostLinkSession] = [:]
     private var listener: OwnedFD?
     private var listenerToken: EventLoop.Token?
     private var linkCounter = 0
