@@ -30,7 +30,7 @@ let package = Package(
         .testTarget(name: "WaylandTests", dependencies: ["Wayland", "Harness", "SystemTestSupport"]),
         .testTarget(name: "SharingTests", dependencies: ["Sharing", "SystemTestSupport"]),
         .testTarget(name: "LinkTests", dependencies: ["Link", "Sharing", "SystemTestSupport"]),
-        .testTarget(name: "ProxyTests", dependencies: ["Proxy"]),
+        .testTarget(name: "ProxyTests", dependencies: ["Proxy", "Link", "Wayland", "PortholeSystem", "Sharing", "SystemTestSupport"]),
         .testTarget(name: "BenchTests", dependencies: ["Bench", "Harness"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Proxy", "Harness", "PortholeSystem", "Wayland", "Sharing", "SystemTestSupport"]),
     ]

@@ -1,0 +1,109 @@
+import Glibc
+import Link
+import PortholeSystem
+@testable import Proxy
+import Sharing
+import Testing
+import Wayland
+
+/// A real guest proxy on the same loop as an `InProcessHost`, joined to it
+/// by a socket pair, and raw Wayland clients on its socket: one test goes
+/// client -> guest proxy -> host proxy -> scripted compositor in-process.
+final class InProcessGuest {
+    let h: InProcessHost
+    let guest: GuestProxy
+    let socketPath: String
+    private var clients: [WaylandTestClient] = []
+
+    /// `regionPath`: the guest maps the host's region file (the host must have one).
+    init(host h: InProcessHost, mapRegion: Bool = false) throws {
+        self.h = h
+        socketPath = h.directory + "/guest-wayland"
+        let region = mapRegion ? try SharedRegion.guest(path: try #require(h.region).path) : nil
+        guest = GuestProxy(loop: h.loop, socketPath: socketPath, region: region)
+        var ready = false
+        guest.onReady = { ready = true }
+        let (hostEnd, guestEnd) = try Socket.pair()
+        h.host.serve(link: hostEnd, name: "guest proxy link")
+        try guest.serve(link: guestEnd, name: "link to the in-process host")
+        try #require(h.pump { ready }, "the guest proxy did not come up")
+    }
+
+    /// A new raw client of the guest proxy.
+    func connectClient() throws -> WaylandTestClient {
+        let c = try WaylandTestClient(path: socketPath, loop: h.loop)
+        clients.append(c)
+        return c
+    }
+
+    func tearDown() {
+        for c in clients { c.close() }
+        guest.shutdown()
+        h.tearDown()
+    }
+}
+
+/// A deliberately dumb Wayland client on the test's loop: it writes whatever
+/// bytes and fds it is told to and records what comes back.
+final class WaylandTestClient {
+    let socket: OwnedFD
+    private let loop: EventLoop
+    private var token: EventLoop.Token?
+    private let input = ReadBuffer()
+    private(set) var messages: [WaylandMessage] = []
+    private(set) var sawEOF = false
+
+    init(path: String, loop: EventLoop) throws {
+        self.loop = loop
+        socket = try Socket.connect(.unix(path: path))
+        token = try loop.register(socket.rawValue, events: .readable) { [unowned self] _ in self.readable() }
+    }
+
+    func send(_ bytes: [UInt8], fds: [OwnedFD] = []) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = (try? bytes.withUnsafeBytes { b in
+                try Socket.send(socket, UnsafeRawBufferPointer(rebasing: b[offset...]), fds: offset == 0 ? fds.map(\.rawValue) : [])
+            }) ?? -1
+            if n < 0 { Issue.record("client send failed"); return }
+            if n == 0 { loop.runOnce(timeout: 0.001) }
+            offset += n
+        }
+    }
+
+    func send(_ object: UInt32, _ opcode: UInt16, _ args: [WireArg], fds: [OwnedFD] = []) {
+        send(WireCodec.encode(objectID: object, opcode: opcode, args), fds: fds)
+    }
+
+    /// The wl_display.error received, if any: (object, code, message).
+    var displayError: (object: UInt32, code: UInt32, message: String)? {
+        messages.lazy.compactMap { $0.displayError }.first
+    }
+
+    /// Registry globals seen on `registry`: interface -> (name, version).
+    func globals(registry: UInt32 = 2) -> [String: (name: UInt32, version: UInt32)] {
+        var out: [String: (UInt32, UInt32)] = [:]
+        for m in messages { if let g = m.global(registry: registry) { out[g.interface] = (g.name, g.version) } }
+        return out
+    }
+
+    func close() {
+        if let t = token { loop.unregister(t) }
+        token = nil
+        socket.close()
+    }
+
+    private func readable() {
+        let alive = (try? input.fill(from: socket)) ?? false
+        while let h = input.withUnconsumed({ MessageHeader.peek($0) }), h.size >= Wire.headerSize, input.count >= h.size {
+            let bytes = input.withUnconsumed { Array($0[0..<h.size]) }
+            messages.append(WaylandMessage(objectID: h.objectID, opcode: h.opcode, bytes: bytes))
+            input.consume(h.size)
+        }
+        input.fds.removeAll()
+        if !alive {
+            sawEOF = true
+            close()
+        }
+    }
+}

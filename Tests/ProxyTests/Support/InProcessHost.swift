@@ -1,0 +1,179 @@
+import Foundation
+import Glibc
+@testable import Link
+import PortholeSystem
+@testable import Proxy
+import Sharing
+import SystemTestSupport
+import Testing
+import Wayland
+
+/// A host proxy in this process, for testing what it does with a guest's
+/// input without starting anything: one `EventLoop` that the test pumps in
+/// small steps, a `HostProxy` whose compositor is a `ScriptedCompositor` in
+/// a temporary directory, and raw guest links (`RawGuestLink`) on socket
+/// pairs that send any frame. Everything runs on the test's thread.
+///
+///     let h = try InProcessHost()
+///     defer { h.tearDown() }
+///     let g = try h.connectGuest()
+///     let ch = try h.openChannel(1, on: g)          // accepted; the compositor has a connection
+///     g.request(1, 1, 1, [.newID(2)])                // wl_display.get_registry
+///     h.pump { ch.compositor.messages.count == 1 }
+final class InProcessHost {
+    let loop: EventLoop
+    let directory: String
+    let compositor: ScriptedCompositor
+    let host: HostProxy
+    let region: SharedRegion?
+    let limits: LinkLimits
+    private(set) var guests: [RawGuestLink] = []
+
+    /// A channel the host accepted, and the compositor connection it opened for it.
+    struct Channel {
+        let id: UInt32
+        let compositor: CompositorClient
+    }
+
+    /// `regionSize`: give the host a shared region of that many bytes (a
+    /// file in the temporary directory), as `--region` does.
+    init(limits: LinkLimits = LinkLimits(), regionSize: Int? = nil,
+         globals: [ScriptedCompositor.Global] = ScriptedCompositor.standardGlobals) throws {
+        let dir = try makeTemporaryDirectory("porthole-inproc")
+        directory = dir
+        loop = try EventLoop()
+        self.limits = limits
+        compositor = try ScriptedCompositor(path: dir + "/wayland-0", loop: loop, globals: globals)
+        region = try regionSize.map { try SharedRegion.host(path: dir + "/region", size: $0) }
+        host = HostProxy(loop: loop, displayPath: compositor.path, limits: limits, region: region)
+    }
+
+    /// Shuts the host down and removes the temporary directory.
+    func tearDown() {
+        host.shutdown()
+        for g in guests { g.endpoint.close(reason: "test over", notifyPeer: false) }
+        settle()
+        compositor.stop()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    // MARK: Driving the loop
+
+    /// Runs the loop in small steps until `condition` holds or `timeout`
+    /// seconds pass. Returns the condition.
+    @discardableResult
+    func pump(timeout: Double = 5, until condition: () -> Bool) -> Bool {
+        let deadline = monotonicNow() + UInt64(timeout * 1e9)
+        while !condition() {
+            if monotonicNow() >= deadline { return condition() }
+            loop.runOnce(timeout: 0.005)
+        }
+        return true
+    }
+
+    /// Runs the loop until nothing has happened for `quiet` seconds (at most
+    /// `timeout`): everything sent so far has been handled.
+    func settle(quiet: Double = 0.02, timeout: Double = 5) {
+        let deadline = monotonicNow() + UInt64(timeout * 1e9)
+        while monotonicNow() < deadline {
+            if loop.runOnce(timeout: quiet) == 0 { return }
+        }
+    }
+
+    // MARK: Guests
+
+    /// A raw guest on a new link, after the handshake (and, when asked and
+    /// the host has a region, after agreeing on it).
+    func connectGuest(offerRegion: Bool = false, agreeOnRegion: Bool = true,
+                      sourceLocation: SourceLocation = #_sourceLocation) throws -> RawGuestLink {
+        let (hostEnd, guestEnd) = try Socket.pair()
+        host.serve(link: hostEnd, name: "raw guest \(guests.count + 1)")
+        let g = try RawGuestLink(socket: guestEnd, loop: loop, offerRegion: offerRegion, name: "raw guest \(guests.count + 1) (guest end)")
+        guests.append(g)
+        try #require(pump { g.isOpen || g.isClosed } && g.isOpen, "handshake failed: \(g.closeReason ?? "timeout")",
+                     sourceLocation: sourceLocation)
+        if offerRegion && region != nil {
+            try #require(pump { g.hostRegion != nil }, "no regionInfo", sourceLocation: sourceLocation)
+            if agreeOnRegion {
+                try g.agreeOnRegion()
+                try #require(pump { self.hostSession(of: g)?.session.hostRegion?.active == true }, "region not agreed",
+                             sourceLocation: sourceLocation)
+            }
+        }
+        return g
+    }
+
+    /// Opens channel `c` on `g` and waits for the host to accept it and
+    /// connect to the compositor.
+    func openChannel(_ c: UInt32, on g: RawGuestLink, sourceLocation: SourceLocation = #_sourceLocation) throws -> Channel {
+        let before = compositor.clients.count
+        g.openChannel(c)
+        try #require(pump { g.accepted(c) || g.channelClose(c) != nil || g.isClosed } && g.accepted(c),
+                     "channel \(c) not accepted: \(g.channelClose(c).map { "\($0)" } ?? g.closeReason ?? "timeout")",
+                     sourceLocation: sourceLocation)
+        try #require(pump { self.compositor.clients.count > before }, "no compositor connection for channel \(c)",
+                     sourceLocation: sourceLocation)
+        return Channel(id: c, compositor: compositor.clients[before])
+    }
+
+    /// A channel with a registry (id 2) whose globals have arrived, and, if
+    /// asked, `wl_shm` bound as id 3.
+    func openClient(_ c: UInt32, on g: RawGuestLink, bindShm: Bool = false,
+                    sourceLocation: SourceLocation = #_sourceLocation) throws -> Channel {
+        let ch = try openChannel(c, on: g, sourceLocation: sourceLocation)
+        g.request(c, 1, 1, [.newID(2)])
+        let count = compositor.globals.count
+        try #require(pump { g.events(c).filter { $0.objectID == 2 }.count >= self.shownGlobals(count) },
+                     "no globals on channel \(c)", sourceLocation: sourceLocation)
+        if bindShm {
+            g.request(c, 2, 0, [.uint(2), .untypedNewID(interface: Array("wl_shm".utf8), version: 1, id: 3)])
+            try #require(pump { !ch.compositor.messages(named: "wl_registry.bind").isEmpty }, "bind not forwarded",
+                         sourceLocation: sourceLocation)
+        }
+        return ch
+    }
+
+    /// How many of the first `count` standard globals the host shows.
+    private func shownGlobals(_ count: Int) -> Int {
+        compositor.globals.prefix(count).filter {
+            FdTranslationTable.standard.mayExpose(global: $0.interface, tables: .builtin)
+        }.count
+    }
+
+    // MARK: Looking inside
+
+    /// The host's session for guest `g` (nil once its link is gone).
+    func hostSession(of g: RawGuestLink) -> HostLinkSession? {
+        guard let i = guests.firstIndex(where: { $0 === g }) else { return nil }
+        let name = "raw guest \(i + 1)"
+        return host.sessions.values.first { $0.link.name == name }
+    }
+
+    /// The host's side of channel `c` of guest `g`.
+    func hostChannel(_ c: UInt32, of g: RawGuestLink) -> LinkChannel? {
+        hostSession(of: g)?.session.channels[c]
+    }
+
+    /// The host's stats as numbers.
+    func stats() -> [String: Int] {
+        var out: [String: Int] = [:]
+        let text = host.statsJSON().trimmingCharacters(in: CharacterSet(charactersIn: "{}\n"))
+        for field in text.split(separator: ",") {
+            let parts = field.split(separator: ":")
+            guard parts.count == 2 else { continue }
+            let key = parts[0].trimmingCharacters(in: CharacterSet(charactersIn: " \""))
+            out[key] = Int(parts[1].trimmingCharacters(in: .whitespaces))
+        }
+        return out
+    }
+}
+
+/// A fresh directory under /tmp.
+func makeTemporaryDirectory(_ prefix: String) throws -> String {
+    var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
+    let made = template.withUnsafeMutableBufferPointer { buf -> String? in
+        guard let p = mkdtemp(buf.baseAddress!) else { return nil }
+        return String(cString: p)
+    }
+    return try #require(made, "mkdtemp failed")
+}
