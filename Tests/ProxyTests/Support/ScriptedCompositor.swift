@@ -114,6 +114,8 @@ final class CompositorClient {
     /// The host closed the connection.
     private(set) var sawEOF = false
     private var serial: UInt32 = 100
+    /// False after `stopReading()`: what the host writes piles up in the socket.
+    private var reading = true
 
     init(socket: OwnedFD, compositor: ScriptedCompositor, loop: EventLoop) throws {
         self.socket = socket
@@ -144,6 +146,17 @@ final class CompositorClient {
         flush()
     }
 
+    /// Stops reading the socket (a compositor that hangs).
+    func stopReading() {
+        reading = false
+        if let t = token { loop.modify(t, events: output.isEmpty ? [] : .writable) }
+    }
+
+    func resumeReading() {
+        reading = true
+        flush()
+    }
+
     func close() {
         if let t = token { loop.unregister(t) }
         token = nil
@@ -153,11 +166,14 @@ final class CompositorClient {
     private func flush() {
         guard !socket.isClosed else { return }
         _ = try? output.flush(to: socket)
-        if let t = token { loop.modify(t, events: output.isEmpty ? .readable : [.readable, .writable]) }
+        var events: EventLoop.Events = reading ? .readable : []
+        if !output.isEmpty { events.insert(.writable) }
+        if let t = token { loop.modify(t, events: events) }
     }
 
     private func event(_ ev: EventLoop.Events) {
         if ev.contains(.writable) { flush() }
+        guard reading else { return }
         let alive = (try? input.fill(from: socket)) ?? false
         parse()
         if !alive {
