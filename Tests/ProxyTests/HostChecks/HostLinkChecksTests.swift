@@ -76,6 +76,93 @@ import Wayland
         #expect(h.compositor.clients.isEmpty)
     }
 
+    /// Raw bytes from a guest that may not even say hello (these ran
+    /// against a host process before): the host closes the socket, counts a
+    /// link error, and serves a bystander and new guests.
+    struct RawAttack: Sendable, CustomTestStringConvertible {
+        var name: String
+        var fragment: String
+        var bytes: @Sendable () -> [UInt8]
+        var testDescription: String { name }
+    }
+
+    static func hello() -> [UInt8] { FrameCodec.encode(.hello(version: 1, role: .guest, features: 0)) }
+
+    static let rawAttacks: [RawAttack] = [
+        RawAttack(name: "garbage instead of hello", fragment: "unknown frame type", bytes: { Array(repeating: 0xEE, count: 64) }),
+        RawAttack(name: "impossible length", fragment: "frame payload of 4294967295 bytes exceeds the 1048576-byte limit", bytes: {
+            hello() + [0xFF, 0xFF, 0xFF, 0xFF, 19, 0, 0, 0, 1, 0, 0, 0]
+        }),
+        RawAttack(name: "oversized frame", fragment: "exceeds the 1048576-byte limit", bytes: {
+            hello() + FrameCodec.encode(.data(channel: 1, credit: .init(bufAlloc: 0, fwdCnt: 0), resources: [], bytes: Array(repeating: 0, count: 2 << 20)))
+        }),
+        RawAttack(name: "huge resource", fragment: "resource 5 of 1099511627776 bytes exceeds 1073741824", bytes: {
+            hello() + FrameCodec.encode(.channelOpen(channel: 1, bufAlloc: 65536))
+                + FrameCodec.encode(.resourceOpen(channel: 1, resource: 5, kind: .shmPool, size: 1 << 40))
+        }),
+        RawAttack(name: "credit overrun in one go", fragment: "credit overrun on channel 1", bytes: {
+            var out = hello() + FrameCodec.encode(.channelOpen(channel: 1, bufAlloc: 65536))
+            // 300 KiB of wl_display.sync requests: more than the host's 256 KiB window.
+            var sync: [UInt8] = []
+            for i in 0..<(300 * 1024 / 12) { sync += WireCodec.encode(objectID: 1, opcode: 0, [.newID(UInt32(100 + i))]) }
+            var offset = 0
+            while offset < sync.count {
+                let n = min(900 * 1024 / 12 * 12, sync.count - offset)
+                out += FrameCodec.encode(.data(channel: 1, credit: .init(bufAlloc: 65536, fwdCnt: 0), resources: [], bytes: Array(sync[offset..<(offset + n)])))
+                offset += n
+            }
+            return out
+        }),
+    ]
+
+    @Test(arguments: rawAttacks)
+    func rawBytes(_ attack: RawAttack) throws {
+        let h = try InProcessHost()
+        defer { h.tearDown() }
+        let bystander = try h.connectGuest()
+        let b = try h.openClient(1, on: bystander)
+        let (hostEnd, evil) = try Socket.pair()
+        h.host.serve(link: hostEnd, name: "evil")
+        let bytes = attack.bytes()
+        var offset = 0
+        var reply: [UInt8] = []
+        var closed = false
+        let deadline = monotonicNow() + 10_000_000_000
+        // Write what the socket takes, let the host read, until it hangs up.
+        while !closed && monotonicNow() < deadline {
+            if offset < bytes.count {
+                let n = (try? bytes.withUnsafeBytes { try Socket.send(evil, UnsafeRawBufferPointer(rebasing: $0[offset...]), fds: []) }) ?? -1
+                if n < 0 { offset = bytes.count } else { offset += n }
+            }
+            h.loop.runOnce(timeout: 0.001)
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            var fds: [OwnedFD] = []
+            switch try? buffer.withUnsafeMutableBytes({ try Socket.receive(evil, into: $0, fds: &fds) }) {
+            case .bytes(let n)?: reply += buffer[0..<n]
+            case .endOfStream?, nil: closed = true
+            case .wouldBlock?: break
+            }
+        }
+        #expect(closed, "the host kept the link")
+        var frames: [LinkFrame] = []
+        var o = 0
+        while let n = try? reply[o...].withUnsafeBytes({ try FrameCodec.frameLength($0, limits: LinkLimits()) }), o + n <= reply.count,
+              let f = try? reply[o..<(o + n)].withUnsafeBytes({ try FrameCodec.decode($0, limits: LinkLimits()) }) {
+            frames.append(f)
+            o += n
+        }
+        let close = frames.compactMap { if case .closeLink(let code, let reason) = $0 { return (code, reason) } else { return nil } }.first
+        #expect(close?.0 == 1 && close?.1.contains(attack.fragment) == true, "closeLink: \(close.map { "\($0)" } ?? "none")")
+        #expect(h.pump { h.stats()["links"] == 1 }, "\(h.stats())")
+        #expect(h.stats()["link_errors"] == 1 && h.stats()["clients"] == 1, "\(h.stats())")
+        let evilConnections = Array(h.compositor.clients.dropFirst())
+        #expect(h.pump { evilConnections.allSatisfy(\.sawEOF) })
+        #expect(evilConnections.allSatisfy { $0.messages.isEmpty }, "the compositor got part of an attack")
+        bystander.request(1, 1, 0, [.newID(50)])
+        #expect(h.pump { bystander.events(1).contains { $0.objectID == 50 } } && !b.compositor.sawEOF)
+        _ = try h.openClient(1, on: try h.connectGuest())
+    }
+
     // MARK: Channels
 
     @Test func frameForAnUnknownChannel() throws {

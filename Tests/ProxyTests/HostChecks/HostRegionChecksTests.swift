@@ -79,6 +79,16 @@ import Wayland
         }
     }
 
+    @Test func regionFramesOnALinkWithoutTheFeature() throws {
+        try InProcessHost.expectLinkError("none was agreed", regionSize: Self.size) { h, g in
+            _ = try h.openChannel(1, on: g)
+            g.send(.resourceOpen(channel: 1, resource: 5, kind: .region, size: UInt64(Self.size)))
+        }
+        try InProcessHost.expectLinkError("buffer 1 registered before the region was agreed", regionSize: Self.size) { _, g in
+            g.send(Self.register(1, 4096, 64))
+        }
+    }
+
     // MARK: The buffer registry
 
     @Test(arguments: [
