@@ -254,45 +254,6 @@ struct SwayHostileInputTests {
 
     // MARK: Keymaps
 
-    /// Makes a virtual keyboard on a new probe and sends it a keymap whose
-    /// size argument runs past its 4 KiB file, which the host refuses.
-    private func sendRefusedKeymap(_ socketPath: String) throws -> WaylandProbe {
-        let probe = try WaylandProbe(socketPath: socketPath)
-        let seat = try probe.bind("wl_seat", version: 7)
-        let manager = try probe.bind("zwp_virtual_keyboard_manager_v1", version: 1)
-        let keyboard = probe.newID()
-        try probe.send(manager, "create_virtual_keyboard", [.object(seat), .newID(keyboard)])
-        let fd = try Memfd.create(name: "short-keymap", size: 4096)
-        try probe.send(keyboard, "keymap", [.uint(1), .fd, .uint(1 << 20)], fds: [fd])
-        return probe
-    }
-
-    @Test("guest clients that hang up right after the host refused their message do not take the link down")
-    func hangUpAfterRefusal() throws {
-        let chain = try ProxiedSway(allow: ["virtual-keyboard", "data-control"])
-        defer { chain.stop() }
-        let hostFDs = try restingFDCount(chain.host)
-        let guestFDs = try restingFDCount(chain.guest)
-        // The host's error and its channel close race with the client's
-        // hang-up at the guest; repeat to meet every order.
-        for _ in 0..<20 {
-            let probe = try sendRefusedKeymap(chain.guest.socketPath!)
-            // Wait for the error to be on its way, then hang up at once.
-            try? probe.dispatch(timeout: 5) { $0.protocolError != nil || $0.disconnected }
-            probe.close()
-        }
-        let hostStats = try chain.host.waitForStats("20 refusals", timeout: 10) { $0["client_errors", default: 0] >= 20 && $0["clients"] == 0 }
-        #expect(hostStats["link_errors"] == 0, "\(chain.diagnostics())")
-        #expect(hostStats["links"] == 1)
-        #expect(!chain.guest.process.stderr.contains("frame for unknown channel"), "\(chain.diagnostics())")
-        // The same link still serves clients.
-        let info = parseWaylandInfoGlobals(try Weston.waylandInfo(display: chain.guest.socketName!, runtime: chain.runtime))
-        #expect(info["wl_seat"] != nil)
-        expectAlive(chain)
-        _ = try chain.guest.waitForStats("guest clients closed", timeout: 10) { $0["clients"] == 0 }
-        expectNoLeak(chain, host: hostFDs, guest: guestFDs)
-    }
-
     enum BadKeymap: String, Sendable, CaseIterable {
         case huge = "a 64 MiB file"
         case empty = "an empty file"
@@ -300,8 +261,12 @@ struct SwayHostileInputTests {
         case sizeBeyondFile = "a size argument past the end of the file"
     }
 
+    /// Every bad keymap, and clients hanging up right after the host refused
+    /// theirs, have in-process tests (ProxyTests/HostChecks/HostileClientTests);
+    /// the size past the end of the file stays here because sway 1.7 dies
+    /// of SIGBUS on it: the compositor itself must survive.
     @Test("zwp_virtual_keyboard_v1.keymap with a bad fd from a guest client is refused with a clear error",
-          arguments: BadKeymap.allCases)
+          arguments: [BadKeymap.sizeBeyondFile])
     func badVirtualKeyboardKeymap(_ bad: BadKeymap) throws {
         let chain = try ProxiedSway(allow: ["virtual-keyboard", "data-control"])
         defer { chain.stop() }
