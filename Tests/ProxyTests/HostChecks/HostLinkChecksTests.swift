@@ -55,14 +55,42 @@ import Wayland
         #expect(String(decoding: got, as: UTF8.self).contains("peer sent file descriptors over the link"))
     }
 
-    @Test func helloFromASecondHost() throws {
+    /// A hello frame built by hand: magic, version, role, reserved, features.
+    static func rawHello(magic: UInt32 = LinkProtocol.magic, version: UInt16 = 1, role: UInt8 = 1) -> [UInt8] {
+        var p: [UInt8] = []
+        withUnsafeBytes(of: magic.littleEndian) { p += $0 }
+        withUnsafeBytes(of: version.littleEndian) { p += $0 }
+        p += [role, 0]
+        p += [UInt8](repeating: 0, count: 8)
+        var frame: [UInt8] = []
+        withUnsafeBytes(of: UInt32(p.count).littleEndian) { frame += $0 }
+        return frame + [1, 0, 0, 0, 0, 0, 0, 0] + p
+    }
+
+    @Test(arguments: [(rawHello(magic: 0x1234_5678), "bad magic 0x12345678 in hello"),
+                      (rawHello(version: 0), "peer speaks link version 0"),
+                      (rawHello(role: 7), "unknown role 7 in hello"),
+                      (rawHello(role: 2), "both ends claim to be the host")])
+    func helloRefused(_ hello: [UInt8], _ fragment: String) throws {
         let h = try InProcessHost()
         defer { h.tearDown() }
         let (hostEnd, guestEnd) = try Socket.pair()
-        h.host.serve(link: hostEnd, name: "impostor")
-        writeAll(guestEnd.rawValue, FrameCodec.encode(.hello(version: 1, role: .host, features: 0)))
+        h.host.serve(link: hostEnd, name: "bad hello")
+        writeAll(guestEnd.rawValue, hello)
         #expect(h.pump { h.host.sessions.isEmpty })
         #expect(h.stats()["link_errors"] == 1)
+        var reply: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        var fds: [OwnedFD] = []
+        while case .bytes(let n)? = try? buffer.withUnsafeMutableBytes({ try Socket.receive(guestEnd, into: $0, fds: &fds) }) { reply += buffer[0..<n] }
+        #expect(String(decoding: reply, as: UTF8.self).contains(fragment), "the host said: \(String(decoding: reply, as: UTF8.self))")
+    }
+
+    @Test func dataFrameWithTooManyResourceReferences() throws {
+        try InProcessHost.expectLinkError("malformed data frame: 256 resource references") { h, g in
+            _ = try h.openChannel(1, on: g)
+            g.send(.data(channel: 1, credit: Self.credit, resources: Array(1...256), bytes: []))
+        }
     }
 
     @Test func frameBeforeHello() throws {
