@@ -31,7 +31,7 @@ let package = Package(
         .testTarget(name: "SharingTests", dependencies: ["Sharing", "SystemTestSupport"]),
         .testTarget(name: "LinkTests", dependencies: ["Link", "Sharing", "SystemTestSupport"]),
         .testTarget(name: "ProxyTests", dependencies: ["Proxy", "Link", "Wayland", "PortholeSystem", "Sharing", "SystemTestSupport"]),
-        .testTarget(name: "BenchTests", dependencies: ["Bench", "Harness"]),
+        .testTarget(name: "BenchTests", dependencies: ["Bench", "Harness", "SystemTestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Proxy", "Harness", "PortholeSystem", "Wayland", "Sharing", "SystemTestSupport"]),
     ]
 )

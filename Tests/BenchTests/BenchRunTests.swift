@@ -1,5 +1,6 @@
 import Bench
 import Foundation
+import SystemTestSupport
 import Testing
 
 /// Whole runs in-process: real clients, the real sink.
@@ -27,44 +28,6 @@ import Testing
                     "copied_bytes_per_frame", "peak_rss_bytes", "frames", "verified_frames"] {
             #expect(json?.keys.contains(key) == true, "JSON lacks \(key)")
         }
-    }
-
-    /// Through the real proxies: $PORTHOLE_BIN (scripts/test sets it), else the package's debug build.
-    @Test func streamModeDeliversVerifiedFramesAndCountsTheLink() throws {
-        let result = try Self.bandRun(.stream)
-        // The client has two buffers, so a buffer's bytes change by two frames'
-        // damage between its uses: two bands, half of 256x160x4 bytes per frame,
-        // plus framing and protocol, and not much more.
-        let link = try #require(result.linkBytesPerFrame)
-        #expect(link >= 81_920 && link < 81_920 * 1.25, "\(link) link bytes per frame")
-        #expect(result.copiedBytesPerFrame != nil && result.cpuSecondsPerFrame != nil && result.peakRSSBytes != nil)
-    }
-
-    /// Region mode: verified frames, link bytes are protocol only (tens of
-    /// bytes a frame), while the guest still copies the changed bytes.
-    /// Cooperative mode: verified frames and no copies at all.
-    @Test(arguments: [BenchMode.region, .cooperative])
-    func sharedModesDeliverVerifiedFramesWithoutPixelsOnTheLink(mode: BenchMode) throws {
-        let result = try Self.bandRun(mode)
-        let link = try #require(result.linkBytesPerFrame)
-        #expect(link < 2_000, "\(link) link bytes per frame: pixels crossed the link")
-        let copied = try #require(result.copiedBytesPerFrame)
-        if mode == .cooperative {
-            #expect(copied == 0, "\(copied) bytes copied per frame")
-        } else {
-            // At least the changed bytes (two bands, half the buffer) and at
-            // most the damaged ones (a new attachment damages the whole
-            // buffer; after mostly-changed commits the guest copies damaged
-            // bytes without comparing).
-            #expect(copied >= 81_920 && copied <= 163_840, "\(copied) bytes copied per frame")
-        }
-    }
-
-    /// waypipe is installed by scripts/deps; a missing one fails here.
-    @Test func waypipeModeDeliversVerifiedFrames() throws {
-        #expect(FileManager.default.isExecutableFile(atPath: "/usr/bin/waypipe"), "waypipe missing: run scripts/deps")
-        let result = try Self.verifiedRun(.waypipe, pattern: .scattered, fraction: 0.05)
-        #expect(result.linkBytesPerFrame != nil && result.copiedBytesPerFrame == nil)
     }
 
     /// 20 frames of a 256x160 band through the real proxies in `mode`, all delivered and verified.
@@ -103,4 +66,47 @@ import Testing
 struct BenchTestError: Error, CustomStringConvertible {
     let description: String
     init(_ d: String) { description = d }
+}
+
+/// Whole runs through the porthole binary (and waypipe): these start
+/// processes. Suites whose name ends in ProcessTests are skipped by the fast
+/// tier (README, Testing).
+@Suite(.tags(.processes)) struct BenchRunProcessTests {
+    /// Through the real proxies: $PORTHOLE_BIN (scripts/test sets it), else the package's debug build.
+    @Test func streamModeDeliversVerifiedFramesAndCountsTheLink() throws {
+        let result = try BenchRunTests.bandRun(.stream)
+        // The client has two buffers, so a buffer's bytes change by two frames'
+        // damage between its uses: two bands, half of 256x160x4 bytes per frame,
+        // plus framing and protocol, and not much more.
+        let link = try #require(result.linkBytesPerFrame)
+        #expect(link >= 81_920 && link < 81_920 * 1.25, "\(link) link bytes per frame")
+        #expect(result.copiedBytesPerFrame != nil && result.cpuSecondsPerFrame != nil && result.peakRSSBytes != nil)
+    }
+
+    /// Region mode: verified frames, link bytes are protocol only (tens of
+    /// bytes a frame), while the guest still copies the changed bytes.
+    /// Cooperative mode: verified frames and no copies at all.
+    @Test(arguments: [BenchMode.region, .cooperative])
+    func sharedModesDeliverVerifiedFramesWithoutPixelsOnTheLink(mode: BenchMode) throws {
+        let result = try BenchRunTests.bandRun(mode)
+        let link = try #require(result.linkBytesPerFrame)
+        #expect(link < 2_000, "\(link) link bytes per frame: pixels crossed the link")
+        let copied = try #require(result.copiedBytesPerFrame)
+        if mode == .cooperative {
+            #expect(copied == 0, "\(copied) bytes copied per frame")
+        } else {
+            // At least the changed bytes (two bands, half the buffer) and at
+            // most the damaged ones (a new attachment damages the whole
+            // buffer; after mostly-changed commits the guest copies damaged
+            // bytes without comparing).
+            #expect(copied >= 81_920 && copied <= 163_840, "\(copied) bytes copied per frame")
+        }
+    }
+
+    /// waypipe is installed by scripts/deps; a missing one fails here.
+    @Test func waypipeModeDeliversVerifiedFrames() throws {
+        #expect(FileManager.default.isExecutableFile(atPath: "/usr/bin/waypipe"), "waypipe missing: run scripts/deps")
+        let result = try BenchRunTests.verifiedRun(.waypipe, pattern: .scattered, fraction: 0.05)
+        #expect(result.linkBytesPerFrame != nil && result.copiedBytesPerFrame == nil)
+    }
 }

@@ -2,12 +2,13 @@ import Foundation
 import Glibc
 import Harness
 import PortholeSystem
+import SystemTestSupport
 import Testing
 import Wayland
 
 /// Per-channel credit: a client that stops reading its socket must not slow
 /// the other clients of the same guest.
-@Suite("Flow control between clients", .serialized)
+@Suite("Flow control between clients", .serialized, .tags(.processes))
 struct FlowControlTests {
     /// Frames a pattern client completes (commit + frame callback) in `seconds`.
     func frameRate(_ client: PatternClient, seconds: Double, firstFrame: Int) throws -> Double {

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Link
 import PortholeSystem
+import SystemTestSupport
 import Testing
 import Wayland
 
@@ -12,7 +13,7 @@ import Wayland
 /// (docs/ARCHITECTURE.md, "Trust boundary"); these two attacks, which make
 /// the host open a compositor connection and a memfd, stay here for the
 /// process-wide leak count.
-@Suite("Hostile links against a host process", .serialized)
+@Suite("Hostile links against a host process", .serialized, .tags(.processes))
 struct HostileInputTests {
     /// What a raw "guest" does on its link, and the reason the host must log.
     struct LinkAttack: Sendable, CustomStringConvertible {

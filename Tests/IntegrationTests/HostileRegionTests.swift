@@ -3,10 +3,11 @@ import Glibc
 import Link
 import PortholeSystem
 import Sharing
+import SystemTestSupport
 import Testing
 import Wayland
 
-@Suite("Hostile guests in shared-region mode", .serialized)
+@Suite("Hostile guests in shared-region mode", .serialized, .tags(.processes))
 struct HostileRegionTests {
     final class Setup {
         let runtime: RuntimeDir

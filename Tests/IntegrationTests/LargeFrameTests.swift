@@ -1,11 +1,12 @@
 import Foundation
 import Harness
+import SystemTestSupport
 import Testing
 
 /// Frames larger than the link's high-water mark, from several clients at
 /// once: the link congests and drains in the middle of sending, which must
 /// neither re-enter a channel nor lose or corrupt a frame.
-@Suite("Large frames through a congested link", .serialized)
+@Suite("Large frames through a congested link", .serialized, .tags(.processes))
 struct LargeFrameTests {
     @Test("two clients drawing full 3840x2160 frames arrive intact")
     func largeFramesFromSeveralClients() throws {

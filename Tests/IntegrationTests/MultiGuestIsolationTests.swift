@@ -2,12 +2,13 @@ import Foundation
 import Glibc
 import Link
 import PortholeSystem
+import SystemTestSupport
 import Testing
 import Wayland
 
 /// One host proxy, several guests: ids are per link, so a guest can never
 /// reach another guest's channels, objects or resources.
-@Suite("Guests on one host are isolated", .serialized)
+@Suite("Guests on one host are isolated", .serialized, .tags(.processes))
 struct MultiGuestIsolationTests {
     @Test("a guest naming another guest's channel or resource hits only its own (empty) namespace")
     func channelsAndResourcesArePerLink() throws {

@@ -7,7 +7,7 @@ import Testing
 /// byte for byte, frame after frame. The "compositor" is Harness's
 /// RecordingCompositor, which copies every committed buffer out of the pool
 /// fd the host proxy handed it.
-@Suite("Pixel fidelity through the proxies", .serialized)
+@Suite("Pixel fidelity through the proxies", .serialized, .tags(.processes))
 struct PixelFidelityTests {
     @Test("partial damage, frame after frame", arguments: [LinkTransportCase.unix, .tcp, .unixWithRegion])
     func framesArriveExactly(transport: LinkTransportCase) throws {
@@ -60,7 +60,7 @@ struct PixelFidelityTests {
 /// that full-damage frames had sent straight from the client's memory
 /// (bytes the guest's mirror does not hold): every later frame, with
 /// partial damage, must still arrive exactly.
-@Suite struct BufferReplacementFidelityTests {
+@Suite(.tags(.processes)) struct BufferReplacementFidelityTests {
     @Test("new buffers over bytes the mirror missed", arguments: [LinkTransportCase.unix, .unixWithRegion])
     func replacedBuffersArriveExactly(transport: LinkTransportCase) throws {
         let region = transport == .unixWithRegion

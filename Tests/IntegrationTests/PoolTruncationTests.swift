@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import PortholeSystem
+import SystemTestSupport
 import Testing
 import Wayland
 
@@ -8,7 +9,7 @@ import Wayland
 /// guest proxy reads it. Reading a mapping past the end of its file raises
 /// SIGBUS; the guest proxy must end only that client (with wl_shm's
 /// invalid_fd error, as a compositor does) and keep serving the others.
-@Suite("A client shrinking its pool file mid-read", .serialized)
+@Suite("A client shrinking its pool file mid-read", .serialized, .tags(.processes))
 struct PoolTruncationTests {
     enum Mode: String, Sendable, CaseIterable { case stream, region }
     /// How much of the buffer the client changes each frame: a little (the

@@ -1,11 +1,12 @@
 import Foundation
 import Glibc
+import SystemTestSupport
 import Testing
 import Wayland
 
 /// `--protocol FILE.xml` on both proxies: extra protocols at start, and a
 /// clear start-up error for a file that cannot be used.
-@Suite("--protocol: protocol XML loaded at start", .serialized)
+@Suite("--protocol: protocol XML loaded at start", .serialized, .tags(.processes))
 struct ProtocolOptionTests {
     /// A protocol sway 1.7 offers that the built-in tables lack (and that
     /// carries no fds): wlroots' output power management, described here

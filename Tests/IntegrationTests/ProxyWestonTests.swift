@@ -1,10 +1,11 @@
 import Foundation
 import Glibc
 import Harness
+import SystemTestSupport
 import Testing
 
 /// Real weston behind the real porthole host and guest binaries.
-@Suite("Proxies in front of a real weston", .serialized)
+@Suite("Proxies in front of a real weston", .serialized, .tags(.processes))
 struct ProxyWestonTests {
     static let required = ["wl_compositor", "wl_shm", "xdg_wm_base", "wl_output", "wl_data_device_manager",
                            "wp_viewporter", "wp_presentation"]

@@ -1,12 +1,13 @@
 import Foundation
 import Glibc
 import PortholeSystem
+import SystemTestSupport
 import Testing
 
 /// The guest proxy getting a new link when its link drops: a host proxy is
 /// killed and started again while the guest, its Wayland socket and (in
 /// run-command mode) its command stay up.
-@Suite("Guest link re-establishment", .serialized)
+@Suite("Guest link re-establishment", .serialized, .tags(.processes))
 struct ReconnectTests {
     /// Weston, a host proxy listening on a unix link, and a guest connecting
     /// to it; the host can be killed and started again on the same address.

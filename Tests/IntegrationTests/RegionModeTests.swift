@@ -7,7 +7,7 @@ import Testing
 /// Shared-region mode against a real headless weston: both proxies map one
 /// file, client pixels are written into it by the guest proxy and read from
 /// it by weston; nothing but protocol crosses the link.
-@Suite("Shared-region mode with a real weston", .serialized)
+@Suite("Shared-region mode with a real weston", .serialized, .tags(.processes))
 struct RegionModeTests {
     /// Host and guest arguments for a region file in `runtime`.
     static func regionArguments(_ runtime: RuntimeDir, size: String = "16M") -> (host: [String], guest: [String]) {
@@ -124,7 +124,7 @@ struct RegionModeTests {
 }
 
 /// porthole_shared_memory_v1: a client that draws straight into the region.
-@Suite("Cooperative clients (porthole_shared_memory_v1)", .serialized)
+@Suite("Cooperative clients (porthole_shared_memory_v1)", .serialized, .tags(.processes))
 struct CooperativeClientTests {
     @Test("what the client drew is what the compositor reads, and neither proxy copies a byte")
     func zeroCopyFrames() throws {

@@ -1,12 +1,13 @@
 import Foundation
 import Glibc
+import SystemTestSupport
 import Testing
 
 /// The clipboard through the proxies, with a real sway as the host
 /// compositor and wl-clipboard as the clients. wl-clipboard 2.1 uses the
 /// wlroots data-control protocol when the compositor offers it, which sway
 /// does and the guest proxy passes on; each test checks which path it took.
-@Suite("Clipboard through the proxies with sway", .serialized)
+@Suite("Clipboard through the proxies with sway", .serialized, .tags(.processes))
 struct SwayClipboardTests {
     /// Pastes on `side` until the selection is there (wl-copy forks and sets
     /// the selection from the background, so the first paste may be early).

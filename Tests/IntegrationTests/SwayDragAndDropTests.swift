@@ -1,5 +1,6 @@
 import Foundation
 import Harness
+import SystemTestSupport
 import Testing
 
 /// Drag and drop between a guest window and a host window: weston-dnd (a
@@ -8,7 +9,7 @@ import Testing
 /// that picks up a flower in one window and drops it in the other. The
 /// flower travels as application/x-wayland-dnd-flower over a pipe, which
 /// crosses the link as a child stream.
-@Suite("Drag and drop through the proxies with sway", .serialized)
+@Suite("Drag and drop through the proxies with sway", .serialized, .tags(.processes))
 struct SwayDragAndDropTests {
     enum Direction: String, Sendable, CaseIterable { case guestToHost = "guest→host", hostToGuest = "host→guest" }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import PortholeSystem
+import SystemTestSupport
 import Testing
 import Wayland
 
@@ -8,7 +9,7 @@ import Wayland
 /// proxies: each case must leave a clear log line, crash nothing and leak no
 /// descriptor. The misbehaving clients are WaylandProbes speaking
 /// data-control or the virtual keyboard protocol directly.
-@Suite("Bad clipboard and keymap input through the proxies with sway", .serialized)
+@Suite("Bad clipboard and keymap input through the proxies with sway", .serialized, .tags(.processes))
 struct SwayHostileInputTests {
     static let mime = "application/x-porthole-test"
 

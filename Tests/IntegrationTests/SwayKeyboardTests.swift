@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import PortholeSystem
+import SystemTestSupport
 import Testing
 import Wayland
 
@@ -8,7 +9,7 @@ import Wayland
 /// host to a guest client, and zwp_virtual_keyboard_v1.keymap from a guest
 /// client (wtype) to the host. Headless sway starts with no keyboard; wtype's
 /// virtual keyboard gives its seat one for as long as wtype runs.
-@Suite("Keymaps through the proxies with sway", .serialized)
+@Suite("Keymaps through the proxies with sway", .serialized, .tags(.processes))
 struct SwayKeyboardTests {
     static let eventdemoAppID = "org.freedesktop.weston.eventdemo"
 

@@ -1,12 +1,13 @@
 import Foundation
 import Harness
+import SystemTestSupport
 import Testing
 
 /// The primary selection (select to copy, middle-click to paste) through the
 /// proxies, with foot in the guest: foot speaks zwp_primary_selection_v1
 /// itself, unlike wl-clipboard, which goes through data-control. A virtual
 /// pointer selects and pastes, as a user's mouse would.
-@Suite("Primary selection through the proxies with sway", .serialized)
+@Suite("Primary selection through the proxies with sway", .serialized, .tags(.processes))
 struct SwayPrimarySelectionTests {
     /// foot in the guest, running `script`, with a virtual pointer on the
     /// seat (added first, so foot binds a wl_pointer) and foot focused.

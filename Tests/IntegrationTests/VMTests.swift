@@ -1,11 +1,12 @@
 import Foundation
 import Glibc
+import SystemTestSupport
 import Testing
 
 /// Porthole with a real virtual machine: scripts/vm boots a QEMU guest
 /// (TCG software emulation, the host's root filesystem over 9p) whose
 /// `porthole guest` links to the host over a virtio-serial port.
-@Suite("A real QEMU guest", .serialized)
+@Suite("A real QEMU guest", .serialized, .tags(.processes))
 struct VMTests {
     /// weston-simple-shm's window: a region of about 250x250 pixels that is
     /// not the plain desktop.

@@ -1,4 +1,5 @@
 import Foundation
+import SystemTestSupport
 import Testing
 
 /// Real weston, no proxy: checks the integration-test support code (process
@@ -6,7 +7,7 @@ import Testing
 /// real compositor and clients that the proxy tests build on.
 @Suite("Weston directly, without the proxy")
 struct WestonDirectTests {
-    @Test("A bare headless weston shows only the plain desktop colour")
+    @Test("A bare headless weston shows only the plain desktop colour", .tags(.processes))
     func bareWestonIsPlain() throws {
         let weston = try Weston.start()
         defer { weston.stop() }
@@ -18,7 +19,7 @@ struct WestonDirectTests {
                 "desktop not plain; screenshot at \(shot.sourcePath ?? "?")")
     }
 
-    @Test("weston-simple-shm's window shows up on screen and goes away when it quits")
+    @Test("weston-simple-shm's window shows up on screen and goes away when it quits", .tags(.processes))
     func simpleShmWindow() throws {
         let weston = try Weston.start()
         defer { weston.stop() }
@@ -51,7 +52,7 @@ struct WestonDirectTests {
         #expect(weston.isRunning)
     }
 
-    @Test("wayland-info on bare weston lists the globals the proxy relies on")
+    @Test("wayland-info on bare weston lists the globals the proxy relies on", .tags(.processes))
     func waylandInfoGlobals() throws {
         let weston = try Weston.start()
         defer { weston.stop() }
@@ -78,7 +79,7 @@ struct WestonDirectTests {
             #expect(!FileManager.default.fileExists(atPath: path))
         }
 
-        @Test func processOutputAndExitStatus() throws {
+        @Test(.tags(.processes)) func processOutputAndExitStatus() throws {
             let dir = try RuntimeDir()
             defer { dir.cleanup() }
             let p = try ManagedProcess("sh", ["-c", "echo out; echo err >&2; echo $FOO; exit 3"],
@@ -93,7 +94,7 @@ struct WestonDirectTests {
             #expect(throws: SupportError.self) { try ManagedProcess("no-such-program-xyz", logDirectory: dir.path) }
         }
 
-        @Test func terminateEndsTheWholeProcessGroup() throws {
+        @Test(.tags(.processes)) func terminateEndsTheWholeProcessGroup() throws {
             let dir = try RuntimeDir()
             defer { dir.cleanup() }
             let p = try ManagedProcess("sh", ["-c", "sleep 100 & echo $!; wait"], logDirectory: dir.path)
@@ -103,7 +104,7 @@ struct WestonDirectTests {
             #expect(waitUntil(timeout: 5) { !isAlive(child) }, "sleep \(child) survived")
         }
 
-        @Test func childrenStartWithNoSignalsBlocked() throws {
+        @Test(.tags(.processes)) func childrenStartWithNoSignalsBlocked() throws {
             let dir = try RuntimeDir()
             defer { dir.cleanup() }
             let p = try ManagedProcess("sleep", ["100"], logDirectory: dir.path)
@@ -116,7 +117,7 @@ struct WestonDirectTests {
             #expect(blocked == "SigBlk:\t0000000000000000")
         }
 
-        @Test func terminateFallsBackToSIGKILL() throws {
+        @Test(.tags(.processes)) func terminateFallsBackToSIGKILL() throws {
             let dir = try RuntimeDir()
             defer { dir.cleanup() }
             let p = try ManagedProcess("sh", ["-c", "trap '' TERM; echo ready; while :; do sleep 0.05; done"],
@@ -126,7 +127,7 @@ struct WestonDirectTests {
             #expect(!p.isRunning)
         }
 
-        @Test func deinitKillsTheProcess() throws {
+        @Test(.tags(.processes)) func deinitKillsTheProcess() throws {
             let dir = try RuntimeDir()
             defer { dir.cleanup() }
             var pid: Int32 = 0
@@ -164,7 +165,7 @@ struct WestonDirectTests {
             #expect(!bg.matches((0x21, 0x41, 0x5f, 255)))
         }
 
-        @Test func imageFileRoundTrip() throws {
+        @Test(.tags(.processes)) func imageFileRoundTrip() throws {
             let dir = try RuntimeDir()
             defer { dir.cleanup() }
             var bytes = Image(width: 7, height: 5, fill: Color(rgb: 0x102030)).rgba

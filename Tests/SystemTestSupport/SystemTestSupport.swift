@@ -143,3 +143,10 @@ public func openPTY() throws -> (master: OwnedFD, slavePath: String) {
     guard rc == 0 else { throw SystemError("ptsname_r", code: rc) }
     return (master, String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
 }
+
+extension Tag {
+    /// The test starts another process (a compositor, a proxy binary, QEMU,
+    /// wl-copy, a shell...). The fast tier skips these:
+    /// `swift test --skip-build --skip processes` (see README, Testing).
+    @Tag public static var processes: Self
+}

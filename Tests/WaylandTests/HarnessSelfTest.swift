@@ -9,7 +9,7 @@ import Wayland
 /// between: what the compositor records must be exactly what the client drew.
 @Suite struct HarnessSelfTest {
     /// Runs `body` with a started compositor on a fresh socket.
-    private func withCompositor(frameInterval: Duration = .milliseconds(2), bufferRelease: BufferRelease = .afterCopy,
+    static func withCompositor(frameInterval: Duration = .milliseconds(2), bufferRelease: BufferRelease = .afterCopy,
                                 _ body: (RecordingCompositor) throws -> Void) throws {
         let path = temporarySocketPath()
         defer { removeSocketPath(path) }
@@ -20,7 +20,7 @@ import Wayland
     }
 
     @Test func recordedFramesEqualTheClientsFrames() throws {
-        try withCompositor { compositor in
+        try Self.withCompositor { compositor in
             let client = try PatternClient(socketPath: compositor.socketPath, width: 96, height: 64)
             defer { client.close() }
             #expect(client.configureCount >= 1)
@@ -73,7 +73,7 @@ import Wayland
     }
 
     @Test func framesWithoutWaitingReuseBothBuffers() throws {
-        try withCompositor(frameInterval: .milliseconds(5)) { compositor in
+        try Self.withCompositor(frameInterval: .milliseconds(5)) { compositor in
             let client = try PatternClient(socketPath: compositor.socketPath, width: 32, height: 32)
             defer { client.close() }
             var expected: [[UInt8]] = []
@@ -86,7 +86,7 @@ import Wayland
     }
 
     @Test func aClientWithBothBuffersHeldWaitsForARelease() throws {
-        try withCompositor(frameInterval: .milliseconds(20), bufferRelease: .onFrameTick) { compositor in
+        try Self.withCompositor(frameInterval: .milliseconds(20), bufferRelease: .onFrameTick) { compositor in
             let client = try PatternClient(socketPath: compositor.socketPath, width: 40, height: 30)
             defer { client.close() }
             var expected: [[UInt8]] = []
@@ -117,7 +117,7 @@ import Wayland
     }
 
     @Test func unknownObjectIsAProtocolErrorOnTheDisplay() throws {
-        try withCompositor { compositor in
+        try Self.withCompositor { compositor in
             let client = try PatternClient(socketPath: compositor.socketPath, width: 8, height: 8)
             defer { client.close() }
             client.session.sendUnchecked(objectID: 999, opcode: 0)
@@ -138,7 +138,7 @@ import Wayland
     }
 
     @Test func unknownOpcodeIsAProtocolErrorOnTheObject() throws {
-        try withCompositor { compositor in
+        try Self.withCompositor { compositor in
             let client = try PatternClient(socketPath: compositor.socketPath, width: 8, height: 8)
             defer { client.close() }
             client.session.sendUnchecked(objectID: client.surfaceID, opcode: 77)
@@ -165,10 +165,15 @@ import Wayland
             #expect("\(error)".contains("/nonexistent/porthole-test-socket"))
         }
     }
+}
 
+/// A real client (weston-simple-shm, a separate process) against the
+/// recording compositor. Suites whose name ends in ProcessTests start
+/// processes: the fast tier skips them by name (README, Testing).
+@Suite(.tags(.processes)) struct HarnessProcessTests {
     @Test
     func westonSimpleShmIsRecorded() throws {
-        try withCompositor { compositor in
+        try HarnessSelfTest.withCompositor { compositor in
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/weston-simple-shm")
             var environment = ProcessInfo.processInfo.environment
