@@ -9,6 +9,9 @@ func wl(_ object: UInt32, _ opcode: UInt16, _ args: [WireArg]) -> [UInt8] {
     WireCodec.encode(objectID: object, opcode: opcode, args)
 }
 
+/// What a guest needs to make a virtual keyboard (`--allow virtual-keyboard`).
+let allowVirtualKeyboard = GuestPolicy(allowed: [.virtualKeyboard])
+
 /// wl_registry.bind of global `name` as `interface` v`version` with new id `id` (registry 2).
 func bind(_ name: UInt32, _ interface: String, _ version: UInt32, id: UInt32) -> [UInt8] {
     wl(2, 0, [.uint(name), .untypedNewID(interface: Array(interface.utf8), version: version, id: id)])
@@ -21,10 +24,10 @@ extension InProcessHost {
     /// counts it, closes the compositor connections of its channels, frees
     /// what it held, and goes on serving the bystander and new guests.
     static func expectLinkError(_ fragment: String, limits: LinkLimits = LinkLimits(), regionSize: Int? = nil,
-                                offerRegion: Bool = false, agreeOnRegion: Bool = true,
+                                offerRegion: Bool = false, agreeOnRegion: Bool = true, policy: GuestPolicy = GuestPolicy(),
                                 sourceLocation: SourceLocation = #_sourceLocation,
                                 _ attack: (InProcessHost, RawGuestLink) throws -> Void) throws {
-        let h = try InProcessHost(limits: limits, regionSize: regionSize)
+        let h = try InProcessHost(limits: limits, regionSize: regionSize, policy: policy)
         defer { h.tearDown() }
         let bystander = try h.connectGuest(offerRegion: offerRegion, sourceLocation: sourceLocation)
         let b = try h.openClient(1, on: bystander, sourceLocation: sourceLocation)

@@ -22,8 +22,9 @@ import Wayland
         /// What the compositor got so far.
         var forwarded = ["wl_display.get_registry"]
 
-        init(shm: Bool = false, pool: Bool = false, sourceLocation: SourceLocation = #_sourceLocation) throws {
-            h = try InProcessHost()
+        init(shm: Bool = false, pool: Bool = false, policy: GuestPolicy = GuestPolicy(),
+             sourceLocation: SourceLocation = #_sourceLocation) throws {
+            h = try InProcessHost(policy: policy)
             g = try h.connectGuest(sourceLocation: sourceLocation)
             ch = try h.openClient(1, on: g, bindShm: shm || pool, sourceLocation: sourceLocation)
             if shm || pool { forwarded.append("wl_registry.bind") }
@@ -170,7 +171,7 @@ import Wayland
     }
 
     @Test func keymapOnAPool() throws {
-        let s = try Setup()
+        let s = try Setup(policy: allowVirtualKeyboard)
         virtualKeyboard(s)
         s.g.send(.resourceOpen(channel: 1, resource: 9, kind: .shmPool, size: 4096))
         s.send([wl(5, 0, [.uint(1), .fd, .uint(4096)])], resources: [9])
@@ -179,7 +180,7 @@ import Wayland
     }
 
     @Test func keymapSizeBeyondItsFile() throws {
-        let s = try Setup()
+        let s = try Setup(policy: allowVirtualKeyboard)
         virtualKeyboard(s)
         s.g.send(.resourceOpen(channel: 1, resource: 9, kind: .readOnlyFile, size: 4096))
         s.send([wl(5, 0, [.uint(1), .fd, .uint(1 << 20)])], resources: [9])
@@ -187,14 +188,14 @@ import Wayland
     }
 
     @Test func keymapOnAMissingResource() throws {
-        let s = try Setup()
+        let s = try Setup(policy: allowVirtualKeyboard)
         virtualKeyboard(s)
         s.send([wl(5, 0, [.uint(1), .fd, .uint(16)])], resources: [9])
         try s.expectRefused(object: 5, code: VirtualKeyboardErrorCode.noKeymap.rawValue, "keymap of 16 bytes on a 0-byte resource")
     }
 
     @Test func keymapFileUsedTwice() throws {
-        let s = try Setup()
+        let s = try Setup(policy: allowVirtualKeyboard)
         virtualKeyboard(s)
         s.g.send(.resourceOpen(channel: 1, resource: 9, kind: .readOnlyFile, size: 16))
         s.g.send(.resourceUpdate(channel: 1, resource: 9, ranges: [UpdateRange(offset: 0, length: 16)], bytes: Array(repeating: 0x20, count: 16)))

@@ -16,8 +16,8 @@ import Wayland
         let gp: InProcessGuest
         let bystander: WaylandTestClient
 
-        init(sourceLocation: SourceLocation = #_sourceLocation) throws {
-            h = try InProcessHost()
+        init(policy: GuestPolicy = GuestPolicy(), sourceLocation: SourceLocation = #_sourceLocation) throws {
+            h = try InProcessHost(policy: policy)
             gp = try InProcessGuest(host: h)
             bystander = try gp.connectClient()
             bystander.send(1, 1, [.newID(2)])
@@ -159,7 +159,7 @@ import Wayland
 
     @Test(arguments: BadKeymap.allCases)
     func badVirtualKeyboardKeymap(_ bad: BadKeymap) throws {
-        let t = try Chain()
+        let t = try Chain(policy: allowVirtualKeyboard)
         let c = try virtualKeyboard(t)
         let fd: OwnedFD
         var size: UInt32 = 4096
@@ -198,7 +198,7 @@ import Wayland
     /// the guest in either order; neither may take the link down (a second
     /// close from the guest was once a frame for an unknown channel).
     @Test func clientsThatHangUpRightAfterTheHostRefusedTheirMessage() throws {
-        let t = try Chain()
+        let t = try Chain(policy: allowVirtualKeyboard)
         for i in 0..<20 {
             let c = try virtualKeyboard(t)
             c.send(6, 0, [.uint(1), .fd, .uint(1 << 20)], fds: [try Memfd.create(name: "short-keymap", size: 4096)])

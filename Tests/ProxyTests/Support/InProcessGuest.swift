@@ -24,7 +24,7 @@ final class InProcessGuest {
         var ready = false
         guest.onReady = { ready = true }
         let (hostEnd, guestEnd) = try Socket.pair()
-        h.host.serve(link: hostEnd, name: "guest proxy link")
+        h.host.serve(link: hostEnd, from: "the in-process guest proxy")
         try guest.serve(link: guestEnd, name: "link to the in-process host")
         try #require(h.pump { ready }, "the guest proxy did not come up")
     }

@@ -28,6 +28,8 @@ final class InProcessHost {
     let region: SharedRegion?
     let limits: LinkLimits
     private(set) var guests: [RawGuestLink] = []
+    /// The host's session of each raw guest, by the guest.
+    private var sessionKeys: [ObjectIdentifier: ObjectIdentifier] = [:]
 
     /// A channel the host accepted, and the compositor connection it opened for it.
     struct Channel {
@@ -36,9 +38,11 @@ final class InProcessHost {
     }
 
     /// `regionSize`: give the host a shared region of that many bytes (a
-    /// file in the temporary directory), as `--region` does.
+    /// file in the temporary directory), as `--region` does. `policy`: what
+    /// guests are allowed (`--allow`, `--clipboard`, `--no-title-label`);
+    /// the default is the host's.
     init(limits: LinkLimits = LinkLimits(), regionSize: Int? = nil,
-         globals: [ScriptedCompositor.Global] = ScriptedCompositor.standardGlobals) throws {
+         globals: [ScriptedCompositor.Global] = ScriptedCompositor.standardGlobals, policy: GuestPolicy = GuestPolicy()) throws {
         let dir = try makeTemporaryDirectory("porthole-inproc")
         directory = dir
         loop = try EventLoop()
@@ -46,6 +50,7 @@ final class InProcessHost {
         compositor = try ScriptedCompositor(path: dir + "/wayland-0", loop: loop, globals: globals)
         region = try regionSize.map { try SharedRegion.host(path: dir + "/region", size: $0) }
         host = HostProxy(loop: loop, displayPath: compositor.path, limits: limits, region: region)
+        host.policy = policy
     }
 
     /// Shuts the host down and removes the temporary directory.
@@ -87,9 +92,12 @@ final class InProcessHost {
     func connectGuest(offerRegion: Bool = false, agreeOnRegion: Bool = true,
                       sourceLocation: SourceLocation = #_sourceLocation) throws -> RawGuestLink {
         let (hostEnd, guestEnd) = try Socket.pair()
-        host.serve(link: hostEnd, name: "raw guest \(guests.count + 1)")
-        let g = try RawGuestLink(socket: guestEnd, loop: loop, offerRegion: offerRegion, name: "raw guest \(guests.count + 1) (guest end)")
+        let before = Set(host.sessions.keys)
+        host.serve(link: hostEnd, from: "raw guest \(guests.count + 1)")
+        let g = try RawGuestLink(socket: guestEnd, loop: loop, offerRegion: offerRegion, name: "raw guest \(guests.count + 1)")
         guests.append(g)
+        sessionKeys[ObjectIdentifier(g)] = try #require(Set(host.sessions.keys).subtracting(before).first, "the host took no session",
+                                                        sourceLocation: sourceLocation)
         try #require(pump { g.isOpen || g.isClosed } && g.isOpen, "handshake failed: \(g.closeReason ?? "timeout")",
                      sourceLocation: sourceLocation)
         if offerRegion && region != nil {
@@ -133,10 +141,10 @@ final class InProcessHost {
         return ch
     }
 
-    /// How many of the first `count` standard globals the host shows.
+    /// How many of the first `count` globals the host shows.
     private func shownGlobals(_ count: Int) -> Int {
         compositor.globals.prefix(count).filter {
-            FdTranslationTable.standard.mayExpose(global: $0.interface, tables: .builtin)
+            host.policy.allows(global: $0.interface) && FdTranslationTable.standard.mayExpose(global: $0.interface, tables: .builtin)
         }.count
     }
 
@@ -144,9 +152,7 @@ final class InProcessHost {
 
     /// The host's session for guest `g` (nil once its link is gone).
     func hostSession(of g: RawGuestLink) -> HostLinkSession? {
-        guard let i = guests.firstIndex(where: { $0 === g }) else { return nil }
-        let name = "raw guest \(i + 1)"
-        return host.sessions.values.first { $0.link.name == name }
+        sessionKeys[ObjectIdentifier(g)].flatMap { host.sessions[$0] }
     }
 
     /// The host's side of channel `c` of guest `g`.
