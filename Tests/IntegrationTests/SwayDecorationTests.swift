@@ -1,10 +1,11 @@
 import Foundation
+import SystemTestSupport
 import Testing
 
 /// GTK 3 apps ask sway for server-side decorations with
 /// org_kde_kwin_server_decoration; through Porthole they must get the same
 /// answer and look the same as when they talk to sway directly.
-@Suite("Decorations of GTK 3 apps through the proxies with sway", .serialized)
+@Suite("Decorations of GTK 3 apps through the proxies with sway", .serialized, .tags(.processes))
 struct SwayDecorationTests {
     /// One app's window on sway: its decoration mode, its size and a screenshot.
     struct Shown {

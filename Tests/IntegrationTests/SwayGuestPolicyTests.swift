@@ -1,5 +1,6 @@
 import Foundation
 import Harness
+import SystemTestSupport
 import Testing
 
 /// What a guest may do on the host desktop, against a real headless sway:
@@ -7,7 +8,7 @@ import Testing
 /// (`--allow`), the clipboard only in the directions the host allows
 /// (`--clipboard`), and every window labelled with the name the host gave
 /// the guest (`--name`).
-@Suite("Guest policy on the host desktop with sway", .serialized)
+@Suite("Guest policy on the host desktop with sway", .serialized, .tags(.processes))
 struct SwayGuestPolicyTests {
     static let powers = ["zwp_virtual_keyboard_manager_v1", "zwlr_virtual_pointer_manager_v1", "zwlr_data_control_manager_v1"]
 
