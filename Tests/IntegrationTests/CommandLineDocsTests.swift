@@ -1,9 +1,10 @@
 import Foundation
+import SystemTestSupport
 import Testing
 
 /// The shell completions in contrib/ are generated from the command line
 /// (scripts/generate-docs); an option added without regenerating them fails here.
-@Suite("Generated command-line documents")
+@Suite("Generated command-line documents", .tags(.processes))
 struct CommandLineDocsTests {
     @Test("the committed bash, zsh and fish completions are what the porthole binary generates", arguments: [
         ("bash", "porthole.bash"), ("zsh", "_porthole"), ("fish", "porthole.fish"),
