@@ -6,7 +6,7 @@ import PortholeSystem
 final class HostLinkSession: LinkSessionDelegate {
     private unowned let proxy: HostProxy
     private(set) var session: LinkSession!
-    private(set) var connections: [ObjectIdentifier: WaylandConnection] = [:]
+    private var connections: [ObjectIdentifier: WaylandConnection] = [:]
 
     init(proxy: HostProxy, socket: OwnedFD, name: String) throws(SystemError) {
         self.proxy = proxy
