@@ -64,9 +64,9 @@ struct OfferTracker {
     }
 
     /// A request from the guest: logs a receive for a type never offered; forgets destroyed offers.
-    mutating func request(_ m: ParsedMessage, channelName: String) {
+    mutating func request(_ m: ParsedMessage, channelName: @autoclosure () -> String) {
         if let mime = Self.requestedType(m), offered[m.sender]?.contains(mime) != true {
-            Log.warning("\(channelName): \(m.target.interface.name)@\(m.sender).\(m.spec.name) asks for \(MessageTrace.escaped(mime)), which was never offered; passing it on")
+            Log.warning("\(channelName()): \(m.target.interface.name)@\(m.sender).\(m.spec.name) asks for \(MessageTrace.escaped(mime)), which was never offered; passing it on")
         } else if Self.isDestroy(m) {
             offered.removeValue(forKey: m.sender)
         }

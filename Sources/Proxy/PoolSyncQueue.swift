@@ -25,11 +25,15 @@ struct PoolSyncQueue {
     /// Runs every recorded sync, in commit order.
     mutating func flush(channel: LinkChannel, stats: ProxyStats) throws(MessageFault) {
         guard !entries.isEmpty else { return }
-        let due = entries
-        entries.removeAll(keepingCapacity: true)
+        // Take the list out (a sync may not record another), and give its
+        // storage back afterwards: no allocation per frame.
+        var due: [Entry] = []
+        swap(&due, &entries)
         for e in due {
             try e.buffer.pool.sync(e.buffer, rects: e.rects, bufferID: e.bufferID, exclusive: e.exclusive, channel: channel, stats: stats)
         }
+        due.removeAll(keepingCapacity: true)
+        entries = due
     }
 
     mutating func discard() { entries.removeAll() }
