@@ -115,16 +115,7 @@ public final class EventLoop {
         while running {
             runDeferred()
             guard running else { break }
-            let n = events.withUnsafeMutableBufferPointer { epoll_wait(epoll.rawValue, $0.baseAddress, 64, -1) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                fatalError("epoll_wait: \(SystemError("epoll_wait"))")
-            }
-            for i in 0..<Int(n) {
-                let token = events[i].data.u64
-                guard let entry = entries[token] else { continue }
-                entry.handler(Events(rawValue: events[i].events))
-            }
+            _ = waitAndDispatch(&events, milliseconds: -1)
         }
         runDeferred()
     }
@@ -138,8 +129,14 @@ public final class EventLoop {
     public func runOnce(timeout: Double) -> Int {
         runDeferred()
         var events = [epoll_event](repeating: epoll_event(), count: 64)
-        let ms = Int32(max(0, min(timeout, 3600)) * 1000)
-        let n = events.withUnsafeMutableBufferPointer { epoll_wait(epoll.rawValue, $0.baseAddress, 64, ms) }
+        let n = waitAndDispatch(&events, milliseconds: Int32(max(0, min(timeout, 3600)) * 1000))
+        runDeferred()
+        return n
+    }
+
+    /// One epoll_wait (-1: no time limit) and the handlers of what it returned.
+    private func waitAndDispatch(_ events: inout [epoll_event], milliseconds: Int32) -> Int {
+        let n = events.withUnsafeMutableBufferPointer { epoll_wait(epoll.rawValue, $0.baseAddress, Int32($0.count), milliseconds) }
         if n < 0 {
             if errno == EINTR { return 0 }
             fatalError("epoll_wait: \(SystemError("epoll_wait"))")
@@ -149,7 +146,6 @@ public final class EventLoop {
             guard let entry = entries[token] else { continue }
             entry.handler(Events(rawValue: events[i].events))
         }
-        runDeferred()
         return Int(n)
     }
 

@@ -60,12 +60,20 @@ struct SwayGuestPolicyTests {
         #expect(try chain.host.stats()["client_errors"] == 0, "\(chain.diagnostics())")
     }
 
-    @Test("--clipboard to-guest: a host copy reaches foot in the guest, a word selected in foot never reaches the host")
-    func clipboardToGuestOnly() throws {
-        let word = "guest-secret-\(UInt32.random(in: 0...UInt32.max))"
-        let setup = try SwayPrimarySelectionTests.Setup(hostArguments: ["--clipboard", "to-guest"]) {
+    /// foot in the guest of a host with `--clipboard DIRECTION`, showing a
+    /// random word on its first row, then writing what is pasted into it to
+    /// the file foot-pasted.txt.
+    private func footWithAWord(clipboard: String) throws -> (String, SwayPrimarySelectionTests.Setup) {
+        let word = "guest-word-\(UInt32.random(in: 0...UInt32.max))"
+        let setup = try SwayPrimarySelectionTests.Setup(hostArguments: ["--clipboard", clipboard]) {
             "printf '%s\\n' \(word); exec cat > \($0.runtime.file("foot-pasted.txt"))"
         }
+        return (word, setup)
+    }
+
+    @Test("--clipboard to-guest: a host copy reaches foot in the guest, a word selected in foot never reaches the host")
+    func clipboardToGuestOnly() throws {
+        let (word, setup) = try footWithAWord(clipboard: "to-guest")
         defer { setup.stop() }
         let chain = setup.chain
 
@@ -102,10 +110,7 @@ struct SwayGuestPolicyTests {
 
     @Test("--clipboard from-guest: foot in the guest is told there is no selection when the host copies, and its own selection reaches the host")
     func clipboardFromGuestOnly() throws {
-        let word = "guest-word-\(UInt32.random(in: 0...UInt32.max))"
-        let setup = try SwayPrimarySelectionTests.Setup(hostArguments: ["--clipboard", "from-guest"]) {
-            "printf '%s\\n' \(word); exec cat > \($0.runtime.file("foot-pasted.txt"))"
-        }
+        let (word, setup) = try footWithAWord(clipboard: "from-guest")
         defer { setup.stop() }
         let chain = setup.chain
 

@@ -255,21 +255,13 @@ struct SwayHostileInputTests {
 
     // MARK: Keymaps
 
-    enum BadKeymap: String, Sendable, CaseIterable {
-        case huge = "a 64 MiB file"
-        case empty = "an empty file"
-        case pipe = "a pipe"
-        case sizeBeyondFile = "a size argument past the end of the file"
-    }
-
     /// Every bad keymap, and clients hanging up right after the host refused
     /// theirs, have in-process tests (ProxyTests/HostChecks/HostileClientTests);
     /// the size past the end of the file stays here because sway 1.7 dies
     /// of SIGBUS on it: the compositor itself must survive.
-    @Test("zwp_virtual_keyboard_v1.keymap with a bad fd from a guest client is refused with a clear error",
-          arguments: [BadKeymap.sizeBeyondFile])
-    func badVirtualKeyboardKeymap(_ bad: BadKeymap) throws {
-        let chain = try ProxiedSway(allow: ["virtual-keyboard", "data-control"])
+    @Test("zwp_virtual_keyboard_v1.keymap whose size runs past the end of its file is refused by the host before sway maps it")
+    func keymapSizePastItsFile() throws {
+        let chain = try ProxiedSway(allow: ["virtual-keyboard"])
         defer { chain.stop() }
         let hostFDs = try restingFDCount(chain.host)
         let guestFDs = try restingFDCount(chain.guest)
@@ -281,27 +273,11 @@ struct SwayHostileInputTests {
         try probe.send(manager, "create_virtual_keyboard", [.object(seat), .newID(keyboard)])
         try probe.roundtrip()
 
-        let fd: OwnedFD
-        var sizeArgument: UInt32 = 4096
-        switch bad {
-        case .huge:
-            fd = try Memfd.create(name: "huge-keymap", size: 64 << 20)
-            sizeArgument = 64 << 20
-        case .empty:
-            fd = try Memfd.create(name: "empty-keymap", size: 0)
-            sizeArgument = 0
-        case .pipe:
-            let ends = try Pipe.make()
-            _ = Array("xkb_keymap {".utf8).withUnsafeBytes { write(ends.write.rawValue, $0.baseAddress, $0.count) }
-            ends.write.close()
-            fd = ends.read
-        case .sizeBeyondFile:
-            // 4 KiB of file that a compositor would be told is 1 MiB: it
-            // would map and read past the end of the file (SIGBUS).
-            fd = try Memfd.create(name: "short-keymap", size: 4096)
-            _ = [UInt8](repeating: 0x20, count: 4096).withUnsafeBytes { pwrite(fd.rawValue, $0.baseAddress, $0.count, 0) }
-            sizeArgument = 1 << 20
-        }
+        // 4 KiB of file that a compositor would be told is 1 MiB: it would
+        // map and read past the end of the file (SIGBUS).
+        let fd = try Memfd.create(name: "short-keymap", size: 4096)
+        _ = [UInt8](repeating: 0x20, count: 4096).withUnsafeBytes { pwrite(fd.rawValue, $0.baseAddress, $0.count, 0) }
+        let sizeArgument: UInt32 = 1 << 20
         try probe.send(keyboard, "keymap", [.uint(1), .fd, .uint(sizeArgument)], fds: [fd])
         do {
             try probe.wait("a protocol error", timeout: 10) { $0.protocolError != nil || $0.disconnected }
@@ -309,13 +285,11 @@ struct SwayHostileInputTests {
             // dispatch reports the error by throwing; that is the outcome wanted.
         }
         let error = probe.protocolError ?? "none"
-        print("bad keymap (\(bad.rawValue)): the client got: \(error)")
-        let (refuser, expected) = bad == .sizeBeyondFile
-            ? (chain.host, "keymap of 1048576 bytes on a 4096-byte resource")
-            : (chain.guest, bad == .huge ? "file of 67108864 bytes is outside 1...16777216" : "file of 0 bytes is outside 1...16777216")
+        print("keymap size past its file: the client got: \(error)")
+        let expected = "keymap of 1048576 bytes on a 4096-byte resource"
         #expect(error.contains(expected), "\(chain.diagnostics())")
-        let line = try waitForLog(refuser, containing: expected)
-        print("  \(refuser.role.rawValue) logged: \(line)")
+        let line = try waitForLog(chain.host, containing: expected)
+        print("  host logged: \(line)")
         probe.close()
 
         expectAlive(chain)
