@@ -1,4 +1,8 @@
 #define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <linux/vm_sockets.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include "CPorthole.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -67,4 +71,31 @@ int porthole_peer_pid(int sock) {
     socklen_t len = sizeof cred;
     if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return -1;
     return cred.pid;
+}
+
+int porthole_peer_identity(int sock, unsigned *uid, unsigned *cid, char *address, size_t address_length) {
+    struct sockaddr_storage peer;
+    socklen_t len = sizeof peer;
+    memset(&peer, 0, sizeof peer);
+    if (getpeername(sock, (struct sockaddr *)&peer, &len) != 0) return -1;
+    switch (peer.ss_family) {
+    case AF_UNIX: {
+        struct ucred cred;
+        socklen_t clen = sizeof cred;
+        if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0) return -1;
+        *uid = cred.uid;
+        return AF_UNIX;
+    }
+    case AF_VSOCK:
+        *cid = ((struct sockaddr_vm *)&peer)->svm_cid;
+        return AF_VSOCK;
+    case AF_INET:
+        if (!inet_ntop(AF_INET, &((struct sockaddr_in *)&peer)->sin_addr, address, address_length)) return -1;
+        return AF_INET;
+    case AF_INET6:
+        if (!inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&peer)->sin6_addr, address, address_length)) return -1;
+        return AF_INET6;
+    default:
+        return 0;
+    }
 }

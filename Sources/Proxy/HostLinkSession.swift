@@ -7,9 +7,12 @@ final class HostLinkSession: LinkSessionDelegate {
     private unowned let proxy: HostProxy
     private(set) var session: LinkSession!
     private var connections: [ObjectIdentifier: WaylandConnection] = [:]
+    /// What this guest is allowed, fixed when its link arrived.
+    let policy: GuestPolicy
 
-    init(proxy: HostProxy, socket: OwnedFD, name: String) throws(SystemError) {
+    init(proxy: HostProxy, socket: OwnedFD, name: String, policy: GuestPolicy) throws(SystemError) {
         self.proxy = proxy
+        self.policy = policy
         session = try LinkSession(socket: socket, role: .host, name: name, loop: proxy.loop, limits: proxy.limits,
                                   counters: proxy.stats.link, hostRegion: proxy.region, delegate: self)
         session.link.traceFrames = proxy.trace
@@ -31,7 +34,7 @@ final class HostLinkSession: LinkSessionDelegate {
         let connection: WaylandConnection
         do {
             connection = try WaylandConnection(side: .host, socket: compositor, channel: channel, loop: proxy.loop, stats: proxy.stats,
-                                               tables: proxy.tables, handler: HostHandler(region: session.hostRegion, policy: proxy.policy, guestName: session.name),
+                                               tables: proxy.tables, handler: HostHandler(region: session.hostRegion, policy: policy, guestName: session.name),
                                                tracer: proxy.trace ? MessageTracer() : nil)
         } catch {
             throw ChannelError("host proxy cannot open channel: \(error)")

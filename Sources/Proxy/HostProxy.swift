@@ -20,6 +20,10 @@ public final class HostProxy {
     /// The name guests of this proxy are shown under (`--name`); a second
     /// guest connected at once gets "NAME-2", and so on. Guests choose nothing.
     public var guestName = "guest"
+    /// Names and policies by peer identity (`--policy FILE`), first match
+    /// wins; when set, a guest no rule matches is refused, and `guestName`
+    /// and `policy` are not used.
+    public var rules: [GuestRule] = []
     private(set) var sessions: [ObjectIdentifier: HostLinkSession] = [:]
     private var listener: OwnedFD?
     private var listenerToken: EventLoop.Token?
@@ -62,24 +66,36 @@ public final class HostProxy {
 
     private func adopt(_ fd: OwnedFD, from origin: String) {
         linkCounter += 1
-        let name = uniqueGuestName()
+        let identity = PeerIdentity.of(fd)
+        var base = guestName
+        var guestPolicy = policy
+        if !rules.isEmpty {
+            guard let rule = rules.first(where: { $0.matches(identity) }) else {
+                Log.warning("refusing a guest link from \(identity) (\(origin)): no rule of the policy file names it")
+                fd.close()
+                return
+            }
+            base = rule.name
+            guestPolicy = rule.policy
+        }
+        let name = uniqueGuestName(base)
         do {
-            let session = try HostLinkSession(proxy: self, socket: fd, name: name)
+            let session = try HostLinkSession(proxy: self, socket: fd, name: name, policy: guestPolicy)
             sessions[ObjectIdentifier(session)] = session
-            Log.info("\(name): connected (\(origin))")
+            Log.info("\(name): connected (\(origin), peer \(identity))")
         } catch {
             Log.error("\(name): cannot start link: \(error)")
         }
     }
 
-    /// `guestName`, or with a number when a live guest already has it.
-    private func uniqueGuestName() -> String {
+    /// `base`, or with a number when a live guest already has it.
+    private func uniqueGuestName(_ base: String) -> String {
         let taken = Set(sessions.values.map(\.name))
-        var name = guestName
+        var name = base
         var n = 1
         while taken.contains(name) {
             n += 1
-            name = "\(guestName)-\(n)"
+            name = "\(base)-\(n)"
         }
         return name
     }

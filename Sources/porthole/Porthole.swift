@@ -121,15 +121,22 @@ struct HostCommand: ParsableCommand {
     @Flag(name: .long, help: "Show guest window titles as the guest set them, without the '[NAME] ' label.")
     var noTitleLabel = false
 
+    @Option(name: .long, help: ArgumentHelp("Name guests and set their policy by who they are: a JSON file of rules matching each link's peer (uid:N, vsock:CID, tcp:ADDRESS or *); see the README. Replaces --name, --allow, --clipboard and --no-title-label; a guest no rule matches is refused.", valueName: "FILE"))
+    var policy: String?
+
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
+        if policy != nil && (name != nil || !allow.isEmpty || clipboard != .both || noTitleLabel) {
+            throw ValidationError("--policy replaces --name, --allow, --clipboard and --no-title-label: give one or the other")
+        }
         if regionSize != nil && region == nil { throw ValidationError("--region-size needs --region FILE") }
     }
 
     func run() throws {
         Log.verbose = common.verbose
         Log.prefix = "porthole host"
+        let rules = try policy.map { try PolicyFile.load($0).rules } ?? []
         signal(SIGPIPE, SIG_IGN)
         let loop = try EventLoop()
         let proxy: HostProxy
@@ -149,6 +156,7 @@ struct HostCommand: ParsableCommand {
         proxy.guestName = name?.text ?? "guest"
         proxy.policy = GuestPolicy(allowed: allow.reduce(into: []) { $0.formUnion($1.capabilities) }, clipboard: clipboard,
                                    labelTitles: !noTitleLabel)
+        proxy.rules = rules
         var exitCode: Int32 = 0
         if link.isListen {
             try proxy.listen(on: link.address)

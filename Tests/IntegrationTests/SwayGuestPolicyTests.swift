@@ -156,3 +156,61 @@ struct SwayGuestPolicyTests {
         #expect(titles == ["[work-2] notes", "[work] [host] terminal"])
     }
 }
+
+/// `--policy FILE`: guests named and trusted by who the kernel says they are.
+@Suite("Guest policy files with sway", .serialized, .tags(.processes))
+struct SwayPolicyFileTests {
+    private func writePolicy(_ runtime: RuntimeDir, _ json: String) throws -> String {
+        let path = runtime.file("policy.json")
+        try json.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test("a rule for the link's unix user names the guest and allows it a virtual keyboard; wtype types through it")
+    func ruleForTheUnixUser() throws {
+        let runtime = try RuntimeDir()
+        let policy = try writePolicy(runtime, #"{"guests": [{"peer": "uid:4242", "name": "nobody-here"}, {"peer": "uid:\#(getuid())", "name": "root-vm", "allow": ["virtual-keyboard"]}]}"#)
+        let chain = try ProxiedSway(hostArguments: ["--policy", policy])
+        defer { chain.stop() }
+        let terminal = try chain.startGuestClient("foot", ["--title", "shell", "sleep", "600"])
+        defer { terminal.terminate() }
+        let title = try waitFor("the guest's window on sway", timeout: 20, poll: 0.2) { () -> String? in
+            try chain.sway.windows().compactMap(\.title).first
+        }
+        #expect(title == "[root-vm] shell")
+        let wtype = try chain.shell(.guest, "wtype -s 200 x 2>&1", timeout: 20, check: false)
+        #expect(wtype.exit.succeeded, "the rule allows a virtual keyboard: \(wtype.stdoutText)")
+        let line = try chain.host.waitForLog(containing: "peer uid:\(getuid())")
+        print("host: \(line)")
+    }
+
+    @Test("a guest no rule names is refused: the host logs who it was and serves the next guest that a rule names")
+    func guestWithoutARuleIsRefused() throws {
+        let runtime = try RuntimeDir()
+        let sway = try Sway(runtime: runtime)
+        defer { _ = sway.stop() }
+        let policy = try writePolicy(runtime, #"{"guests": [{"peer": "tcp:127.0.0.2", "name": "elsewhere"}]}"#)
+        let address = try LinkAddress.freeLoopbackTCP()
+        let host = try Porthole.startHost(runtime: runtime, link: .listen(address), display: sway.socketPath,
+                                          extraArguments: ["--policy", policy])
+        defer { _ = host.terminate() }
+        try host.waitForListening(timeout: 15)
+        let guest = try Porthole.startGuest(runtime: runtime, link: .connect(address), extraArguments: ["--no-reconnect"])
+        defer { _ = guest.terminate() }
+        let line = try host.waitForLog(containing: "refusing a guest link from tcp:127.0.0.1")
+        print("host: \(line)")
+        let exit = guest.waitForExit(timeout: 15)
+        #expect(exit != nil && exit?.succeeded == false, "the refused guest gives up (--no-reconnect)\n\(guest.diagnostics())")
+        #expect(host.isRunning)
+    }
+
+    @Test("a bad policy file stops the host at start with the rule and the reason")
+    func badPolicyFile() throws {
+        let runtime = try RuntimeDir()
+        let policy = try writePolicy(runtime, #"{"guests": [{"peer": "*", "name": "ok"}, {"peer": "uid:1", "name": "x", "allow": ["telepathy"]}]}"#)
+        let result = try runCommand(try portholeBinary(), ["host", "--listen", "unix:\(runtime.file("l.sock"))", "--display", "none", "--policy", policy],
+                                    logDirectory: runtime.path, timeout: 10, check: false)
+        #expect(!result.exit.succeeded)
+        #expect(result.stderr.contains("rule 2: unknown capability 'telepathy'"), "\(result.stderr)")
+    }
+}

@@ -86,12 +86,6 @@ struct SwayHostileInputTests {
             """)
     }
 
-    private func waitForLog(_ process: PortholeProcess, containing text: String, timeout: Double = 10) throws -> String {
-        try waitFor("porthole \(process.role.rawValue) to log '\(text)'", timeout: timeout, poll: 0.05) { () -> String? in
-            process.process.stderr.split(separator: "\n").first { $0.contains(text) }.map(String.init)
-        }
-    }
-
     private func randomFile(_ chain: ProxiedSway, bytes count: Int) throws -> (path: String, data: Data) {
         let path = chain.runtime.file("random-\(count).bin")
         var data = Data(count: count)
@@ -128,8 +122,8 @@ struct SwayHostileInputTests {
         // and the pipe the host proxy writes into loses its reader.
         let head = try chain.shell(.host, "wl-paste -n -t \(Self.mime) | head -c 1000")
         #expect(head.stdout == data.prefix(1000))
-        let hostLine = try waitForLog(chain.host, containing: "the local reader closed it early")
-        let guestLine = try waitForLog(chain.guest, containing: "the reader on the other side of the link closed it early")
+        let hostLine = try chain.host.waitForLog(containing: "the local reader closed it early")
+        let guestLine = try chain.guest.waitForLog(containing: "the reader on the other side of the link closed it early")
         print("reader closed early:\n  \(hostLine)\n  \(guestLine)")
         expectAlive(chain)
 
@@ -166,8 +160,8 @@ struct SwayHostileInputTests {
         #expect(start.bytes.count == 300_000 && Data(start.bytes) == data.prefix(300_000))
         // ...then the target closes its pipe: the guest's write fails.
         pipe.close()
-        let guestLine = try waitForLog(chain.guest, containing: "the local reader closed it early")
-        let hostLine = try waitForLog(chain.host, containing: "the reader on the other side of the link closed it early")
+        let guestLine = try chain.guest.waitForLog(containing: "the local reader closed it early")
+        let hostLine = try chain.host.waitForLog(containing: "the reader on the other side of the link closed it early")
         print("paste target went away:\n  \(guestLine)\n  \(hostLine)")
         // And then it disappears altogether.
         target.close()
@@ -240,7 +234,7 @@ struct SwayHostileInputTests {
         let offer = try client.waitForSelection(offering: "text/plain")
         let never = "application/x-porthole-never-offered"
         let result = readPipe(try client.receive(offer, mime: never), timeout: 15)
-        let line = try waitForLog(chain.host, containing: "\"\(never)\", which was never offered")
+        let line = try chain.host.waitForLog(containing: "\"\(never)\", which was never offered")
         print("mime type never offered: \(line); the pipe gave \(result.bytes.count) bytes, end of file: \(result.eof)")
         #expect(result.eof, "the pipe never ended\n\(chain.diagnostics())")
 
@@ -288,7 +282,7 @@ struct SwayHostileInputTests {
         print("keymap size past its file: the client got: \(error)")
         let expected = "keymap of 1048576 bytes on a 4096-byte resource"
         #expect(error.contains(expected), "\(chain.diagnostics())")
-        let line = try waitForLog(chain.host, containing: expected)
+        let line = try chain.host.waitForLog(containing: expected)
         print("  host logged: \(line)")
         probe.close()
 

@@ -188,7 +188,7 @@ _porthole_host() {
     repeating_flags=()
     non_repeating_flags=(--no-title-label --verbose --trace -h --help)
     repeating_options=(--allow --protocol)
-    non_repeating_options=(--listen --connect --display --region --region-size --name --clipboard --stats)
+    non_repeating_options=(--listen --connect --display --region --region-size --name --clipboard --policy --stats)
     __porthole_offer_flags_options 0
 
     # Offer option value completions
@@ -216,6 +216,9 @@ _porthole_host() {
         ;;
     '--clipboard')
         __porthole_add_completions -W 'both'$'\n''to-guest'$'\n''from-guest'$'\n''none'
+        return
+        ;;
+    '--policy')
         return
         ;;
     '--stats')

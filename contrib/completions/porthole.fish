@@ -23,7 +23,7 @@ function __porthole_parse_tokens -S
         __porthole_parse_subcommand 0 'h/help'
         switch $unparsed_tokens[1]
         case 'host'
-            __porthole_parse_subcommand 0 'listen=' 'connect=' 'display=' 'region=' 'region-size=' 'name=' 'allow=+' 'clipboard=' 'no-title-label' 'stats=' 'verbose' 'trace' 'protocol=+' 'h/help'
+            __porthole_parse_subcommand 0 'listen=' 'connect=' 'display=' 'region=' 'region-size=' 'name=' 'allow=+' 'clipboard=' 'no-title-label' 'policy=' 'stats=' 'verbose' 'trace' 'protocol=+' 'h/help'
         case 'guest'
             __porthole_parse_subcommand -r 1 'listen=' 'connect=' 'socket=' 'no-reconnect' 'region=' 'region-fallback' 'stats=' 'verbose' 'trace' 'protocol=+' 'h/help'
         case 'bench'
@@ -97,6 +97,7 @@ complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_opti
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole host"' -l 'allow' -d 'Let guests have these capabilities, which ordinary applications do not need (comma-separated, repeatable): virtual-keyboard, virtual-pointer, data-control, input-method, screencopy, foreign-toplevel, layer-shell, session-lock, output-management, input-inhibit, shortcuts-inhibit. Default: none.' -rfka ''
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole host" clipboard' -l 'clipboard' -d 'Which way clipboard contents may cross: both, to-guest (host copies reach the guest only), from-guest or none.' -rfka 'both to-guest from-guest none'
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole host" no-title-label' -l 'no-title-label' -d 'Show guest window titles as the guest set them, without the \'[NAME] \' label.'
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole host" policy' -l 'policy' -d 'Name guests and set their policy by who they are: a JSON file of rules matching each link\'s peer (uid:N, vsock:CID, tcp:ADDRESS or *); see the README. Replaces --name, --allow, --clipboard and --no-title-label; a guest no rule matches is refused.' -rfka ''
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole host" stats' -l 'stats' -d 'Write counters as JSON to FILE every second and at exit.' -rfka ''
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole host" verbose' -l 'verbose' -d 'Log every channel and resource event.'
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole host" trace' -l 'trace' -d 'Print every Wayland message forwarded (interface, message, argument names and values) and every link frame, like WAYLAND_DEBUG; also on with PORTHOLE_TRACE=1.'

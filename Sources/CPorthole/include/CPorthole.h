@@ -46,6 +46,10 @@ int porthole_accept(int sock);
 int porthole_pipe(int fds[2]);
 /// The pid of a unix socket's peer (SO_PEERCRED), or -1.
 int porthole_peer_pid(int sock);
+/// Who is at the other end of a connected socket: returns its address family
+/// and fills `uid` (AF_UNIX, from SO_PEERCRED), `cid` (AF_VSOCK) or
+/// `address` (AF_INET/AF_INET6, as text); 0 for another family, -1 on error.
+int porthole_peer_identity(int sock, unsigned *uid, unsigned *cid, char *address, size_t address_length);
 
 /// Memory a client can shrink under us (its shm pool file): between
 /// porthole_fault_guard_begin and _end, a SIGBUS whose address lies in

@@ -155,6 +155,14 @@ final class PortholeProcess: @unchecked Sendable {
         }
     }
 
+    /// Waits until this process logs a line containing `text`, and returns the line.
+    @discardableResult
+    func waitForLog(containing text: String, timeout: Double = 10) throws -> String {
+        try waitFor("porthole \(role.rawValue) to log '\(text)'", timeout: timeout, poll: 0.05) { () -> String? in
+            process.stderr.split(separator: "\n").first { $0.contains(text) }.map(String.init)
+        }
+    }
+
     /// Starts a Wayland client of this guest's socket.
     func startClient(_ executable: String, _ arguments: [String] = [],
                      environment: [String: String] = [:]) throws -> ManagedProcess {
