@@ -22,8 +22,8 @@ struct CommandLineDocsTests {
         let runtime = try RuntimeDir()
         let help = try runCommand(try portholeBinary(), ["host", "--help"], logDirectory: runtime.path).stdoutText
         let options = help.split(separator: "\n").compactMap { line -> String? in
-            let t = line.trimmingCharacters(in: .whitespaces)
-            guard t.hasPrefix("--"), let name = t.split(separator: " ").first else { return nil }
+            // An option's line starts at column 2; wrapped help text is indented further.
+            guard line.hasPrefix("  --"), let name = line.dropFirst(2).split(separator: " ").first else { return nil }
             return String(name.split(separator: ",").first!)
         }
         #expect(options.count > 10)
