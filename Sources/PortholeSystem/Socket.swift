@@ -107,6 +107,14 @@ public enum Socket {
     }
 
     /// Accepts one pending connection, or returns nil when none is waiting.
+    /// Waits until `socket` has something to read (or hung up), at most
+    /// `timeout` seconds; false when the time ran out.
+    public static func waitReadable(_ socket: OwnedFD, timeout: Double) throws(SystemError) -> Bool {
+        var p = pollfd(fd: socket.rawValue, events: Int16(POLLIN), revents: 0)
+        let n = try syscall("poll fd \(socket.rawValue)") { poll(&p, 1, Int32(max(0, min(timeout, 3600)) * 1000)) }
+        return n > 0
+    }
+
     public static func accept(_ listener: OwnedFD) throws(SystemError) -> OwnedFD? {
         while true {
             let r = porthole_accept(listener.rawValue)

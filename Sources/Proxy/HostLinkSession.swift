@@ -1,3 +1,4 @@
+import Glibc
 import Link
 import PortholeSystem
 
@@ -9,6 +10,9 @@ final class HostLinkSession: LinkSessionDelegate {
     private var connections: [ObjectIdentifier: WaylandConnection] = [:]
     /// What this guest is allowed, fixed when its link arrived.
     let policy: GuestPolicy
+    /// The compositor's security context for this guest, once registered.
+    private var securityContext: SecurityContext?
+    private var securityContextTried = false
 
     init(proxy: HostProxy, socket: OwnedFD, name: String, policy: GuestPolicy) throws(SystemError) {
         self.proxy = proxy
@@ -28,7 +32,7 @@ final class HostLinkSession: LinkSessionDelegate {
 
     func session(_ session: LinkSession, opens channel: LinkChannel) throws(ChannelError) {
         let compositor: OwnedFD
-        do { compositor = try Socket.connect(.unix(path: proxy.displayPath)) } catch {
+        do { compositor = try Socket.connect(.unix(path: compositorPath())) } catch {
             throw ChannelError("host compositor unavailable: \(error)")
         }
         let connection: WaylandConnection
@@ -43,7 +47,28 @@ final class HostLinkSession: LinkSessionDelegate {
         connection.onClose = { [unowned self] c in self.connections.removeValue(forKey: ObjectIdentifier(c)) }
     }
 
+    /// Where this guest's compositor connections go: through its security
+    /// context where the compositor offers them (registered at the first
+    /// channel), else the display itself.
+    private func compositorPath() -> String {
+        if !securityContextTried {
+            securityContextTried = true
+            let dir = proxy.displayPath.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+            let instance = "\(getpid())-\(ObjectIdentifier(self).hashValue & 0xFFFF_FFFF)"
+            do {
+                securityContext = try SecurityContext.register(displayPath: proxy.displayPath, guest: name, instance: instance,
+                                                               socketPath: "\(dir)/porthole-\(name)-\(getpid()).sock", tables: proxy.tables)
+                if let c = securityContext { Log.info("\(name): registered with the compositor's security context (engine porthole, app id \(name)) at \(c.socketPath)") }
+            } catch {
+                Log.warning("\(name): \(error); its clients connect to the compositor without one")
+            }
+        }
+        return securityContext?.socketPath ?? proxy.displayPath
+    }
+
     func sessionDidClose(_ session: LinkSession, reason: String) {
+        securityContext?.end()
+        securityContext = nil
         Log.info("\(session.name): closed: \(reason)")
         proxy.sessionEnded(self, reason: reason)
     }

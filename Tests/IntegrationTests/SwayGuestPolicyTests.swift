@@ -214,3 +214,36 @@ struct SwayPolicyFileTests {
         #expect(result.stderr.contains("rule 2: unknown capability 'telepathy'"), "\(result.stderr)")
     }
 }
+
+/// wp_security_context_v1 on a compositor that offers it (a stand-in: sway
+/// 1.7 and weston 10 here do not).
+@Suite("Guests registered under the compositor's security context", .tags(.processes))
+struct SecurityContextTests {
+    @Test("the host registers each guest (engine porthole, app id its name) and connects its clients through the context; the context ends with the link")
+    func guestConnectionsGoThroughTheSecurityContext() throws {
+        let runtime = try RuntimeDir()
+        let compositor = try SecurityContextCompositor(socketPath: runtime.file("wayland-sc"))
+        defer { compositor.stop() }
+        let address = LinkAddress.unix(in: runtime)
+        let host = try Porthole.startHost(runtime: runtime, link: .listen(address), display: compositor.socketPath, extraArguments: ["--name", "vmtest"])
+        defer { _ = host.terminate() }
+        try host.waitForListening(timeout: 15)
+        let guest = try Porthole.startGuest(runtime: runtime, link: .connect(address), socketName: "wayland-guest")
+        try guest.waitForSocket(timeout: 15)
+
+        let info = try runCommand("wayland-info", [], environment: runtime.clientEnvironment(display: "wayland-guest"), logDirectory: runtime.path, timeout: 20)
+        #expect(info.stdoutText.contains("wl_compositor"))
+        #expect(!info.stdoutText.contains("wp_security_context_manager_v1"), "a guest may never make contexts of its own")
+        let contexts = compositor.contexts
+        #expect(contexts.count == 1)
+        #expect(contexts.first?.engine == "porthole" && contexts.first?.appID == "vmtest" && contexts.first?.committed == true, "\(contexts)")
+        #expect(contexts.first?.clients == 1, "the guest's client came through the context's socket")
+        #expect(compositor.displayClients == 1, "only the registration itself used the display socket")
+        try host.waitForLog(containing: "registered with the compositor's security context")
+
+        _ = guest.terminate()
+        _ = try waitFor("the context to end with the link", timeout: 10, poll: 0.1) { () -> Bool? in
+            compositor.contexts.first?.closed == true ? true : nil
+        }
+    }
+}

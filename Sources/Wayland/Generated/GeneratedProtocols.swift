@@ -842,6 +842,17 @@ R! destroy 1
 E ready 1 fd=h region_size=u offset=u
 E failed 1 reason=s
 """#),
+        ("security_context_v1 (protocols/security-context-v1.xml)", #"""
+I wp_security_context_manager_v1 1
+R! destroy 1
+R create_listener 1 id=n:wp_security_context_v1 listen_fd=h close_fd=h
+I wp_security_context_v1 1
+R! destroy 1
+R set_sandbox_engine 1 name=s
+R set_app_id 1 app_id=s
+R set_instance_id 1 instance_id=s
+R commit 1
+"""#),
         ("virtual_keyboard_unstable_v1 (protocols/virtual-keyboard-unstable-v1.xml)", #"""
 I zwp_virtual_keyboard_v1 1
 R keymap 1 format=u fd=h size=u

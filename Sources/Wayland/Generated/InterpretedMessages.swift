@@ -57,6 +57,11 @@ public enum MessageKind: Hashable, Sendable, CaseIterable {
     case gtkPrimarySelectionDeviceSelection
     case xdgToplevelSetTitle
     case wlShellSurfaceSetTitle
+    case wpSecurityContextManagerV1CreateListener
+    case wpSecurityContextV1SetSandboxEngine
+    case wpSecurityContextV1SetAppId
+    case wpSecurityContextV1SetInstanceId
+    case wpSecurityContextV1Commit
 
     /// The kind of a message by its names; nil for a message that is not interpreted.
     public init?(interface: String, message: String, isRequest: Bool) {
@@ -114,6 +119,11 @@ public enum MessageKind: Hashable, Sendable, CaseIterable {
         case ("gtk_primary_selection_device", "selection", false): self = .gtkPrimarySelectionDeviceSelection
         case ("xdg_toplevel", "set_title", true): self = .xdgToplevelSetTitle
         case ("wl_shell_surface", "set_title", true): self = .wlShellSurfaceSetTitle
+        case ("wp_security_context_manager_v1", "create_listener", true): self = .wpSecurityContextManagerV1CreateListener
+        case ("wp_security_context_v1", "set_sandbox_engine", true): self = .wpSecurityContextV1SetSandboxEngine
+        case ("wp_security_context_v1", "set_app_id", true): self = .wpSecurityContextV1SetAppId
+        case ("wp_security_context_v1", "set_instance_id", true): self = .wpSecurityContextV1SetInstanceId
+        case ("wp_security_context_v1", "commit", true): self = .wpSecurityContextV1Commit
         default: return nil
         }
     }
@@ -174,6 +184,11 @@ public enum MessageKind: Hashable, Sendable, CaseIterable {
         case .gtkPrimarySelectionDeviceSelection: GtkPrimarySelectionDeviceSelection.self
         case .xdgToplevelSetTitle: XdgToplevelSetTitle.self
         case .wlShellSurfaceSetTitle: WlShellSurfaceSetTitle.self
+        case .wpSecurityContextManagerV1CreateListener: WpSecurityContextManagerV1CreateListener.self
+        case .wpSecurityContextV1SetSandboxEngine: WpSecurityContextV1SetSandboxEngine.self
+        case .wpSecurityContextV1SetAppId: WpSecurityContextV1SetAppId.self
+        case .wpSecurityContextV1SetInstanceId: WpSecurityContextV1SetInstanceId.self
+        case .wpSecurityContextV1Commit: WpSecurityContextV1Commit.self
         }
     }
 }
@@ -1499,4 +1514,121 @@ public struct WlShellSurfaceSetTitle: TypedMessage, Hashable {
     }
 
     public var args: [WireArg] { [.string(title)] }
+}
+
+/// wp_security_context_manager_v1.create_listener: request 1 of wp_security_context_manager_v1, since version 1.
+public struct WpSecurityContextManagerV1CreateListener: TypedMessage, Hashable {
+    public static let kind = MessageKind.wpSecurityContextManagerV1CreateListener
+    public static let interfaceName = "wp_security_context_manager_v1"
+    public static let messageName = "create_listener"
+    public static let opcode: UInt16 = 1
+    public static let isRequest = true
+
+    /// The new wp_security_context_v1's id.
+    public var id: UInt32
+
+    public init(id: UInt32) {
+        self.id = id
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 3,
+              case .newID(let a0) = args[0],
+              case .fd = args[1],
+              case .fd = args[2]
+        else { return nil }
+        self.init(id: a0)
+    }
+
+    public var args: [WireArg] { [.newID(id), .fd, .fd] }
+}
+
+/// wp_security_context_v1.set_sandbox_engine: request 1 of wp_security_context_v1, since version 1.
+public struct WpSecurityContextV1SetSandboxEngine: TypedMessage, Hashable {
+    public static let kind = MessageKind.wpSecurityContextV1SetSandboxEngine
+    public static let interfaceName = "wp_security_context_v1"
+    public static let messageName = "set_sandbox_engine"
+    public static let opcode: UInt16 = 1
+    public static let isRequest = true
+
+    public var name: [UInt8]
+
+    public init(name: [UInt8]) {
+        self.name = name
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 1,
+              case .string(let a0?) = args[0]
+        else { return nil }
+        self.init(name: a0)
+    }
+
+    public var args: [WireArg] { [.string(name)] }
+}
+
+/// wp_security_context_v1.set_app_id: request 2 of wp_security_context_v1, since version 1.
+public struct WpSecurityContextV1SetAppId: TypedMessage, Hashable {
+    public static let kind = MessageKind.wpSecurityContextV1SetAppId
+    public static let interfaceName = "wp_security_context_v1"
+    public static let messageName = "set_app_id"
+    public static let opcode: UInt16 = 2
+    public static let isRequest = true
+
+    public var appId: [UInt8]
+
+    public init(appId: [UInt8]) {
+        self.appId = appId
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 1,
+              case .string(let a0?) = args[0]
+        else { return nil }
+        self.init(appId: a0)
+    }
+
+    public var args: [WireArg] { [.string(appId)] }
+}
+
+/// wp_security_context_v1.set_instance_id: request 3 of wp_security_context_v1, since version 1.
+public struct WpSecurityContextV1SetInstanceId: TypedMessage, Hashable {
+    public static let kind = MessageKind.wpSecurityContextV1SetInstanceId
+    public static let interfaceName = "wp_security_context_v1"
+    public static let messageName = "set_instance_id"
+    public static let opcode: UInt16 = 3
+    public static let isRequest = true
+
+    public var instanceId: [UInt8]
+
+    public init(instanceId: [UInt8]) {
+        self.instanceId = instanceId
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 1,
+              case .string(let a0?) = args[0]
+        else { return nil }
+        self.init(instanceId: a0)
+    }
+
+    public var args: [WireArg] { [.string(instanceId)] }
+}
+
+/// wp_security_context_v1.commit: request 4 of wp_security_context_v1, since version 1.
+public struct WpSecurityContextV1Commit: TypedMessage, Hashable {
+    public static let kind = MessageKind.wpSecurityContextV1Commit
+    public static let interfaceName = "wp_security_context_v1"
+    public static let messageName = "commit"
+    public static let opcode: UInt16 = 4
+    public static let isRequest = true
+
+    public init() {}
+
+    public init?(_ args: [WireArg]) {
+        guard args.isEmpty else { return nil }
+        self.init()
+    }
+
+    public var args: [WireArg] { [] }
 }
