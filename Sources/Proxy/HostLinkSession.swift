@@ -51,7 +51,7 @@ final class HostLinkSession: LinkSessionDelegate {
     /// context where the compositor offers them (registered at the first
     /// channel), else the display itself.
     private func compositorPath() -> String {
-        if !securityContextTried {
+        if !securityContextTried && proxy.registersSecurityContexts {
             securityContextTried = true
             let dir = proxy.displayPath.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
             let instance = "\(getpid())-\(ObjectIdentifier(self).hashValue & 0xFFFF_FFFF)"

@@ -24,6 +24,9 @@ public final class HostProxy {
     /// wins; when set, a guest no rule matches is refused, and `guestName`
     /// and `policy` are not used.
     public var rules: [GuestRule] = []
+    /// Register each guest under the compositor's wp_security_context_v1
+    /// when it offers one (a short blocking exchange at a guest's first client).
+    public var registersSecurityContexts = true
     private(set) var sessions: [ObjectIdentifier: HostLinkSession] = [:]
     private var listener: OwnedFD?
     private var listenerToken: EventLoop.Token?

@@ -25,8 +25,9 @@ final class SecurityContext {
 
     /// The sandbox engine name the compositor is given.
     static let engine = "porthole"
-    /// How long the compositor may take to answer.
-    static let timeout = 5.0
+    /// How long the compositor may take to answer (the host's loop waits:
+    /// a compositor answers a roundtrip in well under a millisecond).
+    static let timeout = 1.0
 
     /// Registers `guest` with the compositor at `displayPath`; nil when the
     /// compositor offers no security context manager. `socketPath` is where

@@ -48,7 +48,6 @@ import Wayland
             return "\(t.isRequest ? "request" : "event") \(t.interfaceName).\(t.messageName)"
         }
         #expect(generated == listed, "regenerate with scripts/generate-tables")
-        #expect(generated.count == 53)
     }
 
     @Test func everyListedMessageHasItsKindInTheBuiltinTables() throws {
