@@ -11,6 +11,11 @@ public enum DamagePattern: String, Sendable, CaseIterable, Codable {
     /// Many small rectangles spread over the surface: a grid of cells split
     /// into groups, one group repainted per frame, cycling through all.
     case scattered
+    /// What typing looks like: each frame repaints three character cells
+    /// (`typingCell`) in reading order, one in each third of the surface (a
+    /// text field, a terminal line, a cursor moving along), as a text editor
+    /// beside a video would.
+    case typing
 
     /// The damage fraction used when none is given.
     public var defaultFraction: Double {
@@ -18,6 +23,7 @@ public enum DamagePattern: String, Sendable, CaseIterable, Codable {
         case .full: return 1
         case .band: return 0.25
         case .scattered: return 0.02
+        case .typing: return DamagePlan.typingCells * Double(DamagePlan.typingCell.width * DamagePlan.typingCell.height) / (1920 * 1080)
         }
     }
 }
@@ -61,6 +67,9 @@ public struct DamagePlan: Sendable {
 
     /// Rectangles per frame in the scattered layout (fewer on tiny surfaces).
     public static let scatteredRectangles = 16
+    /// One typed character, in pixels, and how many a typing frame repaints.
+    public static let typingCell = (width: 10, height: 20)
+    static let typingCells = 3.0
 
     /// The plan for a `width` x `height` surface. `fraction` is in (0, 1];
     /// full damage ignores it.
@@ -68,7 +77,9 @@ public struct DamagePlan: Sendable {
         precondition(width > 0 && height > 0)
         precondition(fraction > 0 && fraction <= 1, "damage fraction \(fraction) is not in (0, 1]")
         self.pattern = pattern
-        self.fraction = pattern == .full ? 1 : fraction
+        // Typing repaints character cells, whatever fraction was asked for.
+        self.fraction = pattern == .full ? 1 : pattern == .typing
+            ? min(1, Self.typingCells * Double(Self.typingCell.width * Self.typingCell.height) / Double(width * height)) : fraction
         self.width = width
         self.height = height
         var columns = 1, rows = 1, cellWidth = width, cellHeight = height
@@ -100,6 +111,20 @@ public struct DamagePlan: Sendable {
             cellsOfGroup = Array(repeating: [], count: groups)
             for c in 0..<total { cellsOfGroup[groupOfCell[c]].append(c) }
             period = groups
+        case .typing:
+            // Character cells in reading order, in three thirds of the
+            // surface; frame k repaints cell k of each third.
+            columns = max(1, width / Self.typingCell.width)
+            rows = max(3, height / Self.typingCell.height)
+            cellWidth = width / columns
+            cellHeight = height / rows
+            let third = columns * rows / 3
+            groupOfCell = (0..<(columns * rows)).map { c in min(c % max(1, third), max(1, third) - 1) }
+            cellsOfGroup = Array(repeating: [], count: max(1, third))
+            for c in 0..<(3 * third) { cellsOfGroup[c % third].append(c) }
+            // Cells past the last whole third are never repainted.
+            for c in (3 * third)..<(columns * rows) { groupOfCell[c] = -1 }
+            period = max(1, third)
         }
         self.columns = columns
         self.rows = rows
@@ -129,7 +154,7 @@ public struct DamagePlan: Sendable {
         case .band:
             let b = slot(frame: frame)
             return [PixelRect(x: 0, y: bandStart(b), width: width, height: bandStart(b + 1) - bandStart(b))]
-        case .scattered:
+        case .scattered, .typing:
             return cellsOfGroup[slot(frame: frame)].map { cell($0) }
         }
     }
@@ -149,9 +174,10 @@ public struct DamagePlan: Sendable {
         PixelRect(x: (c % columns) * cellWidth, y: (c / columns) * cellHeight, width: cellWidth, height: cellHeight)
     }
 
-    /// The last frame j <= `frame` that painted slot `s` (0 if only frame 0 did).
+    /// The last frame j <= `frame` that painted slot `s` (0 if only frame 0
+    /// did; slot -1 is never repainted).
     private func lastPainted(slot s: Int, frame: Int) -> Int {
-        guard frame >= 1 else { return 0 }
+        guard frame >= 1, s >= 0 else { return 0 }
         let back = ((frame - 1 - s) % period + period) % period
         let j = frame - back
         return j >= 1 ? j : 0
@@ -165,7 +191,7 @@ public struct DamagePlan: Sendable {
             return frame
         case .band:
             return lastPainted(slot: band(ofRow: y), frame: frame)
-        case .scattered:
+        case .scattered, .typing:
             let col = x / cellWidth, row = y / cellHeight
             guard col < columns, row < rows else { return 0 }
             return lastPainted(slot: groupOfCell[row * columns + col], frame: frame)
@@ -176,7 +202,7 @@ public struct DamagePlan: Sendable {
     /// whole width, each showing one frame's pattern (adjacent spans of the
     /// same frame merged).
     public func spans(row y: Int, frame: Int) -> [RowSpan] {
-        if isFull(frame: frame) || pattern != .scattered {
+        if isFull(frame: frame) || (pattern != .scattered && pattern != .typing) {
             return [RowSpan(x0: 0, x1: width, frame: lastPainted(frame: frame, x: 0, y: y))]
         }
         var out: [RowSpan] = []
@@ -207,13 +233,17 @@ public struct DamagePlan: Sendable {
         switch pattern {
         case .full: return 1
         case .band: return 1
-        case .scattered: return cellsOfGroup.map(\.count).max() ?? 1
+        case .scattered, .typing: return cellsOfGroup.map(\.count).max() ?? 1
         }
     }
 
     /// A short name such as "full", "band 25%" or "scattered 2%".
     public var label: String {
-        pattern == .full ? "full" : "\(pattern.rawValue) \(percent(fraction))"
+        switch pattern {
+        case .full: return "full"
+        case .typing: return "typing"
+        default: return "\(pattern.rawValue) \(percent(fraction))"
+        }
     }
 }
 

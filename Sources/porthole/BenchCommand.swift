@@ -39,7 +39,7 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Surface size in pixels.", valueName: "WxH"))
     var size = "1920x1080"
 
-    @Option(name: .long, help: ArgumentHelp("Damage layout: full, band (a moving band of rows) or scattered (small rectangles).", valueName: "full|band|scattered"))
+    @Option(name: .long, help: ArgumentHelp("Damage layout: full, band (a moving band of rows), scattered (small rectangles) or typing (three character cells a frame).", valueName: "full|band|scattered|typing"))
     var pattern: DamagePattern = .full
 
     @Option(name: .long, help: ArgumentHelp("Share of the surface each frame repaints (default: 1 full, 0.25 band, 0.02 scattered).", valueName: "FRACTION"))

@@ -48,7 +48,7 @@ import Testing
         #expect(Set(rects.map { $0.x / 480 }).count == 4, "and every quarter of the width")
     }
 
-    @Test(arguments: [DamagePattern.band, .scattered])
+    @Test(arguments: [DamagePattern.band, .scattered, .typing])
     func rectanglesStayInsideAndNeverOverlap(pattern: DamagePattern) {
         let (w, h) = (203, 117)
         let plan = DamagePlan(pattern: pattern, fraction: pattern == .band ? 0.25 : 0.05, width: w, height: h)
@@ -64,7 +64,7 @@ import Testing
     }
 
     /// lastPainted and spans agree with actually replaying the frames.
-    @Test(arguments: [DamagePattern.full, .band, .scattered])
+    @Test(arguments: [DamagePattern.full, .band, .scattered, .typing])
     func lastPaintedMatchesAReplay(pattern: DamagePattern) {
         let (w, h) = (150, 90)
         let plan = DamagePlan(pattern: pattern, fraction: pattern.defaultFraction == 0.02 ? 0.05 : pattern.defaultFraction, width: w, height: h)
@@ -88,5 +88,19 @@ import Testing
                 }
             }
         }
+    }
+
+    @Test func typingRepaintsThreeCharacterCellsAFrameOneInEachThird() {
+        let plan = DamagePlan(pattern: .typing, fraction: 0.5, width: 1280, height: 720)
+        #expect(plan.label == "typing")
+        for k in [1, 2, 500] {
+            let rects = plan.rects(frame: k)
+            #expect(rects.count == 3)
+            #expect(rects.allSatisfy { $0.width == 10 && $0.height == 20 })
+            #expect(Set(rects.map { $0.y * 3 / 720 }) == [0, 1, 2], "one cell in each third of the surface")
+        }
+        // Frame k + 1 types the next character of each line.
+        #expect(plan.rects(frame: 2)[0].x == plan.rects(frame: 1)[0].x + 10)
+        #expect(plan.measuredFraction < 0.001, "a few small rectangles: \(plan.measuredFraction)")
     }
 }

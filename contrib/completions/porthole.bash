@@ -281,7 +281,7 @@ _porthole_bench() {
         return
         ;;
     '--pattern')
-        __porthole_add_completions -W 'full'$'\n''band'$'\n''scattered'
+        __porthole_add_completions -W 'full'$'\n''band'$'\n''scattered'$'\n''typing'
         return
         ;;
     '--damage')
