@@ -149,4 +149,10 @@ extension Tag {
     /// wl-copy, a shell...). The fast tier skips these:
     /// `swift test --skip-build --skip processes` (see README, Testing).
     @Tag public static var processes: Self
+
+    /// The test runs real desktop applications (GTK, Qt, browsers, mpv,
+    /// terminals) directly and through the proxies: the slowest suite, kept
+    /// apart so it can be run or skipped on its own
+    /// (`swift test --filter SwayApplicationMatrixTests`).
+    @Tag public static var applications: Self
 }
