@@ -8,8 +8,8 @@ import Testing
 /// directly (a window of the same size and title, the same decoration
 /// answer) and keep working: wtype, typing on the host side as a user at the
 /// host's keyboard would, must reach it. Sway's renderer here (pixman) offers
-/// no dmabuf and Porthole hides it anyway, so the browsers must draw with
-/// wl_shm both ways.
+/// no dmabuf and Porthole hides it anyway, so the browsers (in software
+/// rendering) must draw with wl_shm both ways; a GPU compositor is not tested.
 ///
 /// The host runs with `--no-title-label`, so titles compare equal.
 @Suite("Real applications on sway, directly and through Porthole", .serialized, .tags(.processes, .applications))
@@ -40,7 +40,7 @@ struct SwayApplicationMatrixTests {
 
         // Directly, the app must do what the matrix checks; otherwise the
         // comparison below would show nothing.
-        #expect(direct.inputReached, "directly on sway, typing into \(app.name) did not work (\(app.effect)): \(direct.inputDetail)\n\(direct.logs)")
+        #expect(direct.inputReached, "directly on sway, typing into \(app.name) did not work (\(app.effect)): \(direct.inputDetail); \(direct.keyEvents) wl_keyboard.key events reached it\n\(direct.logs)")
         #expect(direct.decoration?.kind == app.decorations, "directly: \(direct.decoration.map(String.init(describing:)) ?? "no decoration protocol used")")
         #expect(direct.shmPools > 0 && direct.colors > 8)
 
@@ -49,9 +49,11 @@ struct SwayApplicationMatrixTests {
         #expect(proxied.window.title == direct.window.title)
         #expect(Set(missing).isSubset(of: Self.hiddenOnPurpose), "globals the app bound directly but not through Porthole: \(missing)")
         #expect(proxied.decoration == direct.decoration)
-        #expect(proxied.dmabufBuffers == 0 && proxied.shmPools > 0, "through Porthole the app must draw with wl_shm")
+        // (No dmabuf count is asserted: neither sway here nor Porthole offers
+        // the global, so it cannot be anything but 0; it is printed above.)
+        #expect(proxied.shmPools > 0, "through Porthole the app must draw with wl_shm")
         #expect(proxied.colors > 8, "the window through Porthole shows a drawn picture, not a blank area")
-        #expect(proxied.inputReached, "typed input did not reach \(app.name) through Porthole (\(app.effect)): \(proxied.inputDetail)\n\(proxied.logs)\n\(chain.diagnostics(tailLines: 15))")
+        #expect(proxied.inputReached, "typed input did not reach \(app.name) through Porthole (\(app.effect)): \(proxied.inputDetail); \(proxied.keyEvents) wl_keyboard.key events reached it (directly \(direct.keyEvents))\n\(proxied.logs)\n\(chain.diagnostics(tailLines: 15))")
         #expect(try chain.host.stats()["client_errors"] == 0, "\(chain.diagnostics())")
         #expect(try chain.guest.stats()["client_errors"] == 0, "\(chain.diagnostics())")
         for proxy in [chain.host, chain.guest] {
