@@ -129,7 +129,8 @@ import Wayland
 
     /// The XML in protocols/ is what the generated tables hold: a change to
     /// a file there needs scripts/generate-tables to be run again.
-    @Test(arguments: ["wlr-data-control-unstable-v1.xml", "ext-data-control-v1.xml", "virtual-keyboard-unstable-v1.xml"])
+    @Test(arguments: ["wlr-data-control-unstable-v1.xml", "ext-data-control-v1.xml", "virtual-keyboard-unstable-v1.xml",
+                      "porthole-buffer-producer-v1.xml", "porthole-buffer-consumer-v1.xml"])
     func projectProtocolsAreInTheBuiltinTables(file: String) throws {
         var root = URL(fileURLWithPath: #filePath)
         for _ in 0..<3 { root.deleteLastPathComponent() }  // file, WaylandTests, Tests

@@ -833,6 +833,37 @@ R! release 1
 R request_mode 1 mode=u
 E mode 1 mode=u
 """#),
+        ("porthole_buffer_consumer_v1 (protocols/porthole-buffer-consumer-v1.xml)", #"""
+I porthole_buffer_consumer_v1 1
+R! destroy 1
+R subscribe 1 id=n:porthole_buffer_subscription_v1 application=s guest=?s
+I porthole_buffer_subscription_v1 1
+R! destroy 1
+E guest_connected 1 guest=s
+E guest_disconnected 1 guest=s
+E buffer_added 1 buffer=n:porthole_buffer_view_v1 guest=s application=s fd=h offset=u size=u
+E reset 1 guest=s generation=u
+I porthole_buffer_view_v1 1
+R! destroy 1
+R release 1 sequence=u
+E property 1 name=s value=s
+E done 1
+E updated 1 sequence=u damage=a render_usec=u
+E removed 1
+"""#),
+        ("porthole_buffer_producer_v1 (protocols/porthole-buffer-producer-v1.xml)", #"""
+I porthole_buffer_producer_v1 1
+R! destroy 1
+R register 1 id=n:porthole_buffer_v1 fd=h offset=u size=u application=s
+R reset 1
+I porthole_buffer_v1 1
+R! destroy 1
+R set_property 1 name=s value=s
+R publish 1
+R update 1 x=i y=i width=i height=i
+R present 1 sequence=u render_usec=u
+E released 1 sequence=u
+"""#),
         ("porthole_shared_memory_v1 (protocols/porthole-shared-memory-v1.xml)", #"""
 I porthole_shared_memory_v1 1
 R! destroy 1

@@ -62,6 +62,29 @@ public enum MessageKind: Hashable, Sendable, CaseIterable {
     case wpSecurityContextV1SetAppId
     case wpSecurityContextV1SetInstanceId
     case wpSecurityContextV1Commit
+    case wlCallbackDone
+    case portholeBufferProducerV1Register
+    case portholeBufferProducerV1Reset
+    case portholeBufferProducerV1Destroy
+    case portholeBufferV1SetProperty
+    case portholeBufferV1Publish
+    case portholeBufferV1Update
+    case portholeBufferV1Present
+    case portholeBufferV1Destroy
+    case portholeBufferV1Released
+    case portholeBufferConsumerV1Subscribe
+    case portholeBufferConsumerV1Destroy
+    case portholeBufferSubscriptionV1Destroy
+    case portholeBufferSubscriptionV1GuestConnected
+    case portholeBufferSubscriptionV1GuestDisconnected
+    case portholeBufferSubscriptionV1BufferAdded
+    case portholeBufferSubscriptionV1Reset
+    case portholeBufferViewV1Release
+    case portholeBufferViewV1Destroy
+    case portholeBufferViewV1Property
+    case portholeBufferViewV1Done
+    case portholeBufferViewV1Updated
+    case portholeBufferViewV1Removed
 
     /// The kind of a message by its names; nil for a message that is not interpreted.
     public init?(interface: String, message: String, isRequest: Bool) {
@@ -124,6 +147,29 @@ public enum MessageKind: Hashable, Sendable, CaseIterable {
         case ("wp_security_context_v1", "set_app_id", true): self = .wpSecurityContextV1SetAppId
         case ("wp_security_context_v1", "set_instance_id", true): self = .wpSecurityContextV1SetInstanceId
         case ("wp_security_context_v1", "commit", true): self = .wpSecurityContextV1Commit
+        case ("wl_callback", "done", false): self = .wlCallbackDone
+        case ("porthole_buffer_producer_v1", "register", true): self = .portholeBufferProducerV1Register
+        case ("porthole_buffer_producer_v1", "reset", true): self = .portholeBufferProducerV1Reset
+        case ("porthole_buffer_producer_v1", "destroy", true): self = .portholeBufferProducerV1Destroy
+        case ("porthole_buffer_v1", "set_property", true): self = .portholeBufferV1SetProperty
+        case ("porthole_buffer_v1", "publish", true): self = .portholeBufferV1Publish
+        case ("porthole_buffer_v1", "update", true): self = .portholeBufferV1Update
+        case ("porthole_buffer_v1", "present", true): self = .portholeBufferV1Present
+        case ("porthole_buffer_v1", "destroy", true): self = .portholeBufferV1Destroy
+        case ("porthole_buffer_v1", "released", false): self = .portholeBufferV1Released
+        case ("porthole_buffer_consumer_v1", "subscribe", true): self = .portholeBufferConsumerV1Subscribe
+        case ("porthole_buffer_consumer_v1", "destroy", true): self = .portholeBufferConsumerV1Destroy
+        case ("porthole_buffer_subscription_v1", "destroy", true): self = .portholeBufferSubscriptionV1Destroy
+        case ("porthole_buffer_subscription_v1", "guest_connected", false): self = .portholeBufferSubscriptionV1GuestConnected
+        case ("porthole_buffer_subscription_v1", "guest_disconnected", false): self = .portholeBufferSubscriptionV1GuestDisconnected
+        case ("porthole_buffer_subscription_v1", "buffer_added", false): self = .portholeBufferSubscriptionV1BufferAdded
+        case ("porthole_buffer_subscription_v1", "reset", false): self = .portholeBufferSubscriptionV1Reset
+        case ("porthole_buffer_view_v1", "release", true): self = .portholeBufferViewV1Release
+        case ("porthole_buffer_view_v1", "destroy", true): self = .portholeBufferViewV1Destroy
+        case ("porthole_buffer_view_v1", "property", false): self = .portholeBufferViewV1Property
+        case ("porthole_buffer_view_v1", "done", false): self = .portholeBufferViewV1Done
+        case ("porthole_buffer_view_v1", "updated", false): self = .portholeBufferViewV1Updated
+        case ("porthole_buffer_view_v1", "removed", false): self = .portholeBufferViewV1Removed
         default: return nil
         }
     }
@@ -189,6 +235,29 @@ public enum MessageKind: Hashable, Sendable, CaseIterable {
         case .wpSecurityContextV1SetAppId: WpSecurityContextV1SetAppId.self
         case .wpSecurityContextV1SetInstanceId: WpSecurityContextV1SetInstanceId.self
         case .wpSecurityContextV1Commit: WpSecurityContextV1Commit.self
+        case .wlCallbackDone: WlCallbackDone.self
+        case .portholeBufferProducerV1Register: PortholeBufferProducerV1Register.self
+        case .portholeBufferProducerV1Reset: PortholeBufferProducerV1Reset.self
+        case .portholeBufferProducerV1Destroy: PortholeBufferProducerV1Destroy.self
+        case .portholeBufferV1SetProperty: PortholeBufferV1SetProperty.self
+        case .portholeBufferV1Publish: PortholeBufferV1Publish.self
+        case .portholeBufferV1Update: PortholeBufferV1Update.self
+        case .portholeBufferV1Present: PortholeBufferV1Present.self
+        case .portholeBufferV1Destroy: PortholeBufferV1Destroy.self
+        case .portholeBufferV1Released: PortholeBufferV1Released.self
+        case .portholeBufferConsumerV1Subscribe: PortholeBufferConsumerV1Subscribe.self
+        case .portholeBufferConsumerV1Destroy: PortholeBufferConsumerV1Destroy.self
+        case .portholeBufferSubscriptionV1Destroy: PortholeBufferSubscriptionV1Destroy.self
+        case .portholeBufferSubscriptionV1GuestConnected: PortholeBufferSubscriptionV1GuestConnected.self
+        case .portholeBufferSubscriptionV1GuestDisconnected: PortholeBufferSubscriptionV1GuestDisconnected.self
+        case .portholeBufferSubscriptionV1BufferAdded: PortholeBufferSubscriptionV1BufferAdded.self
+        case .portholeBufferSubscriptionV1Reset: PortholeBufferSubscriptionV1Reset.self
+        case .portholeBufferViewV1Release: PortholeBufferViewV1Release.self
+        case .portholeBufferViewV1Destroy: PortholeBufferViewV1Destroy.self
+        case .portholeBufferViewV1Property: PortholeBufferViewV1Property.self
+        case .portholeBufferViewV1Done: PortholeBufferViewV1Done.self
+        case .portholeBufferViewV1Updated: PortholeBufferViewV1Updated.self
+        case .portholeBufferViewV1Removed: PortholeBufferViewV1Removed.self
         }
     }
 }
@@ -1622,6 +1691,563 @@ public struct WpSecurityContextV1Commit: TypedMessage, Hashable {
     public static let messageName = "commit"
     public static let opcode: UInt16 = 4
     public static let isRequest = true
+
+    public init() {}
+
+    public init?(_ args: [WireArg]) {
+        guard args.isEmpty else { return nil }
+        self.init()
+    }
+
+    public var args: [WireArg] { [] }
+}
+
+/// wl_callback.done: event 0 of wl_callback, since version 1.
+public struct WlCallbackDone: TypedMessage, Hashable {
+    public static let kind = MessageKind.wlCallbackDone
+    public static let interfaceName = "wl_callback"
+    public static let messageName = "done"
+    public static let opcode: UInt16 = 0
+    public static let isRequest = false
+
+    public var callbackData: UInt32
+
+    public init(callbackData: UInt32) {
+        self.callbackData = callbackData
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 1,
+              case .uint(let a0) = args[0]
+        else { return nil }
+        self.init(callbackData: a0)
+    }
+
+    public var args: [WireArg] { [.uint(callbackData)] }
+}
+
+/// porthole_buffer_producer_v1.register: request 1 of porthole_buffer_producer_v1, since version 1.
+public struct PortholeBufferProducerV1Register: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferProducerV1Register
+    public static let interfaceName = "porthole_buffer_producer_v1"
+    public static let messageName = "register"
+    public static let opcode: UInt16 = 1
+    public static let isRequest = true
+
+    /// The new porthole_buffer_v1's id.
+    public var id: UInt32
+    public var offset: UInt32
+    public var size: UInt32
+    public var application: [UInt8]
+
+    public init(id: UInt32, offset: UInt32, size: UInt32, application: [UInt8]) {
+        self.id = id
+        self.offset = offset
+        self.size = size
+        self.application = application
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 5,
+              case .newID(let a0) = args[0],
+              case .fd = args[1],
+              case .uint(let a2) = args[2],
+              case .uint(let a3) = args[3],
+              case .string(let a4?) = args[4]
+        else { return nil }
+        self.init(id: a0, offset: a2, size: a3, application: a4)
+    }
+
+    public var args: [WireArg] { [.newID(id), .fd, .uint(offset), .uint(size), .string(application)] }
+}
+
+/// porthole_buffer_producer_v1.reset: request 2 of porthole_buffer_producer_v1, since version 1.
+public struct PortholeBufferProducerV1Reset: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferProducerV1Reset
+    public static let interfaceName = "porthole_buffer_producer_v1"
+    public static let messageName = "reset"
+    public static let opcode: UInt16 = 2
+    public static let isRequest = true
+
+    public init() {}
+
+    public init?(_ args: [WireArg]) {
+        guard args.isEmpty else { return nil }
+        self.init()
+    }
+
+    public var args: [WireArg] { [] }
+}
+
+/// porthole_buffer_producer_v1.destroy: request 0 of porthole_buffer_producer_v1, since version 1.
+public struct PortholeBufferProducerV1Destroy: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferProducerV1Destroy
+    public static let interfaceName = "porthole_buffer_producer_v1"
+    public static let messageName = "destroy"
+    public static let opcode: UInt16 = 0
+    public static let isRequest = true
+
+    public init() {}
+
+    public init?(_ args: [WireArg]) {
+        guard args.isEmpty else { return nil }
+        self.init()
+    }
+
+    public var args: [WireArg] { [] }
+}
+
+/// porthole_buffer_v1.set_property: request 1 of porthole_buffer_v1, since version 1.
+public struct PortholeBufferV1SetProperty: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferV1SetProperty
+    public static let interfaceName = "porthole_buffer_v1"
+    public static let messageName = "set_property"
+    public static let opcode: UInt16 = 1
+    public static let isRequest = true
+
+    public var name: [UInt8]
+    public var value: [UInt8]
+
+    public init(name: [UInt8], value: [UInt8]) {
+        self.name = name
+        self.value = value
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 2,
+              case .string(let a0?) = args[0],
+              case .string(let a1?) = args[1]
+        else { return nil }
+        self.init(name: a0, value: a1)
+    }
+
+    public var args: [WireArg] { [.string(name), .string(value)] }
+}
+
+/// porthole_buffer_v1.publish: request 2 of porthole_buffer_v1, since version 1.
+public struct PortholeBufferV1Publish: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferV1Publish
+    public static let interfaceName = "porthole_buffer_v1"
+    public static let messageName = "publish"
+    public static let opcode: UInt16 = 2
+    public static let isRequest = true
+
+    public init() {}
+
+    public init?(_ args: [WireArg]) {
+        guard args.isEmpty else { return nil }
+        self.init()
+    }
+
+    public var args: [WireArg] { [] }
+}
+
+/// porthole_buffer_v1.update: request 3 of porthole_buffer_v1, since version 1.
+public struct PortholeBufferV1Update: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferV1Update
+    public static let interfaceName = "porthole_buffer_v1"
+    public static let messageName = "update"
+    public static let opcode: UInt16 = 3
+    public static let isRequest = true
+
+    public var x: Int32
+    public var y: Int32
+    public var width: Int32
+    public var height: Int32
+
+    public init(x: Int32, y: Int32, width: Int32, height: Int32) {
+        self.x = x
+        self.y = y
+        self.width = width
+        self.height = height
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 4,
+              case .int(let a0) = args[0],
+              case .int(let a1) = args[1],
+              case .int(let a2) = args[2],
+              case .int(let a3) = args[3]
+        else { return nil }
+        self.init(x: a0, y: a1, width: a2, height: a3)
+    }
+
+    public var args: [WireArg] { [.int(x), .int(y), .int(width), .int(height)] }
+}
+
+/// porthole_buffer_v1.present: request 4 of porthole_buffer_v1, since version 1.
+public struct PortholeBufferV1Present: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferV1Present
+    public static let interfaceName = "porthole_buffer_v1"
+    public static let messageName = "present"
+    public static let opcode: UInt16 = 4
+    public static let isRequest = true
+
+    public var sequence: UInt32
+    public var renderUsec: UInt32
+
+    public init(sequence: UInt32, renderUsec: UInt32) {
+        self.sequence = sequence
+        self.renderUsec = renderUsec
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 2,
+              case .uint(let a0) = args[0],
+              case .uint(let a1) = args[1]
+        else { return nil }
+        self.init(sequence: a0, renderUsec: a1)
+    }
+
+    public var args: [WireArg] { [.uint(sequence), .uint(renderUsec)] }
+}
+
+/// porthole_buffer_v1.destroy: request 0 of porthole_buffer_v1, since version 1.
+public struct PortholeBufferV1Destroy: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferV1Destroy
+    public static let interfaceName = "porthole_buffer_v1"
+    public static let messageName = "destroy"
+    public static let opcode: UInt16 = 0
+    public static let isRequest = true
+
+    public init() {}
+
+    public init?(_ args: [WireArg]) {
+        guard args.isEmpty else { return nil }
+        self.init()
+    }
+
+    public var args: [WireArg] { [] }
+}
+
+/// porthole_buffer_v1.released: event 0 of porthole_buffer_v1, since version 1.
+public struct PortholeBufferV1Released: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferV1Released
+    public static let interfaceName = "porthole_buffer_v1"
+    public static let messageName = "released"
+    public static let opcode: UInt16 = 0
+    public static let isRequest = false
+
+    public var sequence: UInt32
+
+    public init(sequence: UInt32) {
+        self.sequence = sequence
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 1,
+              case .uint(let a0) = args[0]
+        else { return nil }
+        self.init(sequence: a0)
+    }
+
+    public var args: [WireArg] { [.uint(sequence)] }
+}
+
+/// porthole_buffer_consumer_v1.subscribe: request 1 of porthole_buffer_consumer_v1, since version 1.
+public struct PortholeBufferConsumerV1Subscribe: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferConsumerV1Subscribe
+    public static let interfaceName = "porthole_buffer_consumer_v1"
+    public static let messageName = "subscribe"
+    public static let opcode: UInt16 = 1
+    public static let isRequest = true
+
+    /// The new porthole_buffer_subscription_v1's id.
+    public var id: UInt32
+    public var application: [UInt8]
+    public var guest: [UInt8]?
+
+    public init(id: UInt32, application: [UInt8], guest: [UInt8]?) {
+        self.id = id
+        self.application = application
+        self.guest = guest
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 3,
+              case .newID(let a0) = args[0],
+              case .string(let a1?) = args[1],
+              case .string(let a2) = args[2]
+        else { return nil }
+        self.init(id: a0, application: a1, guest: a2)
+    }
+
+    public var args: [WireArg] { [.newID(id), .string(application), .string(guest)] }
+}
+
+/// porthole_buffer_consumer_v1.destroy: request 0 of porthole_buffer_consumer_v1, since version 1.
+public struct PortholeBufferConsumerV1Destroy: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferConsumerV1Destroy
+    public static let interfaceName = "porthole_buffer_consumer_v1"
+    public static let messageName = "destroy"
+    public static let opcode: UInt16 = 0
+    public static let isRequest = true
+
+    public init() {}
+
+    public init?(_ args: [WireArg]) {
+        guard args.isEmpty else { return nil }
+        self.init()
+    }
+
+    public var args: [WireArg] { [] }
+}
+
+/// porthole_buffer_subscription_v1.destroy: request 0 of porthole_buffer_subscription_v1, since version 1.
+public struct PortholeBufferSubscriptionV1Destroy: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferSubscriptionV1Destroy
+    public static let interfaceName = "porthole_buffer_subscription_v1"
+    public static let messageName = "destroy"
+    public static let opcode: UInt16 = 0
+    public static let isRequest = true
+
+    public init() {}
+
+    public init?(_ args: [WireArg]) {
+        guard args.isEmpty else { return nil }
+        self.init()
+    }
+
+    public var args: [WireArg] { [] }
+}
+
+/// porthole_buffer_subscription_v1.guest_connected: event 0 of porthole_buffer_subscription_v1, since version 1.
+public struct PortholeBufferSubscriptionV1GuestConnected: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferSubscriptionV1GuestConnected
+    public static let interfaceName = "porthole_buffer_subscription_v1"
+    public static let messageName = "guest_connected"
+    public static let opcode: UInt16 = 0
+    public static let isRequest = false
+
+    public var guest: [UInt8]
+
+    public init(guest: [UInt8]) {
+        self.guest = guest
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 1,
+              case .string(let a0?) = args[0]
+        else { return nil }
+        self.init(guest: a0)
+    }
+
+    public var args: [WireArg] { [.string(guest)] }
+}
+
+/// porthole_buffer_subscription_v1.guest_disconnected: event 1 of porthole_buffer_subscription_v1, since version 1.
+public struct PortholeBufferSubscriptionV1GuestDisconnected: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferSubscriptionV1GuestDisconnected
+    public static let interfaceName = "porthole_buffer_subscription_v1"
+    public static let messageName = "guest_disconnected"
+    public static let opcode: UInt16 = 1
+    public static let isRequest = false
+
+    public var guest: [UInt8]
+
+    public init(guest: [UInt8]) {
+        self.guest = guest
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 1,
+              case .string(let a0?) = args[0]
+        else { return nil }
+        self.init(guest: a0)
+    }
+
+    public var args: [WireArg] { [.string(guest)] }
+}
+
+/// porthole_buffer_subscription_v1.buffer_added: event 2 of porthole_buffer_subscription_v1, since version 1.
+public struct PortholeBufferSubscriptionV1BufferAdded: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferSubscriptionV1BufferAdded
+    public static let interfaceName = "porthole_buffer_subscription_v1"
+    public static let messageName = "buffer_added"
+    public static let opcode: UInt16 = 2
+    public static let isRequest = false
+
+    /// The new porthole_buffer_view_v1's id.
+    public var buffer: UInt32
+    public var guest: [UInt8]
+    public var application: [UInt8]
+    public var offset: UInt32
+    public var size: UInt32
+
+    public init(buffer: UInt32, guest: [UInt8], application: [UInt8], offset: UInt32, size: UInt32) {
+        self.buffer = buffer
+        self.guest = guest
+        self.application = application
+        self.offset = offset
+        self.size = size
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 6,
+              case .newID(let a0) = args[0],
+              case .string(let a1?) = args[1],
+              case .string(let a2?) = args[2],
+              case .fd = args[3],
+              case .uint(let a4) = args[4],
+              case .uint(let a5) = args[5]
+        else { return nil }
+        self.init(buffer: a0, guest: a1, application: a2, offset: a4, size: a5)
+    }
+
+    public var args: [WireArg] { [.newID(buffer), .string(guest), .string(application), .fd, .uint(offset), .uint(size)] }
+}
+
+/// porthole_buffer_subscription_v1.reset: event 3 of porthole_buffer_subscription_v1, since version 1.
+public struct PortholeBufferSubscriptionV1Reset: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferSubscriptionV1Reset
+    public static let interfaceName = "porthole_buffer_subscription_v1"
+    public static let messageName = "reset"
+    public static let opcode: UInt16 = 3
+    public static let isRequest = false
+
+    public var guest: [UInt8]
+    public var generation: UInt32
+
+    public init(guest: [UInt8], generation: UInt32) {
+        self.guest = guest
+        self.generation = generation
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 2,
+              case .string(let a0?) = args[0],
+              case .uint(let a1) = args[1]
+        else { return nil }
+        self.init(guest: a0, generation: a1)
+    }
+
+    public var args: [WireArg] { [.string(guest), .uint(generation)] }
+}
+
+/// porthole_buffer_view_v1.release: request 1 of porthole_buffer_view_v1, since version 1.
+public struct PortholeBufferViewV1Release: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferViewV1Release
+    public static let interfaceName = "porthole_buffer_view_v1"
+    public static let messageName = "release"
+    public static let opcode: UInt16 = 1
+    public static let isRequest = true
+
+    public var sequence: UInt32
+
+    public init(sequence: UInt32) {
+        self.sequence = sequence
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 1,
+              case .uint(let a0) = args[0]
+        else { return nil }
+        self.init(sequence: a0)
+    }
+
+    public var args: [WireArg] { [.uint(sequence)] }
+}
+
+/// porthole_buffer_view_v1.destroy: request 0 of porthole_buffer_view_v1, since version 1.
+public struct PortholeBufferViewV1Destroy: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferViewV1Destroy
+    public static let interfaceName = "porthole_buffer_view_v1"
+    public static let messageName = "destroy"
+    public static let opcode: UInt16 = 0
+    public static let isRequest = true
+
+    public init() {}
+
+    public init?(_ args: [WireArg]) {
+        guard args.isEmpty else { return nil }
+        self.init()
+    }
+
+    public var args: [WireArg] { [] }
+}
+
+/// porthole_buffer_view_v1.property: event 0 of porthole_buffer_view_v1, since version 1.
+public struct PortholeBufferViewV1Property: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferViewV1Property
+    public static let interfaceName = "porthole_buffer_view_v1"
+    public static let messageName = "property"
+    public static let opcode: UInt16 = 0
+    public static let isRequest = false
+
+    public var name: [UInt8]
+    public var value: [UInt8]
+
+    public init(name: [UInt8], value: [UInt8]) {
+        self.name = name
+        self.value = value
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 2,
+              case .string(let a0?) = args[0],
+              case .string(let a1?) = args[1]
+        else { return nil }
+        self.init(name: a0, value: a1)
+    }
+
+    public var args: [WireArg] { [.string(name), .string(value)] }
+}
+
+/// porthole_buffer_view_v1.done: event 1 of porthole_buffer_view_v1, since version 1.
+public struct PortholeBufferViewV1Done: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferViewV1Done
+    public static let interfaceName = "porthole_buffer_view_v1"
+    public static let messageName = "done"
+    public static let opcode: UInt16 = 1
+    public static let isRequest = false
+
+    public init() {}
+
+    public init?(_ args: [WireArg]) {
+        guard args.isEmpty else { return nil }
+        self.init()
+    }
+
+    public var args: [WireArg] { [] }
+}
+
+/// porthole_buffer_view_v1.updated: event 2 of porthole_buffer_view_v1, since version 1.
+public struct PortholeBufferViewV1Updated: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferViewV1Updated
+    public static let interfaceName = "porthole_buffer_view_v1"
+    public static let messageName = "updated"
+    public static let opcode: UInt16 = 2
+    public static let isRequest = false
+
+    public var sequence: UInt32
+    public var damage: [UInt8]
+    public var renderUsec: UInt32
+
+    public init(sequence: UInt32, damage: [UInt8], renderUsec: UInt32) {
+        self.sequence = sequence
+        self.damage = damage
+        self.renderUsec = renderUsec
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 3,
+              case .uint(let a0) = args[0],
+              case .array(let a1) = args[1],
+              case .uint(let a2) = args[2]
+        else { return nil }
+        self.init(sequence: a0, damage: a1, renderUsec: a2)
+    }
+
+    public var args: [WireArg] { [.uint(sequence), .array(damage), .uint(renderUsec)] }
+}
+
+/// porthole_buffer_view_v1.removed: event 3 of porthole_buffer_view_v1, since version 1.
+public struct PortholeBufferViewV1Removed: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferViewV1Removed
+    public static let interfaceName = "porthole_buffer_view_v1"
+    public static let messageName = "removed"
+    public static let opcode: UInt16 = 3
+    public static let isRequest = false
 
     public init() {}
 
