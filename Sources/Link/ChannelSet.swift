@@ -28,18 +28,28 @@ public final class ChannelSet {
     /// Peer memory held by this link's resources, in bytes.
     public var heldResourceBytes: UInt64 { resourceBytes }
 
-    /// Guest: opens a channel for a new client (its user sets the delegate
-    /// before returning to the loop). Nil when the link already has as many
-    /// channels as the peer accepts.
-    public func open() -> LinkChannel? {
-        guard link.role == .guest, channels.count < link.limits.maxChannels else { return nil }
+    /// Guest: opens a channel for a new client of `service` (its user sets
+    /// the delegate before returning to the loop). Nil when the link already
+    /// has as many channels as the peer accepts, or the link did not agree
+    /// on the service (`supports(_:)`).
+    public func open(service: ChannelService = .compositor) -> LinkChannel? {
+        guard link.role == .guest, supports(service), channels.count < link.limits.maxChannels else { return nil }
         var id = nextChannel
         while isTaken(id) || id == 0 { id &+= 1 }
         nextChannel = id &+ 1
-        let channel = LinkChannel(id: id, link: link, set: self)
+        let channel = LinkChannel(id: id, link: link, set: self, service: service)
         channels[id] = channel
-        link.send(.channelOpen(channel: id, bufAlloc: channel.credit.bufAlloc))
+        link.send(.channelOpen(channel: id, bufAlloc: channel.credit.bufAlloc, service: service))
         return channel
+    }
+
+    /// Whether channels of `service` may be opened on this link: the
+    /// compositor always, the buffer service once both sides offered it.
+    public func supports(_ service: ChannelService) -> Bool {
+        switch service {
+        case .compositor: return true
+        case .bufferService: return link.features & LinkFeatures.bufferService != 0
+        }
     }
 
     /// Whether `id` may not be (re)used: open, or closed and unacknowledged.
@@ -48,8 +58,8 @@ public final class ChannelSet {
     /// Handles a channel-scoped frame. Throwing ends the link.
     public func receive(_ frame: LinkFrame) throws(LinkProtocolError) {
         switch frame {
-        case .channelOpen(let c, let bufAlloc):
-            try accept(c, peerBufAlloc: bufAlloc)
+        case .channelOpen(let c, let bufAlloc, let service):
+            try accept(c, peerBufAlloc: bufAlloc, service: service)
         case .channelAccept(let c, let bufAlloc):
             guard link.role == .guest else { throw .unexpected("the host does not open channels") }
             guard let ch = try target(c, frame) else { return }
@@ -62,12 +72,13 @@ public final class ChannelSet {
     }
 
     /// Host: the guest opens channel `c`.
-    private func accept(_ c: UInt32, peerBufAlloc: UInt32) throws(LinkProtocolError) {
+    private func accept(_ c: UInt32, peerBufAlloc: UInt32, service: ChannelService) throws(LinkProtocolError) {
         guard link.role == .host else { throw .unexpected("the guest opens channels, not the host") }
         guard c != 0 else { throw .malformed(.channelOpen, "channel 0") }
+        guard supports(service) else { throw .unexpected("channel \(c) asks for the \(service), which this link did not agree on") }
         guard !isTaken(c) else { throw .channelInUse(c) }
         guard channels.count < link.limits.maxChannels else { throw .tooManyChannels(link.limits.maxChannels) }
-        let channel = LinkChannel(id: c, link: link, set: self)
+        let channel = LinkChannel(id: c, link: link, set: self, service: service)
         do throws(ChannelError) {
             guard let delegate else { throw ChannelError("no one serves channels on this link") }
             try delegate.channelSet(self, opens: channel)

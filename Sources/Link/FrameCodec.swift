@@ -13,8 +13,8 @@ public enum FrameCodec {
             w.u32(LinkProtocol.magic); w.u16(version); w.u8(role.rawValue); w.u8(0); w.u64(features)
         case .closeLink(let code, let reason):
             w.header(.closeLink, 0); w.closing(code, reason)
-        case .channelOpen(let c, let bufAlloc):
-            w.header(.channelOpen, c); w.bufAlloc(bufAlloc)
+        case .channelOpen(let c, let bufAlloc, let service):
+            w.header(.channelOpen, c); w.u32(bufAlloc); w.u32(service.rawValue)
         case .channelAccept(let c, let bufAlloc):
             w.header(.channelAccept, c); w.bufAlloc(bufAlloc)
         case .channelClose(let c, let code, let reason):
@@ -211,7 +211,10 @@ public enum FrameCodec {
             let (code, reason) = try r.closing(limits)
             frame = .closeLink(code: code, reason: reason)
         case .channelOpen:
-            frame = .channelOpen(channel: channel, bufAlloc: try r.bufAlloc())
+            let bufAlloc = try r.u32()
+            let rawService = try r.u32()
+            guard let service = ChannelService(rawValue: rawService) else { throw .malformed(type, "unknown service \(rawService)") }
+            frame = .channelOpen(channel: channel, bufAlloc: bufAlloc, service: service)
         case .channelAccept:
             frame = .channelAccept(channel: channel, bufAlloc: try r.bufAlloc())
         case .channelClose:
@@ -288,7 +291,7 @@ public enum FrameCodec {
         mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
         mutating func bytes(_ b: [UInt8]) { out.append(contentsOf: b) }
         mutating func credit(_ c: LinkFrame.Credit) { u32(c.bufAlloc); u32(c.fwdCnt) }
-        /// channelOpen and channelAccept: u32 buf_alloc, u32 reserved.
+        /// channelAccept: u32 buf_alloc, u32 reserved.
         mutating func bufAlloc(_ b: UInt32) { u32(b); u32(0) }
         /// closeLink and channelClose: u32 code, then the reason's UTF-8 to the end.
         mutating func closing(_ code: UInt32, _ reason: String) { u32(code); bytes(Array(reason.utf8)) }
@@ -316,6 +319,7 @@ public enum FrameCodec {
         mutating func credit() throws(LinkProtocolError) -> LinkFrame.Credit {
             LinkFrame.Credit(bufAlloc: try u32(), fwdCnt: try u32())
         }
+        /// channelAccept: u32 buf_alloc, u32 reserved.
         mutating func bufAlloc() throws(LinkProtocolError) -> UInt32 {
             let b = try u32()
             _ = try u32()

@@ -7,6 +7,8 @@ import PortholeSystem
 /// Wayland: its delegate reads and writes the messages.
 public final class LinkChannel {
     public let id: UInt32
+    /// What the channel carries on the host side.
+    public let service: ChannelService
     let link: LinkEndpoint
     unowned let channelSet: ChannelSet
     public weak var delegate: LinkChannelDelegate?
@@ -28,8 +30,9 @@ public final class LinkChannel {
     /// The outbox is sent as a data frame once it holds this many bytes.
     static let outboxFlushBytes = 32768
 
-    init(id: UInt32, link: LinkEndpoint, set: ChannelSet) {
+    init(id: UInt32, link: LinkEndpoint, set: ChannelSet, service: ChannelService = .compositor) {
         self.id = id
+        self.service = service
         self.link = link
         self.channelSet = set
         credit = CreditWindow(bufAlloc: link.limits.channelBuffer)

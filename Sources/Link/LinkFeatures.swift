@@ -3,4 +3,7 @@ public enum LinkFeatures {
     /// Both sides map the same shared region: regionInfo, the buffer registry
     /// frames and region resources may be used.
     public static let sharedRegion: UInt64 = 1 << 0
+    /// The host serves buffer-service channels (`channelOpen` with service
+    /// 1): producers of the guest talking to the host's buffer service.
+    public static let bufferService: UInt64 = 1 << 1
 }

@@ -8,7 +8,7 @@ extension LinkFrame {
         switch self {
         case .hello(let v, let role, let features): return "hello(version \(v), \(role), features 0x\(String(features, radix: 16)))"
         case .closeLink(let code, let reason): return "closeLink(code \(code), \(Self.escaped(reason)))"
-        case .channelOpen(let c, let b): return "channelOpen(channel \(c), buf_alloc \(b))"
+        case .channelOpen(let c, let b, let service): return "channelOpen(channel \(c), buf_alloc \(b), \(service))"
         case .channelAccept(let c, let b): return "channelAccept(channel \(c), buf_alloc \(b))"
         case .channelClose(let c, let code, let reason): return "channelClose(channel \(c), code \(code), \(Self.escaped(reason)))"
         case .data(let c, let credit, let refs, let bytes):

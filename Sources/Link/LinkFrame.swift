@@ -4,7 +4,8 @@ import Sharing
 public enum LinkFrame: Equatable, Sendable {
     case hello(version: UInt16, role: LinkRole, features: UInt64)
     case closeLink(code: UInt32, reason: String)
-    case channelOpen(channel: UInt32, bufAlloc: UInt32)
+    /// The guest opens a channel; `service` says what it carries on the host.
+    case channelOpen(channel: UInt32, bufAlloc: UInt32, service: ChannelService = .compositor)
     case channelAccept(channel: UInt32, bufAlloc: UInt32)
     case channelClose(channel: UInt32, code: UInt32, reason: String)
     /// Wayland bytes (whole messages) plus the resources standing for their fds, in order.

@@ -17,6 +17,7 @@ let sampleFrames: [LinkFrame] = {
         .closeLink(code: 1, reason: "bye — ünïcødé ✓ 🚀 日本語"),
         .closeLink(code: .max, reason: String(repeating: "x", count: 1024)),
         .channelOpen(channel: 1, bufAlloc: 262_144),
+        .channelOpen(channel: 2, bufAlloc: 1, service: .bufferService),
         .channelAccept(channel: .max, bufAlloc: 0),
         .channelClose(channel: 5, code: 3, reason: "compositor unreachable ✗"),
         .channelClose(channel: 6, code: 0, reason: ""),
@@ -96,7 +97,7 @@ let allFrameTypes: [FrameType] = [
         let channel = bytes[8..<12].reversed().reduce(0) { $0 << 8 | UInt32($1) }
         switch frame {
         case .hello, .closeLink, .regionInfo, .bufferRegister, .bufferUnregister, .registryReset: #expect(channel == 0)
-        case .channelOpen(let c, _), .channelAccept(let c, _), .channelClose(let c, _, _), .data(let c, _, _, _),
+        case .channelOpen(let c, _, _), .channelAccept(let c, _), .channelClose(let c, _, _), .data(let c, _, _, _),
              .creditUpdate(let c, _), .creditRequest(let c), .resourceOpen(let c, _, _, _), .resourceExtend(let c, _, _),
              .resourceUpdate(let c, _, _, _), .resourceClose(let c, _), .pipeData(let c, _, _), .pipeClose(let c, _):
             #expect(channel == c)
@@ -163,10 +164,9 @@ let allFrameTypes: [FrameType] = [
         #expect(try decodeFrame(hello) == .hello(version: 1, role: .host, features: 5))
         hello[6] = 0x12
         #expect(try decodeFrame(hello) == .hello(version: 1, role: .host, features: 5))
-        // channelOpen/Accept reserved u32.
+        // channelAccept reserved u32 (channelOpen's is the service, below).
         var open: [UInt8] = []
         open.le32(1000); open.le32(0xDEAD_BEEF)
-        #expect(try decodeFrame(rawFrame(type: 16, channel: 3, payload: open)) == .channelOpen(channel: 3, bufAlloc: 1000))
         #expect(try decodeFrame(rawFrame(type: 17, channel: 3, payload: open)) == .channelAccept(channel: 3, bufAlloc: 1000))
         // data reserved u16.
         var data: [UInt8] = []
@@ -180,6 +180,23 @@ let allFrameTypes: [FrameType] = [
         var update: [UInt8] = []
         update.le32(5); update.le32(1); update.le64(8); update.le32(2); update.le32(0x1234_5678); update += [7, 7]
         #expect(try decodeFrame(rawFrame(type: 34, channel: 1, payload: update)) == .resourceUpdate(channel: 1, resource: 5, ranges: [.init(offset: 8, length: 2)], bytes: [7, 7]))
+    }
+
+    @Test func channelOpenCarriesItsServiceAfterTheBufferSize() throws {
+        #expect(FrameCodec.encode(.channelOpen(channel: 5, bufAlloc: 0x0004_0000, service: .bufferService)) ==
+            [8, 0, 0, 0, 0x10, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0x04, 0, 1, 0, 0, 0])
+        #expect(FrameCodec.encode(.channelOpen(channel: 5, bufAlloc: 0x0004_0000)) ==
+            [8, 0, 0, 0, 0x10, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0x04, 0, 0, 0, 0, 0])
+        var open: [UInt8] = []
+        open.le32(1000); open.le32(1)
+        #expect(try decodeFrame(rawFrame(type: 16, channel: 3, payload: open)) == .channelOpen(channel: 3, bufAlloc: 1000, service: .bufferService))
+    }
+
+    @Test func channelOpenWithAnUnknownServiceIsMalformed() {
+        var open: [UInt8] = []
+        open.le32(1000); open.le32(2)
+        let e = protocolError { () throws(LinkProtocolError) in _ = try decodeFrame(rawFrame(type: 16, channel: 3, payload: open)) }
+        #expect(e == .malformed(.channelOpen, "unknown service 2"))
     }
 
     @Test func invalidUTF8ReasonsDecodeLeniently() throws {

@@ -241,7 +241,7 @@ import Testing
     @Test func delegateErrorEndsTheLinkAndTellsThePeer() throws {
         let (loop, guest, rg, host, rh) = try endpointPair()
         rh.onFrame = { (_, frame) throws(LinkProtocolError) in
-            if case .channelOpen(let c, _) = frame, c == 3 { throw .unknownChannel(3) }
+            if case .channelOpen(let c, _, _) = frame, c == 3 { throw .unknownChannel(3) }
         }
         rg.onOpen = { link in
             link.send(.channelOpen(channel: 1, bufAlloc: 1))
