@@ -16,7 +16,8 @@ let package = Package(
         .target(name: "Wayland", dependencies: ["PortholeSystem"]),
         .target(name: "Sharing", dependencies: ["PortholeSystem"]),
         .target(name: "Link", dependencies: ["PortholeSystem", "Sharing"]),
-        .target(name: "Proxy", dependencies: ["PortholeSystem", "Wayland", "Link", "Sharing"]),
+        .target(name: "BufferService", dependencies: ["PortholeSystem", "Wayland", "Sharing"]),
+        .target(name: "Proxy", dependencies: ["PortholeSystem", "Wayland", "Link", "Sharing", "BufferService"]),
         .target(name: "Harness", dependencies: ["PortholeSystem", "Wayland"]),
         .target(name: "Bench", dependencies: ["Harness", "PortholeSystem"]),
         .executableTarget(
@@ -30,7 +31,8 @@ let package = Package(
         .testTarget(name: "WaylandTests", dependencies: ["Wayland", "Harness", "SystemTestSupport"]),
         .testTarget(name: "SharingTests", dependencies: ["Sharing", "SystemTestSupport"]),
         .testTarget(name: "LinkTests", dependencies: ["Link", "Sharing", "SystemTestSupport"]),
-        .testTarget(name: "ProxyTests", dependencies: ["Proxy", "Link", "Wayland", "PortholeSystem", "Sharing", "SystemTestSupport"]),
+        .testTarget(name: "BufferServiceTests", dependencies: ["BufferService", "Wayland", "PortholeSystem", "SystemTestSupport"]),
+        .testTarget(name: "ProxyTests", dependencies: ["Proxy", "Link", "Wayland", "PortholeSystem", "Sharing", "BufferService", "SystemTestSupport"]),
         .testTarget(name: "BenchTests", dependencies: ["Bench", "Harness", "SystemTestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Proxy", "Harness", "PortholeSystem", "Wayland", "Sharing", "SystemTestSupport"]),
     ]

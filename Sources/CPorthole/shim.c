@@ -14,6 +14,7 @@ const unsigned int porthole_seal_seal = F_SEAL_SEAL;
 const unsigned int porthole_seal_shrink = F_SEAL_SHRINK;
 const unsigned int porthole_seal_grow = F_SEAL_GROW;
 const unsigned int porthole_seal_write = F_SEAL_WRITE;
+const unsigned int porthole_seal_future_write = F_SEAL_FUTURE_WRITE;
 
 ssize_t porthole_sendmsg(int sock, const struct iovec *iov, int iovcnt, const int *fds, int nfds) {
     if (nfds < 0 || nfds > PORTHOLE_MAX_FDS_PER_MSG || iovcnt < 0) { errno = EINVAL; return -1; }

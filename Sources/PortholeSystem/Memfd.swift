@@ -11,6 +11,9 @@ public enum Memfd {
         public static let shrink = Seals(rawValue: porthole_seal_shrink)
         public static let grow = Seals(rawValue: porthole_seal_grow)
         public static let write = Seals(rawValue: porthole_seal_write)
+        /// No new writable shared mapping and no write(2); mappings made
+        /// before the seal stay writable (Linux 5.1).
+        public static let futureWrite = Seals(rawValue: porthole_seal_future_write)
     }
 
     /// Creates a sealable memfd of `size` bytes (zero-filled).

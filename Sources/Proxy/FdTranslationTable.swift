@@ -13,6 +13,8 @@ public struct FdTranslationTable: Sendable {
     public static let standard: FdTranslationTable = {
         var t = FdTranslationTable()
         t.requests["wl_shm.create_pool"] = .shmPool
+        // A buffer producer's memory file is replicated like a pool.
+        t.requests["porthole_buffer_producer_v1.register"] = .shmPool
         t.events["wl_keyboard.keymap"] = .readOnlyFile
         t.requests["zwp_virtual_keyboard_v1.keymap"] = .readOnlyFile
         t.events["zwp_input_method_keyboard_grab_v2.keymap"] = .readOnlyFile

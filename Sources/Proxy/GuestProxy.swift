@@ -32,6 +32,11 @@ public final class GuestProxy: LinkSessionDelegate {
     private var linkListenerToken: EventLoop.Token?
     private var waylandListener: OwnedFD?
     private var waylandToken: EventLoop.Token?
+    /// Where buffer producers connect (`--buffers-socket`); nil: no producers.
+    /// Set before the first link.
+    public var bufferSocketPath: String?
+    private var producerListener: OwnedFD?
+    private var producerToken: EventLoop.Token?
     /// One per client, while its channel is open.
     private var connections: [ObjectIdentifier: WaylandConnection] = [:]
     /// Prints every forwarded message (`--trace`).
@@ -178,7 +183,7 @@ public final class GuestProxy: LinkSessionDelegate {
         let newSession: LinkSession
         do {
             newSession = try LinkSession(socket: socket, role: .guest, name: name, loop: loop, limits: limits, counters: stats.link,
-                                         guestRegion: region, delegate: self)
+                                         guestRegion: region, bufferService: bufferSocketPath != nil, delegate: self)
         } catch {
             throw .system(error)
         }
@@ -232,11 +237,55 @@ public final class GuestProxy: LinkSessionDelegate {
         }
     }
 
-    /// Tells a client that arrived while there is no link why it cannot be
-    /// served (a wl_display.error), then closes it.
-    private func refuse(_ client: OwnedFD) {
-        Log.warning("refusing a client: no link to the host proxy")
-        let error = MessageFault.implementation("porthole: no link to the host proxy right now (reconnecting); try again later").errorEvent
+    /// Producers get their socket with the first link; one that cannot be
+    /// opened costs the producers, not the Wayland clients.
+    private func openProducerSocket() {
+        guard let path = bufferSocketPath, producerListener == nil else { return }
+        do {
+            let fd = try Socket.listen(.unix(path: path))
+            try FileSystem.setMode(path, 0o700)
+            producerListener = fd
+            producerToken = try loop.register(fd.rawValue, events: .readable) { [unowned self] _ in self.acceptProducers() }
+            Log.info("buffer producers can connect to \(path)")
+        } catch {
+            Log.warning("no buffer producers: cannot listen on \(path): \(error)")
+        }
+    }
+
+    /// Each producer becomes a buffer-service channel of the link.
+    private func acceptProducers() {
+        while let l = producerListener, let client = try? Socket.accept(l) {
+            guard let session, session.link.isOpen else { refuse(client); continue }
+            guard session.channels.supports(.bufferService) else {
+                refuse(client, because: "porthole: the host proxy serves no buffer producers (no buffer service on this link)")
+                continue
+            }
+            guard let channel = session.channels.open(service: .bufferService) else {
+                Log.warning("refusing a buffer producer: \(limits.maxChannels) channels already open")
+                client.close()
+                continue
+            }
+            let application = Socket.peerProgramName(client) ?? "unknown"
+            let connection: WaylandConnection
+            do {
+                connection = try WaylandConnection(side: .guest, socket: client, channel: channel, loop: loop, stats: stats, tables: tables,
+                                                   handler: GuestProducerHandler(stats: stats), tracer: trace ? MessageTracer() : nil)
+            } catch {
+                Log.error("cannot serve a buffer producer: \(error)")
+                channel.close(reason: "guest proxy cannot serve the producer: \(error)")
+                continue
+            }
+            connections[ObjectIdentifier(connection)] = connection
+            connection.onClose = { [unowned self] c in self.connections.removeValue(forKey: ObjectIdentifier(c)) }
+            Log.debug("buffer producer \(application) connected as \(connection.name)")
+        }
+    }
+
+    /// Tells a client that cannot be served why (a wl_display.error), then
+    /// closes it: by default, one that arrived while there is no link.
+    private func refuse(_ client: OwnedFD, because reason: String = "porthole: no link to the host proxy right now (reconnecting); try again later") {
+        Log.warning("refusing a client: \(reason)")
+        let error = MessageFault.implementation(reason).errorEvent
         _ = try? error.withUnsafeBytes { b throws(SystemError) in try Socket.send(client, b, fds: []) }
         // Read what the client already sent, so that closing does not reset
         // the connection before it reads the error.
@@ -271,6 +320,11 @@ public final class GuestProxy: LinkSessionDelegate {
         if let t = waylandToken { loop.unregister(t) }
         waylandListener?.close()
         FileSystem.remove(socketPath)
+        if let t = producerToken { loop.unregister(t) }
+        producerToken = nil
+        if producerListener != nil, let path = bufferSocketPath { FileSystem.remove(path) }
+        producerListener?.close()
+        producerListener = nil
     }
 
     // MARK: LinkSessionDelegate
@@ -288,6 +342,7 @@ public final class GuestProxy: LinkSessionDelegate {
                 return
             }
         }
+        openProducerSocket()
         if !readyReported {
             readyReported = true
             onReady?()

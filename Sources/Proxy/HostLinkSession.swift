@@ -1,9 +1,11 @@
+import BufferService
 import Glibc
 import Link
 import PortholeSystem
 
 /// One guest's link on the host: a connection to the compositor for each
-/// channel the guest opens. Nothing here is shared with another guest's session.
+/// channel the guest opens, or to the buffer service for a producer's
+/// channel. Nothing here is shared with another guest's session.
 final class HostLinkSession: LinkSessionDelegate {
     private unowned let proxy: HostProxy
     private(set) var session: LinkSession!
@@ -18,7 +20,8 @@ final class HostLinkSession: LinkSessionDelegate {
         self.proxy = proxy
         self.policy = policy
         session = try LinkSession(socket: socket, role: .host, name: name, loop: proxy.loop, limits: proxy.limits,
-                                  counters: proxy.stats.link, hostRegion: proxy.region, delegate: self)
+                                  counters: proxy.stats.link, hostRegion: proxy.region, bufferService: proxy.bufferService != nil,
+                                  delegate: self)
         session.link.traceFrames = proxy.trace
     }
 
@@ -28,9 +31,17 @@ final class HostLinkSession: LinkSessionDelegate {
 
     func sessionDidOpen(_ session: LinkSession) {
         Log.info("\(session.name): handshake done")
+        proxy.bufferService?.guestConnected(session.name)
     }
 
     func session(_ session: LinkSession, opens channel: LinkChannel) throws(ChannelError) {
+        switch channel.service {
+        case .compositor: try openCompositorChannel(channel)
+        case .bufferService: try openProducerChannel(channel)
+        }
+    }
+
+    private func openCompositorChannel(_ channel: LinkChannel) throws(ChannelError) {
         let compositor: OwnedFD
         do { compositor = try Socket.connect(.unix(path: compositorPath())) } catch {
             throw ChannelError("host compositor unavailable: \(error)")
@@ -66,10 +77,35 @@ final class HostLinkSession: LinkSessionDelegate {
         return securityContext?.socketPath ?? proxy.displayPath
     }
 
+    /// A producer's channel: a socket pair whose other end the buffer
+    /// service serves on this loop, instead of a compositor connection.
+    private func openProducerChannel(_ channel: LinkChannel) throws(ChannelError) {
+        guard let service = proxy.bufferService else { throw ChannelError("this host has no buffer service") }
+        let ends: (OwnedFD, OwnedFD)
+        do { ends = try Socket.pair() } catch { throw ChannelError("host proxy cannot open channel: \(error)") }
+        let producer: ProducerSession
+        let connection: WaylandConnection
+        do {
+            producer = try service.serveProducer(socket: ends.1, guest: session.name, name: "\(channel.name) (producer)")
+            connection = try WaylandConnection(side: .host, socket: ends.0, channel: channel, loop: proxy.loop, stats: proxy.stats,
+                                               tables: proxy.tables, handler: HostProducerHandler(), tracer: proxy.trace ? MessageTracer() : nil)
+        } catch {
+            throw ChannelError("host proxy cannot open channel: \(error)")
+        }
+        connections[ObjectIdentifier(connection)] = connection
+        connection.onClose = { [unowned self] c in
+            // The service resets the producer now, before anything else
+            // (such as the guest's disconnect) reaches consumers.
+            producer.end()
+            self.connections.removeValue(forKey: ObjectIdentifier(c))
+        }
+    }
+
     func sessionDidClose(_ session: LinkSession, reason: String) {
         securityContext?.end()
         securityContext = nil
         Log.info("\(session.name): closed: \(reason)")
+        proxy.bufferService?.guestDisconnected(session.name)
         proxy.sessionEnded(self, reason: reason)
     }
 }

@@ -1,3 +1,4 @@
+import BufferService
 import Link
 import PortholeSystem
 import Sharing
@@ -31,6 +32,9 @@ public final class HostProxy {
     private var listener: OwnedFD?
     private var listenerToken: EventLoop.Token?
     private var linkCounter = 0
+    /// Serves guests' buffer producers and host consumers (`--buffers-socket`).
+    /// Set before the first link.
+    public var bufferService: BufferService?
     /// Called when a link ends (the CLI stops a --connect host then).
     public var onLinkClosed: ((String) -> Void)?
 
@@ -115,13 +119,20 @@ public final class HostProxy {
     /// The stats JSON, live links included.
     public func statsJSON() -> String {
         let links = sessions.values.map { $0.link }
+        var extra: [(String, String)] = []
+        if let counters = bufferService?.counters {
+            extra = [("shared_buffers", "\(counters.buffers)"), ("buffer_producers", "\(counters.producers)"),
+                     ("buffer_consumers", "\(counters.consumers)"), ("buffer_presents", "\(counters.presents)"),
+                     ("buffer_resets", "\(counters.resets)"), ("consumer_evictions", "\(counters.evictions)")]
+        }
         return stats.json(linkSent: links.reduce(0) { $0 + $1.sentBytes }, linkReceived: links.reduce(0) { $0 + $1.receivedBytes }, links: links.count,
-                          guests: sessions.values.map(\.name).sorted())
+                          guests: sessions.values.map(\.name).sorted(), extra: extra)
     }
 
     /// Closes every link and the listener.
     public func shutdown() {
         for s in Array(sessions.values) { s.link.close(reason: "host proxy shutting down") }
+        bufferService?.shutdown()
         if let t = listenerToken { loop.unregister(t) }
         listener?.close()
     }

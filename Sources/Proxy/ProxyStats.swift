@@ -32,7 +32,8 @@ public final class ProxyStats {
     public init() {}
 
     /// The JSON object, given the live links' byte counters.
-    public func json(linkSent: UInt64, linkReceived: UInt64, links: Int, guests: [String] = []) -> String {
+    /// `extra`: more numeric fields (the host's buffer service).
+    public func json(linkSent: UInt64, linkReceived: UInt64, links: Int, guests: [String] = [], extra: [(String, String)] = []) -> String {
         var fields: [(String, String)] = [
             ("link_sent_bytes", "\(closedLinkSent + linkSent)"),
             ("link_received_bytes", "\(closedLinkReceived + linkReceived)"),
@@ -51,7 +52,7 @@ public final class ProxyStats {
             ("registered_buffers", "\(link.registeredBuffers)"),
             ("memory_faults", "\(memoryFaults)"),
             ("open_fds", "\(openFileDescriptorCount())"),
-        ]
+        ] + extra
         if !guests.isEmpty {
             // Names the host gave: no quotes or control characters to escape.
             fields.append(("guests", "\"" + guests.joined(separator: ",") + "\""))

@@ -16,3 +16,22 @@ func bytesPerPixel(shmFormat f: UInt32) -> Int? {
     default: return nil
     }
 }
+
+/// The wl_shm format code for a DRM fourcc name as a producer gives it in its
+/// `format` property ("XRGB8888", or the four-character code "XR24"), or nil.
+/// wl_shm numbers its two oldest formats 0 and 1 instead of their fourccs.
+func shmFormat(drmName name: String) -> UInt32? {
+    func fourcc(_ s: String) -> UInt32 {
+        let b = Array(s.utf8)
+        return UInt32(b[0]) | UInt32(b[1]) << 8 | UInt32(b[2]) << 16 | UInt32(b[3]) << 24
+    }
+    let named: [String: String] = ["ARGB8888": "AR24", "XRGB8888": "XR24", "ABGR8888": "AB24", "XBGR8888": "XB24",
+                                   "RGBA8888": "RA24", "RGBX8888": "RX24", "BGRA8888": "BA24", "BGRX8888": "BX24",
+                                   "RGB565": "RG16", "BGR565": "BG16", "RGB888": "RG24", "BGR888": "BG24"]
+    guard let code = named[name] ?? (name.utf8.count == 4 ? name : nil) else { return nil }
+    switch code {
+    case "AR24": return 0
+    case "XR24": return 1
+    default: return fourcc(code)
+    }
+}

@@ -234,6 +234,9 @@ final class WaylandConnection: LinkChannelDelegate {
         do {
             _ = try output.flush(to: socket)
         } catch {
+            // A peer that refused a message says why before it closes (a
+            // wl_display.error): pass on what it sent before going.
+            if (try? input.fill(from: socket, limit: 65536)) != nil { pumpOutgoing() }
             close(reason: "write to \(side.localPeer) failed: \(error)")
             return
         }

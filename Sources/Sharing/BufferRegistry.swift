@@ -73,8 +73,7 @@ public struct BufferRegistry {
         }
         var properties: [String: String] = [:]
         for p in d.properties {
-            guard !p.name.isEmpty, p.name.count <= limits.maxNameBytes,
-                  p.name.allSatisfy({ Self.nameBytes.contains($0) }) else {
+            guard BufferProperty.isValidName(p.name, maxBytes: limits.maxNameBytes) else {
                 throw .badProperty(id, "name must be 1 to \(limits.maxNameBytes) bytes of a-z, A-Z, 0-9, '_', '-', '.'")
             }
             let name = String(decoding: p.name, as: UTF8.self)
@@ -87,13 +86,11 @@ public struct BufferRegistry {
         }
         return RegisteredBuffer(id: id, size: total, application: application, ranges: sorted, properties: properties)
     }
-
-    private static let nameBytes: Set<UInt8> = Set(Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.".utf8))
 }
 
 extension String {
     /// The text, or nil if `bytes` is not valid UTF-8 (or holds a NUL).
-    init?(validatingUTF8Bytes bytes: [UInt8]) {
+    public init?(validatingUTF8Bytes bytes: [UInt8]) {
         guard !bytes.contains(0) else { return nil }
         var it = bytes.makeIterator()
         var decoder = UTF8()

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BufferService
 import Glibc
 import Link
 import PortholeSystem
@@ -124,6 +125,9 @@ struct HostCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Name guests and set their policy by who they are: a JSON file of rules matching each link's peer (uid:N, vsock:CID, tcp:ADDRESS or *); see the README. Replaces --name, --allow, --clipboard and --no-title-label; a guest no rule matches is refused.", valueName: "FILE"))
     var policy: String?
 
+    @Option(name: .long, help: ArgumentHelp("Where programs on this machine receive the buffers guests publish (docs/buffer-sharing.md): a socket name in $XDG_RUNTIME_DIR or an absolute path, mode 0700.", valueName: "PATH"))
+    var buffersSocket = "porthole-buffers"
+
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -153,6 +157,11 @@ struct HostCommand: ParsableCommand {
             proxy = HostProxy(loop: loop, displayPath: try DisplayAddress.resolve(display), tables: tables, region: shared)
         } catch { throw ValidationError(error.description) }
         proxy.trace = common.tracing
+        let service = BufferService(loop: loop, tables: tables)
+        do { try service.listen(path: try GuestProxy.socketPath(name: buffersSocket)) } catch {
+            Log.warning("buffer consumers cannot connect: \(error)")
+        }
+        proxy.bufferService = service
         proxy.guestName = name?.text ?? "guest"
         proxy.policy = GuestPolicy(allowed: allow.reduce(into: []) { $0.formUnion($1.capabilities) }, clipboard: clipboard,
                                    labelTitles: !noTitleLabel)
@@ -199,6 +208,9 @@ struct GuestCommand: ParsableCommand {
     @Flag(name: .long, help: "If the --region cannot be opened, warn and copy buffers over the link instead of exiting.")
     var regionFallback = false
 
+    @Option(name: .long, help: ArgumentHelp("Where programs in the guest publish buffers for the host (docs/buffer-sharing.md): a socket name in $XDG_RUNTIME_DIR or an absolute path, mode 0700; it appears once the link is up.", valueName: "PATH"))
+    var buffersSocket = "porthole-buffers"
+
     @OptionGroup var common: CommonOptions
 
     @Argument(parsing: .postTerminator, help: ArgumentHelp("Command to run with WAYLAND_DISPLAY set; porthole exits with its status.", valueName: "CMD"))
@@ -226,6 +238,7 @@ struct GuestCommand: ParsableCommand {
         }
         let proxy = GuestProxy(loop: loop, socketPath: path, tables: try common.protocolTables(), region: shared)
         proxy.reconnect = !noReconnect
+        do { proxy.bufferSocketPath = try GuestProxy.socketPath(name: buffersSocket) } catch { throw ValidationError(error.description) }
         proxy.trace = common.tracing
         var exitCode: Int32 = 0
         var child: ChildProcess?

@@ -39,6 +39,7 @@ extern const unsigned int porthole_seal_seal;
 extern const unsigned int porthole_seal_shrink;
 extern const unsigned int porthole_seal_grow;
 extern const unsigned int porthole_seal_write;
+extern const unsigned int porthole_seal_future_write;
 
 /// accept4 with SOCK_CLOEXEC | SOCK_NONBLOCK.
 int porthole_accept(int sock);

@@ -15,12 +15,18 @@ final class InProcessGuest {
     let socketPath: String
     private var clients: [WaylandTestClient] = []
 
-    /// `regionPath`: the guest maps the host's region file (the host must have one).
-    init(host h: InProcessHost, mapRegion: Bool = false) throws {
+    /// Where buffer producers connect (`--buffers-socket`).
+    let producerSocketPath: String
+
+    /// `mapRegion`: the guest maps the host's region file (the host must
+    /// have one). `producers`: the guest serves buffer producers.
+    init(host h: InProcessHost, mapRegion: Bool = false, producers: Bool = false) throws {
         self.h = h
         socketPath = h.directory + "/guest-wayland"
+        producerSocketPath = h.directory + "/guest-producers"
         let region = mapRegion ? try SharedRegion.guest(path: try #require(h.region).path) : nil
         guest = GuestProxy(loop: h.loop, socketPath: socketPath, region: region)
+        if producers { guest.bufferSocketPath = producerSocketPath }
         var ready = false
         guest.onReady = { ready = true }
         let (hostEnd, guestEnd) = try Socket.pair()
@@ -32,6 +38,13 @@ final class InProcessGuest {
     /// A new raw client of the guest proxy.
     func connectClient() throws -> WaylandTestClient {
         let c = try WaylandTestClient(path: socketPath, loop: h.loop)
+        clients.append(c)
+        return c
+    }
+
+    /// A new raw buffer producer on the guest proxy's producer socket.
+    func connectProducer() throws -> WaylandTestClient {
+        let c = try WaylandTestClient(path: producerSocketPath, loop: h.loop)
         clients.append(c)
         return c
     }
@@ -51,11 +64,18 @@ final class WaylandTestClient {
     private var token: EventLoop.Token?
     private let input = ReadBuffer()
     private(set) var messages: [WaylandMessage] = []
+    /// Every fd received, in order.
+    private(set) var fds: [OwnedFD] = []
     private(set) var sawEOF = false
 
-    init(path: String, loop: EventLoop) throws {
+    convenience init(path: String, loop: EventLoop) throws {
+        try self.init(socket: try Socket.connect(.unix(path: path)), loop: loop)
+    }
+
+    /// A client on a connected socket (a socket pair's end).
+    init(socket: OwnedFD, loop: EventLoop) throws {
         self.loop = loop
-        socket = try Socket.connect(.unix(path: path))
+        self.socket = socket
         token = try loop.register(socket.rawValue, events: .readable) { [unowned self] _ in self.readable() }
     }
 
@@ -100,6 +120,7 @@ final class WaylandTestClient {
             messages.append(WaylandMessage(objectID: h.objectID, opcode: h.opcode, bytes: bytes))
             input.consume(h.size)
         }
+        fds += input.fds
         input.fds.removeAll()
         if !alive {
             sawEOF = true

@@ -1,3 +1,4 @@
+import BufferService
 import Foundation
 import Glibc
 @testable import Link
@@ -42,7 +43,8 @@ final class InProcessHost {
     /// guests are allowed (`--allow`, `--clipboard`, `--no-title-label`);
     /// the default is the host's.
     init(limits: LinkLimits = LinkLimits(), regionSize: Int? = nil,
-         globals: [ScriptedCompositor.Global] = ScriptedCompositor.standardGlobals, policy: GuestPolicy = GuestPolicy()) throws {
+         globals: [ScriptedCompositor.Global] = ScriptedCompositor.standardGlobals, policy: GuestPolicy = GuestPolicy(),
+         bufferLimits: BufferServiceLimits = BufferServiceLimits()) throws {
         let dir = try makeTemporaryDirectory("porthole-inproc")
         directory = dir
         loop = try EventLoop()
@@ -55,6 +57,7 @@ final class InProcessHost {
         // covers that against a compositor on its own thread).
         host.registersSecurityContexts = false
         host.policy = policy
+        host.bufferService = BufferService(loop: loop, limits: bufferLimits)
     }
 
     /// Shuts the host down and removes the temporary directory.
@@ -93,12 +96,13 @@ final class InProcessHost {
 
     /// A raw guest on a new link, after the handshake (and, when asked and
     /// the host has a region, after agreeing on it).
-    func connectGuest(offerRegion: Bool = false, agreeOnRegion: Bool = true,
+    func connectGuest(offerRegion: Bool = false, agreeOnRegion: Bool = true, offerBufferService: Bool = false,
                       sourceLocation: SourceLocation = #_sourceLocation) throws -> RawGuestLink {
         let (hostEnd, guestEnd) = try Socket.pair()
         let before = Set(host.sessions.keys)
         host.serve(link: hostEnd, from: "raw guest \(guests.count + 1)")
-        let g = try RawGuestLink(socket: guestEnd, loop: loop, offerRegion: offerRegion, name: "raw guest \(guests.count + 1)")
+        let g = try RawGuestLink(socket: guestEnd, loop: loop, offerRegion: offerRegion, offerBufferService: offerBufferService,
+                                 name: "raw guest \(guests.count + 1)")
         guests.append(g)
         sessionKeys[ObjectIdentifier(g)] = try #require(Set(host.sessions.keys).subtracting(before).first, "the host took no session",
                                                         sourceLocation: sourceLocation)
@@ -150,6 +154,13 @@ final class InProcessHost {
         compositor.globals.prefix(count).filter {
             host.policy.allows(global: $0.interface) && FdTranslationTable.standard.mayExpose(global: $0.interface, tables: .builtin)
         }.count
+    }
+
+    /// A raw consumer of the host's buffer service, on a socket pair.
+    func connectConsumer() throws -> WaylandTestClient {
+        let (mine, theirs) = try Socket.pair()
+        try #require(host.bufferService).serveConsumer(socket: theirs)
+        return try WaylandTestClient(socket: mine, loop: loop)
     }
 
     // MARK: Looking inside

@@ -19,9 +19,10 @@ final class RawGuestLink: LinkEndpointDelegate {
     /// The buffer this guest offers each channel (its credit to the host).
     let bufAlloc: UInt32 = 1 << 20
 
-    init(socket: OwnedFD, loop: EventLoop, offerRegion: Bool, name: String) throws {
+    init(socket: OwnedFD, loop: EventLoop, offerRegion: Bool, offerBufferService: Bool = false, name: String) throws {
         endpoint = try LinkEndpoint(socket: socket, role: .guest, name: name, loop: loop,
-                                    features: offerRegion ? LinkFeatures.sharedRegion : 0, delegate: self)
+                                    features: (offerRegion ? LinkFeatures.sharedRegion : 0) | (offerBufferService ? LinkFeatures.bufferService : 0),
+                                    delegate: self)
     }
 
     var isOpen: Bool { endpoint.isOpen }
@@ -34,7 +35,7 @@ final class RawGuestLink: LinkEndpointDelegate {
     /// Bytes as they are, framed or not.
     func sendRaw(_ bytes: [UInt8]) { endpoint.enqueue(bytes) }
 
-    func openChannel(_ c: UInt32) { send(.channelOpen(channel: c, bufAlloc: bufAlloc)) }
+    func openChannel(_ c: UInt32, service: ChannelService = .compositor) { send(.channelOpen(channel: c, bufAlloc: bufAlloc, service: service)) }
 
     /// One data frame on `channel` carrying `messages` back to back and `resources`.
     func wayland(_ channel: UInt32, _ messages: [[UInt8]], resources: [UInt32] = []) {

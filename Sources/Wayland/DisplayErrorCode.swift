@@ -1,5 +1,5 @@
 /// wl_display's error codes (wayland.xml), sent with wl_display.error.
-enum DisplayErrorCode: UInt32 {
+public enum DisplayErrorCode: UInt32, Sendable {
     case invalidObject = 0
     case invalidMethod = 1
     case noMemory = 2

@@ -1,0 +1,263 @@
+import PortholeSystem
+import Wayland
+
+/// The host's buffer-sharing service (docs/buffer-sharing.md): producers of
+/// every guest register buffers through their link channels; consumers on
+/// the host subscribe by application (and guest) on the consumer socket and
+/// get each buffer as a sealed memfd, each update as an event they release.
+/// It runs on the host proxy's event loop and knows nothing of the link:
+/// the proxy hands it one socket per producer and tells it which guests
+/// come and go.
+public final class BufferService {
+    let loop: EventLoop
+    let tables: ProtocolTables
+    public let limits: BufferServiceLimits
+    /// Path of the consumer socket, once listening.
+    public private(set) var socketPath: String?
+    public private(set) var counters = BufferServiceCounters()
+
+    private var listener: OwnedFD?
+    private var listenerToken: EventLoop.Token?
+    private var consumers: [ObjectIdentifier: ConsumerSession] = [:]
+    private var producers: [ObjectIdentifier: ProducerSession] = [:]
+    private var buffers: [UInt64: SharedBuffer] = [:]
+    /// Connected guests and what their producers hold.
+    private var guests: [String: GuestUsage] = [:]
+    private var lastBufferID: UInt64 = 0
+    private var generation: UInt32 = 0
+    private var consumerCount = 0
+    private var evictionTimer: EventLoop.Token?
+
+    public init(loop: EventLoop, tables: ProtocolTables = .builtin, limits: BufferServiceLimits = BufferServiceLimits()) {
+        self.loop = loop
+        self.tables = tables
+        self.limits = limits
+    }
+
+    // MARK: Consumers' socket
+
+    /// Serves consumers on a unix socket at `path`, mode 0700: only this
+    /// user's programs may connect (the first layer of the trust model).
+    public func listen(path: String) throws(SystemError) {
+        let fd = try Socket.listen(.unix(path: path))
+        try FileSystem.setMode(path, 0o700)
+        listener = fd
+        listenerToken = try loop.register(fd.rawValue, events: .readable) { [unowned self] _ in self.acceptConsumers() }
+        socketPath = path
+        Log.info("buffer consumers can connect to \(path)")
+    }
+
+    private func acceptConsumers() {
+        while let l = listener, let fd = try? Socket.accept(l) {
+            do { try serveConsumer(socket: fd) } catch { Log.warning("buffer service: cannot serve a consumer: \(error)") }
+        }
+    }
+
+    /// Serves one consumer on a connected socket.
+    public func serveConsumer(socket: OwnedFD) throws(SystemError) {
+        guard consumers.count < limits.consumers else {
+            Log.warning("buffer service: refusing a consumer: \(limits.consumers) connected already")
+            socket.close()
+            return
+        }
+        consumerCount += 1
+        weak var session: ConsumerSession?
+        let connection = try ServiceConnection(
+            name: "consumer \(consumerCount)", socket: socket, loop: loop, tables: tables, global: "porthole_buffer_consumer_v1",
+            maxQueuedBytes: limits.consumerQueueBytes, maxQueuedFds: limits.queuedFds) { queued in
+                ServiceFault(objectID: session?.consumerObjects.min() ?? Wire.displayID,
+                             code: session?.consumerObjects.isEmpty == false ? ConsumerErrorCode.tooSlow.rawValue : DisplayErrorCode.implementation.rawValue,
+                             message: "evicted: \(queued) bytes of events left unread")
+            }
+        let consumer = ConsumerSession(connection: connection, service: self)
+        session = consumer
+        consumers[ObjectIdentifier(consumer)] = consumer
+        counters.consumers = consumers.count
+        armEvictionTimer()
+    }
+
+    // MARK: Guests and producers (the host proxy's side)
+
+    /// A guest's link is open under `name`.
+    public func guestConnected(_ name: String) {
+        guard guests[name] == nil else { return }
+        guests[name] = GuestUsage()
+        let event = PortholeBufferSubscriptionV1GuestConnected(guest: Array(name.utf8))
+        for c in consumers.values { for (id, f) in c.subscriptions where f.matches(guest: name) { c.send(event, toSubscription: id) } }
+    }
+
+    /// A guest's link ended (its producers have ended first).
+    public func guestDisconnected(_ name: String) {
+        for p in Array(producers.values) where p.guest == name { p.end() }
+        guard guests.removeValue(forKey: name) != nil else { return }
+        let event = PortholeBufferSubscriptionV1GuestDisconnected(guest: Array(name.utf8))
+        for c in consumers.values { for (id, f) in c.subscriptions where f.matches(guest: name) { c.send(event, toSubscription: id) } }
+    }
+
+    /// Serves one producer of guest `guest` on `socket` (the host proxy's
+    /// end of the socket pair joined to the producer's channel). Call
+    /// `end()` on the result when the channel closes.
+    public func serveProducer(socket: OwnedFD, guest: String, name: String) throws(SystemError) -> ProducerSession {
+        if guests[guest] == nil { guestConnected(guest) }
+        let connection = try ServiceConnection(
+            name: name, socket: socket, loop: loop, tables: tables, global: "porthole_buffer_producer_v1",
+            maxQueuedBytes: limits.producerQueueBytes, maxQueuedFds: limits.queuedFds) { queued in
+                .implementation("\(queued) bytes of events left unread")
+            }
+        let producer = ProducerSession(guest: guest, connection: connection, service: self)
+        producers[ObjectIdentifier(producer)] = producer
+        counters.producers += 1
+        return producer
+    }
+
+    /// Stops listening and closes every connection.
+    public func shutdown() {
+        if let t = listenerToken { loop.unregister(t) }
+        listenerToken = nil
+        listener?.close()
+        listener = nil
+        if let path = socketPath { FileSystem.remove(path) }
+        for p in Array(producers.values) { p.end() }
+        for c in Array(consumers.values) { c.connection.close(reason: "the host proxy is shutting down") }
+        if let t = evictionTimer { loop.unregister(t) }
+        evictionTimer = nil
+    }
+
+    // MARK: From producers
+
+    func usage(of guest: String) -> GuestUsage { guests[guest] ?? GuestUsage() }
+
+    func nextBufferID() -> UInt64 {
+        lastBufferID += 1
+        return lastBufferID
+    }
+
+    func registered(_ b: SharedBuffer) {
+        buffers[b.id] = b
+        guests[b.guest, default: GuestUsage()].buffers += 1
+        guests[b.guest, default: GuestUsage()].bytes += b.fileSize
+        counters.buffers = buffers.count
+    }
+
+    func publish(_ b: SharedBuffer) {
+        for c in Array(consumers.values) {
+            guard let (id, _) = c.subscriptions.sorted(by: { $0.key < $1.key }).first(where: { $0.value.matches(guest: b.guest, application: b.application) })
+            else { continue }
+            c.add(b, through: id)
+        }
+    }
+
+    func present(_ b: SharedBuffer, sequence: UInt32, damage: PendingDamage, renderUsec: UInt32) {
+        counters.presents += 1
+        let now = MonotonicClock.nanoseconds()
+        let bytes = damage.wireBytes
+        var holders: Set<ObjectIdentifier> = []
+        var tooMany: [ConsumerSession] = []
+        for view in Array(b.views.values) where !view.consumer.isClosed {
+            view.consumer.updated(view, sequence: sequence, damage: bytes, renderUsec: renderUsec, now: now)
+            // Sending may have found the consumer not reading, and closed it.
+            guard !view.consumer.isClosed else { continue }
+            holders.insert(ObjectIdentifier(view))
+            if view.consumer.pendingCount > limits.pendingUpdatesPerConsumer { tooMany.append(view.consumer) }
+        }
+        if holders.isEmpty {
+            b.producer.released(sequence, of: b)
+        } else {
+            b.waiting.append(WaitingPresent(sequence: sequence, holders: holders))
+        }
+        for c in tooMany { evict(c, "more than \(limits.pendingUpdatesPerConsumer) updates unreleased") }
+    }
+
+    /// The buffer is gone: consumers hear `removed`. `releaseWaiting`: the
+    /// producer still hears `released` for presents in flight (a reset);
+    /// otherwise (a destroy) they are dropped.
+    func remove(_ b: SharedBuffer, releaseWaiting: Bool) {
+        let waiting = b.waiting
+        b.waiting.removeAll()
+        if releaseWaiting { for w in waiting { b.producer.released(w.sequence, of: b) } }
+        for view in Array(b.views.values) { view.consumer.removed(view) }
+        b.views.removeAll()
+        buffers.removeValue(forKey: b.id)
+        if var usage = guests[b.guest] {
+            usage.buffers -= 1
+            usage.bytes -= b.fileSize
+            guests[b.guest] = usage
+        }
+        b.file.close()
+        counters.buffers = buffers.count
+    }
+
+    /// A producer reset (or ended): its buffers go, then subscriptions that
+    /// matched one of them hear `reset` with a new generation.
+    func reset(_ p: ProducerSession, buffers old: [SharedBuffer]) {
+        guard !old.isEmpty else { return }
+        let applications = Set(old.map(\.application))
+        for b in old { remove(b, releaseWaiting: true) }
+        generation &+= 1
+        counters.resets += 1
+        let event = PortholeBufferSubscriptionV1Reset(guest: Array(p.guest.utf8), generation: generation)
+        for c in consumers.values {
+            for (id, f) in c.subscriptions where f.matches(guest: p.guest) && applications.contains(f.application) {
+                c.send(event, toSubscription: id)
+            }
+        }
+    }
+
+    func producerEnded(_ p: ProducerSession) {
+        producers.removeValue(forKey: ObjectIdentifier(p))
+        counters.producers -= 1
+    }
+
+    // MARK: From consumers
+
+    func subscribed(_ c: ConsumerSession, subscription id: UInt32, filter: SubscriptionFilter) {
+        let event = { (name: String) in PortholeBufferSubscriptionV1GuestConnected(guest: Array(name.utf8)) }
+        for name in guests.keys.sorted() where filter.matches(guest: name) { c.send(event(name), toSubscription: id) }
+        for b in buffers.values.sorted(by: { $0.id < $1.id }) where b.published && filter.matches(guest: b.guest, application: b.application) {
+            c.add(b, through: id)
+        }
+    }
+
+    func released(_ b: SharedBuffer, by view: ConsumerView, upTo sequence: UInt32) {
+        for s in b.drop(view, upTo: sequence) { b.producer.released(s, of: b) }
+    }
+
+    func viewEnded(_ view: ConsumerView, of b: SharedBuffer) {
+        b.views.removeValue(forKey: ObjectIdentifier(view.consumer))
+        for s in b.drop(view) { b.producer.released(s, of: b) }
+    }
+
+    func consumerEnded(_ c: ConsumerSession) {
+        consumers.removeValue(forKey: ObjectIdentifier(c))
+        counters.consumers = consumers.count
+        if consumers.isEmpty, let t = evictionTimer {
+            loop.unregister(t)
+            evictionTimer = nil
+        }
+    }
+
+    // MARK: Eviction
+
+    private func evict(_ c: ConsumerSession, _ why: String) {
+        guard !c.isClosed else { return }
+        counters.evictions += 1
+        c.evict(why)
+    }
+
+    /// Checks a few times per timeout for updates held too long.
+    private func armEvictionTimer() {
+        guard evictionTimer == nil else { return }
+        let period = UInt64(max(limits.releaseTimeout / 8, 0.01) * 1e9)
+        evictionTimer = try? loop.addTimer(nanoseconds: period) { [unowned self] in self.evictSlowConsumers() }
+    }
+
+    private func evictSlowConsumers() {
+        let now = MonotonicClock.nanoseconds()
+        let timeout = UInt64(limits.releaseTimeout * 1e9)
+        for c in Array(consumers.values) {
+            if let oldest = c.oldestPending, now - oldest > timeout {
+                evict(c, "an update stayed unreleased for more than \(limits.releaseTimeout) s")
+            }
+        }
+    }
+}

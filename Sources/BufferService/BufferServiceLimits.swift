@@ -1,0 +1,31 @@
+/// What the buffer service lets producers and consumers hold
+/// (docs/buffer-sharing.md §4). Every resource a guest or a consumer can
+/// make the host keep is bounded here.
+public struct BufferServiceLimits: Sendable {
+    /// Buffers one guest may have registered, all its producers together.
+    public var buffersPerGuest = 256
+    /// Sum of the host files of one guest's buffers (`offset + size` each).
+    public var bytesPerGuest: UInt64 = 4 << 30
+    public var propertiesPerBuffer = 32
+    public var maxPropertyNameBytes = 64
+    public var maxPropertyValueBytes = 256
+    public var maxApplicationBytes = 256
+    public var maxGuestNameBytes = 64
+    /// Rectangles kept for one present; more become one whole-buffer update.
+    public var damageRectsPerPresent = 64
+    public var subscriptionsPerConsumer = 64
+    /// Consumers connected at once; later ones are closed at once.
+    public var consumers = 64
+    /// Updates one consumer may hold unreleased before it is evicted.
+    public var pendingUpdatesPerConsumer = 256
+    /// Seconds an update may stay unreleased before its consumer is evicted.
+    public var releaseTimeout: Double = 2
+    /// Event bytes a consumer may leave unread before it is evicted.
+    public var consumerQueueBytes = 4 << 20
+    /// Event bytes a producer may leave unread before it is closed.
+    public var producerQueueBytes = 1 << 20
+    /// Fds a peer may send ahead of the requests that use them.
+    public var queuedFds = 64
+
+    public init() {}
+}

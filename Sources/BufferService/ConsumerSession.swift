@@ -1,0 +1,158 @@
+import PortholeSystem
+import Sharing
+import Wayland
+
+/// One consumer's connection (porthole-buffer-consumer-v1): a program on
+/// the host, trusted as far as the socket's permissions go, but checked so
+/// that a broken one harms nobody else: its subscriptions, its views and
+/// the updates it has not released.
+final class ConsumerSession: ServiceHandler {
+    let connection: ServiceConnection
+    private unowned let service: BufferService
+    /// Bound porthole_buffer_consumer_v1 objects.
+    private(set) var consumerObjects: Set<UInt32> = []
+    private(set) var subscriptions: [UInt32: SubscriptionFilter] = [:]
+    /// Views by object id, and by buffer.
+    private var views: [UInt32: ConsumerView] = [:]
+    private(set) var viewsByBuffer: [UInt64: ConsumerView] = [:]
+    /// Updates sent and not released, over every view.
+    private(set) var pendingCount = 0
+
+    init(connection: ServiceConnection, service: BufferService) {
+        self.connection = connection
+        self.service = service
+        connection.handler = self
+    }
+
+    var isClosed: Bool { connection.closed }
+
+    // MARK: ServiceHandler
+
+    func bound(_ id: UInt32, on c: ServiceConnection) throws(ServiceFault) { consumerObjects.insert(id) }
+
+    func request(_ r: ServiceRequest, on c: ServiceConnection) throws(ServiceFault) {
+        let id = r.objectID
+        switch r.spec.kind {
+        case .portholeBufferConsumerV1Subscribe?:
+            try subscribe(try r.typed(PortholeBufferConsumerV1Subscribe.self), consumer: id)
+        case .portholeBufferConsumerV1Destroy?:
+            consumerObjects.remove(id)
+        case .portholeBufferSubscriptionV1Destroy?:
+            subscriptions.removeValue(forKey: id)
+        case .portholeBufferViewV1Release?:
+            let sequence = try r.typed(PortholeBufferViewV1Release.self).sequence
+            guard let view = views[id] else { throw .invalidObject("porthole_buffer_view_v1@\(id) is not a view of this consumer") }
+            try release(sequence, on: view)
+        case .portholeBufferViewV1Destroy?:
+            guard let view = views.removeValue(forKey: id) else { return }
+            forget(view)
+        default:
+            throw .invalidMethod(id, "\(r.name) is not a request of the consumer protocol")
+        }
+    }
+
+    func closed(on c: ServiceConnection) {
+        for view in Array(views.values) { forget(view) }
+        views.removeAll()
+        subscriptions.removeAll()
+        service.consumerEnded(self)
+    }
+
+    // MARK: Requests
+
+    private func subscribe(_ s: PortholeBufferConsumerV1Subscribe, consumer: UInt32) throws(ServiceFault) {
+        let limits = service.limits
+        guard let application = String(validatingUTF8Bytes: s.application), !application.isEmpty,
+              s.application.count <= limits.maxApplicationBytes else {
+            throw fault(consumer, .badFilter, "application must be 1 to \(limits.maxApplicationBytes) bytes of UTF-8")
+        }
+        var guest: String?
+        if let g = s.guest {
+            guard g.count <= limits.maxGuestNameBytes, let text = String(validatingUTF8Bytes: g) else {
+                throw fault(consumer, .badFilter, "guest must be at most \(limits.maxGuestNameBytes) bytes of UTF-8")
+            }
+            guest = text
+        }
+        guard subscriptions.count < limits.subscriptionsPerConsumer else {
+            throw fault(consumer, .tooManySubscriptions, "more than \(limits.subscriptionsPerConsumer) subscriptions")
+        }
+        let filter = SubscriptionFilter(application: application, guest: guest)
+        subscriptions[s.id] = filter
+        service.subscribed(self, subscription: s.id, filter: filter)
+    }
+
+    private func release(_ sequence: UInt32, on view: ConsumerView) throws(ServiceFault) {
+        // After removed, a release may cross the event on the wire.
+        guard let buffer = view.buffer else { return }
+        guard let count = view.release(sequence) else {
+            throw ServiceFault(objectID: view.objectID, code: ViewErrorCode.badRelease.rawValue,
+                               message: "sequence \(sequence) was not sent to this view or is released already")
+        }
+        pendingCount -= count
+        service.released(buffer, by: view, upTo: sequence)
+    }
+
+    /// The view is gone (destroyed, or its consumer closed): it holds nothing.
+    private func forget(_ view: ConsumerView) {
+        pendingCount -= view.clear()
+        if let buffer = view.buffer {
+            viewsByBuffer.removeValue(forKey: buffer.id)
+            service.viewEnded(view, of: buffer)
+        }
+    }
+
+    // MARK: Events
+
+    /// Adds a view of `buffer` through `subscription`, with its fd,
+    /// properties and done; nothing if this consumer has one already.
+    func add(_ buffer: SharedBuffer, through subscription: UInt32) {
+        guard !isClosed, viewsByBuffer[buffer.id] == nil else { return }
+        let fd: OwnedFD
+        do { fd = try buffer.file.duplicate() } catch {
+            Log.warning("buffer service: cannot pass buffer \(buffer.id) to \(connection.name): \(error)")
+            return
+        }
+        let viewID = connection.newServerID()
+        let view = ConsumerView(objectID: viewID, consumer: self, buffer: buffer)
+        views[viewID] = view
+        viewsByBuffer[buffer.id] = view
+        buffer.views[ObjectIdentifier(self)] = view
+        connection.send(PortholeBufferSubscriptionV1BufferAdded(buffer: viewID, guest: Array(buffer.guest.utf8), application: Array(buffer.application.utf8),
+                                                                 offset: buffer.offset, size: buffer.size), to: subscription, fds: [fd])
+        for p in buffer.properties {
+            connection.send(PortholeBufferViewV1Property(name: Array(p.name.utf8), value: Array(p.value.utf8)), to: viewID)
+        }
+        connection.send(PortholeBufferViewV1Done(), to: viewID)
+    }
+
+    /// Tells `view` of a new content; it now holds it until released.
+    func updated(_ view: ConsumerView, sequence: UInt32, damage: [UInt8], renderUsec: UInt32, now: UInt64) {
+        view.sent(sequence, at: now)
+        pendingCount += 1
+        connection.send(PortholeBufferViewV1Updated(sequence: sequence, damage: damage, renderUsec: renderUsec), to: view.objectID)
+    }
+
+    /// The buffer of `view` is gone: it turns inert and holds nothing.
+    func removed(_ view: ConsumerView) {
+        pendingCount -= view.clear()
+        if let buffer = view.buffer { viewsByBuffer.removeValue(forKey: buffer.id) }
+        view.buffer = nil
+        connection.send(PortholeBufferViewV1Removed(), to: view.objectID)
+    }
+
+    func send<T: TypedMessage>(_ event: T, toSubscription id: UInt32) { connection.send(event, to: id) }
+
+    /// The oldest update this consumer holds, when it was sent.
+    var oldestPending: UInt64? { views.values.compactMap(\.oldestSentAt).min() }
+
+    /// Closes the consumer with the too_slow error.
+    func evict(_ why: String) {
+        let object = consumerObjects.min() ?? Wire.displayID
+        let code = object == Wire.displayID ? DisplayErrorCode.implementation.rawValue : ConsumerErrorCode.tooSlow.rawValue
+        connection.fail(ServiceFault(objectID: object, code: code, message: "evicted: \(why)"))
+    }
+
+    private func fault(_ object: UInt32, _ code: ConsumerErrorCode, _ why: String) -> ServiceFault {
+        ServiceFault(objectID: object, code: code.rawValue, message: why)
+    }
+}

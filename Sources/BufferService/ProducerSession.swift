@@ -1,0 +1,173 @@
+import PortholeSystem
+import Sharing
+import Wayland
+
+/// One producer's connection to the buffer service (porthole-buffer-producer-v1):
+/// a guest program, reached through its link channel and the host proxy's
+/// socket pair. Every request is checked here against the protocol's rules
+/// and the guest's quotas; the service does the fan-out.
+public final class ProducerSession: ServiceHandler {
+    /// The name the host gave the guest.
+    public let guest: String
+    let connection: ServiceConnection
+    private unowned let service: BufferService
+    /// Bound porthole_buffer_producer_v1 objects.
+    private var producers: Set<UInt32> = []
+    /// Live buffers by their porthole_buffer_v1 id.
+    private(set) var buffers: [UInt32: SharedBuffer] = [:]
+    /// Buffer objects a reset made inert; they wait for their destroy.
+    private var inert: Set<UInt32> = []
+    private var ended = false
+
+    init(guest: String, connection: ServiceConnection, service: BufferService) {
+        self.guest = guest
+        self.connection = connection
+        self.service = service
+        connection.handler = self
+    }
+
+    /// The producer's channel closed: everything it published is reset
+    /// for consumers, now (not when the socket pair's end is next read).
+    public func end() {
+        connection.close(reason: "the producer's channel closed")
+    }
+
+    // MARK: ServiceHandler
+
+    func bound(_ id: UInt32, on c: ServiceConnection) throws(ServiceFault) { producers.insert(id) }
+
+    func request(_ r: ServiceRequest, on c: ServiceConnection) throws(ServiceFault) {
+        let id = r.objectID
+        switch r.spec.kind {
+        case .portholeBufferProducerV1Register?:
+            try register(try r.typed(PortholeBufferProducerV1Register.self), fd: r.fds.first, producer: id)
+        case .portholeBufferProducerV1Reset?:
+            reset()
+        case .portholeBufferProducerV1Destroy?:
+            producers.remove(id)
+            reset()
+        case .portholeBufferV1Destroy?:
+            if inert.remove(id) == nil, let b = buffers.removeValue(forKey: id) { service.remove(b, releaseWaiting: false) }
+        case _ where inert.contains(id):
+            // After a reset, requests on old buffers mean nothing.
+            break
+        case .portholeBufferV1SetProperty?:
+            try setProperty(try r.typed(PortholeBufferV1SetProperty.self), on: try buffer(id))
+        case .portholeBufferV1Publish?:
+            let b = try buffer(id)
+            guard !b.published else { throw bufferFault(id, .published, "published twice") }
+            b.publish()
+            service.publish(b)
+        case .portholeBufferV1Update?:
+            let u = try r.typed(PortholeBufferV1Update.self)
+            let b = try publishedBuffer(id, "update")
+            guard u.width >= 0, u.height >= 0 else {
+                throw bufferFault(id, .badDamage, "damage \(u.width)x\(u.height) has a negative side")
+            }
+            b.addDamage(x: u.x, y: u.y, width: u.width, height: u.height, limit: service.limits.damageRectsPerPresent)
+        case .portholeBufferV1Present?:
+            let p = try r.typed(PortholeBufferV1Present.self)
+            let b = try publishedBuffer(id, "present")
+            if let last = b.lastSequence, p.sequence <= last {
+                throw bufferFault(id, .badSequence, "sequence \(p.sequence) after \(last): sequences must increase")
+            }
+            service.present(b, sequence: p.sequence, damage: b.present(p.sequence), renderUsec: p.renderUsec)
+        default:
+            throw .invalidMethod(id, "\(r.name) is not a request of the producer protocol")
+        }
+    }
+
+    func closed(on c: ServiceConnection) {
+        guard !ended else { return }
+        ended = true
+        reset()
+        service.producerEnded(self)
+    }
+
+    // MARK: Requests
+
+    private func register(_ r: PortholeBufferProducerV1Register, fd: OwnedFD?, producer: UInt32) throws(ServiceFault) {
+        let limits = service.limits
+        guard let fd else { throw .implementation("register without its fd") }
+        guard r.size > 0 else { throw producerFault(producer, .badRange, "a buffer of 0 bytes") }
+        guard let application = String(validatingUTF8Bytes: r.application), !application.isEmpty,
+              r.application.count <= limits.maxApplicationBytes else {
+            throw producerFault(producer, .badApplication, "application must be 1 to \(limits.maxApplicationBytes) bytes of UTF-8")
+        }
+        let fileSize: Int
+        do { fileSize = try fd.fileSize() } catch { throw producerFault(producer, .badFD, "cannot stat the fd: \(error)") }
+        let end = UInt64(r.offset) + UInt64(r.size)
+        guard end <= UInt64(fileSize) else {
+            throw producerFault(producer, .badRange, "buffer \(r.offset)+\(r.size) ends past the file's \(fileSize) bytes")
+        }
+        let usage = service.usage(of: guest)
+        guard usage.buffers < limits.buffersPerGuest else {
+            throw producerFault(producer, .quota, "guest \(guest) has \(usage.buffers) buffers, the most the host allows")
+        }
+        guard usage.bytes + UInt64(fileSize) <= limits.bytesPerGuest else {
+            throw producerFault(producer, .quota, "guest \(guest) would hold \(usage.bytes + UInt64(fileSize)) bytes (limit \(limits.bytesPerGuest))")
+        }
+        // Nobody may change what consumers read, or shrink the file under
+        // the link's mapping (docs/buffer-sharing.md §3). The link's own
+        // mapping predates the seal and keeps writing.
+        do { try Memfd.addSeals(fd, [.shrink, .grow, .futureWrite, .seal]) } catch {
+            throw producerFault(producer, .badFD, "the fd is not a memory file the host can seal: \(error)")
+        }
+        let buffer = SharedBuffer(id: service.nextBufferID(), guest: guest, application: application, file: fd, fileSize: UInt64(fileSize),
+                                  offset: r.offset, size: r.size, producer: self, objectID: r.id)
+        buffers[r.id] = buffer
+        service.registered(buffer)
+    }
+
+    private func setProperty(_ p: PortholeBufferV1SetProperty, on b: SharedBuffer) throws(ServiceFault) {
+        let limits = service.limits
+        guard !b.published else { throw bufferFault(b.objectID, .published, "set_property after publish") }
+        guard BufferProperty.isValidName(p.name, maxBytes: limits.maxPropertyNameBytes) else {
+            throw bufferFault(b.objectID, .badProperty, "property names are 1 to \(limits.maxPropertyNameBytes) bytes of a-z, A-Z, 0-9, '_', '-', '.'")
+        }
+        let name = String(decoding: p.name, as: UTF8.self)
+        guard p.value.count <= limits.maxPropertyValueBytes, let value = String(validatingUTF8Bytes: p.value) else {
+            throw bufferFault(b.objectID, .badProperty, "the value of \(name) must be at most \(limits.maxPropertyValueBytes) bytes of UTF-8")
+        }
+        guard !b.hasProperty(name) else { throw bufferFault(b.objectID, .badProperty, "\(name) is set twice") }
+        guard b.properties.count < limits.propertiesPerBuffer else {
+            throw bufferFault(b.objectID, .badProperty, "more than \(limits.propertiesPerBuffer) properties")
+        }
+        b.addProperty(name, value)
+    }
+
+    /// Every buffer becomes invalid: waiting presents are released, consumers
+    /// hear removed and reset, the objects turn inert.
+    private func reset() {
+        let old = buffers
+        buffers.removeAll()
+        inert.formUnion(old.keys)
+        service.reset(self, buffers: old.values.sorted { $0.id < $1.id })
+    }
+
+    // MARK: Helpers
+
+    private func buffer(_ id: UInt32) throws(ServiceFault) -> SharedBuffer {
+        guard let b = buffers[id] else { throw .invalidObject("porthole_buffer_v1@\(id) is not a buffer of this producer") }
+        return b
+    }
+
+    private func publishedBuffer(_ id: UInt32, _ what: String) throws(ServiceFault) -> SharedBuffer {
+        let b = try buffer(id)
+        guard b.published else { throw bufferFault(id, .notPublished, "\(what) before publish") }
+        return b
+    }
+
+    private func producerFault(_ object: UInt32, _ code: ProducerErrorCode, _ why: String) -> ServiceFault {
+        ServiceFault(objectID: object, code: code.rawValue, message: why)
+    }
+
+    private func bufferFault(_ object: UInt32, _ code: ProducedBufferErrorCode, _ why: String) -> ServiceFault {
+        ServiceFault(objectID: object, code: code.rawValue, message: why)
+    }
+
+    /// Tells the producer every consumer released `sequence` of `buffer`.
+    func released(_ sequence: UInt32, of buffer: SharedBuffer) {
+        connection.send(PortholeBufferV1Released(sequence: sequence), to: buffer.objectID)
+    }
+}

@@ -1,0 +1,74 @@
+import PortholeSystem
+
+/// One buffer a producer registered: the host's copy of its memory (the
+/// memfd the link writes into, sealed so nobody else can write it), where
+/// the buffer lies in that file, its properties, the views consumers have
+/// of it, and the presents not every view has released yet.
+final class SharedBuffer {
+    /// Service-wide, never reused.
+    let id: UInt64
+    let guest: String
+    let application: String
+    /// The host's copy: `offset + size` bytes or more, sealed.
+    let file: OwnedFD
+    /// The file's size, counted against the guest's bytes.
+    let fileSize: UInt64
+    let offset: UInt32
+    let size: UInt32
+    unowned let producer: ProducerSession
+    /// The producer's porthole_buffer_v1.
+    let objectID: UInt32
+    private(set) var properties: [(name: String, value: String)] = []
+    private(set) var published = false
+    private(set) var lastSequence: UInt32?
+    /// Damage reported since the last present.
+    private(set) var damage = PendingDamage()
+    /// Each consumer's view, by consumer.
+    var views: [ObjectIdentifier: ConsumerView] = [:]
+    /// Presents in order, each with the views that still hold it.
+    var waiting: [WaitingPresent] = []
+
+    init(id: UInt64, guest: String, application: String, file: OwnedFD, fileSize: UInt64, offset: UInt32, size: UInt32,
+         producer: ProducerSession, objectID: UInt32) {
+        self.id = id
+        self.guest = guest
+        self.application = application
+        self.file = file
+        self.fileSize = fileSize
+        self.offset = offset
+        self.size = size
+        self.producer = producer
+        self.objectID = objectID
+    }
+
+    func hasProperty(_ name: String) -> Bool { properties.contains { $0.name == name } }
+    func addProperty(_ name: String, _ value: String) { properties.append((name, value)) }
+    func publish() { published = true }
+
+    /// Records a present: its damage is taken.
+    func present(_ sequence: UInt32) -> PendingDamage {
+        lastSequence = sequence
+        defer { damage = PendingDamage() }
+        return damage
+    }
+
+    func addDamage(x: Int32, y: Int32, width: Int32, height: Int32, limit: Int) {
+        damage.add(x: x, y: y, width: width, height: height, limit: limit)
+    }
+
+    /// `view` no longer holds any present up to `sequence` (all, when nil).
+    /// Returns the sequences every view has now released, in order; they
+    /// leave `waiting`.
+    func drop(_ view: ConsumerView, upTo sequence: UInt32? = nil) -> [UInt32] {
+        let key = ObjectIdentifier(view)
+        for i in waiting.indices where sequence.map({ waiting[i].sequence <= $0 }) ?? true {
+            waiting[i].holders.remove(key)
+        }
+        var done: [UInt32] = []
+        while let first = waiting.first, first.holders.isEmpty {
+            done.append(first.sequence)
+            waiting.removeFirst()
+        }
+        return done
+    }
+}
