@@ -64,8 +64,9 @@ public final class BufferService {
         weak var session: ConsumerSession?
         let connection = try ServiceConnection(
             name: "consumer \(consumerCount)", socket: socket, loop: loop, tables: tables, global: "porthole_buffer_consumer_v1",
-            maxQueuedBytes: limits.consumerQueueBytes, maxQueuedFds: limits.queuedFds) { queued in
-                ServiceFault(objectID: session?.consumerObjects.min() ?? Wire.displayID,
+            maxQueuedBytes: limits.consumerQueueBytes, maxQueuedFds: limits.queuedFds) { [weak self] queued in
+                self?.counters.evictions += 1
+                return ServiceFault(objectID: session?.consumerObjects.min() ?? Wire.displayID,
                              code: session?.consumerObjects.isEmpty == false ? ConsumerErrorCode.tooSlow.rawValue : DisplayErrorCode.implementation.rawValue,
                              message: "evicted: \(queued) bytes of events left unread")
             }

@@ -1,3 +1,4 @@
+import BufferService
 import Glibc
 import PortholeSystem
 @testable import Proxy
@@ -10,8 +11,8 @@ final class BufferSharingRig {
     let h: InProcessHost
     let g: InProcessGuest
 
-    init() throws {
-        h = try InProcessHost()
+    init(bufferLimits: BufferServiceLimits = BufferServiceLimits()) throws {
+        h = try InProcessHost(bufferLimits: bufferLimits)
         g = try InProcessGuest(host: h, producers: true)
     }
 
