@@ -20,10 +20,10 @@ public final class BufferService {
     private var listenerToken: EventLoop.Token?
     private var consumers: [ObjectIdentifier: ConsumerSession] = [:]
     private var producers: [ObjectIdentifier: ProducerSession] = [:]
-    private var buffers: [UInt64: SharedBuffer] = [:]
+    private var buffers: [UInt32: SharedBuffer] = [:]
     /// Connected guests and what their producers hold.
     private var guests: [String: GuestUsage] = [:]
-    private var lastBufferID: UInt64 = 0
+    private var lastBufferID: UInt32 = 0
     private var generation: UInt32 = 0
     private var consumerCount = 0
     private var evictionTimer: EventLoop.Token?
@@ -128,7 +128,7 @@ public final class BufferService {
 
     func usage(of guest: String) -> GuestUsage { guests[guest] ?? GuestUsage() }
 
-    func nextBufferID() -> UInt64 {
+    func nextBufferID() -> UInt32 {
         lastBufferID += 1
         return lastBufferID
     }
@@ -198,7 +198,7 @@ public final class BufferService {
         counters.resets += 1
         let event = PortholeBufferSubscriptionV1Reset(guest: Array(p.guest.utf8), generation: generation)
         for c in consumers.values {
-            for (id, f) in c.subscriptions where f.matches(guest: p.guest) && applications.contains(f.application) {
+            for (id, f) in c.subscriptions where f.matches(guest: p.guest) && applications.contains(where: f.matches(application:)) {
                 c.send(event, toSubscription: id)
             }
         }

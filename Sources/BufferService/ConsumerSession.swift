@@ -14,7 +14,7 @@ final class ConsumerSession: ServiceHandler {
     private(set) var subscriptions: [UInt32: SubscriptionFilter] = [:]
     /// Views by object id, and by buffer.
     private var views: [UInt32: ConsumerView] = [:]
-    private(set) var viewsByBuffer: [UInt64: ConsumerView] = [:]
+    private(set) var viewsByBuffer: [UInt32: ConsumerView] = [:]
     /// Updates sent and not released, over every view.
     private(set) var pendingCount = 0
 
@@ -117,7 +117,7 @@ final class ConsumerSession: ServiceHandler {
         views[viewID] = view
         viewsByBuffer[buffer.id] = view
         buffer.views[ObjectIdentifier(self)] = view
-        connection.send(PortholeBufferSubscriptionV1BufferAdded(buffer: viewID, guest: Array(buffer.guest.utf8), application: Array(buffer.application.utf8),
+        connection.send(PortholeBufferSubscriptionV1BufferAdded(buffer: viewID, id: buffer.id, guest: Array(buffer.guest.utf8), application: Array(buffer.application.utf8),
                                                                  offset: buffer.offset, size: buffer.size), to: subscription, fds: [fd])
         for p in buffer.properties {
             connection.send(PortholeBufferViewV1Property(name: Array(p.name.utf8), value: Array(p.value.utf8)), to: viewID)

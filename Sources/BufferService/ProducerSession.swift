@@ -91,8 +91,8 @@ public final class ProducerSession: ServiceHandler {
         guard let fd else { throw .implementation("register without its fd") }
         guard r.size > 0 else { throw producerFault(producer, .badRange, "a buffer of 0 bytes") }
         guard let application = String(validatingUTF8Bytes: r.application), !application.isEmpty,
-              r.application.count <= limits.maxApplicationBytes else {
-            throw producerFault(producer, .badApplication, "application must be 1 to \(limits.maxApplicationBytes) bytes of UTF-8")
+              r.application.count <= limits.maxApplicationBytes, application != SubscriptionFilter.everyApplication else {
+            throw producerFault(producer, .badApplication, "application must be 1 to \(limits.maxApplicationBytes) bytes of UTF-8, not \"*\"")
         }
         let fileSize: Int
         do { fileSize = try fd.fileSize() } catch { throw producerFault(producer, .badFD, "cannot stat the fd: \(error)") }

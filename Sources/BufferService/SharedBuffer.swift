@@ -5,8 +5,8 @@ import PortholeSystem
 /// the buffer lies in that file, its properties, the views consumers have
 /// of it, and the presents not every view has released yet.
 final class SharedBuffer {
-    /// Service-wide, never reused.
-    let id: UInt64
+    /// Service-wide, never reused (consumers see it in buffer_added).
+    let id: UInt32
     let guest: String
     let application: String
     /// The host's copy: `offset + size` bytes or more, sealed.
@@ -28,7 +28,7 @@ final class SharedBuffer {
     /// Presents in order, each with the views that still hold it.
     var waiting: [WaitingPresent] = []
 
-    init(id: UInt64, guest: String, application: String, file: OwnedFD, fileSize: UInt64, offset: UInt32, size: UInt32,
+    init(id: UInt32, guest: String, application: String, file: OwnedFD, fileSize: UInt64, offset: UInt32, size: UInt32,
          producer: ProducerSession, objectID: UInt32) {
         self.id = id
         self.guest = guest

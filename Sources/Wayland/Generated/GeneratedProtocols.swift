@@ -841,7 +841,7 @@ I porthole_buffer_subscription_v1 1
 R! destroy 1
 E guest_connected 1 guest=s
 E guest_disconnected 1 guest=s
-E buffer_added 1 buffer=n:porthole_buffer_view_v1 guest=s application=s fd=h offset=u size=u
+E buffer_added 1 buffer=n:porthole_buffer_view_v1 id=u guest=s application=s fd=h offset=u size=u
 E reset 1 guest=s generation=u
 I porthole_buffer_view_v1 1
 R! destroy 1

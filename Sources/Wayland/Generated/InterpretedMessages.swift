@@ -2069,13 +2069,15 @@ public struct PortholeBufferSubscriptionV1BufferAdded: TypedMessage, Hashable {
 
     /// The new porthole_buffer_view_v1's id.
     public var buffer: UInt32
+    public var id: UInt32
     public var guest: [UInt8]
     public var application: [UInt8]
     public var offset: UInt32
     public var size: UInt32
 
-    public init(buffer: UInt32, guest: [UInt8], application: [UInt8], offset: UInt32, size: UInt32) {
+    public init(buffer: UInt32, id: UInt32, guest: [UInt8], application: [UInt8], offset: UInt32, size: UInt32) {
         self.buffer = buffer
+        self.id = id
         self.guest = guest
         self.application = application
         self.offset = offset
@@ -2083,18 +2085,19 @@ public struct PortholeBufferSubscriptionV1BufferAdded: TypedMessage, Hashable {
     }
 
     public init?(_ args: [WireArg]) {
-        guard args.count == 6,
+        guard args.count == 7,
               case .newID(let a0) = args[0],
-              case .string(let a1?) = args[1],
+              case .uint(let a1) = args[1],
               case .string(let a2?) = args[2],
-              case .fd = args[3],
-              case .uint(let a4) = args[4],
-              case .uint(let a5) = args[5]
+              case .string(let a3?) = args[3],
+              case .fd = args[4],
+              case .uint(let a5) = args[5],
+              case .uint(let a6) = args[6]
         else { return nil }
-        self.init(buffer: a0, guest: a1, application: a2, offset: a4, size: a5)
+        self.init(buffer: a0, id: a1, guest: a2, application: a3, offset: a5, size: a6)
     }
 
-    public var args: [WireArg] { [.newID(buffer), .string(guest), .string(application), .fd, .uint(offset), .uint(size)] }
+    public var args: [WireArg] { [.newID(buffer), .uint(id), .string(guest), .string(application), .fd, .uint(offset), .uint(size)] }
 }
 
 /// porthole_buffer_subscription_v1.reset: event 3 of porthole_buffer_subscription_v1, since version 1.

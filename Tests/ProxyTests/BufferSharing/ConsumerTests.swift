@@ -37,6 +37,19 @@ import Wayland
         #expect(otherApplication.events(PortholeBufferSubscriptionV1GuestConnected.self, on: 4).count == 1)
     }
 
+    @Test func everyApplicationMatchesStarAndTheBuffersIdIsTheSameForEveryConsumer() throws {
+        let rig = try BufferSharingRig()
+        defer { rig.tearDown() }
+        let star = try rig.consumer(application: "*"), camera = try rig.consumer(application: "camera")
+        let producer = try Self.published(rig)
+        try ProducerImage(width: 8, height: 8).publish(on: producer, id: 5, application: "video")
+        try #require(rig.pump { star.addedViews().count == 2 && camera.addedViews().count == 1 })
+        let ids = star.addedViews().map(\.event.id)
+        #expect(Set(ids).count == 2)
+        #expect(star.addedViews().map { String(decoding: $0.event.application, as: UTF8.self) } == ["camera", "video"])
+        #expect(camera.addedViews()[0].event.id == ids[0])
+    }
+
     @Test func aLateSubscriberGetsTheBuffersAlreadyPublished() throws {
         let rig = try BufferSharingRig()
         defer { rig.tearDown() }

@@ -127,7 +127,8 @@ import Wayland
         p.expectRefused(object: c.object, code: c.code, c.fragment, byHost: c.byHost)
     }
 
-    @Test(arguments: [("", "application must be 1 to 256 bytes of UTF-8"), (String(repeating: "a", count: 257), "application must be 1 to 256 bytes")])
+    @Test(arguments: [("", "application must be 1 to 256 bytes of UTF-8"), (String(repeating: "a", count: 257), "application must be 1 to 256 bytes"),
+                      ("*", "not \"*\"")])
     func aBadApplication(_ application: String, _ fragment: String) throws {
         let h = try InProcessHost()
         defer { h.tearDown() }
