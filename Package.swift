@@ -22,7 +22,7 @@ let package = Package(
         .target(name: "Bench", dependencies: ["Harness", "PortholeSystem"]),
         .executableTarget(
             name: "porthole",
-            dependencies: ["Proxy", "Bench", "Sharing", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Proxy", "Bench", "Harness", "BufferService", "Sharing", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "porthole-gen", dependencies: ["Wayland"]),
         // Test helpers shared by several test targets (not shipped).
@@ -34,6 +34,8 @@ let package = Package(
         .testTarget(name: "BufferServiceTests", dependencies: ["BufferService", "Wayland", "PortholeSystem", "SystemTestSupport"]),
         .testTarget(name: "ProxyTests", dependencies: ["Proxy", "Link", "Wayland", "PortholeSystem", "Sharing", "BufferService", "SystemTestSupport"]),
         .testTarget(name: "BenchTests", dependencies: ["Bench", "Harness", "SystemTestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Proxy", "Harness", "PortholeSystem", "Wayland", "Sharing", "SystemTestSupport"]),
+        // Consumers/ holds C sources the tests compile and run themselves.
+        .testTarget(name: "IntegrationTests", dependencies: ["Proxy", "Harness", "PortholeSystem", "Wayland", "Sharing", "SystemTestSupport"],
+                    exclude: ["Consumers"]),
     ]
 )

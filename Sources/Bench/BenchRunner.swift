@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Harness
+import PortholeSystem
 
 /// Runs one benchmark: starts the compositor and the mode's proxies, connects
 /// the clients, draws the warm-up frames, then measures.

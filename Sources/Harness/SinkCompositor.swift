@@ -2,17 +2,6 @@ import Foundation
 import Glibc
 import PortholeSystem
 
-/// Nanoseconds on CLOCK_MONOTONIC, the clock every thread and process on
-/// this machine shares: commit and arrival times can be compared directly.
-public enum MonotonicClock {
-    /// The current time in nanoseconds.
-    public static func nanoseconds() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-    }
-}
-
 /// One buffer a client committed to the sink compositor, as its frame
 /// handler sees it. `pixels` is the client's (or proxy's) shared memory,
 /// valid only during the call: the buffer is released right after.

@@ -7,6 +7,26 @@ public enum FileSystem {
         try syscall("chmod \(path)") { chmod(path, mode) }
     }
 
+    /// Opens `path` for reading; "-" is a duplicate of standard input.
+    public static func openForReading(_ path: String) throws(SystemError) -> OwnedFD {
+        if path == "-" { return OwnedFD(try syscall("dup stdin") { fcntl(0, F_DUPFD_CLOEXEC, 0) }) }
+        return OwnedFD(try syscall("open \(path)") { open(path, O_RDONLY | O_CLOEXEC) })
+    }
+
+    /// Writes all of `bytes` to a new file at `path` (replaced if present).
+    public static func write(_ bytes: [UInt8], to path: String) throws(SystemError) {
+        let fd = OwnedFD(try syscall("open \(path)") { open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) })
+        var done = 0
+        while done < bytes.count {
+            let from = done
+            let outcome = try bytes.withUnsafeBytes { b in
+                Result { () throws(SystemError) -> WriteOutcome in try fd.writeSome(UnsafeRawBufferPointer(rebasing: b[from...])) }
+            }.get()
+            guard case .wrote(let n) = outcome, n > 0 else { throw SystemError("write \(path)", code: EIO) }
+            done += n
+        }
+    }
+
     /// Removes `path` if it exists (a socket left by this process).
     public static func remove(_ path: String) {
         _ = unlink(path)

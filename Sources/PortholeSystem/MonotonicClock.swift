@@ -1,7 +1,8 @@
 import Glibc
 
-/// CLOCK_MONOTONIC: the clock every process on one machine shares, for
-/// durations and deadlines (never for wall time).
+/// CLOCK_MONOTONIC: the clock every thread and process on one machine
+/// shares, so times taken in different processes (a commit and its arrival,
+/// a present and its update) compare directly; for durations, never wall time.
 public enum MonotonicClock {
     /// Nanoseconds since an arbitrary start (boot).
     public static func nanoseconds() -> UInt64 {

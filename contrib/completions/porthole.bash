@@ -173,13 +173,13 @@ _porthole() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    host|guest|bench|help)
+    host|guest|share|buffers|bench|help)
         # Offer subcommand argument completions
         "_porthole_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'host guest bench help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'host guest share buffers bench help' -- "${cur}"))
         ;;
     esac
 }
@@ -188,7 +188,7 @@ _porthole_host() {
     repeating_flags=()
     non_repeating_flags=(--no-title-label --verbose --trace -h --help)
     repeating_options=(--allow --protocol)
-    non_repeating_options=(--listen --connect --display --region --region-size --name --clipboard --policy --stats)
+    non_repeating_options=(--listen --connect --display --region --region-size --name --clipboard --policy --buffers-socket --stats)
     __porthole_offer_flags_options 0
 
     # Offer option value completions
@@ -221,6 +221,9 @@ _porthole_host() {
     '--policy')
         return
         ;;
+    '--buffers-socket')
+        return
+        ;;
     '--stats')
         return
         ;;
@@ -234,7 +237,7 @@ _porthole_guest() {
     repeating_flags=()
     non_repeating_flags=(--no-reconnect --region-fallback --verbose --trace -h --help)
     repeating_options=(--protocol)
-    non_repeating_options=(--listen --connect --socket --region --stats)
+    non_repeating_options=(--listen --connect --socket --region --buffers-socket --stats)
     __porthole_offer_flags_options -1
 
     # Offer option value completions
@@ -251,10 +254,164 @@ _porthole_guest() {
     '--region')
         return
         ;;
+    '--buffers-socket')
+        return
+        ;;
     '--stats')
         return
         ;;
     '--protocol')
+        return
+        ;;
+    esac
+}
+
+_porthole_share() {
+    repeating_flags=()
+    non_repeating_flags=(-h --help)
+    repeating_options=()
+    non_repeating_options=()
+    __porthole_offer_flags_options 0
+
+    # Offer subcommand / subcommand argument completions
+    local -r subcommand="${unparsed_words[0]}"
+    unset 'unparsed_words[0]'
+    unparsed_words=("${unparsed_words[@]}")
+    case "${subcommand}" in
+    publish)
+        # Offer subcommand argument completions
+        "_porthole_share_${subcommand}"
+        ;;
+    *)
+        # Offer subcommand completions
+        COMPREPLY+=($(compgen -W 'publish' -- "${cur}"))
+        ;;
+    esac
+}
+
+_porthole_share_publish() {
+    repeating_flags=()
+    non_repeating_flags=(--pattern -h --help)
+    repeating_options=(--property)
+    non_repeating_options=(--socket --app --size --format --fps --frames --release-timeout)
+    __porthole_offer_flags_options 1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--socket')
+        return
+        ;;
+    '--app')
+        return
+        ;;
+    '--size')
+        return
+        ;;
+    '--format')
+        return
+        ;;
+    '--fps')
+        return
+        ;;
+    '--frames')
+        return
+        ;;
+    '--release-timeout')
+        return
+        ;;
+    '--property')
+        return
+        ;;
+    esac
+}
+
+_porthole_buffers() {
+    repeating_flags=()
+    non_repeating_flags=(-h --help)
+    repeating_options=()
+    non_repeating_options=()
+    __porthole_offer_flags_options 0
+
+    # Offer subcommand / subcommand argument completions
+    local -r subcommand="${unparsed_words[0]}"
+    unset 'unparsed_words[0]'
+    unparsed_words=("${unparsed_words[@]}")
+    case "${subcommand}" in
+    list|watch|dump)
+        # Offer subcommand argument completions
+        "_porthole_buffers_${subcommand}"
+        ;;
+    *)
+        # Offer subcommand completions
+        COMPREPLY+=($(compgen -W 'list watch dump' -- "${cur}"))
+        ;;
+    esac
+}
+
+_porthole_buffers_list() {
+    repeating_flags=()
+    non_repeating_flags=(-h --help)
+    repeating_options=()
+    non_repeating_options=(--socket --app --guest)
+    __porthole_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--socket')
+        return
+        ;;
+    '--app')
+        return
+        ;;
+    '--guest')
+        return
+        ;;
+    esac
+}
+
+_porthole_buffers_watch() {
+    repeating_flags=()
+    non_repeating_flags=(--quiet -h --help)
+    repeating_options=()
+    non_repeating_options=(--socket --app --guest --frames --duration)
+    __porthole_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--socket')
+        return
+        ;;
+    '--app')
+        return
+        ;;
+    '--guest')
+        return
+        ;;
+    '--frames')
+        return
+        ;;
+    '--duration')
+        return
+        ;;
+    esac
+}
+
+_porthole_buffers_dump() {
+    repeating_flags=()
+    non_repeating_flags=(-h --help)
+    repeating_options=()
+    non_repeating_options=(--socket --app --guest)
+    __porthole_offer_flags_options 2
+
+    # Offer option value completions
+    case "${prev}" in
+    '--socket')
+        return
+        ;;
+    '--app')
+        return
+        ;;
+    '--guest')
         return
         ;;
     esac

@@ -1,0 +1,73 @@
+import ArgumentParser
+import Harness
+import PortholeSystem
+
+struct BuffersWatchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "watch",
+        abstract: "Follow updates: check each one's stamp and checksum, release it, print rates and latency.",
+        discussion: """
+            Every update whose buffer starts with a frame stamp (porthole share publish, docs/buffer-sharing.md §6) \
+            is checked: the stamp's sequence must be the update's and its checksum the bytes'. Latency (now minus \
+            the producer's time in the stamp) means something only when producer and consumer share a clock (one \
+            machine); it is left out when it comes out negative or above a minute. Exits with status 1 if any \
+            update failed its check, or --frames were not all seen.
+            """
+    )
+
+    @OptionGroup var options: ConsumerOptions
+
+    @Option(name: .long, help: ArgumentHelp("Stop after N updates.", valueName: "N"))
+    var frames: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Stop after SECONDS.", valueName: "SECONDS"))
+    var duration: Double?
+
+    @Flag(name: .long, help: "Print only the summary, not a line per second.")
+    var quiet = false
+
+    func run() throws {
+        let consumer = try options.connect()
+        var tally = WatchTally()
+        let start = MonotonicClock.nanoseconds()
+        var lastReport = start
+        var window = WatchTally()
+        let end = duration.map { start + UInt64($0 * 1e9) }
+        while frames.map({ tally.updates < $0 }) ?? true {
+            let now = MonotonicClock.nanoseconds()
+            if let end, now >= end { break }
+            let wait = min(0.2, end.map { Double($0 - now) / 1e9 } ?? 0.2)
+            for event in try consumer.events(waiting: .nanoseconds(Int64(wait * 1e9))) {
+                switch event {
+                case .updated(let id, let sequence, _, _):
+                    guard let b = consumer.buffers[id] else { continue }
+                    let result = WatchTally.check(b.bytes, sequence: sequence, now: MonotonicClock.nanoseconds())
+                    tally.add(result)
+                    window.add(result)
+                    if case .bad(let why) = result { Log.warning("buffer \(id) sequence \(sequence): \(why)") }
+                    try consumer.release(id, sequence: sequence)
+                case .added(let id):
+                    if let b = consumer.buffers[id], !quiet { say("buffer \(id) added: guest=\(b.guest) app=\(b.application) size=\(b.size)") }
+                case .removed(let id):
+                    if !quiet { say("buffer \(id) removed") }
+                case .reset(let guest, let generation):
+                    if !quiet { say("guest \(guest) reset (generation \(generation))") }
+                case .guestConnected(let guest):
+                    if !quiet { say("guest \(guest) connected") }
+                case .guestDisconnected(let guest):
+                    if !quiet { say("guest \(guest) disconnected") }
+                }
+            }
+            let after = MonotonicClock.nanoseconds()
+            if after - lastReport >= 1_000_000_000 {
+                if !quiet { say(window.line(seconds: Double(after - lastReport) / 1e9)) }
+                window = WatchTally()
+                lastReport = after
+            }
+        }
+        let seconds = Double(MonotonicClock.nanoseconds() - start) / 1e9
+        say("watched " + tally.line(seconds: seconds))
+        consumer.close()
+        if tally.bad > 0 || frames.map({ tally.updates < $0 }) == true { throw ExitCode.failure }
+    }
+}
