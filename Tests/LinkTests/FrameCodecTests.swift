@@ -182,23 +182,6 @@ let allFrameTypes: [FrameType] = [
         #expect(try decodeFrame(rawFrame(type: 34, channel: 1, payload: update)) == .resourceUpdate(channel: 1, resource: 5, ranges: [.init(offset: 8, length: 2)], bytes: [7, 7]))
     }
 
-    @Test func channelOpenCarriesItsServiceAfterTheBufferSize() throws {
-        #expect(FrameCodec.encode(.channelOpen(channel: 5, bufAlloc: 0x0004_0000, service: .bufferService)) ==
-            [8, 0, 0, 0, 0x10, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0x04, 0, 1, 0, 0, 0])
-        #expect(FrameCodec.encode(.channelOpen(channel: 5, bufAlloc: 0x0004_0000)) ==
-            [8, 0, 0, 0, 0x10, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0x04, 0, 0, 0, 0, 0])
-        var open: [UInt8] = []
-        open.le32(1000); open.le32(1)
-        #expect(try decodeFrame(rawFrame(type: 16, channel: 3, payload: open)) == .channelOpen(channel: 3, bufAlloc: 1000, service: .bufferService))
-    }
-
-    @Test func channelOpenWithAnUnknownServiceIsMalformed() {
-        var open: [UInt8] = []
-        open.le32(1000); open.le32(2)
-        let e = protocolError { () throws(LinkProtocolError) in _ = try decodeFrame(rawFrame(type: 16, channel: 3, payload: open)) }
-        #expect(e == .malformed(.channelOpen, "unknown service 2"))
-    }
-
     @Test func invalidUTF8ReasonsDecodeLeniently() throws {
         var payload: [UInt8] = []
         payload.le32(1)
