@@ -26,6 +26,9 @@ struct BuffersWatchCommand: ParsableCommand {
     @Flag(name: .long, help: "Print only the summary, not a line per second.")
     var quiet = false
 
+    @Flag(name: .long, help: "Never release updates (to see a producer wait, and this consumer evicted after the host's timeout).")
+    var hold = false
+
     func run() throws {
         let consumer = try options.connect()
         var tally = WatchTally()
@@ -45,7 +48,7 @@ struct BuffersWatchCommand: ParsableCommand {
                     tally.add(result)
                     window.add(result)
                     if case .bad(let why) = result { Log.warning("buffer \(id) sequence \(sequence): \(why)") }
-                    try consumer.release(id, sequence: sequence)
+                    if !hold { try consumer.release(id, sequence: sequence) }
                 case .added(let id):
                     if let b = consumer.buffers[id], !quiet { say("buffer \(id) added: guest=\(b.guest) app=\(b.application) size=\(b.size)") }
                 case .removed(let id):

@@ -119,4 +119,31 @@ struct BufferSharingTests {
         #expect(waitUntil { fds() == baseline - 1 }, "the host holds \(fds()) fds, \(baseline) with the guest's link")
         #expect(watch.isRunning, "the consumer was not disturbed")
     }
+
+    @Test func aProducerWaitsForEveryConsumerAndGivesUpAfterItsTimeoutUntilTheHolderIsEvicted() throws {
+        let runtime = try RuntimeDir()
+        let pair = try Pair(runtime: runtime)
+        defer { pair.stop() }
+        let env = ["XDG_RUNTIME_DIR": runtime.path]
+        let releasing = try pair.porthole(["buffers", "watch", "--socket", pair.consumers, "--app", "camera", "--frames", "12", "--quiet"])
+        defer { releasing.terminate() }
+        let holding = try pair.porthole(["buffers", "watch", "--socket", pair.consumers, "--app", "camera", "--duration", "30", "--hold"])
+        defer { holding.terminate() }
+        try pair.host.waitForStats("both consumers") { $0["buffer_consumers"] == 2 }
+        // Each frame is waited on for at most 0.5 s: the holder keeps them
+        // until the host evicts it, 2 s after the first; from then on the
+        // releasing consumer alone answers, at once.
+        let run = try runCommand(try portholeBinary(), ["share", "publish", "--socket", pair.producers, "--app", "camera", "--size", "64x64",
+                                                        "--fps", "0", "--frames", "12", "--release-timeout", "0.5", "--pattern"],
+                                 environment: env, logDirectory: runtime.path, timeout: 30)
+        let late = run.stdoutText.split(separator: ";").last.flatMap { Int($0.split(separator: " ").first ?? "") }
+        #expect(late.map { (3...5).contains($0) } == true, "frames waited on in vain: \(run.stdoutText)")
+        #expect(holding.waitForExit(timeout: 10)?.succeeded == false, "the holder was not evicted\n\(holding.diagnostics())")
+        #expect(holding.stderr.contains("evicted: an update stayed unreleased for more than 2.0 s"), "\(holding.stderr)")
+        let evicted = try pair.host.waitForStats("the eviction") { $0["consumer_evictions"] == 1 }
+        #expect(evicted["shared_buffers"] == 0)
+        // The releasing consumer saw every frame.
+        #expect(releasing.waitForExit(timeout: 10)?.succeeded == true, "\(releasing.diagnostics())")
+        #expect(releasing.stdout.contains("watched 12 updates (12 verified, 0 bad)"), "\(releasing.stdout)")
+    }
 }

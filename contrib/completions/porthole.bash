@@ -371,7 +371,7 @@ _porthole_buffers_list() {
 
 _porthole_buffers_watch() {
     repeating_flags=()
-    non_repeating_flags=(--quiet -h --help)
+    non_repeating_flags=(--quiet --hold -h --help)
     repeating_options=()
     non_repeating_options=(--socket --app --guest --frames --duration)
     __porthole_offer_flags_options 0

@@ -38,7 +38,7 @@ function __porthole_parse_tokens -S
             case 'list'
                 __porthole_parse_subcommand 0 'socket=' 'app=' 'guest=' 'h/help'
             case 'watch'
-                __porthole_parse_subcommand 0 'socket=' 'app=' 'guest=' 'frames=' 'duration=' 'quiet' 'h/help'
+                __porthole_parse_subcommand 0 'socket=' 'app=' 'guest=' 'frames=' 'duration=' 'quiet' 'hold' 'h/help'
             case 'dump'
                 __porthole_parse_subcommand 2 'socket=' 'app=' 'guest=' 'h/help'
             end
@@ -160,6 +160,7 @@ complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_opti
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole buffers watch" frames' -l 'frames' -d 'Stop after N updates.' -rfka ''
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole buffers watch" duration' -l 'duration' -d 'Stop after SECONDS.' -rfka ''
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole buffers watch" quiet' -l 'quiet' -d 'Print only the summary, not a line per second.'
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole buffers watch" hold' -l 'hold' -d 'Never release updates (to see a producer wait, and this consumer evicted after the host\'s timeout).'
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole buffers watch" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole buffers dump" socket' -l 'socket' -d 'The consumer socket of porthole host: a name in $XDG_RUNTIME_DIR or an absolute path.' -rfka ''
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole buffers dump" app' -l 'app' -d 'Only buffers of this application (\'*\': every one).' -rfka ''
