@@ -14,17 +14,21 @@ public final class BufferService {
     public let limits: BufferServiceLimits
     /// Path of the consumer socket, once listening.
     public private(set) var socketPath: String?
-    public private(set) var counters = BufferServiceCounters()
+    public internal(set) var counters = BufferServiceCounters()
 
     private var listener: OwnedFD?
     private var listenerToken: EventLoop.Token?
-    private var consumers: [ObjectIdentifier: ConsumerSession] = [:]
+    private(set) var consumers: [ObjectIdentifier: ConsumerSession] = [:]
     private var producers: [ObjectIdentifier: ProducerSession] = [:]
-    private var buffers: [UInt32: SharedBuffer] = [:]
+    var buffers: [UInt32: SharedBuffer] = [:]
     /// Connected guests and what their producers hold.
     private var guests: [String: GuestUsage] = [:]
+    /// Each guest's region, opened read-only, and the buffers registered in
+    /// it by registry id (`BufferService+WaylandProxy`).
+    var regionFiles: [String: OwnedFD] = [:]
+    var regionBuffers: [String: [UInt32: UInt32]] = [:]
     private var lastBufferID: UInt32 = 0
-    private var generation: UInt32 = 0
+    private(set) var generation: UInt32 = 0
     private var consumerCount = 0
     private var evictionTimer: EventLoop.Token?
 
@@ -90,6 +94,7 @@ public final class BufferService {
     /// A guest's link ended (its producers have ended first).
     public func guestDisconnected(_ name: String) {
         for p in Array(producers.values) where p.guest == name { p.end() }
+        regionChanged(.reset, guest: name, region: nil)
         guard guests.removeValue(forKey: name) != nil else { return }
         let event = PortholeBufferSubscriptionV1GuestDisconnected(guest: Array(name.utf8))
         for c in consumers.values { for (id, f) in c.subscriptions where f.matches(guest: name) { c.send(event, toSubscription: id) } }
@@ -162,7 +167,7 @@ public final class BufferService {
             if view.consumer.pendingCount > limits.pendingUpdatesPerConsumer { tooMany.append(view.consumer) }
         }
         if holders.isEmpty {
-            b.producer.released(sequence, of: b)
+            b.producer?.released(sequence, of: b)
         } else {
             b.waiting.append(WaitingPresent(sequence: sequence, holders: holders))
         }
@@ -175,30 +180,38 @@ public final class BufferService {
     func remove(_ b: SharedBuffer, releaseWaiting: Bool) {
         let waiting = b.waiting
         b.waiting.removeAll()
-        if releaseWaiting { for w in waiting { b.producer.released(w.sequence, of: b) } }
+        if releaseWaiting { for w in waiting { b.producer?.released(w.sequence, of: b) } }
         for view in Array(b.views.values) { view.consumer.removed(view) }
         b.views.removeAll()
         buffers.removeValue(forKey: b.id)
-        if var usage = guests[b.guest] {
-            usage.buffers -= 1
-            usage.bytes -= b.fileSize
-            guests[b.guest] = usage
+        if b.ownsFile {
+            if var usage = guests[b.guest] {
+                usage.buffers -= 1
+                usage.bytes -= b.fileSize
+                guests[b.guest] = usage
+            }
+            b.file.close()
         }
-        b.file.close()
         counters.buffers = buffers.count
     }
 
     /// A producer reset (or ended): its buffers go, then subscriptions that
     /// matched one of them hear `reset` with a new generation.
     func reset(_ p: ProducerSession, buffers old: [SharedBuffer]) {
+        reset(guest: p.guest, buffers: old)
+    }
+
+    /// `old` of `guest` go, then subscriptions that matched one of them
+    /// hear `reset` with a new generation.
+    func reset(guest: String, buffers old: [SharedBuffer]) {
         guard !old.isEmpty else { return }
         let applications = Set(old.map(\.application))
         for b in old { remove(b, releaseWaiting: true) }
         generation &+= 1
         counters.resets += 1
-        let event = PortholeBufferSubscriptionV1Reset(guest: Array(p.guest.utf8), generation: generation)
+        let event = PortholeBufferSubscriptionV1Reset(guest: Array(guest.utf8), generation: generation)
         for c in consumers.values {
-            for (id, f) in c.subscriptions where f.matches(guest: p.guest) && applications.contains(where: f.matches(application:)) {
+            for (id, f) in c.subscriptions where f.matches(guest: guest) && applications.contains(where: f.matches(application:)) {
                 c.send(event, toSubscription: id)
             }
         }
@@ -220,12 +233,12 @@ public final class BufferService {
     }
 
     func released(_ b: SharedBuffer, by view: ConsumerView, upTo sequence: UInt32) {
-        for s in b.drop(view, upTo: sequence) { b.producer.released(s, of: b) }
+        for s in b.drop(view, upTo: sequence) { b.producer?.released(s, of: b) }
     }
 
     func viewEnded(_ view: ConsumerView, of b: SharedBuffer) {
         b.views.removeValue(forKey: ObjectIdentifier(view.consumer))
-        for s in b.drop(view) { b.producer.released(s, of: b) }
+        for s in b.drop(view) { b.producer?.released(s, of: b) }
     }
 
     func consumerEnded(_ c: ConsumerSession) {

@@ -3,20 +3,26 @@ import PortholeSystem
 /// One buffer a producer registered: the host's copy of its memory (the
 /// memfd the link writes into, sealed so nobody else can write it), where
 /// the buffer lies in that file, its properties, the views consumers have
-/// of it, and the presents not every view has released yet.
+/// of it, and the presents not every view has released yet. Or a buffer a
+/// guest proxy registered in its shared region (application
+/// "wayland-proxy"): no producer, the region opened read-only as its file.
 final class SharedBuffer {
     /// Service-wide, never reused (consumers see it in buffer_added).
     let id: UInt32
     let guest: String
     let application: String
-    /// The host's copy: `offset + size` bytes or more, sealed.
+    /// The host's copy: `offset + size` bytes or more, sealed (or the
+    /// shared region, read-only).
     let file: OwnedFD
+    /// The file is this buffer's alone (closed with it), not a guest's region.
+    let ownsFile: Bool
     /// The file's size, counted against the guest's bytes.
     let fileSize: UInt64
     let offset: UInt32
     let size: UInt32
-    unowned let producer: ProducerSession
-    /// The producer's porthole_buffer_v1.
+    /// Nil for a buffer of the shared region.
+    private(set) weak var producer: ProducerSession?
+    /// The producer's porthole_buffer_v1 (the registry's id for a region buffer).
     let objectID: UInt32
     private(set) var properties: [(name: String, value: String)] = []
     private(set) var published = false
@@ -29,7 +35,7 @@ final class SharedBuffer {
     var waiting: [WaitingPresent] = []
 
     init(id: UInt32, guest: String, application: String, file: OwnedFD, fileSize: UInt64, offset: UInt32, size: UInt32,
-         producer: ProducerSession, objectID: UInt32) {
+         producer: ProducerSession?, objectID: UInt32, ownsFile: Bool = true) {
         self.id = id
         self.guest = guest
         self.application = application
@@ -39,6 +45,7 @@ final class SharedBuffer {
         self.size = size
         self.producer = producer
         self.objectID = objectID
+        self.ownsFile = ownsFile
     }
 
     func hasProperty(_ name: String) -> Bool { properties.contains { $0.name == name } }

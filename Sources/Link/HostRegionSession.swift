@@ -12,6 +12,9 @@ public final class HostRegionSession {
     public private(set) var active = false
     public private(set) var registry: BufferRegistry
     private var offered = false
+    /// Told of every registration, unregistration and reset, after the
+    /// registry took it.
+    public var onChange: ((RegistryChange) -> Void)?
 
     public init(region: SharedRegion, counters: LinkCounters) {
         self.region = region
@@ -46,17 +49,21 @@ public final class HostRegionSession {
             Log.info("\(link.name): shared region agreed (\(region.path), \(size) bytes)")
         case .bufferRegister(let d):
             guard active else { throw .registry("buffer \(d.id) registered before the region was agreed") }
-            do { try registry.register(d) } catch { throw .registry(error.description) }
+            let accepted: RegisteredBuffer
+            do { accepted = try registry.register(d) } catch { throw .registry(error.description) }
             counters.registeredBuffers += 1
+            onChange?(.registered(accepted))
         case .bufferUnregister(let id):
             guard active else { throw .registry("unregister before the region was agreed") }
             do { try registry.unregister(id) } catch { throw .registry(error.description) }
             counters.registeredBuffers -= 1
+            onChange?(.unregistered(id: id))
         case .registryReset:
             guard active else { throw .registry("reset before the region was agreed") }
             Log.info("\(link.name): the guest reset its buffer registry (\(registry.count) buffers dropped)")
             counters.registeredBuffers -= registry.count
             registry.reset()
+            onChange?(.reset)
         default:
             throw .unexpected("frame without a channel: \(frame)")
         }
@@ -66,6 +73,7 @@ public final class HostRegionSession {
     func linkClosed() {
         if active { counters.regionLinks -= 1 }
         counters.registeredBuffers -= registry.count
+        if registry.count > 0 { onChange?(.reset) }
         registry.reset()
         active = false
     }

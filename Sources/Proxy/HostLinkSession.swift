@@ -31,7 +31,13 @@ final class HostLinkSession: LinkSessionDelegate {
 
     func sessionDidOpen(_ session: LinkSession) {
         Log.info("\(session.name): handshake done")
-        proxy.bufferService?.guestConnected(session.name)
+        guard let service = proxy.bufferService else { return }
+        service.guestConnected(session.name)
+        // The guest proxy's region buffers are an application of the service.
+        if let region = session.hostRegion {
+            let guest = session.name
+            region.onChange = { [weak service, unowned region] change in service?.regionChanged(change, guest: guest, region: region.region) }
+        }
     }
 
     func session(_ session: LinkSession, opens channel: LinkChannel) throws(ChannelError) {

@@ -1,0 +1,95 @@
+@testable import BufferService
+import Glibc
+@testable import Link
+import PortholeSystem
+@testable import Proxy
+import Sharing
+import Testing
+import Wayland
+
+/// The Wayland proxy as an application of the buffer service: buffers a
+/// guest registers in the shared region reach consumers of "wayland-proxy"
+/// as the region, read-only, at the wl_buffer's offset.
+@Suite("Buffer sharing: the wayland-proxy application") struct WaylandProxyApplicationTests {
+    static let regionSize = 1 << 20
+
+    /// A host with a region, a raw guest that agreed on it, and a consumer of "wayland-proxy".
+    struct Setup {
+        let h: InProcessHost
+        let g: RawGuestLink
+        let consumer: WaylandTestClient
+
+        init() throws {
+            let host = try InProcessHost(regionSize: WaylandProxyApplicationTests.regionSize)
+            let c = try host.connectConsumer()
+            h = host
+            consumer = c
+            g = try host.connectGuest(offerRegion: true)
+            try #require(c.bindFirstGlobal("porthole_buffer_consumer_v1", pump: { host.pump(until: $0) }))
+            c.send(PortholeBufferConsumerV1Subscribe(id: 4, application: Array("wayland-proxy".utf8), guest: nil), on: 3)
+        }
+
+        /// A 16x16 XRGB8888 wl_buffer at region offset 8256, registered widened to 64-byte alignment, as the guest proxy does.
+        func register(id: UInt32 = 7) {
+            g.send(.bufferRegister(BufferDescriptor(id: id, application: "weston-simple-shm", ranges: [MemoryRange(offset: 8192, length: 1152)],
+                                                    properties: [("width", "16"), ("height", "16"), ("stride", "64"), ("format", "1"), ("offset", "8256")])))
+        }
+    }
+
+    @Test func aRegisteredWlBufferIsListedWithItsPropertiesAndTheRegionReadOnly() throws {
+        let s = try Setup()
+        defer { s.h.tearDown() }
+        s.register()
+        try #require(s.h.pump { s.consumer.addedViews().count == 1 }, "no buffer_added")
+        let (added, fd) = s.consumer.addedViews()[0]
+        #expect(added.application == Array("wayland-proxy".utf8) && added.guest == Array("guest".utf8))
+        #expect(added.offset == 8256 && added.size == 16 * 64)
+        let view = added.buffer
+        try #require(s.h.pump { !s.consumer.events(PortholeBufferViewV1Done.self, on: view).isEmpty })
+        let properties = s.consumer.events(PortholeBufferViewV1Property.self, on: view)
+            .map { String(decoding: $0.name, as: UTF8.self) + "=" + String(decoding: $0.value, as: UTF8.self) }
+        #expect(properties == ["format=XRGB8888", "height=16", "offset=8256", "stride=64", "width=16", "client=weston-simple-shm"])
+        let file = try #require(fd)
+        #expect(mmap(nil, Self.regionSize, PROT_READ | PROT_WRITE, MAP_SHARED, file.rawValue, 0) == MAP_FAILED, "a writable mapping of the region")
+        // What the guest writes into the region is what the consumer reads: no copy.
+        let region = try SharedMapping(fd: try #require(s.h.region).fd, size: Self.regionSize)
+        for i in 0..<(16 * 64) { region.base!.storeBytes(of: UInt8(truncatingIfNeeded: i * 3), toByteOffset: 8256 + i, as: UInt8.self) }
+        #expect(try consumerBytes(file, offset: 8256, size: 16 * 64) == (0..<(16 * 64)).map { UInt8(truncatingIfNeeded: $0 * 3) })
+    }
+
+    @Test func unregisterRemovesAndAResetOrTheLinksEndResets() throws {
+        let s = try Setup()
+        defer { s.h.tearDown() }
+        s.register(id: 7)
+        s.register(id: 8)
+        try #require(s.h.pump { s.consumer.addedViews().count == 2 })
+        let (v7, v8) = (s.consumer.addedViews()[0].event.buffer, s.consumer.addedViews()[1].event.buffer)
+        s.g.send(.bufferUnregister(id: 7))
+        #expect(s.h.pump { !s.consumer.events(PortholeBufferViewV1Removed.self, on: v7).isEmpty })
+        #expect(s.consumer.events(PortholeBufferSubscriptionV1Reset.self, on: 4).isEmpty, "an unregister is no reset")
+        s.g.send(.registryReset)
+        #expect(s.h.pump { !s.consumer.events(PortholeBufferViewV1Removed.self, on: v8).isEmpty })
+        #expect(s.h.pump { s.consumer.events(PortholeBufferSubscriptionV1Reset.self, on: 4).count == 1 })
+        s.register(id: 9)
+        try #require(s.h.pump { s.consumer.addedViews().count == 3 })
+        s.g.endpoint.close(reason: "guest gone")
+        #expect(s.h.pump { s.consumer.events(PortholeBufferSubscriptionV1Reset.self, on: 4).count == 2 })
+        #expect(s.h.pump { !s.consumer.events(PortholeBufferSubscriptionV1GuestDisconnected.self, on: 4).isEmpty })
+        #expect(s.h.host.bufferService?.counters.buffers == 0)
+        #expect(s.h.host.bufferService?.regionFiles.isEmpty == true, "the region's read-only fd is still open")
+    }
+
+    @Test func aBufferOfSeveralRangesIsNotListedAndBadOffsetsFallBackToTheRange() throws {
+        let s = try Setup()
+        defer { s.h.tearDown() }
+        s.g.send(.bufferRegister(BufferDescriptor(id: 1, application: "a", ranges: [MemoryRange(offset: 4096, length: 64), MemoryRange(offset: 8192, length: 64)])))
+        // An offset before the range, and a stride x height past it: the whole range is shown.
+        s.g.send(.bufferRegister(BufferDescriptor(id: 2, application: "b", ranges: [MemoryRange(offset: 16384, length: 128)],
+                                                  properties: [("offset", "0"), ("stride", "64"), ("height", "2")])))
+        s.g.send(.bufferRegister(BufferDescriptor(id: 3, application: "c", ranges: [MemoryRange(offset: 32768, length: 128)],
+                                                  properties: [("offset", "32768"), ("stride", "64"), ("height", "99999999999")])))
+        try #require(s.h.pump { s.consumer.addedViews().count == 2 })
+        s.h.settle()
+        #expect(s.consumer.addedViews().map { [$0.event.offset, $0.event.size] } == [[16384, 128], [32768, 128]])
+    }
+}
