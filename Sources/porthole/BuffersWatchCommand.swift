@@ -1,6 +1,10 @@
 import ArgumentParser
+import Glibc
 import Harness
 import PortholeSystem
+
+/// Set by SIGINT or SIGTERM: `watch` stops and prints its summary.
+nonisolated(unsafe) private var stopRequested: sig_atomic_t = 0
 
 struct BuffersWatchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,7 +15,7 @@ struct BuffersWatchCommand: ParsableCommand {
             is checked: the stamp's sequence must be the update's and its checksum the bytes'. Latency (now minus \
             the producer's time in the stamp) means something only when producer and consumer share a clock (one \
             machine); it is left out when it comes out negative or above a minute. Exits with status 1 if any \
-            update failed its check, or --frames were not all seen.
+            update failed its check, or --frames were not all seen. SIGINT or SIGTERM end it with the summary.
             """
     )
 
@@ -31,12 +35,14 @@ struct BuffersWatchCommand: ParsableCommand {
 
     func run() throws {
         let consumer = try options.connect()
+        signal(SIGINT) { _ in stopRequested = 1 }
+        signal(SIGTERM) { _ in stopRequested = 1 }
         var tally = WatchTally()
         let start = MonotonicClock.nanoseconds()
         var lastReport = start
         var window = WatchTally()
         let end = duration.map { start + UInt64($0 * 1e9) }
-        while frames.map({ tally.updates < $0 }) ?? true {
+        while (frames.map { tally.updates < $0 } ?? true) && stopRequested == 0 {
             let now = MonotonicClock.nanoseconds()
             if let end, now >= end { break }
             let wait = min(0.2, end.map { Double($0 - now) / 1e9 } ?? 0.2)
