@@ -50,9 +50,10 @@ struct BuffersWatchCommand: ParsableCommand {
                 switch event {
                 case .updated(let id, let sequence, _, _):
                     guard let b = consumer.buffers[id] else { continue }
-                    let result = WatchTally.check(b.bytes, sequence: sequence, now: MonotonicClock.nanoseconds())
-                    tally.add(result)
-                    window.add(result)
+                    let now = MonotonicClock.nanoseconds()
+                    let result = WatchTally.check(b.bytes, sequence: sequence, now: now)
+                    tally.add(result, at: now)
+                    window.add(result, at: now)
                     if case .bad(let why) = result { Log.warning("buffer \(id) sequence \(sequence): \(why)") }
                     if !hold { try consumer.release(id, sequence: sequence) }
                 case .added(let id):

@@ -13,6 +13,9 @@ struct WatchTally {
     private(set) var verified = 0
     private(set) var bad = 0
     private var latencies: [UInt64] = []
+    /// When the first and the last update arrived (monotonic nanoseconds).
+    private var first: UInt64?
+    private var last: UInt64?
 
     /// Checks the stamp of the bytes of an update of `sequence`.
     static func check(_ bytes: UnsafeRawBufferPointer, sequence: UInt32, now: UInt64) -> Result {
@@ -24,8 +27,10 @@ struct WatchTally {
         return .verified(latency: latency)
     }
 
-    mutating func add(_ r: Result) {
+    mutating func add(_ r: Result, at now: UInt64) {
         updates += 1
+        if first == nil { first = now }
+        last = now
         switch r {
         case .verified(let latency):
             verified += 1
@@ -35,10 +40,18 @@ struct WatchTally {
         }
     }
 
-    /// "N updates (V verified, B bad) in S s: R updates/s; latency p50 X ms, p99 Y ms".
+    /// "N updates (V verified, B bad) in S s: R updates/s; latency p50 X
+    /// ms, p99 Y ms". The rate is over the time updates flowed (first to
+    /// last), not the time spent waiting for the first.
     func line(seconds: Double) -> String {
+        var rate = 0.0
+        if let first, let last, updates > 1, last > first {
+            rate = Double(updates - 1) / (Double(last - first) / 1e9)
+        } else if seconds > 0 {
+            rate = Double(updates) / seconds
+        }
         var text = "\(updates) updates (\(verified) verified, \(bad) bad) in \(String(format: "%.2f", seconds)) s: "
-            + "\(String(format: "%.1f", seconds > 0 ? Double(updates) / seconds : 0)) updates/s"
+            + "\(String(format: "%.1f", rate)) updates/s"
         if !latencies.isEmpty {
             let sorted = latencies.sorted()
             func ms(_ q: Double) -> String { String(format: "%.2f", Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))]) / 1e6) }
