@@ -68,7 +68,7 @@ public final class BufferService {
         weak var session: ConsumerSession?
         let connection = try ServiceConnection(
             name: "consumer \(consumerCount)", socket: socket, loop: loop, tables: tables, global: "porthole_buffer_consumer_v1",
-            maxQueuedBytes: limits.consumerQueueBytes, maxQueuedFds: limits.queuedFds) { [weak self] queued in
+            maxQueuedBytes: limits.consumerQueueBytes, maxQueuedFds: 0) { [weak self] queued in
                 self?.counters.evictions += 1
                 return ServiceFault(objectID: session?.consumerObjects.min() ?? Wire.displayID,
                              code: session?.consumerObjects.isEmpty == false ? ConsumerErrorCode.tooSlow.rawValue : DisplayErrorCode.implementation.rawValue,

@@ -24,8 +24,9 @@ public struct BufferServiceLimits: Sendable {
     public var consumerQueueBytes = 4 << 20
     /// Event bytes a producer may leave unread before it is closed.
     public var producerQueueBytes = 1 << 20
-    /// Fds a peer may send ahead of the requests that use them.
-    public var queuedFds = 64
+    /// Fds a producer may send ahead of the requests that use them (one
+    /// sendmsg's worth; consumers, whose requests carry none, may send none).
+    public var queuedFds = 28
 
     public init() {}
 }

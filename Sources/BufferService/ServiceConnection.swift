@@ -132,10 +132,6 @@ final class ServiceConnection {
             return
         }
         while !closed {
-            guard input.fds.count <= maxQueuedFds else {
-                fail(.implementation("more than \(maxQueuedFds) file descriptors sent ahead of their requests"))
-                return
-            }
             do throws(ServiceFault) {
                 guard let request = try nextRequest() else { break }
                 try dispatch(request)
@@ -143,6 +139,12 @@ final class ServiceConnection {
                 fail(error)
                 return
             }
+        }
+        // What is left waits for the rest of its request: fds beyond a few
+        // are sent ahead of any request that could use them.
+        guard closed || input.fds.count <= maxQueuedFds else {
+            fail(.implementation("more than \(maxQueuedFds) file descriptors sent ahead of their requests"))
+            return
         }
         if !alive { close(reason: "the peer disconnected") }
     }

@@ -189,6 +189,9 @@ final class PortholeProcess: @unchecked Sendable {
 enum Porthole {
     /// Starts `porthole host LINK --display DISPLAY --stats RUNTIME/host-stats-N.json`.
     /// - display: a socket name in `runtime` or an absolute path.
+    /// Unless `extraArguments` name one, the buffer socket is a file of its
+    /// own: host and guest share the runtime dir here, and both would take
+    /// `porthole-buffers` by default (the second with a warning).
     static func startHost(
         runtime: RuntimeDir,
         link: LinkMode,
@@ -199,13 +202,15 @@ enum Porthole {
     ) throws -> PortholeProcess {
         let stats = runtime.uniqueFile("host-stats", suffix: ".json")
         var args = link.arguments + ["--display", display, "--stats", stats]
+        if !extraArguments.contains("--buffers-socket") { args += ["--buffers-socket", runtime.uniqueFile("host-buffers", suffix: ".sock")] }
         if verbose { args.append("--verbose") }
         args += extraArguments
         return try PortholeProcess(role: .host, runtime: runtime, link: link, arguments: args,
                                    statsPath: stats, socketName: nil, environment: environment)
     }
 
-    /// Starts `porthole guest LINK --socket NAME --stats RUNTIME/guest-stats-N.json [-- COMMAND]`.
+    /// Starts `porthole guest LINK --socket NAME --stats RUNTIME/guest-stats-N.json [-- COMMAND]`
+    /// (with a buffer socket of its own, as `startHost`).
     static func startGuest(
         runtime: RuntimeDir,
         link: LinkMode,
@@ -217,6 +222,7 @@ enum Porthole {
     ) throws -> PortholeProcess {
         let stats = runtime.uniqueFile("guest-stats", suffix: ".json")
         var args = link.arguments + ["--socket", socketName, "--stats", stats]
+        if !extraArguments.contains("--buffers-socket") { args += ["--buffers-socket", runtime.uniqueFile("guest-buffers", suffix: ".sock")] }
         if verbose { args.append("--verbose") }
         args += extraArguments
         if !command.isEmpty { args += ["--"] + command }

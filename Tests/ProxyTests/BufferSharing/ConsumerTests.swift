@@ -211,6 +211,15 @@ import Wayland
         #expect(rig.pump { !bystander.events(WlCallbackDone.self, on: 9).isEmpty })
     }
 
+    @Test func aConsumerThatSendsAnFdIsClosed() throws {
+        let rig = try BufferSharingRig()
+        defer { rig.tearDown() }
+        let c = try rig.consumer()
+        c.send(WlDisplaySync(callback: 9).encode(objectID: 1), fds: [try Memfd.create(name: "stray", size: 1)])
+        #expect(rig.pump { c.sawEOF })
+        #expect(c.displayError?.message.contains("more than 0 file descriptors sent ahead of their requests") == true, "\(String(describing: c.displayError))")
+    }
+
     @Test func aBadFilterAndTooManySubscriptions() throws {
         var limits = BufferServiceLimits()
         limits.subscriptionsPerConsumer = 2
