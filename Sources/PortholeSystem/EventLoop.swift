@@ -27,6 +27,8 @@ public final class EventLoop {
     private var entries: [UInt64: Entry] = [:]
     private var nextToken: UInt64 = 1
     private var deferred: [() -> Void] = []
+    /// Work to run once a monotonic time (ns) has passed, soonest first.
+    private var timed: [(deadline: UInt64, work: () -> Void)] = []
     private var running = false
     private var keepAlive: [UInt64: OwnedFD] = [:]
 
@@ -64,6 +66,14 @@ public final class EventLoop {
 
     /// Runs `work` after the handlers of the current iteration have finished.
     public func defer_(_ work: @escaping () -> Void) { deferred.append(work) }
+
+    /// Runs `work` once, `seconds` from now. Unlike `addTimer`, this needs no
+    /// descriptor, so it works when the process has none left to open.
+    public func after(_ seconds: Double, _ work: @escaping () -> Void) {
+        let deadline = MonotonicClock.nanoseconds() + UInt64(max(0, seconds) * 1e9)
+        let at = timed.firstIndex { $0.deadline > deadline } ?? timed.count
+        timed.insert((deadline, work), at: at)
+    }
 
     /// Calls `handler` every `interval` nanoseconds (or once, if `repeating` is false).
     @discardableResult
@@ -136,7 +146,8 @@ public final class EventLoop {
 
     /// One epoll_wait (-1: no time limit) and the handlers of what it returned.
     private func waitAndDispatch(_ events: inout [epoll_event], milliseconds: Int32) -> Int {
-        let n = events.withUnsafeMutableBufferPointer { epoll_wait(epoll.rawValue, $0.baseAddress, Int32($0.count), milliseconds) }
+        let wait = waitMilliseconds(upTo: milliseconds)
+        let n = events.withUnsafeMutableBufferPointer { epoll_wait(epoll.rawValue, $0.baseAddress, Int32($0.count), wait) }
         if n < 0 {
             if errno == EINTR { return 0 }
             fatalError("epoll_wait: \(SystemError("epoll_wait"))")
@@ -149,7 +160,22 @@ public final class EventLoop {
         return Int(n)
     }
 
+    /// How long epoll may wait: `limit` (-1: for ever), or less when timed
+    /// work falls due sooner.
+    private func waitMilliseconds(upTo limit: Int32) -> Int32 {
+        guard let first = timed.first else { return limit }
+        let now = MonotonicClock.nanoseconds()
+        let ms = first.deadline <= now ? 0 : Int32(clamping: (first.deadline - now + 999_999) / 1_000_000)
+        return limit < 0 ? ms : min(limit, ms)
+    }
+
     private func runDeferred() {
+        if let first = timed.first, first.deadline <= MonotonicClock.nanoseconds() {
+            let now = MonotonicClock.nanoseconds()
+            let due = timed.prefix { $0.deadline <= now }
+            timed.removeFirst(due.count)
+            for d in due { deferred.append(d.work) }
+        }
         while !deferred.isEmpty {
             let work = deferred
             deferred.removeAll()

@@ -28,15 +28,12 @@ public final class GuestProxy: LinkSessionDelegate {
     /// The current link, while there is one.
     private var session: LinkSession?
     private var link: LinkEndpoint? { session?.link }
-    private var linkListener: OwnedFD?
-    private var linkListenerToken: EventLoop.Token?
-    private var waylandListener: OwnedFD?
-    private var waylandToken: EventLoop.Token?
+    private var linkListener: ConnectionListener?
+    private var waylandListener: ConnectionListener?
     /// Where buffer producers connect (`--buffers-socket`); nil: no producers.
     /// Set before the first link.
     public var bufferSocketPath: String?
-    private var producerListener: OwnedFD?
-    private var producerToken: EventLoop.Token?
+    private var producerListener: ConnectionListener?
     /// One per client, while its channel is open.
     private var connections: [ObjectIdentifier: WaylandConnection] = [:]
     /// Prints every forwarded message (`--trace`).
@@ -98,10 +95,8 @@ public final class GuestProxy: LinkSessionDelegate {
     /// becomes the new link. A connection while a link is up is refused.
     public func listen(on address: SocketAddress) throws(ProxyError) {
         do {
-            let fd = try Socket.listen(address)
-            linkListener = fd
-            linkListenerToken = try loop.register(fd.rawValue, events: .readable) { [unowned self] _ in
-                self.acceptLinks(address)
+            linkListener = try ConnectionListener(socket: try Socket.listen(address), loop: loop) { [unowned self] s in
+                self.acceptLink(s, address)
             }
             Log.info("waiting for the host proxy on \(address)")
         } catch { throw .system(error) }
@@ -115,23 +110,19 @@ public final class GuestProxy: LinkSessionDelegate {
         try start(link: socket, name: name)
     }
 
-    private func acceptLinks(_ address: SocketAddress) {
-        while let l = linkListener, let s = try? Socket.accept(l) {
-            if link != nil {
-                Log.warning("refusing a second host connection on \(address): a link is up")
-                s.close()
-                continue
-            }
-            if !reconnect, let t = linkListenerToken {
-                loop.unregister(t)
-                linkListenerToken = nil
-                linkListener?.close()
-                linkListener = nil
-            }
-            do { try start(link: s, name: "link \(address)") } catch {
-                Log.error("cannot start link: \(error)")
-                linkDown("cannot start the link: \(error)")
-            }
+    private func acceptLink(_ s: OwnedFD, _ address: SocketAddress) {
+        if link != nil {
+            Log.warning("refusing a second host connection on \(address): a link is up")
+            s.close()
+            return
+        }
+        if !reconnect {
+            linkListener?.close()
+            linkListener = nil
+        }
+        do { try start(link: s, name: "link \(address)") } catch {
+            Log.error("cannot start link: \(error)")
+            linkDown("cannot start the link: \(error)")
         }
     }
 
@@ -207,34 +198,31 @@ public final class GuestProxy: LinkSessionDelegate {
     private func openWaylandSocket() throws(SystemError) {
         let fd = try Socket.listen(.unix(path: socketPath))
         try FileSystem.setMode(socketPath, 0o700)
-        waylandListener = fd
-        waylandToken = try loop.register(fd.rawValue, events: .readable) { [unowned self] _ in self.acceptClients() }
+        waylandListener = try ConnectionListener(socket: fd, loop: loop) { [unowned self] client in self.acceptClient(client) }
         Log.info("guest clients can connect to \(socketPath)")
     }
 
-    private func acceptClients() {
-        while let l = waylandListener, let client = try? Socket.accept(l) {
-            guard let session, session.link.isOpen else { refuse(client); continue }
-            let application = Socket.peerProgramName(client) ?? "unknown"
-            let handler = GuestHandler(region: region, stats: stats, application: application)
-            guard let channel = session.channels.open() else {
-                Log.warning("refusing a client: \(limits.maxChannels) clients already connected")
-                client.close()
-                continue
-            }
-            let connection: WaylandConnection
-            do {
-                connection = try WaylandConnection(side: .guest, socket: client, channel: channel, loop: loop, stats: stats, tables: tables,
-                                                   handler: handler, tracer: trace ? MessageTracer() : nil)
-            } catch {
-                Log.error("cannot serve a client: \(error)")
-                channel.close(reason: "guest proxy cannot serve the client: \(error)")
-                continue
-            }
-            connections[ObjectIdentifier(connection)] = connection
-            connection.onClose = { [unowned self] c in self.connections.removeValue(forKey: ObjectIdentifier(c)) }
-            Log.debug("client \(application) connected as \(connection.name)")
+    private func acceptClient(_ client: OwnedFD) {
+        guard let session, session.link.isOpen else { refuse(client); return }
+        let application = Socket.peerProgramName(client) ?? "unknown"
+        let handler = GuestHandler(region: region, stats: stats, application: application)
+        guard let channel = session.channels.open() else {
+            Log.warning("refusing a client: \(limits.maxChannels) clients already connected")
+            client.close()
+            return
         }
+        let connection: WaylandConnection
+        do {
+            connection = try WaylandConnection(side: .guest, socket: client, channel: channel, loop: loop, stats: stats, tables: tables,
+                                               handler: handler, tracer: trace ? MessageTracer() : nil)
+        } catch {
+            Log.error("cannot serve a client: \(error)")
+            channel.close(reason: "guest proxy cannot serve the client: \(error)")
+            return
+        }
+        connections[ObjectIdentifier(connection)] = connection
+        connection.onClose = { [unowned self] c in self.connections.removeValue(forKey: ObjectIdentifier(c)) }
+        Log.debug("client \(application) connected as \(connection.name)")
     }
 
     /// Producers get their socket with the first link; one that cannot be
@@ -244,8 +232,7 @@ public final class GuestProxy: LinkSessionDelegate {
         do {
             let fd = try Socket.listen(.unix(path: path))
             try FileSystem.setMode(path, 0o700)
-            producerListener = fd
-            producerToken = try loop.register(fd.rawValue, events: .readable) { [unowned self] _ in self.acceptProducers() }
+            producerListener = try ConnectionListener(socket: fd, loop: loop) { [unowned self] client in self.acceptProducer(client) }
             Log.info("buffer producers can connect to \(path)")
         } catch {
             Log.warning("no buffer producers: cannot listen on \(path): \(error)")
@@ -253,32 +240,30 @@ public final class GuestProxy: LinkSessionDelegate {
     }
 
     /// Each producer becomes a buffer-service channel of the link.
-    private func acceptProducers() {
-        while let l = producerListener, let client = try? Socket.accept(l) {
-            guard let session, session.link.isOpen else { refuse(client); continue }
-            guard session.channels.supports(.bufferService) else {
-                refuse(client, because: "porthole: the host proxy serves no buffer producers (no buffer service on this link)")
-                continue
-            }
-            guard let channel = session.channels.open(service: .bufferService) else {
-                Log.warning("refusing a buffer producer: \(limits.maxChannels) channels already open")
-                client.close()
-                continue
-            }
-            let application = Socket.peerProgramName(client) ?? "unknown"
-            let connection: WaylandConnection
-            do {
-                connection = try WaylandConnection(side: .guest, socket: client, channel: channel, loop: loop, stats: stats, tables: tables,
-                                                   handler: GuestProducerHandler(stats: stats), tracer: trace ? MessageTracer() : nil)
-            } catch {
-                Log.error("cannot serve a buffer producer: \(error)")
-                channel.close(reason: "guest proxy cannot serve the producer: \(error)")
-                continue
-            }
-            connections[ObjectIdentifier(connection)] = connection
-            connection.onClose = { [unowned self] c in self.connections.removeValue(forKey: ObjectIdentifier(c)) }
-            Log.debug("buffer producer \(application) connected as \(connection.name)")
+    private func acceptProducer(_ client: OwnedFD) {
+        guard let session, session.link.isOpen else { refuse(client); return }
+        guard session.channels.supports(.bufferService) else {
+            refuse(client, because: "porthole: the host proxy serves no buffer producers (no buffer service on this link)")
+            return
         }
+        guard let channel = session.channels.open(service: .bufferService) else {
+            Log.warning("refusing a buffer producer: \(limits.maxChannels) channels already open")
+            client.close()
+            return
+        }
+        let application = Socket.peerProgramName(client) ?? "unknown"
+        let connection: WaylandConnection
+        do {
+            connection = try WaylandConnection(side: .guest, socket: client, channel: channel, loop: loop, stats: stats, tables: tables,
+                                               handler: GuestProducerHandler(stats: stats), tracer: trace ? MessageTracer() : nil)
+        } catch {
+            Log.error("cannot serve a buffer producer: \(error)")
+            channel.close(reason: "guest proxy cannot serve the producer: \(error)")
+            return
+        }
+        connections[ObjectIdentifier(connection)] = connection
+        connection.onClose = { [unowned self] c in self.connections.removeValue(forKey: ObjectIdentifier(c)) }
+        Log.debug("buffer producer \(application) connected as \(connection.name)")
     }
 
     /// Tells a client that cannot be served why (a wl_display.error), then
@@ -312,16 +297,11 @@ public final class GuestProxy: LinkSessionDelegate {
         if let t = retryTimer { loop.unregister(t) }
         retryTimer = nil
         cancelHandshakeTimer()
-        if let t = linkListenerToken { loop.unregister(t) }
-        linkListenerToken = nil
         linkListener?.close()
         for c in Array(connections.values) { c.close(reason: "guest proxy shutting down") }
         link?.close(reason: "guest proxy shutting down")
-        if let t = waylandToken { loop.unregister(t) }
         waylandListener?.close()
         FileSystem.remove(socketPath)
-        if let t = producerToken { loop.unregister(t) }
-        producerToken = nil
         if producerListener != nil, let path = bufferSocketPath { FileSystem.remove(path) }
         producerListener?.close()
         producerListener = nil

@@ -290,4 +290,18 @@ import Testing
             #expect(error.code == EPERM)
         }
     }
+
+    @Test func workAfterADelayRunsOnceInDeadlineOrder() throws {
+        let loop = try EventLoop()
+        var order: [Int] = []
+        loop.after(0.05) { order.append(2) }
+        loop.after(0.01) { order.append(1) }
+        loop.after(0.08) { [unowned loop] in order.append(3); loop.stop() }
+        let start = monotonicNow()
+        loop.run()
+        let seconds = Double(monotonicNow() - start) / 1e9
+        #expect(order == [1, 2, 3])
+        #expect(seconds >= 0.08 && seconds < 2, "\(seconds) s")
+    }
 }
+
