@@ -39,6 +39,18 @@ final class ChannelResources {
     }
 
     subscript(rid: UInt32) -> Entry? { entries[rid] }
+
+    /// Descriptors an entry holds while it lives, as counted against the
+    /// link's budget: a memfd, a pipe's two ends (the write end is counted
+    /// until the resource goes, though handed over earlier), a local write end.
+    static func descriptors(of entry: Entry) -> UInt64 {
+        switch entry {
+        case .memory: return 1
+        case .pipeSource: return 2
+        case .pipeSink: return 1
+        case .region, .local: return 0
+        }
+    }
     var count: Int { entries.count }
 
     /// Whether `rid` carries the peer's owner bit.

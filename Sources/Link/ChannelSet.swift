@@ -1,9 +1,10 @@
 import PortholeSystem
 
-/// The channels of one link (docs/link-protocol.md §5): who opens them,
-/// routing of channel frames, ids closed by this side and not yet
-/// acknowledged (frames for them are dropped, not errors), and the link's
-/// budget for resource memory. A new link gets a new set.
+/// The channels of one link (docs/link-protocol.md §5): who opens them (on
+/// a host, no faster than the link's rate), routing of channel frames, ids
+/// closed by this side and not yet acknowledged (frames for them are
+/// dropped, not errors; a peer leaving too many ends the link), and the
+/// link's budgets for descriptors and resource memory. A new link gets a new set.
 public final class ChannelSet {
     public let link: LinkEndpoint
     let loop: EventLoop
@@ -14,19 +15,37 @@ public final class ChannelSet {
     private var channels: [UInt32: LinkChannel] = [:]
     private var closing: Set<UInt32> = []
     private var nextChannel: UInt32 = 1
-    private var resourceBytes: UInt64 = 0
+    /// Descriptors held for the peer: its resources' memfds and pipes and,
+    /// on a host, its channels' compositor connections. Within the link's
+    /// `maxFds` and the host's total.
+    public let fds: Budget
+    /// Bytes of the peer's memory resources, within the link's
+    /// `maxTotalResourceBytes` and the host's total.
+    public let memory: Budget
+    /// The host's totals the budgets draw on (none on a guest).
+    public let totals: HostTotals?
+    private var opens: RateLimit
+    private var refusedOpens = 0
 
-    public init(link: LinkEndpoint, loop: EventLoop, counters: LinkCounters) {
+    public init(link: LinkEndpoint, loop: EventLoop, counters: LinkCounters, totals: HostTotals? = nil) {
         self.link = link
         self.loop = loop
         self.counters = counters
+        self.totals = totals
+        let peer = link.role == .host ? "this guest" : "the host"
+        fds = Budget("file descriptors held for \(peer)", limit: UInt64(max(link.limits.maxFds, 0)), parent: totals?.fds)
+        memory = Budget("resource memory held for \(peer)", limit: link.limits.maxTotalResourceBytes, parent: totals?.memory)
+        opens = RateLimit(perSecond: link.limits.channelOpensPerSecond, burst: link.limits.channelOpenBurst)
     }
 
     public var count: Int { channels.count }
     public var all: [LinkChannel] { Array(channels.values) }
     public subscript(id: UInt32) -> LinkChannel? { channels[id] }
     /// Peer memory held by this link's resources, in bytes.
-    public var heldResourceBytes: UInt64 { resourceBytes }
+    public var heldResourceBytes: UInt64 { memory.used }
+
+    /// Descriptors a use leaves free of the host's total (none on a guest).
+    public func fdReserve(for use: HostTotals.FdUse) -> UInt64 { totals?.reserve(for: use) ?? 0 }
 
     /// Guest: opens a channel for a new client of `service` (its user sets
     /// the delegate before returning to the loop). Nil when the link already
@@ -78,12 +97,27 @@ public final class ChannelSet {
         guard supports(service) else { throw .unexpected("channel \(c) asks for the \(service), which this link did not agree on") }
         guard !isTaken(c) else { throw .channelInUse(c) }
         guard channels.count < link.limits.maxChannels else { throw .tooManyChannels(link.limits.maxChannels) }
+        // Each refusal below waits for its acknowledgement: a guest that
+        // never sends one would grow this set with every open.
+        guard closing.count < link.limits.maxUnacknowledgedCloses else {
+            throw .unexpected("channel \(c) opened with \(closing.count) channel closes left unacknowledged")
+        }
         let channel = LinkChannel(id: c, link: link, set: self, service: service)
         do throws(ChannelError) {
+            // Each open costs a compositor connection: a guest opening and
+            // closing channels as fast as the link carries them would keep
+            // the compositor busy for everyone.
+            guard opens.admit(now: MonotonicClock.nanoseconds()) else {
+                throw ChannelError("channels are opened faster than \(link.limits.channelOpensPerSecond) a second (\(link.limits.channelOpenBurst) at once)")
+            }
             guard let delegate else { throw ChannelError("no one serves channels on this link") }
             try delegate.channelSet(self, opens: channel)
         } catch {
-            Log.warning("\(link.name): channel \(c): \(error)")
+            refusedOpens += 1
+            // A flood of refusals is logged at 1, 10, 100, ... so it cannot flood the log.
+            if isPowerOfTen(refusedOpens) {
+                Log.warning("\(link.name): channel \(c) refused: \(error)\(refusedOpens > 1 ? " (\(refusedOpens) refused so far)" : "")")
+            }
             link.send(.channelClose(channel: c, code: ChannelCloseCode.unavailable.rawValue,
                                     reason: link.limits.reasonText(error.reason)))
             closing.insert(c)
@@ -115,10 +149,16 @@ public final class ChannelSet {
         for ch in all { ch.resumeProducers() }
     }
 
-    /// The link ended: every channel ends, with no frames sent.
+    /// The link ended: every channel ends, with no frames sent, and
+    /// whatever the link still held goes back to the host's totals.
     public func linkClosed(reason: String) {
         for ch in all { ch.linkClosed(reason: reason) }
         closing.removeAll()
+        if fds.used > 0 || memory.used > 0 {
+            Log.debug("\(link.name): \(fds) and \(memory) still counted at close; given back")
+            fds.give(fds.used)
+            memory.give(memory.used)
+        }
     }
 
     /// A channel closed itself.
@@ -127,13 +167,11 @@ public final class ChannelSet {
         channels.removeValue(forKey: channel.id)
         if awaitingAck { closing.insert(channel.id) }
     }
+}
 
-    /// Accounts `n` bytes of peer resource memory; false when over the link's limit.
-    func reserve(_ n: UInt64) -> Bool {
-        guard resourceBytes + n <= link.limits.maxTotalResourceBytes else { return false }
-        resourceBytes += n
-        return true
-    }
-
-    func release(_ n: UInt64) { resourceBytes -= min(n, resourceBytes) }
+/// 1, 10, 100, ...
+private func isPowerOfTen(_ n: Int) -> Bool {
+    var v = n
+    while v >= 10 && v % 10 == 0 { v /= 10 }
+    return v == 1
 }

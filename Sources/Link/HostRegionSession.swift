@@ -16,10 +16,10 @@ public final class HostRegionSession {
     /// registry took it.
     public var onChange: ((RegistryChange) -> Void)?
 
-    public init(region: SharedRegion, counters: LinkCounters) {
+    public init(region: SharedRegion, counters: LinkCounters, limits: RegistryLimits = RegistryLimits()) {
         self.region = region
         self.counters = counters
-        registry = BufferRegistry(dataArea: region.dataRange)
+        registry = BufferRegistry(dataArea: region.dataRange, limits: limits)
     }
 
     /// The hello exchange finished: tell the guest what we mapped.

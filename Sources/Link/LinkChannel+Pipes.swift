@@ -8,9 +8,15 @@ extension LinkChannel {
     /// Opens a resource for a local process's pipe write end (a paste
     /// target's): the peer's pipe data for it is written there.
     public func openPipe(writeEnd: OwnedFD) throws(ChannelError) -> UInt32 {
+        if let level = channelSet.fds.take(1, keepingFree: channelSet.fdReserve(for: .resource)) {
+            throw ChannelError("no room for a pipe: \(level.exhausted(asking: 1))")
+        }
         let rid = resources.allocateID()
         try? writeEnd.setNonBlocking()
-        try resources.addLocal(rid, .pipeSink(PipeSink(writeEnd: writeEnd)))
+        do { try resources.addLocal(rid, .pipeSink(PipeSink(writeEnd: writeEnd))) } catch {
+            channelSet.fds.give(1)
+            throw error
+        }
         link.send(.resourceOpen(channel: id, resource: rid, kind: .pipe, size: 0))
         return rid
     }
@@ -19,7 +25,10 @@ extension LinkChannel {
     /// the local process, and read what it writes.
     func openPipeSource(_ rid: UInt32) throws(LinkProtocolError) {
         let ends: (read: OwnedFD, write: OwnedFD)
-        do { ends = try Pipe.make() } catch { throw .resourceLimit("cannot create a pipe: \(error)") }
+        do { ends = try Pipe.make() } catch {
+            channelSet.fds.give(2)
+            throw .resourceLimit("cannot create a pipe: \(error)")
+        }
         let source = PipeSource(readEnd: ends.read, writeEnd: ends.write)
         try? source.readEnd.setNonBlocking()
         resources.addRemote(rid, .pipeSource(source))

@@ -179,9 +179,9 @@ public final class LinkChannel {
             try openRemoteResource(rid, kind: kind, size: size)
         case .resourceExtend(_, let rid, let size):
             let (m, more) = try resources.extendable(rid, to: size, channel: id)
-            guard channelSet.reserve(more) else { throw .resourceLimit("the link's resource memory is exceeded by growing resource \(rid) to \(size) bytes") }
+            guard try holdForPeer(fds: 0, bytes: more, resource: rid) else { return }
             do { try m.extend(to: size) } catch {
-                channelSet.release(more)
+                channelSet.memory.give(more)
                 throw .resourceLimit("cannot grow resource \(rid): \(error)")
             }
             resources.grew(by: more)
@@ -225,9 +225,10 @@ public final class LinkChannel {
         switch kind {
         case .shmPool, .readOnlyFile:
             guard size <= limits.maxResourceSize else { throw .resourceLimit("resource \(rid) of \(size) bytes exceeds \(limits.maxResourceSize)") }
-            guard channelSet.reserve(size) else { throw .resourceLimit("link's shared memory total exceeded by resource \(rid)") }
+            guard try holdForPeer(fds: 1, bytes: size, resource: rid) else { return }
             do { resources.addMemory(rid, try MemoryResource(kind: kind, size: size)) } catch {
-                channelSet.release(size)
+                channelSet.memory.give(size)
+                channelSet.fds.give(1)
                 throw .resourceLimit("cannot create resource \(rid): \(error)")
             }
         case .region:
@@ -240,8 +241,31 @@ public final class LinkChannel {
             resources.addRemote(rid, .region(size: size))
         case .pipe:
             guard size == 0 else { throw .malformed(.resourceOpen, "pipe with a size") }
+            guard try holdForPeer(fds: 2, bytes: 0, resource: rid) else { return }
             try openPipeSource(rid)
         }
+    }
+
+    /// Counts `fds` descriptors and `bytes` of memory held for a resource
+    /// of the peer's. Beyond the link's own quota that is the peer's fault
+    /// and ends the link (thrown); when the host's total for all guests is
+    /// spent, this guest may be within its quota, so only this channel
+    /// fails (closed here, false returned).
+    private func holdForPeer(fds n: UInt64, bytes: UInt64, resource rid: UInt32) throws(LinkProtocolError) -> Bool {
+        let set = channelSet
+        var short: (level: Budget, own: Budget, asked: UInt64)?
+        if bytes > 0, let level = set.memory.take(bytes) {
+            short = (level, set.memory, bytes)
+        } else if n > 0, let level = set.fds.take(n, keepingFree: set.fdReserve(for: .resource)) {
+            set.memory.give(bytes)
+            short = (level, set.fds, n)
+        }
+        guard let short else { return true }
+        let why = "resource \(rid) on channel \(id): \(short.level.exhausted(asking: short.asked))"
+        if short.level === short.own { throw .resourceLimit(why) }
+        Log.warning("\(name): \(why); closing the channel")
+        close(code: .unavailable, reason: why)
+        return false
     }
 
     // MARK: Resources for the local user
@@ -345,7 +369,9 @@ public final class LinkChannel {
 
     func dropResource(_ rid: UInt32) {
         guard let (entry, bytes) = resources.remove(rid) else { return }
-        if bytes > 0 { channelSet.release(bytes) }
+        if bytes > 0 { channelSet.memory.give(bytes) }
+        let fds = ChannelResources.descriptors(of: entry)
+        if fds > 0 { channelSet.fds.give(fds) }
         switch entry {
         case .memory, .region, .local: break
         case .pipeSource(let s):

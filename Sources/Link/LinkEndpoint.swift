@@ -57,6 +57,9 @@ public final class LinkEndpoint {
     /// Most bytes read from the socket per readiness event.
     static let readBudget = 4 << 20
     private var wasCongested = false
+    /// Host: frames from the peer wait while too much is queued for it (see
+    /// `LinkLimits.maxQueuedBytes`).
+    private var inputHeld = false
     private let offeredFeatures: UInt64
 
     /// Starts the handshake on a connected socket or an open byte stream.
@@ -183,7 +186,15 @@ public final class LinkEndpoint {
         do {
             let done = try output.flush(to: socket, kind: streamKind)
             sentBytes += output.totalWritten - before
-            if let t = token { loop.modify(t, events: done ? .readable : [.readable, .writable]) }
+            if inputHeld && output.queuedBytes <= limits.maxQueuedBytes / 2 {
+                inputHeld = false
+                // What was read before the hold is handled from the loop,
+                // not from inside whatever send() flushed.
+                loop.defer_ { [weak self] in self?.processHeldFrames() }
+            }
+            var interest: EventLoop.Events = inputHeld ? [] : .readable
+            if !done { interest.insert(.writable) }
+            if let t = token { loop.modify(t, events: interest) }
         } catch {
             close(reason: "write failed: \(error)", notifyPeer: false)
             return
@@ -206,6 +217,14 @@ public final class LinkEndpoint {
         guard !isClosed else { return }
         // Any of these bits (`.hangup` is two: a tty or pipe reports EPOLLHUP alone).
         guard !events.isDisjoint(with: [.readable, .hangup, .error]) else { return }
+        if inputHeld {
+            // epoll reports a hangup whatever we ask for: a peer that went
+            // away with answers still queued for it will never read them.
+            if !events.isDisjoint(with: [.hangup, .error]) {
+                close(reason: "peer closed the connection with \(output.queuedBytes) bytes queued for it", notifyPeer: false)
+            }
+            return
+        }
         var budget = Self.readBudget
         var alive = true
         do {
@@ -235,12 +254,10 @@ public final class LinkEndpoint {
                 }
                 try processFrames()
                 // Fewer bytes than asked for: the socket is drained.
-                if got < want { break }
+                if got < want || inputHeld { break }
             }
         } catch {
-            Log.error("link \(name): \(error); closing this link")
-            closedByProtocolError = true
-            close(reason: error.description, code: .protocolError)
+            fail(error)
             return
         }
         if !alive && !isClosed {
@@ -319,12 +336,36 @@ public final class LinkEndpoint {
         u.target.completed(u.target)
     }
 
+    /// Ends the link for the peer's protocol error.
+    private func fail(_ error: LinkProtocolError) {
+        Log.error("link \(name): \(error); closing this link")
+        closedByProtocolError = true
+        close(reason: error.description, code: .protocolError)
+    }
+
+    /// Frames read before the host stopped reading, once the peer took enough.
+    private func processHeldFrames() {
+        guard !isClosed, !inputHeld else { return }
+        do { try processFrames() } catch { fail(error) }
+    }
+
     private func processFrames() throws(LinkProtocolError) {
         while !isClosed {
             if inbound != nil {
                 drainInbound()
                 if inbound != nil { return }
                 continue
+            }
+            // A guest that sends but never reads (credit requests, say, each
+            // answered) would otherwise grow the queue without end. The host
+            // reads nothing more until the guest has taken half of it.
+            if role == .host && output.queuedBytes > limits.maxQueuedBytes {
+                if !inputHeld {
+                    inputHeld = true
+                    Log.debug("\(name): \(output.queuedBytes) bytes queued for the peer; reading no more from it until it takes them")
+                    if let t = token { loop.modify(t, events: .writable) }
+                }
+                return
             }
             let limits = self.limits
             let length: Int? = try input.withUnconsumed { (b: UnsafeRawBufferPointer) -> Result<Int?, LinkProtocolError> in

@@ -15,13 +15,16 @@ final class HostLinkSession: LinkSessionDelegate {
     /// The compositor's security context for this guest, once registered.
     private var securityContext: SecurityContext?
     private var securityContextTried = false
+    /// Wayland objects of all this guest's channels.
+    let objects: Budget
 
     init(proxy: HostProxy, socket: OwnedFD, name: String, policy: GuestPolicy) throws(SystemError) {
         self.proxy = proxy
         self.policy = policy
+        self.objects = Budget("Wayland objects of this guest", limit: UInt64(proxy.hostLimits.objectsPerGuest))
         session = try LinkSession(socket: socket, role: .host, name: name, loop: proxy.loop, limits: proxy.limits,
                                   counters: proxy.stats.link, hostRegion: proxy.region, bufferService: proxy.bufferService != nil,
-                                  delegate: self)
+                                  totals: proxy.totals, delegate: self)
         session.link.traceFrames = proxy.trace
     }
 
@@ -48,20 +51,32 @@ final class HostLinkSession: LinkSessionDelegate {
     }
 
     private func openCompositorChannel(_ channel: LinkChannel) throws(ChannelError) {
+        // The compositor connection is the guest's descriptor; it may dip
+        // into half the host's reserve, which resources never touch.
+        let fds = session.channels.fds
+        if let level = fds.take(1, keepingFree: session.channels.fdReserve(for: .compositorConnection)) {
+            throw ChannelError("no room for a compositor connection: \(level.exhausted(asking: 1))")
+        }
         let compositor: OwnedFD
         do { compositor = try Socket.connect(.unix(path: compositorPath())) } catch {
+            fds.give(1)
             throw ChannelError("host compositor unavailable: \(error)")
         }
         let connection: WaylandConnection
         do {
+            let budget = Budget("Wayland objects on this channel", limit: UInt64(proxy.hostLimits.objectsPerChannel), parent: objects)
             connection = try WaylandConnection(side: .host, socket: compositor, channel: channel, loop: proxy.loop, stats: proxy.stats,
                                                tables: proxy.tables, handler: HostHandler(region: session.hostRegion, policy: policy, guestName: session.name),
-                                               tracer: proxy.trace ? MessageTracer() : nil)
+                                               tracer: proxy.trace ? MessageTracer() : nil, objectBudget: budget)
         } catch {
+            fds.give(1)
             throw ChannelError("host proxy cannot open channel: \(error)")
         }
         connections[ObjectIdentifier(connection)] = connection
-        connection.onClose = { [unowned self] c in self.connections.removeValue(forKey: ObjectIdentifier(c)) }
+        connection.onClose = { [unowned self] c in
+            self.connections.removeValue(forKey: ObjectIdentifier(c))
+            fds.give(1)
+        }
     }
 
     /// Where this guest's compositor connections go: through its security
@@ -87,15 +102,26 @@ final class HostLinkSession: LinkSessionDelegate {
     /// service serves on this loop, instead of a compositor connection.
     private func openProducerChannel(_ channel: LinkChannel) throws(ChannelError) {
         guard let service = proxy.bufferService else { throw ChannelError("this host has no buffer service") }
+        // Both ends of the pair are the guest's descriptors, as a compositor connection is.
+        let fds = session.channels.fds
+        if let level = fds.take(2, keepingFree: session.channels.fdReserve(for: .compositorConnection)) {
+            throw ChannelError("no room for a producer's channel: \(level.exhausted(asking: 2))")
+        }
         let ends: (OwnedFD, OwnedFD)
-        do { ends = try Socket.pair() } catch { throw ChannelError("host proxy cannot open channel: \(error)") }
+        do { ends = try Socket.pair() } catch {
+            fds.give(2)
+            throw ChannelError("host proxy cannot open channel: \(error)")
+        }
         let producer: ProducerSession
         let connection: WaylandConnection
         do {
             producer = try service.serveProducer(socket: ends.1, guest: session.name, name: "\(channel.name) (producer)")
+            let budget = Budget("Wayland objects on this channel", limit: UInt64(proxy.hostLimits.objectsPerChannel), parent: objects)
             connection = try WaylandConnection(side: .host, socket: ends.0, channel: channel, loop: proxy.loop, stats: proxy.stats,
-                                               tables: proxy.tables, handler: HostProducerHandler(), tracer: proxy.trace ? MessageTracer() : nil)
+                                               tables: proxy.tables, handler: HostProducerHandler(), tracer: proxy.trace ? MessageTracer() : nil,
+                                               objectBudget: budget)
         } catch {
+            fds.give(2)
             throw ChannelError("host proxy cannot open channel: \(error)")
         }
         connections[ObjectIdentifier(connection)] = connection
@@ -104,6 +130,7 @@ final class HostLinkSession: LinkSessionDelegate {
             // (such as the guest's disconnect) reaches consumers.
             producer.end()
             self.connections.removeValue(forKey: ObjectIdentifier(c))
+            fds.give(2)
         }
     }
 

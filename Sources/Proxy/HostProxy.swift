@@ -11,6 +11,10 @@ public final class HostProxy {
     let displayPath: String
     let tables: ProtocolTables
     let limits: LinkLimits
+    /// What all guests together, and each guest's channels, may make it hold.
+    let hostLimits: HostLimits
+    /// The host-wide budgets each link's own draw on.
+    let totals: HostTotals
     /// Memory shared with guests that map it too (`--region`).
     let region: SharedRegion?
     public let stats = ProxyStats()
@@ -29,30 +33,38 @@ public final class HostProxy {
     /// when it offers one (a short blocking exchange at a guest's first client).
     public var registersSecurityContexts = true
     private(set) var sessions: [ObjectIdentifier: HostLinkSession] = [:]
-    private var listener: OwnedFD?
-    private var listenerToken: EventLoop.Token?
+    private var listener: ConnectionListener?
     private var linkCounter = 0
     /// Serves guests' buffer producers and host consumers (`--buffers-socket`).
     /// Set before the first link.
     public var bufferService: BufferService?
+    /// Links closed at once because the host was at a limit.
+    private(set) var refusedLinks = 0
     /// Called when a link ends (the CLI stops a --connect host then).
     public var onLinkClosed: ((String) -> Void)?
 
     public init(loop: EventLoop, displayPath: String, tables: ProtocolTables = .builtin, limits: LinkLimits = LinkLimits(),
-                region: SharedRegion? = nil) {
+                hostLimits: HostLimits = HostLimits(), region: SharedRegion? = nil) {
         self.loop = loop
         self.displayPath = displayPath
         self.tables = tables
         self.limits = limits
+        self.hostLimits = hostLimits
         self.region = region
+        let fds = hostLimits.totalFds ?? {
+            let open = min(ProcessLimits.raiseOpenFileLimit(), HostLimits.fdCeiling)
+            return max(0, open - openFileDescriptorCount())
+        }()
+        totals = HostTotals(fds: UInt64(fds), memory: hostLimits.totalMemory ?? ProcessLimits.physicalMemory() / 2,
+                            fdReserve: UInt64(hostLimits.fdReserve))
     }
 
     /// Accepts links on `address` until stopped.
     public func listen(on address: SocketAddress) throws(ProxyError) {
         do {
-            let fd = try Socket.listen(address)
-            listener = fd
-            listenerToken = try loop.register(fd.rawValue, events: .readable) { [unowned self] _ in self.acceptLinks() }
+            listener = try ConnectionListener(socket: try Socket.listen(address), loop: loop) { [unowned self] fd in
+                self.adopt(fd, from: "a guest connection")
+            }
         } catch { throw .system(error) }
         Log.info("listening for guests on \(address)")
     }
@@ -64,12 +76,6 @@ public final class HostProxy {
 
     /// Serves a link on an already connected socket (tests, socket activation).
     public func serve(link socket: OwnedFD, from origin: String = "a connected socket") { adopt(socket, from: origin) }
-
-    private func acceptLinks() {
-        while let listener, let fd = try? Socket.accept(listener) {
-            adopt(fd, from: "a guest connection")
-        }
-    }
 
     private func adopt(_ fd: OwnedFD, from origin: String) {
         linkCounter += 1
@@ -85,14 +91,48 @@ public final class HostProxy {
             base = rule.name
             guestPolicy = rule.policy
         }
+        if let refusal = admissionRefusal() {
+            turnAway(fd, from: origin, refusal)
+            return
+        }
         let name = uniqueGuestName(base)
         do {
             let session = try HostLinkSession(proxy: self, socket: fd, name: name, policy: guestPolicy)
             sessions[ObjectIdentifier(session)] = session
             Log.info("\(name): connected (\(origin), peer \(identity))")
         } catch {
+            totals.fds.give(1)
             Log.error("\(name): cannot start link: \(error)")
         }
+    }
+
+    /// Why a new link cannot be served now, or nil (its socket is then counted).
+    private func admissionRefusal() -> String? {
+        guard sessions.count < hostLimits.maxGuests else {
+            return "the host serves at most \(hostLimits.maxGuests) guests at once"
+        }
+        if let level = totals.fds.take(1, keepingFree: totals.reserve(for: .link)) {
+            return "the host has no descriptors to spare (\(level.exhausted(asking: 1)))"
+        }
+        return nil
+    }
+
+    /// Tells a link the host cannot serve it why (a closeLink before any
+    /// hello: the guest logs it and tries again later) and closes it.
+    private func turnAway(_ fd: OwnedFD, from origin: String, _ reason: String) {
+        refusedLinks += 1
+        if refusedLinks == 1 || refusedLinks % 100 == 0 {
+            Log.warning("turning away \(origin): \(reason) (\(refusedLinks) turned away so far)")
+        }
+        // Read the guest's hello first: closing with unread bytes resets the
+        // connection, and the guest could lose the reason with them.
+        var scratch = [UInt8](repeating: 0, count: 4096)
+        for _ in 0..<4 {
+            guard case .bytes? = try? scratch.withUnsafeMutableBytes({ try StreamKind.read(fd, into: $0) }) else { break }
+        }
+        let bytes = FrameCodec.encode(.closeLink(code: LinkCloseCode.orderly.rawValue, reason: limits.reasonText(reason)))
+        _ = try? bytes.withUnsafeBytes { try Socket.sendSome(fd, $0) }
+        fd.close()
     }
 
     /// `base`, or with a number when a live guest already has it.
@@ -113,6 +153,8 @@ public final class HostProxy {
         stats.closedLinkSent += l.sentBytes
         stats.closedLinkReceived += l.receivedBytes
         sessions.removeValue(forKey: ObjectIdentifier(s))
+        // The link's socket.
+        totals.fds.give(1)
         onLinkClosed?(reason)
     }
 
@@ -133,7 +175,6 @@ public final class HostProxy {
     public func shutdown() {
         for s in Array(sessions.values) { s.link.close(reason: "host proxy shutting down") }
         bufferService?.shutdown()
-        if let t = listenerToken { loop.unregister(t) }
         listener?.close()
     }
 }

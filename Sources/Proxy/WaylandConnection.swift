@@ -19,6 +19,11 @@ final class WaylandConnection: LinkChannelDelegate {
     let tracer: MessageTracer?
     /// Called once, when the connection has closed.
     var onClose: ((WaylandConnection) -> Void)?
+    /// Host: the client ids the guest may hold (a channel's, drawing on its
+    /// guest's); nil on the guest.
+    let objectBudget: Budget?
+    /// Client ids counted in `objectBudget`.
+    private var countedIDs: UInt64 = 0
 
     private let socket: OwnedFD
     private var token: EventLoop.Token?
@@ -36,7 +41,7 @@ final class WaylandConnection: LinkChannelDelegate {
     static let maxReadOnlyFile = 16 << 20
 
     init(side: ProxySide, socket: OwnedFD, channel: LinkChannel, loop: EventLoop, stats: ProxyStats, tables: ProtocolTables,
-         handler: ConnectionHandler, tracer: MessageTracer? = nil) throws(SystemError) {
+         handler: ConnectionHandler, tracer: MessageTracer? = nil, objectBudget: Budget? = nil) throws(SystemError) {
         self.side = side
         self.socket = socket
         self.channel = channel
@@ -44,6 +49,7 @@ final class WaylandConnection: LinkChannelDelegate {
         self.stats = stats
         self.handler = handler
         self.tracer = tracer
+        self.objectBudget = objectBudget
         objects = ObjectMap(tables: tables)
         token = try loop.register(socket.rawValue, events: .readable) { [unowned self] events in
             self.socketEvent(events)
@@ -101,6 +107,8 @@ final class WaylandConnection: LinkChannelDelegate {
         input.fds.removeAll()
         socket.close()
         handler.closed(on: self)
+        objectBudget?.give(countedIDs)
+        countedIDs = 0
         stats.clients -= 1
         onClose?(self)
     }
@@ -193,13 +201,29 @@ final class WaylandConnection: LinkChannelDelegate {
         channel.flush()
     }
 
-    /// Records a message's effect on the objects (new ids, destructors).
+    /// Records a message's effect on the objects (new ids, destructors),
+    /// and holds the guest to its quota of client ids.
     private func track(_ m: ParsedMessage, isRequest: Bool) throws(MessageFault) {
         do {
             try objects.apply(sender: m.sender, entry: m.target, opcode: m.header.opcode, spec: m.spec, args: m.args, isRequest: isRequest)
         } catch {
             throw .invalidMethod(m.sender, "\(m.name): \(error)")
         }
+        try countObjects(sender: m.sender)
+    }
+
+    /// Brings the budget up to date with the map. A guest request that
+    /// takes it past its limit fails the channel; ids the compositor freed
+    /// go back.
+    private func countObjects(sender: UInt32) throws(MessageFault) {
+        guard let budget = objectBudget else { return }
+        let now = UInt64(objects.clientIDs)
+        if now < countedIDs {
+            budget.give(countedIDs - now)
+        } else if now > countedIDs, let level = budget.take(now - countedIDs) {
+            throw .display(.noMemory, object: sender, "too many objects: \(level.limit) Wayland objects \(level === budget ? "on this channel" : "of this guest")")
+        }
+        countedIDs = now
     }
 
     /// Replaces the fds of an outgoing message with resources.

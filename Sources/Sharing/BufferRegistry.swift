@@ -7,6 +7,8 @@ public struct BufferRegistry {
     public let dataArea: Range<UInt64>
     public let limits: RegistryLimits
     public private(set) var buffers: [UInt32: RegisteredBuffer] = [:]
+    /// Ranges of all registered buffers together (held to `limits.maxRanges`).
+    public private(set) var rangeCount = 0
 
     public init(dataArea: Range<UInt64>, limits: RegistryLimits = RegistryLimits()) {
         self.dataArea = dataArea
@@ -20,8 +22,10 @@ public struct BufferRegistry {
     public mutating func register(_ d: BufferDescriptor) throws(RegistryError) -> RegisteredBuffer {
         guard buffers[d.id] == nil else { throw .duplicateID(d.id) }
         guard buffers.count < limits.maxBuffers else { throw .tooManyBuffers(limits.maxBuffers) }
+        guard rangeCount + d.ranges.count <= limits.maxRanges else { throw .tooManyRangesRegistered(d.id, limit: limits.maxRanges) }
         let accepted = try validate(d)
         buffers[d.id] = accepted
+        rangeCount += accepted.ranges.count
         return accepted
     }
 
@@ -29,11 +33,15 @@ public struct BufferRegistry {
     @discardableResult
     public mutating func unregister(_ id: UInt32) throws(RegistryError) -> RegisteredBuffer {
         guard let b = buffers.removeValue(forKey: id) else { throw .unknownID(id) }
+        rangeCount -= b.ranges.count
         return b
     }
 
     /// Forgets every buffer (the guest's reset, or its disconnect).
-    public mutating func reset() { buffers.removeAll() }
+    public mutating func reset() {
+        buffers.removeAll()
+        rangeCount = 0
+    }
 
     /// A registered buffer containing all of `[offset, offset + length)`.
     public func buffer(containing offset: UInt64, length: UInt64) -> RegisteredBuffer? {

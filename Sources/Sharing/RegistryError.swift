@@ -5,6 +5,7 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable {
     case tooManyBuffers(Int)
     case noRanges(UInt32)
     case tooManyRanges(UInt32, count: Int, limit: Int)
+    case tooManyRangesRegistered(UInt32, limit: Int)
     case emptyRange(UInt32, MemoryRange)
     case unalignedRange(UInt32, MemoryRange, alignment: UInt64)
     case outsideRegion(UInt32, MemoryRange, data: Range<UInt64>)
@@ -18,6 +19,7 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable {
         case .duplicateID(let id): return "buffer \(id) is already registered"
         case .unknownID(let id): return "buffer \(id) is not registered"
         case .tooManyBuffers(let n): return "more than \(n) buffers registered"
+        case .tooManyRangesRegistered(let id, let limit): return "buffer \(id) would make more than \(limit) ranges registered"
         case .noRanges(let id): return "buffer \(id) has no memory ranges"
         case .tooManyRanges(let id, let count, let limit): return "buffer \(id) has \(count) ranges (limit \(limit))"
         case .emptyRange(let id, let r): return "buffer \(id): range \(r) is empty"

@@ -2,6 +2,8 @@
 public struct RegistryLimits: Sendable {
     public var maxBuffers = 8192
     public var maxRangesPerBuffer = 64
+    /// Ranges of all registered buffers together.
+    public var maxRanges = 65536
     public var maxProperties = 32
     public var maxNameBytes = 64
     public var maxValueBytes = 256

@@ -29,6 +29,10 @@ public final class ObjectMap {
 
     public private(set) var objects: [UInt32: Entry] = [:]
     public let tables: ProtocolTables
+    /// Ids in the client's range held now (the display, live objects and
+    /// destroyed ones awaiting delete_id): what a client makes the
+    /// compositor keep, and what a quota counts.
+    public private(set) var clientIDs = 1
 
     public init(tables: ProtocolTables) {
         self.tables = tables
@@ -61,7 +65,7 @@ public final class ObjectMap {
         if spec.isDestructor { destroy(sender) }
         if !isRequest && sender == Wire.displayID && opcode == 1, case .uint(let id)? = args.first {
             // wl_display.delete_id: the id may be reused from now on.
-            objects.removeValue(forKey: id)
+            if objects.removeValue(forKey: id) != nil && id < Wire.serverIDStart { clientIDs -= 1 }
         }
     }
 
@@ -73,7 +77,9 @@ public final class ObjectMap {
             guard id >= Wire.serverIDStart else { throw .idOutOfRange(id, "server") }
         }
         if let existing = objects[id], existing.alive { throw .idInUse(id) }
-        objects[id] = Entry(interface: iface, version: version, alive: true)
+        if objects.updateValue(Entry(interface: iface, version: version, alive: true), forKey: id) == nil && id < Wire.serverIDStart {
+            clientIDs += 1
+        }
     }
 
     /// Marks `id` destroyed. Client ids wait for delete_id; server ids go now.

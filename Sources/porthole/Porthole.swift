@@ -128,6 +128,23 @@ struct HostCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Where programs on this machine receive the buffers guests publish (docs/buffer-sharing.md): a socket name in $XDG_RUNTIME_DIR or an absolute path, mode 0700.", valueName: "PATH"))
     var buffersSocket = "porthole-buffers"
 
+    @Option(name: .long, help: ArgumentHelp("Most guests (links) served at once; more are turned away with a reason. Default: 16.", valueName: "N"))
+    var maxGuests: Int?
+
+    @Option(name: .long, help: ArgumentHelp("File descriptors one guest may make the host hold: compositor connections, shared-memory files, pipes. Default: 2048.", valueName: "N"))
+    var guestFds: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Shared memory one guest may make the host hold (its clients' pools). Default: 2G.", valueName: "BYTES"),
+            transform: ByteCountArgument.parse)
+    var guestMemory: ByteCountArgument?
+
+    @Option(name: .long, help: ArgumentHelp("Shared memory all guests together may make the host hold. Default: half the machine's memory.", valueName: "BYTES"),
+            transform: ByteCountArgument.parse)
+    var totalGuestMemory: ByteCountArgument?
+
+    @Option(name: .long, help: ArgumentHelp("Wayland objects one guest may have alive on all its clients together. Default: 65536.", valueName: "N"))
+    var guestObjects: Int?
+
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -135,6 +152,26 @@ struct HostCommand: ParsableCommand {
             throw ValidationError("--policy replaces --name, --allow, --clipboard and --no-title-label: give one or the other")
         }
         if regionSize != nil && region == nil { throw ValidationError("--region-size needs --region FILE") }
+        for (option, value) in [("--max-guests", maxGuests), ("--guest-fds", guestFds), ("--guest-objects", guestObjects)] {
+            if let value, value < 1 { throw ValidationError("\(option) must be at least 1") }
+        }
+    }
+
+    /// The per-guest quotas the options set, over the defaults.
+    var linkLimits: LinkLimits {
+        var limits = LinkLimits()
+        if let guestFds { limits.maxFds = guestFds }
+        if let guestMemory { limits.maxTotalResourceBytes = guestMemory.bytes }
+        return limits
+    }
+
+    /// The host-wide quotas the options set, over the defaults.
+    var hostLimits: HostLimits {
+        var limits = HostLimits()
+        if let maxGuests { limits.maxGuests = maxGuests }
+        if let guestObjects { limits.objectsPerGuest = guestObjects }
+        if let totalGuestMemory { limits.totalMemory = totalGuestMemory.bytes }
+        return limits
     }
 
     func run() throws {
@@ -154,7 +191,8 @@ struct HostCommand: ParsableCommand {
             Log.info("shared region \(region): \(shared!.size) bytes, tag \(shared!.writtenHeader!.tagHex)")
         }
         do {
-            proxy = HostProxy(loop: loop, displayPath: try DisplayAddress.resolve(display), tables: tables, region: shared)
+            proxy = HostProxy(loop: loop, displayPath: try DisplayAddress.resolve(display), tables: tables, limits: linkLimits,
+                              hostLimits: hostLimits, region: shared)
         } catch { throw ValidationError(error.description) }
         proxy.trace = common.tracing
         let service = BufferService(loop: loop, tables: tables)

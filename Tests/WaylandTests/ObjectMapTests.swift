@@ -121,4 +121,25 @@ import Wayland
         let map = ObjectMap(tables: local)
         #expect(trackError { try apply(map, 1, request: "sync", [.newID(2)]) } == .unknownInterface("wl_callback"))
     }
+
+    @Test func clientIDsCountWhatTheCompositorKeepsForTheClient() throws {
+        let map = try boundMap()
+        #expect(map.clientIDs == 4, "display, registry, compositor, shm")
+        try apply(map, 3, request: "create_surface", [.newID(5)])
+        #expect(map.clientIDs == 5)
+        // Destroyed but not yet deleted: the compositor still holds the id.
+        try apply(map, 5, request: "destroy", [])
+        #expect(map.clientIDs == 5)
+        try apply(map, 1, event: "delete_id", [.uint(5)])
+        #expect(map.clientIDs == 4)
+        // Server-created objects are the compositor's own.
+        try apply(map, 3, request: "create_surface", [.newID(5)])
+        let device = ObjectMap(tables: tables)
+        try apply(device, 1, request: "get_registry", [.newID(2)])
+        try apply(device, 2, request: "bind", [.uint(4), .untypedNewID(interface: Array("wl_data_device_manager".utf8), version: 3, id: 3)])
+        try apply(device, 3, request: "get_data_device", [.newID(4), .object(0)])
+        try apply(device, 4, event: "data_offer", [.newID(0xFF00_0001)])
+        #expect(device.clientIDs == 4 && device.count == 5)
+        #expect(map.clientIDs == 5)
+    }
 }

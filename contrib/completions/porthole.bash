@@ -188,7 +188,7 @@ _porthole_host() {
     repeating_flags=()
     non_repeating_flags=(--no-title-label --verbose --trace -h --help)
     repeating_options=(--allow --protocol)
-    non_repeating_options=(--listen --connect --display --region --region-size --name --clipboard --policy --buffers-socket --stats)
+    non_repeating_options=(--listen --connect --display --region --region-size --name --clipboard --policy --buffers-socket --max-guests --guest-fds --guest-memory --total-guest-memory --guest-objects --stats)
     __porthole_offer_flags_options 0
 
     # Offer option value completions
@@ -222,6 +222,21 @@ _porthole_host() {
         return
         ;;
     '--buffers-socket')
+        return
+        ;;
+    '--max-guests')
+        return
+        ;;
+    '--guest-fds')
+        return
+        ;;
+    '--guest-memory')
+        return
+        ;;
+    '--total-guest-memory')
+        return
+        ;;
+    '--guest-objects')
         return
         ;;
     '--stats')

@@ -302,7 +302,7 @@ import Wayland
         var limits = LinkLimits()
         limits.maxResourceSize = 1 << 20
         limits.maxTotalResourceBytes = 2 << 20
-        try InProcessHost.expectLinkError("link's shared memory total exceeded by resource 7", limits: limits) { h, g in
+        try InProcessHost.expectLinkError("resource 7 on channel 2: resource memory held for this guest: 2097152 of 2097152 in use, 1 more asked", limits: limits) { h, g in
             _ = try h.openChannel(1, on: g)
             _ = try h.openChannel(2, on: g)
             // The budget is the link's: two channels together.
@@ -364,7 +364,7 @@ import Wayland
         var limits = LinkLimits()
         limits.maxResourceSize = 1 << 20
         limits.maxTotalResourceBytes = 1 << 20
-        try InProcessHost.expectLinkError("the link's resource memory is exceeded by growing resource 5", limits: limits) { h, g in
+        try InProcessHost.expectLinkError("resource 5 on channel 1: resource memory held for this guest: 8192 of 1048576 in use, 1044480 more asked", limits: limits) { h, g in
             _ = try h.openChannel(1, on: g)
             g.send(.resourceOpen(channel: 1, resource: 5, kind: .shmPool, size: 4096))
             g.send(.resourceOpen(channel: 1, resource: 6, kind: .shmPool, size: 4096))

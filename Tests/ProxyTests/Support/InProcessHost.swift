@@ -38,11 +38,12 @@ final class InProcessHost {
         let compositor: CompositorClient
     }
 
+    /// `hostLimits`: the host-wide quotas (the host's own by default).
     /// `regionSize`: give the host a shared region of that many bytes (a
     /// file in the temporary directory), as `--region` does. `policy`: what
     /// guests are allowed (`--allow`, `--clipboard`, `--no-title-label`);
     /// the default is the host's.
-    init(limits: LinkLimits = LinkLimits(), regionSize: Int? = nil,
+    init(limits: LinkLimits = LinkLimits(), hostLimits: HostLimits = HostLimits(), regionSize: Int? = nil,
          globals: [ScriptedCompositor.Global] = ScriptedCompositor.standardGlobals, policy: GuestPolicy = GuestPolicy(),
          bufferLimits: BufferServiceLimits = BufferServiceLimits()) throws {
         let dir = try makeTemporaryDirectory("porthole-inproc")
@@ -51,7 +52,7 @@ final class InProcessHost {
         self.limits = limits
         compositor = try ScriptedCompositor(path: dir + "/wayland-0", loop: loop, globals: globals)
         region = try regionSize.map { try SharedRegion.host(path: dir + "/region", size: $0) }
-        host = HostProxy(loop: loop, displayPath: compositor.path, limits: limits, region: region)
+        host = HostProxy(loop: loop, displayPath: compositor.path, limits: limits, hostLimits: hostLimits, region: region)
         // The scripted compositor runs on this same loop, so it cannot answer
         // the host's blocking security-context registration (SecurityContextTests
         // covers that against a compositor on its own thread).
