@@ -25,6 +25,8 @@ final class ChannelResources {
     /// Pipes this side closed that the peer may still send frames for (bounded).
     private var closedPipes: Set<UInt32> = []
     private var closedPipeOrder: [UInt32] = []
+    /// Pipe sources waiting for credit or link room.
+    private var pausedPipes: Set<UInt32> = []
     private var nextID: UInt32
     /// Bytes of peer-created memory held, counted against the link's budget.
     private(set) var memoryBytes: UInt64 = 0
@@ -139,6 +141,15 @@ final class ChannelResources {
             memoryBytes -= m.size
         }
         return (e, bytes)
+    }
+
+    func pipePaused(_ rid: UInt32) { pausedPipes.insert(rid) }
+    var hasPausedPipes: Bool { !pausedPipes.isEmpty }
+
+    /// The paused pipes, forgotten here: those that pause again say so again.
+    func takePausedPipes() -> Set<UInt32> {
+        defer { pausedPipes.removeAll(keepingCapacity: true) }
+        return pausedPipes
     }
 
     /// Remembers a pipe we closed, so late frames for it are dropped, not errors.

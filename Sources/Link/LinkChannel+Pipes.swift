@@ -66,10 +66,13 @@ extension LinkChannel {
         }
     }
 
-    /// Restarts pipe sources that paused for credit or link room.
+    /// Restarts pipe sources that paused for credit or link room. Runs on
+    /// every data frame: it looks at the paused pipes only, not at every
+    /// resource of the channel (a guest may hold 4096).
     func resumePipes() {
-        for (rid, entry) in resources.entries {
-            if case .pipeSource(let source) = entry, source.paused {
+        guard resources.hasPausedPipes else { return }
+        for rid in resources.takePausedPipes() {
+            if case .pipeSource(let source)? = resources[rid], source.paused {
                 source.paused = false
                 pumpPipe(rid, source)
             }
@@ -85,6 +88,7 @@ extension LinkChannel {
             let room = min(credit.peerFree, Int(limits.channelBuffer / 4), buffer.count)
             if room <= 0 || link.isCongested {
                 source.paused = true
+                resources.pipePaused(rid)
                 if let t = source.token { loop.modify(t, events: []) }
                 if room <= 0 { requestCredit() }
                 return

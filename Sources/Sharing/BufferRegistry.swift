@@ -7,8 +7,10 @@ public struct BufferRegistry {
     public let dataArea: Range<UInt64>
     public let limits: RegistryLimits
     public private(set) var buffers: [UInt32: RegisteredBuffer] = [:]
+    /// Every registered range, for look-ups that do not scan.
+    private(set) var index = RangeIndex()
     /// Ranges of all registered buffers together (held to `limits.maxRanges`).
-    public private(set) var rangeCount = 0
+    public var rangeCount: Int { index.count }
 
     public init(dataArea: Range<UInt64>, limits: RegistryLimits = RegistryLimits()) {
         self.dataArea = dataArea
@@ -25,7 +27,7 @@ public struct BufferRegistry {
         guard rangeCount + d.ranges.count <= limits.maxRanges else { throw .tooManyRangesRegistered(d.id, limit: limits.maxRanges) }
         let accepted = try validate(d)
         buffers[d.id] = accepted
-        rangeCount += accepted.ranges.count
+        for r in accepted.ranges { index.insert(r, buffer: d.id) }
         return accepted
     }
 
@@ -33,19 +35,22 @@ public struct BufferRegistry {
     @discardableResult
     public mutating func unregister(_ id: UInt32) throws(RegistryError) -> RegisteredBuffer {
         guard let b = buffers.removeValue(forKey: id) else { throw .unknownID(id) }
-        rangeCount -= b.ranges.count
+        for r in b.ranges { index.remove(start: r.offset, buffer: id) }
         return b
     }
 
     /// Forgets every buffer (the guest's reset, or its disconnect).
     public mutating func reset() {
         buffers.removeAll()
-        rangeCount = 0
+        index.removeAll()
     }
 
-    /// A registered buffer containing all of `[offset, offset + length)`.
+    /// A registered buffer containing all of `[offset, offset + length)`
+    /// in one of its ranges (found in `index`, not by a scan).
     public func buffer(containing offset: UInt64, length: UInt64) -> RegisteredBuffer? {
-        buffers.values.first { $0.contains(offset: offset, length: length) }
+        let (end, overflow) = offset.addingReportingOverflow(length)
+        guard !overflow, let id = index.find(offset: offset, end: end).buffer else { return nil }
+        return buffers[id]
     }
 
     /// The checks, in the order a reader of an error would want them.
