@@ -198,7 +198,7 @@ public final class LinkChannel {
         case .channelClose(_, let code, let reason):
             peerClosed(code: code, reason: reason)
         default:
-            throw .unexpected("frame not valid on a channel: \(frame)")
+            throw .unexpected("frame not valid on a channel: \(frame.traceLine)")
         }
     }
 
@@ -225,6 +225,9 @@ public final class LinkChannel {
         switch kind {
         case .shmPool, .readOnlyFile:
             guard size <= limits.maxResourceSize else { throw .resourceLimit("resource \(rid) of \(size) bytes exceeds \(limits.maxResourceSize)") }
+            guard kind != .readOnlyFile || size <= limits.maxReadOnlyFileSize else {
+                throw .resourceLimit("read-only file \(rid) of \(size) bytes exceeds \(limits.maxReadOnlyFileSize)")
+            }
             guard try holdForPeer(fds: 1, bytes: size, resource: rid) else { return }
             do { resources.addMemory(rid, try MemoryResource(kind: kind, size: size)) } catch {
                 channelSet.memory.give(size)

@@ -249,7 +249,7 @@ public final class LinkEndpoint {
                 budget -= got
                 if !input.fds.isEmpty {
                     input.fds.removeAll()
-                    close(reason: "peer sent file descriptors over the link")
+                    fail(.fileDescriptors)
                     return
                 }
                 try processFrames()
@@ -289,7 +289,7 @@ public final class LinkEndpoint {
             return 0
         }
         if !fds.isEmpty {
-            close(reason: "peer sent file descriptors over the link")
+            fail(.fileDescriptors)
             return 0
         }
         switch r {

@@ -21,6 +21,8 @@ public enum LinkProtocolError: Error, Equatable, CustomStringConvertible, Sendab
     /// A buffer registry request the host refused.
     case registry(String)
     case unexpected(String)
+    /// File descriptors arrived on the link socket (nothing on a link carries any).
+    case fileDescriptors
 
     public var description: String {
         switch self {
@@ -43,6 +45,7 @@ public enum LinkProtocolError: Error, Equatable, CustomStringConvertible, Sendab
         case .regionMismatch(let why): return "shared region mismatch: \(why)"
         case .registry(let why): return "buffer registry: \(why)"
         case .unexpected(let why): return why
+        case .fileDescriptors: return "peer sent file descriptors over the link"
         }
     }
 }

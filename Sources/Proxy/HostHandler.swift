@@ -36,6 +36,8 @@ final class HostHandler: ConnectionHandler {
             if shown != e { m.rewrite(shown) }
         case .wlRegistryGlobalRemove?:
             return globals.globalRemoveIsShown(try m.typed(WlRegistryGlobalRemove.self), registry: m.sender) ? .forward : .drop
+        case .wlShmFormat?:
+            return shm.formatAdvertised(try m.typed(WlShmFormat.self)) ? .forward : .drop
         default:
             clipboard.filterSelection(&m)
         }

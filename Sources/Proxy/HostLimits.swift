@@ -9,7 +9,7 @@ public struct HostLimits: Sendable {
     public var maxGuests = 16
     /// Wayland objects alive on one channel, and on all of one guest's
     /// channels (`--guest-objects`); a request creating one more fails its channel.
-    public var objectsPerChannel = 16384
+    public var objectsPerChannel = 32768
     public var objectsPerGuest = 65536
     /// Descriptors held for all guests together; nil: the process's open
     /// file limit (raised to its hard limit, at most `fdCeiling`) less what

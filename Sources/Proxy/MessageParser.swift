@@ -18,6 +18,11 @@ enum MessageParser {
         guard Int(header.opcode) < list.count else {
             throw .invalidMethod(header.objectID, "invalid \(isRequest ? "request" : "event") opcode \(header.opcode) on \(target.interface.name)@\(header.objectID)")
         }
+        // A destroyed object awaits delete_id only so that its id is not
+        // reused too early; the compositor has forgotten it already.
+        if isRequest && !target.alive {
+            throw .invalidObject("\(target.interface.name)@\(header.objectID) was destroyed")
+        }
         let spec = list[Int(header.opcode)]
         if isRequest && spec.since > target.version {
             throw .invalidMethod(header.objectID, "\(target.interface.name).\(spec.name) needs version \(spec.since), object has \(target.version)")
@@ -27,9 +32,26 @@ enum MessageParser {
         do { args = try WireCodec.decode(message, spec) } catch {
             throw .invalidMethod(header.objectID, "\(target.interface.name).\(spec.name): \(error)")
         }
+        if isRequest { try checkObjects(args, spec, of: target, sender: header.objectID, objects: objects) }
         guard spec.fdCount <= availableFds else {
             throw .invalidMethod(header.objectID, "\(target.interface.name).\(spec.name): file descriptor missing")
         }
         return ParsedMessage(header: header, target: target, spec: spec, args: args, bytes: Array(message))
+    }
+
+    /// Every object a request names exists, is alive and is of the
+    /// interface its argument names, as the compositor would check (events
+    /// are the compositor's own, and may name objects the client destroyed).
+    private static func checkObjects(_ args: [WireArg], _ spec: MessageSpec, of target: ObjectMap.Entry, sender: UInt32,
+                                     objects: ObjectMap) throws(MessageFault) {
+        for (a, value) in zip(spec.args, args) {
+            guard case .object(let id) = value, id != 0 else { continue }
+            let what = "\(target.interface.name).\(spec.name): \(a.name.isEmpty ? "object" : a.name) \(id)"
+            guard let entry = objects[id] else { throw .display(.invalidObject, object: sender, "\(what) does not exist") }
+            guard entry.alive else { throw .display(.invalidObject, object: sender, "\(what) was destroyed") }
+            if let wanted = a.interface, entry.interface.name != wanted {
+                throw .display(.invalidObject, object: sender, "\(what) is a \(entry.interface.name), not a \(wanted)")
+            }
+        }
     }
 }

@@ -10,6 +10,18 @@ struct ShmPolicy {
     private var pools: [UInt32: (resource: UInt32, size: Int64)] = [:]
     /// Pools whose memory is the shared region.
     private var regionPools: Set<UInt32> = []
+    /// Formats the compositor advertised and the guest was shown.
+    private var formats: Set<UInt32> = []
+
+    /// wl_shm.format from the compositor: shown to the guest only if the
+    /// host knows its bytes per pixel, since a buffer is checked against its
+    /// pool as stride x height (a multi-planar format such as NV12 needs
+    /// more, which the compositor would read past the pool).
+    mutating func formatAdvertised(_ e: WlShmFormat) -> Bool {
+        guard bytesPerPixel(shmFormat: e.format) != nil else { return false }
+        formats.insert(e.format)
+        return true
+    }
 
     /// wl_shm.create_pool, with the resource standing for its fd.
     mutating func createPool(_ r: WlShmCreatePool, shmID: UInt32, resource rid: UInt32, channel: LinkChannel) throws(MessageFault) {
@@ -36,6 +48,10 @@ struct ShmPolicy {
     /// wl_shm_pool.create_buffer: inside the pool, a stride that holds a row,
     /// and in the shared region inside a registered buffer.
     func createBuffer(_ r: WlShmPoolCreateBuffer, poolID: UInt32, registry: BufferRegistryView?) throws(MessageFault) {
+        // argb8888 and xrgb8888 need no announcement: every compositor has them.
+        guard r.format <= 1 || formats.contains(r.format) else {
+            throw .shm(.invalidFormat, object: poolID, "format 0x\(String(r.format, radix: 16)) was not advertised")
+        }
         guard let p = pools[poolID] else { return }
         guard r.offset >= 0, r.width > 0, r.height > 0, r.stride > 0, Int64(r.offset) + Int64(r.stride) * Int64(r.height) <= p.size else {
             throw .shm(.invalidStride, object: poolID, "buffer outside the pool (offset \(r.offset), \(r.width)x\(r.height), stride \(r.stride), pool \(p.size))")

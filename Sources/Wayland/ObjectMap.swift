@@ -1,3 +1,5 @@
+import PortholeSystem
+
 /// The objects alive on one Wayland connection, as a proxy sees them: id to
 /// interface and version. Both directions feed it: requests create client ids
 /// (below 0xFF000000), events create server ids.
@@ -14,6 +16,7 @@ public final class ObjectMap {
     public enum TrackError: Error, CustomStringConvertible, Equatable, Sendable {
         case idInUse(UInt32)
         case idOutOfRange(UInt32, String)
+        case idSkipsAhead(UInt32, next: UInt32)
         case unknownInterface(String)
         case badVersion(String, UInt32)
 
@@ -21,8 +24,10 @@ public final class ObjectMap {
             switch self {
             case .idInUse(let id): return "new id \(id) is already in use"
             case .idOutOfRange(let id, let side): return "new id \(id) is outside the \(side) range"
-            case .unknownInterface(let n): return "unknown interface '\(n)'"
-            case .badVersion(let n, let v): return "version \(v) of \(n) is not supported"
+            case .idSkipsAhead(let id, let next): return "new id \(id) skips ahead of the next id, \(next)"
+            // Names come from a peer's untyped new_id: escaped, as they may reach a log line.
+            case .unknownInterface(let n): return "unknown interface \(LogText.escaped(n, limit: 128))"
+            case .badVersion(let n, let v): return "version \(v) of \(LogText.escaped(n, limit: 128, quoted: false)) is not supported"
             }
         }
     }
@@ -33,6 +38,10 @@ public final class ObjectMap {
     /// destroyed ones awaiting delete_id): what a client makes the
     /// compositor keep, and what a quota counts.
     public private(set) var clientIDs = 1
+    /// One more than the highest client id ever used: a new client id may
+    /// reuse a freed one or be this one, never more (libwayland's server
+    /// keeps its client ids in an array and refuses a gap).
+    public private(set) var nextClientID: UInt32 = Wire.displayID + 1
 
     public init(tables: ProtocolTables) {
         self.tables = tables
@@ -73,6 +82,7 @@ public final class ObjectMap {
     public func insert(_ id: UInt32, _ iface: Interface, version: UInt32, fromClient: Bool) throws(TrackError) {
         if fromClient {
             guard id != 0 && id < Wire.serverIDStart else { throw .idOutOfRange(id, "client") }
+            guard id <= nextClientID else { throw .idSkipsAhead(id, next: nextClientID) }
         } else {
             guard id >= Wire.serverIDStart else { throw .idOutOfRange(id, "server") }
         }
@@ -80,6 +90,7 @@ public final class ObjectMap {
         if objects.updateValue(Entry(interface: iface, version: version, alive: true), forKey: id) == nil && id < Wire.serverIDStart {
             clientIDs += 1
         }
+        if fromClient && id == nextClientID { nextClientID += 1 }
     }
 
     /// Marks `id` destroyed. Client ids wait for delete_id; server ids go now.

@@ -30,7 +30,7 @@ struct HostileInputTests {
             var out = hello() + FrameCodec.encode(.channelOpen(channel: 1, bufAlloc: 65536))
             // 300 KiB of wl_display.sync requests in one go: more than the host's 256 KiB window.
             var sync: [UInt8] = []
-            for i in 0..<(300 * 1024 / 12) { sync += WireCodec.encode(objectID: 1, opcode: 0, [.newID(UInt32(100 + i))]) }
+            for i in 0..<(300 * 1024 / 12) { sync += WireCodec.encode(objectID: 1, opcode: 0, [.newID(UInt32(2 + i))]) }
             var offset = 0
             while offset < sync.count {
                 let n = min(900 * 1024 / 12 * 12, sync.count - offset)

@@ -70,12 +70,12 @@ import Wayland
     @Test func serverIDsComeFromEventsOnly() throws {
         let map = try boundMap()
         let manager = try iface("wl_data_device_manager")
-        try map.insert(8, manager, version: 3, fromClient: true)
-        try apply(map, 8, request: "get_data_device", [.newID(9), .object(20)])
-        #expect(map[9]?.interface.name == "wl_data_device" && map[9]?.version == 3)
-        try apply(map, 9, event: "data_offer", [.newID(0xFF00_0000)])
+        try map.insert(5, manager, version: 3, fromClient: true)
+        try apply(map, 5, request: "get_data_device", [.newID(6), .object(20)])
+        #expect(map[6]?.interface.name == "wl_data_device" && map[6]?.version == 3)
+        try apply(map, 6, event: "data_offer", [.newID(0xFF00_0000)])
         #expect(map[0xFF00_0000]?.interface.name == "wl_data_offer")
-        #expect(trackError { try apply(map, 9, event: "data_offer", [.newID(10)]) } == .idOutOfRange(10, "server"))
+        #expect(trackError { try apply(map, 6, event: "data_offer", [.newID(10)]) } == .idOutOfRange(10, "server"))
         #expect(trackError { try apply(map, 3, request: "create_surface", [.newID(0xFF00_0001)]) } == .idOutOfRange(0xFF00_0001, "client"))
         // A server object goes at once when destroyed: no delete_id for server ids.
         try apply(map, 0xFF00_0000, request: "destroy", [])
@@ -89,7 +89,22 @@ import Wayland
         #expect(trackError { try map.insert(Wire.serverIDStart, callback, version: 1, fromClient: true) } == .idOutOfRange(Wire.serverIDStart, "client"))
         #expect(trackError { try map.insert(Wire.serverIDStart - 1, callback, version: 1, fromClient: false) } == .idOutOfRange(Wire.serverIDStart - 1, "server"))
         #expect(trackError { try map.insert(UInt32.max, callback, version: 1, fromClient: false) } == nil)
-        #expect(trackError { try map.insert(Wire.serverIDStart - 1, callback, version: 1, fromClient: true) } == nil)
+        #expect(trackError { try map.insert(Wire.serverIDStart - 1, callback, version: 1, fromClient: true) } == .idSkipsAhead(Wire.serverIDStart - 1, next: 2))
+    }
+
+    @Test func clientIDsComeInSequence() throws {
+        // libwayland's server keeps client ids in an array: a new id may be
+        // a freed one or the next after the highest, never further.
+        let map = try boundMap()
+        #expect(map.nextClientID == 5)
+        #expect(trackError { try apply(map, 3, request: "create_surface", [.newID(6)]) } == .idSkipsAhead(6, next: 5))
+        try apply(map, 3, request: "create_surface", [.newID(5)])
+        try apply(map, 5, request: "destroy", [])
+        try apply(map, 1, event: "delete_id", [.uint(5)])
+        #expect(map.nextClientID == 6, "freeing an id does not lower the next one")
+        try apply(map, 3, request: "create_surface", [.newID(5)])
+        try apply(map, 3, request: "create_surface", [.newID(6)])
+        #expect(map.nextClientID == 7)
     }
 
     @Test func destructorThenDeleteIDFreesTheIDForReuse() throws {

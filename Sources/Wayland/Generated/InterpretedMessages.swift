@@ -13,6 +13,7 @@ public enum MessageKind: Hashable, Sendable, CaseIterable {
     case wlRegistryGlobalRemove
     case wlCompositorCreateSurface
     case wlShmCreatePool
+    case wlShmFormat
     case wlShmPoolCreateBuffer
     case wlShmPoolResize
     case wlShmPoolDestroy
@@ -98,6 +99,7 @@ public enum MessageKind: Hashable, Sendable, CaseIterable {
         case ("wl_registry", "global_remove", false): self = .wlRegistryGlobalRemove
         case ("wl_compositor", "create_surface", true): self = .wlCompositorCreateSurface
         case ("wl_shm", "create_pool", true): self = .wlShmCreatePool
+        case ("wl_shm", "format", false): self = .wlShmFormat
         case ("wl_shm_pool", "create_buffer", true): self = .wlShmPoolCreateBuffer
         case ("wl_shm_pool", "resize", true): self = .wlShmPoolResize
         case ("wl_shm_pool", "destroy", true): self = .wlShmPoolDestroy
@@ -186,6 +188,7 @@ public enum MessageKind: Hashable, Sendable, CaseIterable {
         case .wlRegistryGlobalRemove: WlRegistryGlobalRemove.self
         case .wlCompositorCreateSurface: WlCompositorCreateSurface.self
         case .wlShmCreatePool: WlShmCreatePool.self
+        case .wlShmFormat: WlShmFormat.self
         case .wlShmPoolCreateBuffer: WlShmPoolCreateBuffer.self
         case .wlShmPoolResize: WlShmPoolResize.self
         case .wlShmPoolDestroy: WlShmPoolDestroy.self
@@ -500,6 +503,30 @@ public struct WlShmCreatePool: TypedMessage, Hashable {
     }
 
     public var args: [WireArg] { [.newID(id), .fd, .int(size)] }
+}
+
+/// wl_shm.format: event 0 of wl_shm, since version 1.
+public struct WlShmFormat: TypedMessage, Hashable {
+    public static let kind = MessageKind.wlShmFormat
+    public static let interfaceName = "wl_shm"
+    public static let messageName = "format"
+    public static let opcode: UInt16 = 0
+    public static let isRequest = false
+
+    public var format: UInt32
+
+    public init(format: UInt32) {
+        self.format = format
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 1,
+              case .uint(let a0) = args[0]
+        else { return nil }
+        self.init(format: a0)
+    }
+
+    public var args: [WireArg] { [.uint(format)] }
 }
 
 /// wl_shm_pool.create_buffer: request 0 of wl_shm_pool, since version 1.

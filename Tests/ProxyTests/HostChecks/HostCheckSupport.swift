@@ -36,8 +36,8 @@ extension InProcessHost {
         try attack(h, g)
         h.expectLinkClosed(g, fragment, compositorConnectionsFrom: before, sourceLocation: sourceLocation)
         // The bystander is untouched and still served.
-        bystander.request(1, 1, 0, [.newID(50)])
-        #expect(h.pump { bystander.events(1).contains { $0.objectID == 50 } }, "the bystander is no longer served",
+        bystander.request(1, 1, 0, [.newID(3)])
+        #expect(h.pump { bystander.events(1).contains { $0.objectID == 3 } }, "the bystander is no longer served",
                 sourceLocation: sourceLocation)
         #expect(!bystander.isClosed && !b.compositor.sawEOF, sourceLocation: sourceLocation)
         let stats = h.stats()
@@ -102,19 +102,19 @@ extension InProcessHost {
         #expect(!g.isClosed, sourceLocation: sourceLocation)
     }
 
-    /// Binds wl_data_device_manager (4) on channel `ch` and makes a data
-    /// source (5) offering text/plain; the compositor then asks it for its
+    /// Binds wl_data_device_manager (3) on channel `ch` and makes a data
+    /// source (4) offering text/plain; the compositor then asks it for its
     /// data with wl_data_source.send. Returns the pipe resource the host
     /// opened for it and the pipe's read end on the compositor's side.
     func hostPipe(on g: RawGuestLink, _ ch: Channel, sourceLocation: SourceLocation = #_sourceLocation) throws -> (rid: UInt32, read: OwnedFD) {
-        g.wayland(ch.id, [bind(4, "wl_data_device_manager", 3, id: 4), wl(4, 0, [.newID(5)]), wl(5, 0, [.text("text/plain")])])
+        g.wayland(ch.id, [bind(4, "wl_data_device_manager", 3, id: 3), wl(3, 0, [.newID(4)]), wl(4, 0, [.text("text/plain")])])
         try #require(pump { !ch.compositor.messages(named: "wl_data_source.offer").isEmpty }, sourceLocation: sourceLocation)
         let ends = try Pipe.make()
-        ch.compositor.send(5, 1, [.text("text/plain"), .fd], fds: [ends.write])
+        ch.compositor.send(4, 1, [.text("text/plain"), .fd], fds: [ends.write])
         var rid: UInt32?
         try #require(pump {
             for f in g.frames { if case .resourceOpen(ch.id, let r, .pipe, 0) = f { rid = r } }
-            return rid != nil && g.events(ch.id).contains { $0.objectID == 5 && $0.opcode == 1 }
+            return rid != nil && g.events(ch.id).contains { $0.objectID == 4 && $0.opcode == 1 }
         }, "no pipe resource from the host", sourceLocation: sourceLocation)
         ends.write.close()
         return (rid!, ends.read)

@@ -52,7 +52,19 @@ import Wayland
         var fds: [OwnedFD] = []
         var got: [UInt8] = []
         while case .bytes(let n)? = try? buffer.withUnsafeMutableBytes({ try Socket.receive(guestEnd, into: $0, fds: &fds) }) { got += buffer[0..<n] }
-        #expect(String(decoding: got, as: UTF8.self).contains("peer sent file descriptors over the link"))
+        // After the host's hello: a closeLink for a protocol error, counted as one.
+        let helloLength = try #require(try got.withUnsafeBytes { try FrameCodec.frameLength($0, limits: LinkLimits()) })
+        let close = try got[helloLength...].withUnsafeBytes { try FrameCodec.decode($0, limits: LinkLimits()) }
+        #expect(close == .closeLink(code: LinkCloseCode.protocolError.rawValue, reason: "peer sent file descriptors over the link"), "\(close)")
+        #expect(h.stats()["link_errors"] == 1)
+    }
+
+    @Test func readOnlyFileLargerThanAnyKeymap() throws {
+        // Senders refuse files over 16 MiB; the host held the guest to 1 GiB only.
+        try InProcessHost.expectLinkError("read-only file 5 of 16777217 bytes exceeds 16777216") { h, g in
+            _ = try h.openChannel(1, on: g)
+            g.send(.resourceOpen(channel: 1, resource: 5, kind: .readOnlyFile, size: (16 << 20) + 1))
+        }
     }
 
     /// A hello frame built by hand: magic, version, role, reserved, features.
@@ -132,7 +144,7 @@ import Wayland
             var out = hello() + FrameCodec.encode(.channelOpen(channel: 1, bufAlloc: 65536))
             // 300 KiB of wl_display.sync requests: more than the host's 256 KiB window.
             var sync: [UInt8] = []
-            for i in 0..<(300 * 1024 / 12) { sync += WireCodec.encode(objectID: 1, opcode: 0, [.newID(UInt32(100 + i))]) }
+            for i in 0..<(300 * 1024 / 12) { sync += WireCodec.encode(objectID: 1, opcode: 0, [.newID(UInt32(2 + i))]) }
             var offset = 0
             while offset < sync.count {
                 let n = min(900 * 1024 / 12 * 12, sync.count - offset)
@@ -186,8 +198,8 @@ import Wayland
         let evilConnections = Array(h.compositor.clients.dropFirst())
         #expect(h.pump { evilConnections.allSatisfy(\.sawEOF) })
         #expect(evilConnections.allSatisfy { $0.messages.isEmpty }, "the compositor got part of an attack")
-        bystander.request(1, 1, 0, [.newID(50)])
-        #expect(h.pump { bystander.events(1).contains { $0.objectID == 50 } } && !b.compositor.sawEOF)
+        bystander.request(1, 1, 0, [.newID(3)])
+        #expect(h.pump { bystander.events(1).contains { $0.objectID == 3 } } && !b.compositor.sawEOF)
         _ = try h.openClient(1, on: try h.connectGuest())
     }
 
@@ -252,7 +264,7 @@ import Wayland
         try InProcessHost.expectLinkError("credit overrun on channel 1", limits: limits) { h, g in
             let ch = try h.openChannel(1, on: g)
             ch.compositor.stopReading()
-            var next: UInt32 = 100
+            var next: UInt32 = 2
             for _ in 0..<2000 where !g.isClosed {
                 // 341 syncs: 4092 bytes, inside the window on their own.
                 g.wayland(1, (0..<341).map { i in wl(1, 0, [.newID(next + UInt32(i))]) })

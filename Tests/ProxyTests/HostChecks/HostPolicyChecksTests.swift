@@ -84,10 +84,10 @@ import Wayland
             try #require(h.pump { self.ch.compositor.messages.count == self.forwarded.count }, sourceLocation: sourceLocation)
         }
 
-        /// The guest sets both selections, then syncs (callback 20).
+        /// The guest sets both selections, then syncs (callback 10).
         func setSelections() -> [String] {
-            g.wayland(1, [wl(5, 1, [.object(6), .uint(1)]), wl(8, 0, [.object(9), .uint(1)]), wl(1, 0, [.newID(20)])])
-            _ = h.pump { self.g.events(1).contains { $0.objectID == 20 } }
+            g.wayland(1, [wl(5, 1, [.object(6), .uint(1)]), wl(8, 0, [.object(9), .uint(1)]), wl(1, 0, [.newID(10)])])
+            _ = h.pump { self.g.events(1).contains { $0.objectID == 10 } }
             return ch.compositor.messages.map { $0.name ?? "?" }
         }
 

@@ -160,6 +160,8 @@ import Wayland
         let g: RawGuestLink
         let ch: InProcessHost.Channel
         var forwarded = ["wl_display.get_registry", "wl_registry.bind", "wl_shm.create_pool"]
+        /// The client's next new id: ids come in sequence.
+        private var nextID: UInt32 = 5
 
         init(sourceLocation: SourceLocation = #_sourceLocation) throws {
             h = try InProcessHost(regionSize: HostRegionChecksTests.size)
@@ -175,15 +177,18 @@ import Wayland
             wl(4, 0, [.newID(id), .int(offset), .int(64), .int(64), .int(256), .uint(1)])
         }
 
-        func accepted(_ id: UInt32, at offset: Int32) -> Bool {
-            g.wayland(1, [Self.buffer(id, at: offset), wl(1, 0, [.newID(id + 1000)])])
+        /// A buffer at `offset` (and a sync after it) goes through.
+        func accepted(at offset: Int32) -> Bool {
+            let id = nextID
+            nextID += 2
+            g.wayland(1, [Self.buffer(id, at: offset), wl(1, 0, [.newID(id + 1)])])
             forwarded += ["wl_shm_pool.create_buffer", "wl_display.sync"]
-            return h.pump { self.g.events(1).contains { $0.objectID == id + 1000 } || self.g.channelClose(1) != nil }
+            return h.pump { self.g.events(1).contains { $0.objectID == id + 1 } || self.g.channelClose(1) != nil }
                 && g.channelClose(1) == nil && ch.compositor.messages.map { $0.name ?? "?" } == forwarded
         }
 
-        func expectRefused(_ id: UInt32, at offset: Int32, sourceLocation: SourceLocation = #_sourceLocation) throws {
-            g.wayland(1, [Self.buffer(id, at: offset)])
+        func expectRefused(at offset: Int32, sourceLocation: SourceLocation = #_sourceLocation) throws {
+            g.wayland(1, [Self.buffer(nextID, at: offset)])
             try h.expectRefused(g, ch, object: 4, code: ShmErrorCode.invalidStride.rawValue,
                                 "buffer at shared-region offset \(offset) (16384 bytes) is not inside a registered buffer",
                                 forwarded: forwarded, sourceLocation: sourceLocation)
@@ -201,22 +206,22 @@ import Wayland
     @Test func bufferOutsideEveryRegisteredBuffer() throws {
         let p = try RegionPool()
         p.g.send(Self.register(1, 4096, 16384))
-        #expect(p.accepted(10, at: 4096))
-        try p.expectRefused(11, at: 4096 + 16384)
+        #expect(p.accepted(at: 4096))
+        try p.expectRefused(at: 4096 + 16384)
     }
 
     @Test func bufferOverlappingTheEndOfARegisteredBuffer() throws {
         let p = try RegionPool()
         p.g.send(Self.register(1, 4096, 16384))
-        try p.expectRefused(10, at: 4096 + 64)
+        try p.expectRefused(at: 4096 + 64)
     }
 
     @Test func bufferAfterItsMemoryWasUnregistered() throws {
         let p = try RegionPool()
         p.g.send(Self.register(1, 4096, 16384))
-        #expect(p.accepted(10, at: 4096))
+        #expect(p.accepted(at: 4096))
         p.g.send(.bufferUnregister(id: 1))
-        try p.expectRefused(11, at: 4096)
+        try p.expectRefused(at: 4096)
     }
 
     /// The registry is reset mid-frame: buffers made earlier stand, later
@@ -225,9 +230,9 @@ import Wayland
     @Test func bufferAfterARegistryReset() throws {
         let p = try RegionPool()
         p.g.send(Self.register(1, 4096, 16384))
-        #expect(p.accepted(10, at: 4096))
+        #expect(p.accepted(at: 4096))
         p.g.send(.registryReset)
-        try p.expectRefused(11, at: 4096)
+        try p.expectRefused(at: 4096)
         #expect(p.h.stats()["registered_buffers"] == 0)
         #expect(p.h.stats()["link_errors"] == 0)
     }

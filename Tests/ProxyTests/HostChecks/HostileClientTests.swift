@@ -15,6 +15,8 @@ import Wayland
         let h: InProcessHost
         let gp: InProcessGuest
         let bystander: WaylandTestClient
+        /// The bystander's next new id (2 and 3 are taken by its start).
+        private var bystanderID: UInt32 = 4
 
         init(policy: GuestPolicy = GuestPolicy(), sourceLocation: SourceLocation = #_sourceLocation) throws {
             h = try InProcessHost(policy: policy)
@@ -56,8 +58,10 @@ import Wayland
                 #expect(!h.compositor.clients.contains { !$0.messages(named: never).isEmpty }, "the compositor got \(never)",
                         sourceLocation: sourceLocation)
             }
-            bystander.send(1, 0, [.newID(40)])
-            #expect(h.pump { self.bystander.messages.contains { $0.objectID == 40 } }, "the other client stopped getting events",
+            let id = bystanderID
+            bystanderID += 1
+            bystander.send(1, 0, [.newID(id)])
+            #expect(h.pump { self.bystander.messages.contains { $0.objectID == id } }, "the other client stopped getting events",
                     sourceLocation: sourceLocation)
             #expect(!bystander.sawEOF, sourceLocation: sourceLocation)
             #expect(h.stats()["links"] == 1 && h.stats()["link_errors"] == 0, "\(h.stats())", sourceLocation: sourceLocation)
