@@ -85,7 +85,7 @@ public final class ChannelSet {
             guard !ch.isEstablished else { throw .unexpected("channel \(c) accepted twice") }
             ch.establish(peerBufAlloc: bufAlloc)
         default:
-            guard let c = frame.channel else { throw .unexpected("frame without a channel: \(frame)") }
+            guard let c = frame.channel else { throw .unexpected("frame without a channel: \(frame.traceLine)") }
             try target(c, frame)?.receive(frame)
         }
     }

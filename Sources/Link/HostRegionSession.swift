@@ -65,7 +65,7 @@ public final class HostRegionSession {
             registry.reset()
             onChange?(.reset)
         default:
-            throw .unexpected("frame without a channel: \(frame)")
+            throw .unexpected("frame without a channel: \(frame.traceLine)")
         }
     }
 

@@ -36,11 +36,13 @@ struct GlobalFilter {
     /// wl_registry.bind from the guest: only a shown global, as its interface, up to its version.
     func checkBind(_ r: WlRegistryBind, registry: UInt32) throws(MessageFault) {
         let iface = r.id.interfaceName
+        // The guest's name for the interface, as it may appear in a log line.
+        let named = LogText.escaped(r.id.interface, limit: 128, quoted: false)
         guard let global = exposed[registry]?[r.name] else {
-            throw .display(.invalidObject, object: registry, "invalid global \(r.name) (\(iface))")
+            throw .display(.invalidObject, object: registry, "invalid global \(r.name) (\(named))")
         }
         guard global.interface == iface, r.id.version >= 1, r.id.version <= global.version else {
-            throw .display(.invalidObject, object: registry, "bind of global \(r.name) as \(iface) v\(r.id.version); it is \(global.interface) v\(global.version)")
+            throw .display(.invalidObject, object: registry, "bind of global \(r.name) as \(named) v\(r.id.version); it is \(global.interface) v\(global.version)")
         }
     }
 }

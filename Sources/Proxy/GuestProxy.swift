@@ -222,7 +222,7 @@ public final class GuestProxy: LinkSessionDelegate {
         }
         connections[ObjectIdentifier(connection)] = connection
         connection.onClose = { [unowned self] c in self.connections.removeValue(forKey: ObjectIdentifier(c)) }
-        Log.debug("client \(application) connected as \(connection.name)")
+        Log.debug("client \(LogText.escaped(application, limit: 64)) connected as \(connection.name)")
     }
 
     /// Producers get their socket with the first link; one that cannot be

@@ -1,12 +1,25 @@
 import Wayland
 
-/// Why a Wayland message was refused: what wl_display.error needs.
+/// Why a Wayland message was refused: what wl_display.error needs. Text
+/// from a peer is escaped where it is put into `message`; the whole is cut
+/// to `maxMessageBytes`, so that the error fits one Wayland message and a
+/// log line stays short.
 struct MessageFault: Error, CustomStringConvertible {
     /// The object the error is about.
     var objectID: UInt32
     /// The error code (wl_display's or the interface's own enum).
     var code: UInt32
     var message: String
+
+    static let maxMessageBytes = 1024
+
+    init(objectID: UInt32, code: UInt32, message: String) {
+        self.objectID = objectID
+        self.code = code
+        var cut = Substring(message.prefix(Self.maxMessageBytes))
+        while cut.utf8.count > Self.maxMessageBytes { cut = cut.dropLast() }
+        self.message = String(cut)
+    }
 
     var description: String { "object \(objectID), code \(code): \(message)" }
 

@@ -7,6 +7,10 @@ import Wayland
 /// client only asks for a type it was offered).
 struct OfferTracker {
     private var offered: [UInt32: Set<[UInt8]>] = [:]
+    /// Receives of types never offered that were logged; a guest asking
+    /// again and again fills no log with them.
+    private var logged = 0
+    static let maxLogged = 8
 
     /// Types kept per offer: a compositor announcing thousands is not helped by more.
     static let maxTypes = 1024
@@ -66,7 +70,10 @@ struct OfferTracker {
     /// A request from the guest: logs a receive for a type never offered; forgets destroyed offers.
     mutating func request(_ m: ParsedMessage, channelName: @autoclosure () -> String) {
         if let mime = Self.requestedType(m), offered[m.sender]?.contains(mime) != true {
-            Log.warning("\(channelName()): \(m.target.interface.name)@\(m.sender).\(m.spec.name) asks for \(MessageTrace.escaped(mime)), which was never offered; passing it on")
+            logged += 1
+            if logged <= Self.maxLogged {
+                Log.warning("\(channelName()): \(m.target.interface.name)@\(m.sender).\(m.spec.name) asks for \(MessageTrace.escaped(mime)), which was never offered; passing it on\(logged == Self.maxLogged ? " (no more of these are logged for this client)" : "")")
+            }
         } else if Self.isDestroy(m) {
             offered.removeValue(forKey: m.sender)
         }

@@ -49,7 +49,7 @@ final class SharedMemoryExtension {
             let r = try m.typed(WlRegistryBind.self)
             guard r.name == Self.globalName else { return nil }
             guard region.active, r.id.interfaceName == Self.interface, r.id.version == 1 else {
-                throw .invalidObject("bind of global \(Self.globalName) as \(r.id.interfaceName) v\(r.id.version); it is \(Self.interface) v1")
+                throw .invalidObject("bind of global \(Self.globalName) as \(LogText.escaped(r.id.interface, limit: 128, quoted: false)) v\(r.id.version); it is \(Self.interface) v1")
             }
             m.bytes = placeholder(for: r.id.id)
             return .forward

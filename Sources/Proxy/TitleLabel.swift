@@ -1,7 +1,7 @@
 /// Marks a guest's window titles with the guest's name, as "[name] title",
 /// so that no guest can pass a window off as a host one (a guest that puts
 /// "[other]" in its own title still shows its real name first). The guest's
-/// part is cleaned: control characters go, invalid UTF-8 is replaced, and
+/// part is cleaned: control characters and bidirectional overrides go, invalid UTF-8 is replaced, and
 /// it is cut to `maxTitleBytes`.
 struct TitleLabel {
     let prefix: [UInt8]
@@ -20,8 +20,10 @@ struct TitleLabel {
         return prefix + Array(text.utf8)
     }
 
-    /// C0 and C1 controls and DEL: nothing a title needs, and terminal escapes among them.
+    /// C0 and C1 controls and DEL (nothing a title needs, and terminal
+    /// escapes among them), and the bidirectional embeddings, overrides and
+    /// isolates, which make text read in another order than it is written.
     private static func isControl(_ s: Unicode.Scalar) -> Bool {
-        s.value < 0x20 || (0x7F...0x9F).contains(s.value)
+        s.value < 0x20 || (0x7F...0x9F).contains(s.value) || (0x202A...0x202E).contains(s.value) || (0x2066...0x2069).contains(s.value)
     }
 }
