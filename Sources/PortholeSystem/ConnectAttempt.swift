@@ -33,15 +33,13 @@ public final class ConnectAttempt {
         case nextCandidate
         case connecting(OwnedFD)
         case sendingRequest(OwnedFD, sent: Int)
-        case readingReply(OwnedFD, line: [UInt8])
+        case readingReply(OwnedFD, VsockMuxReply)
         case finished
     }
 
     private var state = State.start
     private var candidates: [(family: Int32, address: [UInt8])] = []
     private var lastError: SystemError?
-    /// Longest reply line accepted from a hybrid-vsock VMM.
-    private static let maxReplyLine = 256
 
     public init(_ address: SocketAddress) {
         self.address = address
@@ -129,12 +127,12 @@ public final class ConnectAttempt {
                     throw SystemError("\(address): sending CONNECT to the VMM", code: error.code)
                 }
                 guard case .wrote(let n) = outcome else { return .wait(fd: fd.rawValue, events: .writable) }
-                state = sent + n == request.count ? .readingReply(fd, line: []) : .sendingRequest(fd, sent: sent + n)
+                state = sent + n == request.count ? .readingReply(fd, VsockMuxReply()) : .sendingRequest(fd, sent: sent + n)
 
-            case .readingReply(let fd, var line):
+            case .readingReply(let fd, var reply):
                 // Peek, then take only up to the newline: whatever follows
                 // belongs to the link.
-                var buf = [UInt8](repeating: 0, count: Self.maxReplyLine)
+                var buf = [UInt8](repeating: 0, count: VsockMuxReply.maxLine)
                 let peeked = buf.withUnsafeMutableBytes { recv(fd.rawValue, $0.baseAddress, $0.count, Int32(MSG_PEEK | MSG_DONTWAIT)) }
                 if peeked < 0 {
                     if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR {
@@ -149,27 +147,24 @@ public final class ConnectAttempt {
                         "\(address): the VMM closed the connection without answering OK (is anything listening on the guest's vsock port \(muxPort)?)",
                         code: ECONNREFUSED)
                 }
-                let newline = buf[0..<peeked].firstIndex(of: UInt8(ascii: "\n"))
-                let take = newline.map { $0 + 1 } ?? peeked
+                let (take, outcome) = buf.withUnsafeBytes { reply.feed(UnsafeRawBufferPointer(rebasing: $0[0..<peeked])) }
                 let got = buf.withUnsafeMutableBytes { recv(fd.rawValue, $0.baseAddress, take, Int32(MSG_DONTWAIT)) }
                 guard got == take else {
                     state = .finished
                     throw SystemError("\(address): reading the VMM's answer", code: got < 0 ? errno : EIO)
                 }
-                line += buf[0..<take]
-                guard newline != nil else {
-                    guard line.count < Self.maxReplyLine else {
-                        state = .finished
-                        throw SystemError("\(address): the VMM's answer to CONNECT is longer than \(Self.maxReplyLine) bytes", code: EPROTO)
-                    }
-                    state = .readingReply(fd, line: line)
+                switch outcome {
+                case .needMore:
+                    state = .readingReply(fd, reply)
                     continue
-                }
-                state = .finished
-                var text = String(decoding: line.dropLast(), as: UTF8.self)
-                if text.hasSuffix("\r") { text.removeLast() }
-                guard text == "OK" || text.hasPrefix("OK ") else {
-                    throw SystemError("\(address): the VMM answered \"\(text)\" to CONNECT \(muxPort), expected \"OK <port>\"", code: EPROTO)
+                case .tooLong:
+                    state = .finished
+                    throw SystemError("\(address): the VMM's answer to CONNECT is longer than \(VsockMuxReply.maxLine) bytes", code: EPROTO)
+                case .refused(let text):
+                    state = .finished
+                    throw SystemError("\(address): the VMM answered \(text) to CONNECT \(muxPort), expected \"OK <port>\"", code: EPROTO)
+                case .accepted:
+                    state = .finished
                 }
                 return .done(fd)
 
