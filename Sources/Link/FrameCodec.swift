@@ -360,9 +360,13 @@ public enum FrameCodec {
             offset = bytes.count
             return r
         }
+        /// Invalid UTF-8 becomes U+FFFD, three bytes for one: the text is
+        /// cut again so that a decoded reason is never longer than a reason
+        /// may be (found by fuzz-link-frames: a 1024-byte reason came back
+        /// as 1124 bytes, which no one could send on).
         mutating func reason(_ limits: LinkLimits) throws(LinkProtocolError) -> String {
             guard remaining <= limits.maxReasonBytes else { throw .malformed(type, "reason of \(remaining) bytes") }
-            return String(decoding: rest(), as: UTF8.self)
+            return limits.reasonText(String(decoding: rest(), as: UTF8.self))
         }
     }
 }

@@ -72,9 +72,13 @@ public final class ObjectMap {
             }
         }
         if spec.isDestructor { destroy(sender) }
-        if !isRequest && sender == Wire.displayID && opcode == 1, case .uint(let id)? = args.first {
-            // wl_display.delete_id: the id may be reused from now on.
-            if objects.removeValue(forKey: id) != nil && id < Wire.serverIDStart { clientIDs -= 1 }
+        if !isRequest && sender == Wire.displayID && opcode == 1, case .uint(let id)? = args.first, objects[id]?.alive == false {
+            // wl_display.delete_id: the id may be reused from now on. Only a
+            // destroyed object's: for a live one (the display included: found
+            // by fuzz-object-map, which lost it) libwayland only notes the
+            // deletion, and the object lives until its destructor.
+            objects.removeValue(forKey: id)
+            if id < Wire.serverIDStart { clientIDs -= 1 }
         }
     }
 

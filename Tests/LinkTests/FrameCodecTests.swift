@@ -192,6 +192,16 @@ let allFrameTypes: [FrameType] = [
         #expect(reason.hasPrefix("a") && reason.hasSuffix("b"))
         #expect(reason.contains("\u{FFFD}"))
     }
+
+    @Test func aReasonOfInvalidUTF8IsNoLongerThanAReasonMayBe() throws {
+        // Each invalid byte becomes U+FFFD, three bytes (found by fuzz-link-frames).
+        var payload: [UInt8] = []
+        payload.le32(1)
+        payload += [UInt8](repeating: 0xFF, count: LinkLimits().maxReasonBytes)
+        guard case .closeLink(_, let reason) = try decodeFrame(rawFrame(type: 2, payload: payload)) else { Issue.record("not a closeLink"); return }
+        #expect(reason.utf8.count <= LinkLimits().maxReasonBytes)
+        #expect(try decodeFrame(FrameCodec.encode(.closeLink(code: 1, reason: reason))) == .closeLink(code: 1, reason: reason))
+    }
 }
 
 @Suite struct FrameCodecErrorTests {

@@ -157,4 +157,14 @@ import Wayland
         #expect(device.clientIDs == 4 && device.count == 5)
         #expect(map.clientIDs == 5)
     }
+
+    @Test func deleteIDOfALiveObjectLeavesIt() throws {
+        // libwayland notes the deletion and keeps the object until its
+        // destructor; the map once dropped the display itself (fuzz-object-map).
+        let map = try boundMap()
+        try apply(map, 1, event: "delete_id", [.uint(1)])
+        try apply(map, 1, event: "delete_id", [.uint(3)])
+        #expect(map[1]?.interface.name == "wl_display" && map[3]?.alive == true && map.clientIDs == 4)
+    }
 }
+
