@@ -6,6 +6,9 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "porthole", targets: ["porthole"]),
+        // For the fuzz targets in Fuzz/, a package of its own built with
+        // -sanitize=fuzzer (scripts/fuzz); nothing else links it.
+        .library(name: "PortholeLibraries", targets: ["PortholeSystem", "Wayland", "Sharing", "Link", "Proxy"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

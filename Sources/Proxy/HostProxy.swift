@@ -158,6 +158,13 @@ public final class HostProxy {
         onLinkClosed?(reason)
     }
 
+    /// Links served now.
+    public var guestsServed: Int { sessions.count }
+
+    /// Descriptors and resource bytes counted against the host's totals for
+    /// all guests (tests and the fuzzer check they go back to zero).
+    public var heldForGuests: (fds: UInt64, bytes: UInt64) { (totals.fds.used, totals.memory.used) }
+
     /// The stats JSON, live links included.
     public func statsJSON() -> String {
         let links = sessions.values.map { $0.link }
