@@ -113,6 +113,8 @@ import Wayland
         b.send(.resourceOpen(channel: 2, resource: 1, kind: .shmPool, size: 100 << 20))
         h.settle()
         #expect(b.channelClose(2) == nil && h.hostSession(of: b)?.session.channels.heldResourceBytes == 100 << 20)
+        let honest = try h.honestFirstFrame()
+        #expect(honest.seconds < 0.1, "the honest guest's first frame took \(honest.seconds) s")
     }
 
     @Test func guestsBeyondTheHostsLimitAreTurnedAway() throws {
