@@ -1,4 +1,5 @@
 import Glibc
+import PortholeSystem
 
 /// Finds an ivshmem device (PCI 1af4:1110) in sysfs. Its BAR 2 is the shared
 /// memory; sysfs exposes it as the mappable file `resource2`.
@@ -40,18 +41,7 @@ public enum PCIDevices {
         return line.trimmingCharacters(in: "\n \t")
     }
 
-    static func listDirectory(_ path: String) -> [String] {
-        guard let dir = opendir(path) else { return [] }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
-    }
+    static func listDirectory(_ path: String) -> [String] { DirectoryListing.names(path) ?? [] }
 }
 
 extension String {

@@ -1,4 +1,5 @@
 import Glibc
+import PortholeSystem
 
 @_silgen_name("LLVMFuzzerRunDriver")
 private func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<Int32>,
@@ -41,10 +42,7 @@ public func FuzzCheck(_ condition: @autoclosure () -> Bool, _ what: @autoclosure
 /// This process's open descriptors and what each is (for a leak's report).
 public func openDescriptors() -> [Int32: String] {
     var out: [Int32: String] = [:]
-    guard let dir = opendir("/proc/self/fd") else { return out }
-    defer { closedir(dir) }
-    while let entry = readdir(dir) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    for name in DirectoryListing.names("/proc/self/fd") ?? [] {
         guard let fd = Int32(name) else { continue }
         var target = [CChar](repeating: 0, count: 256)
         let n = readlink("/proc/self/fd/\(name)", &target, 255)
