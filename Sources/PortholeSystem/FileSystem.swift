@@ -16,13 +16,17 @@ public enum FileSystem {
     /// Writes all of `bytes` to a new file at `path` (replaced if present).
     public static func write(_ bytes: [UInt8], to path: String) throws(SystemError) {
         let fd = OwnedFD(try syscall("open \(path)") { open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) })
+        try writeAll(bytes, to: fd, name: path)
+    }
+
+    private static func writeAll(_ bytes: [UInt8], to fd: OwnedFD, name: String) throws(SystemError) {
         var done = 0
         while done < bytes.count {
             let from = done
             let outcome = try bytes.withUnsafeBytes { b in
                 Result { () throws(SystemError) -> WriteOutcome in try fd.writeSome(UnsafeRawBufferPointer(rebasing: b[from...])) }
             }.get()
-            guard case .wrote(let n) = outcome, n > 0 else { throw SystemError("write \(path)", code: EIO) }
+            guard case .wrote(let n) = outcome, n > 0 else { throw SystemError("write \(name)", code: EIO) }
             done += n
         }
     }
@@ -37,16 +41,7 @@ public enum FileSystem {
     public static func writeAtomically(_ text: String, to path: String) throws(SystemError) {
         let tmp = path + ".tmp"
         let fd = OwnedFD(try syscall("open \(tmp)") { open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) })
-        let bytes = Array(text.utf8)
-        var done = 0
-        while done < bytes.count {
-            let from = done
-            let outcome = try bytes.withUnsafeBytes { b in
-                Result { () throws(SystemError) -> WriteOutcome in try fd.writeSome(UnsafeRawBufferPointer(rebasing: b[from...])) }
-            }.get()
-            guard case .wrote(let n) = outcome, n > 0 else { throw SystemError("write \(tmp)", code: EIO) }
-            done += n
-        }
+        try writeAll(Array(text.utf8), to: fd, name: tmp)
         fd.close()
         try syscall("rename \(tmp) to \(path)") { rename(tmp, path) }
     }

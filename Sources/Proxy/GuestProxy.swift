@@ -211,18 +211,25 @@ public final class GuestProxy: LinkSessionDelegate {
             client.close()
             return
         }
+        guard let connection = serve(client, on: channel, handler: handler, as: "client") else { return }
+        Log.debug("client \(LogText.escaped(application, limit: 64)) connected as \(connection.name)")
+    }
+
+    /// Joins `client` to `channel` with `handler`, and keeps the connection
+    /// until it closes. Nil (the channel closed) when it cannot.
+    private func serve(_ client: OwnedFD, on channel: LinkChannel, handler: ConnectionHandler, as what: String) -> WaylandConnection? {
         let connection: WaylandConnection
         do {
             connection = try WaylandConnection(side: .guest, socket: client, channel: channel, loop: loop, stats: stats, tables: tables,
                                                handler: handler, tracer: trace ? MessageTracer() : nil)
         } catch {
-            Log.error("cannot serve a client: \(error)")
-            channel.close(reason: "guest proxy cannot serve the client: \(error)")
-            return
+            Log.error("cannot serve a \(what): \(error)")
+            channel.close(reason: "guest proxy cannot serve the \(what): \(error)")
+            return nil
         }
         connections[ObjectIdentifier(connection)] = connection
         connection.onClose = { [unowned self] c in self.connections.removeValue(forKey: ObjectIdentifier(c)) }
-        Log.debug("client \(LogText.escaped(application, limit: 64)) connected as \(connection.name)")
+        return connection
     }
 
     /// Producers get their socket with the first link; one that cannot be
@@ -252,18 +259,8 @@ public final class GuestProxy: LinkSessionDelegate {
             return
         }
         let application = Socket.peerProgramName(client) ?? "unknown"
-        let connection: WaylandConnection
-        do {
-            connection = try WaylandConnection(side: .guest, socket: client, channel: channel, loop: loop, stats: stats, tables: tables,
-                                               handler: GuestProducerHandler(stats: stats), tracer: trace ? MessageTracer() : nil)
-        } catch {
-            Log.error("cannot serve a buffer producer: \(error)")
-            channel.close(reason: "guest proxy cannot serve the producer: \(error)")
-            return
-        }
-        connections[ObjectIdentifier(connection)] = connection
-        connection.onClose = { [unowned self] c in self.connections.removeValue(forKey: ObjectIdentifier(c)) }
-        Log.debug("buffer producer \(application) connected as \(connection.name)")
+        guard let connection = serve(client, on: channel, handler: GuestProducerHandler(stats: stats), as: "buffer producer") else { return }
+        Log.debug("buffer producer \(LogText.escaped(application, limit: 64)) connected as \(connection.name)")
     }
 
     /// Tells a client that cannot be served why (a wl_display.error), then
