@@ -70,7 +70,7 @@ public final class BufferService {
             name: "consumer \(consumerCount)", socket: socket, loop: loop, tables: tables, global: "porthole_buffer_consumer_v1",
             maxQueuedBytes: limits.consumerQueueBytes, maxQueuedFds: 0) { [weak self] queued in
                 self?.counters.evictions += 1
-                return ServiceFault(objectID: session?.consumerObjects.min() ?? Wire.displayID,
+                return MessageFault(objectID: session?.consumerObjects.min() ?? Wire.displayID,
                              code: session?.consumerObjects.isEmpty == false ? ConsumerErrorCode.tooSlow.rawValue : DisplayErrorCode.implementation.rawValue,
                              message: "evicted: \(queued) bytes of events left unread")
             }

@@ -28,9 +28,9 @@ final class ConsumerSession: ServiceHandler {
 
     // MARK: ServiceHandler
 
-    func bound(_ id: UInt32, on c: ServiceConnection) throws(ServiceFault) { consumerObjects.insert(id) }
+    func bound(_ id: UInt32, on c: ServiceConnection) throws(MessageFault) { consumerObjects.insert(id) }
 
-    func request(_ r: ServiceRequest, on c: ServiceConnection) throws(ServiceFault) {
+    func request(_ r: ServiceRequest, on c: ServiceConnection) throws(MessageFault) {
         let id = r.objectID
         switch r.spec.kind {
         case .portholeBufferConsumerV1Subscribe?:
@@ -60,7 +60,7 @@ final class ConsumerSession: ServiceHandler {
 
     // MARK: Requests
 
-    private func subscribe(_ s: PortholeBufferConsumerV1Subscribe, consumer: UInt32) throws(ServiceFault) {
+    private func subscribe(_ s: PortholeBufferConsumerV1Subscribe, consumer: UInt32) throws(MessageFault) {
         let limits = service.limits
         guard let application = String(validatingUTF8Bytes: s.application), !application.isEmpty,
               s.application.count <= limits.maxApplicationBytes else {
@@ -81,11 +81,11 @@ final class ConsumerSession: ServiceHandler {
         service.subscribed(self, subscription: s.id, filter: filter)
     }
 
-    private func release(_ sequence: UInt32, on view: ConsumerView) throws(ServiceFault) {
+    private func release(_ sequence: UInt32, on view: ConsumerView) throws(MessageFault) {
         // After removed, a release may cross the event on the wire.
         guard let buffer = view.buffer else { return }
         guard let count = view.release(sequence) else {
-            throw ServiceFault(objectID: view.objectID, code: ViewErrorCode.badRelease.rawValue,
+            throw MessageFault(objectID: view.objectID, code: ViewErrorCode.badRelease.rawValue,
                                message: "sequence \(sequence) was not sent to this view or is released already")
         }
         pendingCount -= count
@@ -149,10 +149,10 @@ final class ConsumerSession: ServiceHandler {
     func evict(_ why: String) {
         let object = consumerObjects.min() ?? Wire.displayID
         let code = object == Wire.displayID ? DisplayErrorCode.implementation.rawValue : ConsumerErrorCode.tooSlow.rawValue
-        connection.fail(ServiceFault(objectID: object, code: code, message: "evicted: \(why)"))
+        connection.fail(MessageFault(objectID: object, code: code, message: "evicted: \(why)"))
     }
 
-    private func fault(_ object: UInt32, _ code: ConsumerErrorCode, _ why: String) -> ServiceFault {
-        ServiceFault(objectID: object, code: code.rawValue, message: why)
+    private func fault(_ object: UInt32, _ code: ConsumerErrorCode, _ why: String) -> MessageFault {
+        MessageFault(objectID: object, code: code.rawValue, message: why)
     }
 }

@@ -34,9 +34,9 @@ public final class ProducerSession: ServiceHandler {
 
     // MARK: ServiceHandler
 
-    func bound(_ id: UInt32, on c: ServiceConnection) throws(ServiceFault) { producers.insert(id) }
+    func bound(_ id: UInt32, on c: ServiceConnection) throws(MessageFault) { producers.insert(id) }
 
-    func request(_ r: ServiceRequest, on c: ServiceConnection) throws(ServiceFault) {
+    func request(_ r: ServiceRequest, on c: ServiceConnection) throws(MessageFault) {
         let id = r.objectID
         switch r.spec.kind {
         case .portholeBufferProducerV1Register?:
@@ -86,7 +86,7 @@ public final class ProducerSession: ServiceHandler {
 
     // MARK: Requests
 
-    private func register(_ r: PortholeBufferProducerV1Register, fd: OwnedFD?, producer: UInt32) throws(ServiceFault) {
+    private func register(_ r: PortholeBufferProducerV1Register, fd: OwnedFD?, producer: UInt32) throws(MessageFault) {
         let limits = service.limits
         guard let fd else { throw .implementation("register without its fd") }
         guard r.size > 0 else { throw producerFault(producer, .badRange, "a buffer of 0 bytes") }
@@ -119,7 +119,7 @@ public final class ProducerSession: ServiceHandler {
         service.registered(buffer)
     }
 
-    private func setProperty(_ p: PortholeBufferV1SetProperty, on b: SharedBuffer) throws(ServiceFault) {
+    private func setProperty(_ p: PortholeBufferV1SetProperty, on b: SharedBuffer) throws(MessageFault) {
         let limits = service.limits
         guard !b.published else { throw bufferFault(b.objectID, .published, "set_property after publish") }
         guard BufferProperty.isValidName(p.name, maxBytes: limits.maxPropertyNameBytes) else {
@@ -147,23 +147,23 @@ public final class ProducerSession: ServiceHandler {
 
     // MARK: Helpers
 
-    private func buffer(_ id: UInt32) throws(ServiceFault) -> SharedBuffer {
+    private func buffer(_ id: UInt32) throws(MessageFault) -> SharedBuffer {
         guard let b = buffers[id] else { throw .invalidObject("porthole_buffer_v1@\(id) is not a buffer of this producer") }
         return b
     }
 
-    private func publishedBuffer(_ id: UInt32, _ what: String) throws(ServiceFault) -> SharedBuffer {
+    private func publishedBuffer(_ id: UInt32, _ what: String) throws(MessageFault) -> SharedBuffer {
         let b = try buffer(id)
         guard b.published else { throw bufferFault(id, .notPublished, "\(what) before publish") }
         return b
     }
 
-    private func producerFault(_ object: UInt32, _ code: ProducerErrorCode, _ why: String) -> ServiceFault {
-        ServiceFault(objectID: object, code: code.rawValue, message: why)
+    private func producerFault(_ object: UInt32, _ code: ProducerErrorCode, _ why: String) -> MessageFault {
+        MessageFault(objectID: object, code: code.rawValue, message: why)
     }
 
-    private func bufferFault(_ object: UInt32, _ code: ProducedBufferErrorCode, _ why: String) -> ServiceFault {
-        ServiceFault(objectID: object, code: code.rawValue, message: why)
+    private func bufferFault(_ object: UInt32, _ code: ProducedBufferErrorCode, _ why: String) -> MessageFault {
+        MessageFault(objectID: object, code: code.rawValue, message: why)
     }
 
     /// Tells the producer every consumer released `sequence` of `buffer`.

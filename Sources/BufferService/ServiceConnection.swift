@@ -29,7 +29,7 @@ final class ServiceConnection {
     private let maxQueuedBytes: Int
     private let maxQueuedFds: Int
     /// What the peer is told when it leaves too many events unread.
-    private let overflowFault: (Int) -> ServiceFault
+    private let overflowFault: (Int) -> MessageFault
     private var nextServerID = Wire.serverIDStart
     private var flushScheduled = false
 
@@ -37,7 +37,7 @@ final class ServiceConnection {
     static let globalName: UInt32 = 1
 
     init(name: String, socket: OwnedFD, loop: EventLoop, tables: ProtocolTables, global: String, maxQueuedBytes: Int, maxQueuedFds: Int,
-         overflowFault: @escaping (Int) -> ServiceFault) throws(SystemError) {
+         overflowFault: @escaping (Int) -> MessageFault) throws(SystemError) {
         guard let interface = tables[global] else { throw SystemError("the protocol tables have no \(global)", code: 22) }
         self.name = name
         self.socket = socket
@@ -99,7 +99,7 @@ final class ServiceConnection {
     // MARK: Closing
 
     /// Tells the peer why (wl_display.error) and closes.
-    func fail(_ fault: ServiceFault) {
+    func fail(_ fault: MessageFault) {
         guard !closed else { return }
         Log.warning("buffer service: \(name): \(fault.message)")
         output.enqueue(fault.errorEvent)
@@ -132,7 +132,7 @@ final class ServiceConnection {
             return
         }
         while !closed {
-            do throws(ServiceFault) {
+            do throws(MessageFault) {
                 guard let request = try nextRequest() else { break }
                 try dispatch(request)
             } catch {
@@ -149,37 +149,27 @@ final class ServiceConnection {
         if !alive { close(reason: "the peer disconnected") }
     }
 
-    /// The next whole request, checked, with its fds; nil until it has arrived.
-    private func nextRequest() throws(ServiceFault) -> ServiceRequest? {
-        guard let header = input.withUnconsumed({ MessageHeader.peek($0) }) else { return nil }
-        do { try header.validate() } catch { throw .invalidMethod(header.objectID, "malformed message header: \(error)") }
-        guard input.count >= header.size else { return nil }
-        guard let entry = objects[header.objectID], entry.alive else { throw .invalidObject("invalid object \(header.objectID)") }
-        let interface = entry.interface
-        guard Int(header.opcode) < interface.requests.count else {
-            throw .invalidMethod(header.objectID, "invalid request opcode \(header.opcode) on \(interface.name)@\(header.objectID)")
+    /// The next whole request, checked (`MessageParser`, as the proxies
+    /// check theirs), with its fds; nil until it has arrived.
+    private func nextRequest() throws(MessageFault) -> ServiceRequest? {
+        let fdsHere = input.fds.count
+        let parsed = try input.withUnconsumed { bytes in
+            Result { () throws(MessageFault) -> ParsedMessage? in
+                try MessageParser.next(bytes, objects: objects, isRequest: true, availableFds: fdsHere)
+            }
+        }.get()
+        guard let m = parsed else { return nil }
+        // A unix socket delivers fds with the first byte of their message;
+        // the parser checked that enough have arrived.
+        let fds = input.takeFds(m.spec.fdCount) ?? []
+        input.consume(m.header.size)
+        do { try objects.apply(sender: m.sender, entry: m.target, opcode: m.header.opcode, spec: m.spec, args: m.args, isRequest: true) } catch {
+            throw .invalidMethod(m.sender, "\(m.name): \(error)")
         }
-        let spec = interface.requests[Int(header.opcode)]
-        guard spec.since <= entry.version else {
-            throw .invalidMethod(header.objectID, "\(interface.name).\(spec.name) needs version \(spec.since), object has \(entry.version)")
-        }
-        let decoded = input.withUnconsumed { bytes in
-            Result { () throws(WireError) -> [WireArg] in try WireCodec.decode(UnsafeRawBufferPointer(rebasing: bytes[0..<header.size]), spec) }
-        }
-        let args: [WireArg]
-        do { args = try decoded.get() } catch { throw .invalidMethod(header.objectID, "\(interface.name).\(spec.name): \(error)") }
-        // A unix socket delivers fds with the first byte of their message.
-        guard let fds = input.takeFds(spec.fdCount) else {
-            throw .invalidMethod(header.objectID, "\(interface.name).\(spec.name): file descriptor missing")
-        }
-        input.consume(header.size)
-        do { try objects.apply(sender: header.objectID, entry: entry, opcode: header.opcode, spec: spec, args: args, isRequest: true) } catch {
-            throw .invalidMethod(header.objectID, "\(interface.name).\(spec.name): \(error)")
-        }
-        return ServiceRequest(objectID: header.objectID, interface: interface, spec: spec, args: args, fds: fds)
+        return ServiceRequest(objectID: m.sender, interface: m.target.interface, spec: m.spec, args: m.args, fds: fds)
     }
 
-    private func dispatch(_ r: ServiceRequest) throws(ServiceFault) {
+    private func dispatch(_ r: ServiceRequest) throws(MessageFault) {
         switch r.spec.kind {
         case .wlDisplaySync?:
             let callback = try r.typed(WlDisplaySync.self).callback
@@ -200,7 +190,7 @@ final class ServiceConnection {
         }
     }
 
-    private func bind(_ b: WlRegistryBind, registry: UInt32) throws(ServiceFault) {
+    private func bind(_ b: WlRegistryBind, registry: UInt32) throws(MessageFault) {
         guard b.name == Self.globalName else { throw .invalidObject("invalid global \(b.name)") }
         guard b.id.interface == Array(global.name.utf8) else {
             throw .invalidMethod(registry, "global \(b.name) is \(global.name), not \(LogText.escaped(b.id.interface))")

@@ -14,7 +14,7 @@ struct ServiceRequest {
     var name: String { "\(interface.name).\(spec.name)" }
 
     /// The arguments as the typed value `T`; another shape is the sender's error.
-    func typed<T: TypedMessage>(_: T.Type) throws(ServiceFault) -> T {
+    func typed<T: TypedMessage>(_: T.Type) throws(MessageFault) -> T {
         guard let value = T(args) else { throw .invalidMethod(objectID, "\(name): arguments of an unexpected shape") }
         return value
     }

@@ -1,4 +1,5 @@
 import PortholeSystem
+import Wayland
 
 /// Reads of a client's pool memory that survive the client truncating its
 /// file mid-read: the mapping then holds zeros and the client gets wl_shm's

@@ -1,4 +1,5 @@
 import Link
+import Wayland
 
 /// A guest client's wl_shm pool as the guest proxy replicates it to the
 /// host: over the link (`StreamPool`) or into the shared region

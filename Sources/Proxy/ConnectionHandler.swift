@@ -1,5 +1,6 @@
 import Link
 import PortholeSystem
+import Wayland
 
 /// The side-specific part of a Wayland connection: the guest's pool
 /// replication and surfaces, or the host's checks and filters. Handlers look

@@ -1,4 +1,5 @@
 import Link
+import Wayland
 
 /// Syncs recorded at commits and not yet run. A commit only records (buffer,
 /// damage); the connection runs them just before the data frame carrying

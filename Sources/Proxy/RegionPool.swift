@@ -1,5 +1,6 @@
 import Link
 import PortholeSystem
+import Wayland
 
 /// A client's wl_shm_pool whose host-side twin is the shared region.
 ///

@@ -1,5 +1,6 @@
 import Link
 import PortholeSystem
+import Wayland
 
 /// A client pool mirrored over the link: a read-only view of the client's
 /// memory and a private mirror holding what the host's copy contains. A sync

@@ -1,11 +1,10 @@
-import Wayland
 
 /// Takes whole messages out of a byte stream and decodes them against the
 /// objects of the connection.
-enum MessageParser {
+public enum MessageParser {
     /// The next whole message at the start of `bytes`, or nil if it is not
     /// complete yet. `availableFds` is how many fds arrived so far.
-    static func next(_ bytes: UnsafeRawBufferPointer, objects: ObjectMap, isRequest: Bool, availableFds: Int) throws(MessageFault) -> ParsedMessage? {
+    public static func next(_ bytes: UnsafeRawBufferPointer, objects: ObjectMap, isRequest: Bool, availableFds: Int) throws(MessageFault) -> ParsedMessage? {
         guard let header = MessageHeader.peek(bytes) else { return nil }
         do { try header.validate() } catch {
             throw .invalidMethod(header.objectID, "malformed message header: \(error)")
