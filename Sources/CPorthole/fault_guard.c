@@ -53,10 +53,28 @@ static int install_handler(void) {
     return atomic_load(&handler_state) == 2 ? 0 : -1;
 }
 
+// Whether on_sigbus is SIGBUS's handler now. Once a fault that was not
+// ours handed SIGBUS back to the previous handler, ours is gone: put it back
+// before guarding again, keeping the handler it chains to.
+static int reinstall_if_displaced(void) {
+    struct sigaction current;
+    if (sigaction(SIGBUS, NULL, &current) != 0) return -1;
+    if ((current.sa_flags & SA_SIGINFO) && current.sa_sigaction == on_sigbus) return 0;
+    struct sigaction action, old;
+    memset(&action, 0, sizeof action);
+    action.sa_sigaction = on_sigbus;
+    action.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&action.sa_mask);
+    if (sigaction(SIGBUS, &action, &old) != 0) return -1;
+    // Another thread may have put ours back in between: never chain to ourselves.
+    if (!((old.sa_flags & SA_SIGINFO) && old.sa_sigaction == on_sigbus)) previous_action = old;
+    return 0;
+}
+
 int porthole_fault_guard_begin(const void *base, size_t length) {
     if (guard_base) { errno = EBUSY; return -1; }
     if (base == NULL || length == 0) { errno = EINVAL; return -1; }
-    if (install_handler() != 0) return -1;
+    if (install_handler() != 0 || reinstall_if_displaced() != 0) return -1;
     guard_faults = 0;
     guard_length = length;
     guard_base = (const char *)base;

@@ -64,4 +64,22 @@ import Testing
         #expect(!again.faulted)
         #expect(again.value == 0)
     }
+
+    /// A fault that was not the guard's hands SIGBUS back to the previous
+    /// handler; the next guarded read must still be caught (found once when
+    /// the whole suite ran in a fresh clone: this test's process died of
+    /// SIGBUS in aTruncatedFileFaultsAndReadsZeros).
+    @Test func aGuardStillCatchesFaultsAfterSomeoneElseTookSIGBUS() throws {
+        let (fd, mapping) = try filledFile(pages: 4)
+        // The guard's handler is in place after a first guarded read.
+        _ = try MemoryFaultGuard.reading(mapping.base!, length: mapping.size) { sum(mapping) }
+        var previous = sigaction()
+        var plain = sigaction()
+        plain.__sigaction_handler.sa_handler = SIG_DFL
+        sigaction(SIGBUS, &plain, &previous)
+        defer { sigaction(SIGBUS, &previous, nil) }
+        try Memfd.resize(fd, to: Self.pageSize)
+        let outcome = try MemoryFaultGuard.reading(mapping.base!, length: mapping.size) { sum(mapping) }
+        #expect(outcome.faulted)
+    }
 }
