@@ -17,6 +17,8 @@ public final class LinkEndpoint {
     /// Bytes written to and read from the socket.
     public private(set) var sentBytes: UInt64 = 0
     public private(set) var receivedBytes: UInt64 = 0
+    /// Frames read and handled.
+    public private(set) var receivedFrames: UInt64 = 0
     /// The link ended because the peer broke the protocol.
     public private(set) var closedByProtocolError = false
     /// Log a line for every frame sent and received (`--trace`).
@@ -54,8 +56,28 @@ public final class LinkEndpoint {
     static let firstRead = 32768
     /// Socket buffer asked for on a socket link (capped by the kernel).
     static let socketBuffer: Int32 = 4 << 20
-    /// Most bytes read from the socket per readiness event.
+    /// Most bytes read from the socket in one turn of the loop.
     static let readBudget = 4 << 20
+    /// Most frames handled in one turn of the loop. A frame can cost the
+    /// host a pipe or memfd, a compositor write or a registry change: a guest
+    /// sending cheap frames as fast as the socket takes them gets this many,
+    /// then every other ready link has its turn.
+    public static let framesPerTurn = 64
+    /// Longest a turn lasts (ns), whatever its frames cost: one busy link
+    /// delays the others by at most about this much per loop iteration.
+    static let turnTime: UInt64 = 1_000_000
+    /// What is left of this link's share of a turn.
+    private struct Turn {
+        var bytes = LinkEndpoint.readBudget
+        var frames = LinkEndpoint.framesPerTurn
+        let deadline = MonotonicClock.nanoseconds() + LinkEndpoint.turnTime
+        var isSpent: Bool { bytes <= 0 || frames <= 0 || MonotonicClock.nanoseconds() >= deadline }
+    }
+    /// Reading waits for the loop's next iteration (see `yieldTurn`).
+    private var turnYielded = false
+    /// The peer's end of the stream has been read; what it sent before is
+    /// still being handled.
+    private var peerEnded = false
     private var wasCongested = false
     /// Host: frames from the peer wait while too much is queued for it (see
     /// `LinkLimits.maxQueuedBytes`).
@@ -184,7 +206,7 @@ public final class LinkEndpoint {
         guard !isClosed else { return }
         let before = output.totalWritten
         do {
-            let done = try output.flush(to: socket, kind: streamKind)
+            _ = try output.flush(to: socket, kind: streamKind)
             sentBytes += output.totalWritten - before
             if inputHeld && output.queuedBytes <= limits.maxQueuedBytes / 2 {
                 inputHeld = false
@@ -192,9 +214,7 @@ public final class LinkEndpoint {
                 // not from inside whatever send() flushed.
                 loop.defer_ { [weak self] in self?.processHeldFrames() }
             }
-            var interest: EventLoop.Events = inputHeld ? [] : .readable
-            if !done { interest.insert(.writable) }
-            if let t = token { loop.modify(t, events: interest) }
+            watch()
         } catch {
             close(reason: "write failed: \(error)", notifyPeer: false)
             return
@@ -225,42 +245,60 @@ public final class LinkEndpoint {
             }
             return
         }
-        var budget = Self.readBudget
-        var alive = true
+        // A hangup while this link waits for its next turn: that turn reads
+        // the end of the stream.
+        if turnYielded { return }
+        serveTurn()
+    }
+
+    /// One turn's share of this link's input: what an earlier turn left
+    /// buffered first, then reads, until the turn's bytes or frames are
+    /// spent (then the link yields to every other ready descriptor) or the
+    /// socket is drained.
+    private func serveTurn() {
+        var turn = Turn()
         do {
-            while !isClosed && alive && budget > 0 {
+            try processFrames(&turn)
+            while !isClosed && !peerEnded && !turn.isSpent && !inputHeld {
                 // Straight into the target when a long run is next and nothing is buffered ahead of it.
-                if input.count == 0, let n = try receiveDirect(budget: budget, alive: &alive) {
+                if input.count == 0, let n = try receiveDirect(budget: turn.bytes) {
                     if n == 0 { break }
-                    budget -= n
-                    try processFrames()
+                    turn.bytes -= n
+                    try processFrames(&turn)
                     continue
                 }
                 let before = input.count
                 // Between frames, read a little first: if an update with long
                 // runs comes next, its data is then received straight into place.
-                let want = inbound == nil && input.count == 0 ? min(budget, Self.firstRead) : min(budget, 1 << 20)
-                do { alive = try input.fill(from: socket, limit: want, kind: streamKind) } catch {
+                let want = inbound == nil && input.count == 0 ? min(turn.bytes, Self.firstRead) : min(turn.bytes, 1 << 20)
+                do { peerEnded = try !input.fill(from: socket, limit: want, kind: streamKind) } catch {
                     close(reason: "read failed: \(error)", notifyPeer: false)
                     return
                 }
                 let got = max(0, input.count - before)
                 receivedBytes += UInt64(got)
-                budget -= got
+                turn.bytes -= got
                 if !input.fds.isEmpty {
                     input.fds.removeAll()
                     fail(.fileDescriptors)
                     return
                 }
-                try processFrames()
+                try processFrames(&turn)
                 // Fewer bytes than asked for: the socket is drained.
-                if got < want || inputHeld { break }
+                if got < want { break }
             }
         } catch {
             fail(error)
             return
         }
-        if !alive && !isClosed {
+        guard !isClosed else { return }
+        // Frames the peer sent before it went away are handled first, a
+        // share per turn like any others.
+        if turn.isSpent && !inputHeld {
+            yieldTurn()
+            return
+        }
+        if peerEnded {
             // Unread bytes at end of stream are an incomplete frame (a peer killed mid-frame).
             // An update being received into place: its bytes so far count too.
             let partial = input.count + (inbound.map { $0.frameLength - $0.remaining } ?? 0)
@@ -271,10 +309,34 @@ public final class LinkEndpoint {
         }
     }
 
+    /// Stops reading until the next loop iteration has served every other
+    /// ready descriptor: one busy guest's frames (each may make the host
+    /// open descriptors, copy megabytes or write to the compositor) never
+    /// hold other guests' frames behind them for more than a turn.
+    private func yieldTurn() {
+        turnYielded = true
+        watch()
+        loop.nextTurn { [weak self] in
+            guard let self, !self.isClosed else { return }
+            self.turnYielded = false
+            self.watch()
+            if !self.inputHeld { self.serveTurn() }
+        }
+    }
+
+    /// Asks the loop for what this link waits for now: input unless it is
+    /// held or waiting for its turn, and room to write while bytes are queued.
+    private func watch() {
+        guard let t = token else { return }
+        var interest: EventLoop.Events = inputHeld || turnYielded ? [] : .readable
+        if output.queuedBytes > 0 { interest.insert(.writable) }
+        loop.modify(t, events: interest)
+    }
+
     /// Receives the rest of the current update range straight into its
     /// target, if it is long enough. Nil when it is not (use the buffer);
     /// else the bytes received (0: the socket has nothing now).
-    private func receiveDirect(budget: Int, alive: inout Bool) throws(LinkProtocolError) -> Int? {
+    private func receiveDirect(budget: Int) throws(LinkProtocolError) -> Int? {
         guard var u = inbound, u.index < u.ranges.count else { return nil }
         let range = u.ranges[u.index]
         let left = Int(range.length) - u.done
@@ -305,7 +367,7 @@ public final class LinkEndpoint {
         case .wouldBlock:
             return 0
         case .endOfStream:
-            alive = false
+            peerEnded = true
             return 0
         }
     }
@@ -345,12 +407,12 @@ public final class LinkEndpoint {
 
     /// Frames read before the host stopped reading, once the peer took enough.
     private func processHeldFrames() {
-        guard !isClosed, !inputHeld else { return }
-        do { try processFrames() } catch { fail(error) }
+        guard !isClosed, !inputHeld, !turnYielded else { return }
+        serveTurn()
     }
 
-    private func processFrames() throws(LinkProtocolError) {
-        while !isClosed {
+    private func processFrames(_ turn: inout Turn) throws(LinkProtocolError) {
+        while !isClosed && !turn.isSpent {
             if inbound != nil {
                 drainInbound()
                 if inbound != nil { return }
@@ -363,7 +425,7 @@ public final class LinkEndpoint {
                 if !inputHeld {
                     inputHeld = true
                     Log.debug("\(name): \(output.queuedBytes) bytes queued for the peer; reading no more from it until it takes them")
-                    if let t = token { loop.modify(t, events: .writable) }
+                    watch()
                 }
                 return
             }
@@ -372,7 +434,11 @@ public final class LinkEndpoint {
                 Result { () throws(LinkProtocolError) -> Int? in try FrameCodec.frameLength(b, limits: limits) }
             }.get()
             guard let length else { return }
-            if isOpen, try startUpdate(length: length) { continue }
+            if isOpen, try startUpdate(length: length) {
+                turn.frames -= 1
+                receivedFrames += 1
+                continue
+            }
             guard input.count >= length else { return }
             let frame = try input.withUnconsumed { (b: UnsafeRawBufferPointer) -> Result<LinkFrame, LinkProtocolError> in
                 Result { () throws(LinkProtocolError) -> LinkFrame in
@@ -380,6 +446,8 @@ public final class LinkEndpoint {
                 }
             }.get()
             input.consume(length)
+            turn.frames -= 1
+            receivedFrames += 1
             try dispatch(frame)
         }
     }

@@ -27,6 +27,9 @@ public final class EventLoop {
     private var entries: [UInt64: Entry] = [:]
     private var nextToken: UInt64 = 1
     private var deferred: [() -> Void] = []
+    /// Work that yielded its turn: it runs in the next iteration, after the
+    /// handlers of whatever became ready by then (see `nextTurn`).
+    private var yielded: [() -> Void] = []
     /// Work to run once a monotonic time (ns) has passed, soonest first.
     private var timed: [(deadline: UInt64, work: () -> Void)] = []
     private var running = false
@@ -66,6 +69,13 @@ public final class EventLoop {
 
     /// Runs `work` after the handlers of the current iteration have finished.
     public func defer_(_ work: @escaping () -> Void) { deferred.append(work) }
+
+    /// Runs `work` in the next iteration, after the handlers of everything
+    /// that is ready by then, without sleeping in between. For a handler
+    /// that has more to do than one turn allows: it does a bounded share,
+    /// yields, and every other ready descriptor is served before its next
+    /// share (work deferred with `defer_` would run before anyone else).
+    public func nextTurn(_ work: @escaping () -> Void) { yielded.append(work) }
 
     /// Runs `work` once, `seconds` from now. Unlike `addTimer`, this needs no
     /// descriptor, so it works when the process has none left to open.
@@ -133,8 +143,9 @@ public final class EventLoop {
     /// One step of `run()`, for a caller that drives the loop itself (tests
     /// that pump it in small steps between their own actions): runs deferred
     /// work, waits at most `timeout` seconds (0: not at all) for events,
-    /// dispatches them, and runs the work they deferred. Returns how many
-    /// events were dispatched. Not to be called from inside a handler.
+    /// dispatches them and the work that yielded its turn, and runs the work
+    /// they deferred. Returns how many events and yielded works ran. Not to
+    /// be called from inside a handler.
     @discardableResult
     public func runOnce(timeout: Double) -> Int {
         runDeferred()
@@ -144,12 +155,15 @@ public final class EventLoop {
         return n
     }
 
-    /// One epoll_wait (-1: no time limit) and the handlers of what it returned.
+    /// One epoll_wait (-1: no time limit; 0 when work yielded its turn) and
+    /// the handlers of what it returned, then the yielded work.
     private func waitAndDispatch(_ events: inout [epoll_event], milliseconds: Int32) -> Int {
-        let wait = waitMilliseconds(upTo: milliseconds)
+        let resumed = yielded
+        yielded.removeAll()
+        let wait = resumed.isEmpty ? waitMilliseconds(upTo: milliseconds) : 0
         let n = events.withUnsafeMutableBufferPointer { epoll_wait(epoll.rawValue, $0.baseAddress, Int32($0.count), wait) }
         if n < 0 {
-            if errno == EINTR { return 0 }
+            if errno == EINTR { yielded.insert(contentsOf: resumed, at: 0); return 0 }
             fatalError("epoll_wait: \(SystemError("epoll_wait"))")
         }
         for i in 0..<Int(n) {
@@ -157,7 +171,8 @@ public final class EventLoop {
             guard let entry = entries[token] else { continue }
             entry.handler(Events(rawValue: events[i].events))
         }
-        return Int(n)
+        for work in resumed { work() }
+        return Int(n) + resumed.count
     }
 
     /// How long epoll may wait: `limit` (-1: for ever), or less when timed

@@ -252,6 +252,41 @@ import Testing
         #expect(log == ["before", "handler", "handler", "deferred", "deferred-nested"])
     }
 
+    /// Work that yields its turn runs after the handlers of the next
+    /// iteration: a descriptor that became ready meanwhile is served first,
+    /// and work that yields again and again takes one share per iteration
+    /// instead of starving everyone (work deferred with `defer_` would).
+    @Test func workThatYieldsItsTurnRunsAfterTheNextIterationsHandlers() throws {
+        let loop = try EventLoop()
+        let (a, b) = try Socket.pair()
+        var log: [String] = []
+        var shares = 0
+        func share() {
+            shares += 1
+            log.append("share \(shares)")
+            if shares < 3 { loop.nextTurn(share) }
+        }
+        let t = try loop.register(b.rawValue, events: .readable) { _ in
+            var byte: UInt8 = 0
+            _ = read(b.rawValue, &byte, 1)
+            log.append("handler \(byte)")
+        }
+        loop.nextTurn(share)
+        writeAll(a.rawValue, [1])
+        #expect(waitFor(b.rawValue))
+        #expect(loop.runOnce(timeout: 0) == 2)
+        #expect(log == ["handler 1", "share 1"])
+        writeAll(a.rawValue, [2])
+        #expect(waitFor(b.rawValue))
+        // Nothing but yielded work is waiting: the loop does not sleep.
+        let start = monotonicNow()
+        loop.runOnce(timeout: 5)
+        loop.runOnce(timeout: 5)
+        #expect(monotonicNow() - start < 1_000_000_000)
+        #expect(log == ["handler 1", "share 1", "handler 2", "share 2", "share 3"])
+        loop.unregister(t)
+    }
+
     @Test func stopInDeferredWorkEndsRunWithoutWaiting() throws {
         let loop = try EventLoop()
         var ran = false

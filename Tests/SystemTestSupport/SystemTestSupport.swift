@@ -156,3 +156,12 @@ extension Tag {
     /// (`swift test --filter SwayApplicationMatrixTests`).
     @Tag public static var applications: Self
 }
+
+/// How many times slower than a plain debug build the code under test runs:
+/// `PORTHOLE_TEST_SLOWDOWN` (scripts/sanitize sets it for AddressSanitizer),
+/// else 1. The few bounds on an honest guest's wall time during a flood are
+/// multiplied by it; every other expectation stays as strict.
+public let testSlowdown: Double = {
+    guard let text = getenv("PORTHOLE_TEST_SLOWDOWN").map({ String(cString: $0) }), let value = Double(text), value >= 1 else { return 1 }
+    return value
+}()

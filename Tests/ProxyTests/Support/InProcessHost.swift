@@ -29,6 +29,9 @@ final class InProcessHost {
     let region: SharedRegion?
     let limits: LinkLimits
     private(set) var guests: [RawGuestLink] = []
+    /// Called after every turn of the loop `pump` and `settle` run (a test
+    /// watching how much one link had handled in each turn).
+    var afterEachTurn: (() -> Void)?
     /// The host's session of each raw guest, by the guest.
     private var sessionKeys: [ObjectIdentifier: ObjectIdentifier] = [:]
 
@@ -80,6 +83,7 @@ final class InProcessHost {
         while !condition() {
             if monotonicNow() >= deadline { return condition() }
             loop.runOnce(timeout: 0.005)
+            afterEachTurn?()
         }
         return true
     }
@@ -89,7 +93,9 @@ final class InProcessHost {
     func settle(quiet: Double = 0.02, timeout: Double = 5) {
         let deadline = monotonicNow() + UInt64(timeout * 1e9)
         while monotonicNow() < deadline {
-            if loop.runOnce(timeout: quiet) == 0 { return }
+            let ran = loop.runOnce(timeout: quiet)
+            afterEachTurn?()
+            if ran == 0 { return }
         }
     }
 
