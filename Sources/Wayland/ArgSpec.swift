@@ -1,7 +1,7 @@
 /// One argument of a request or event: its wire type, its name in the
 /// protocol XML ("" when unknown), the interface it names (for object and
 /// new_id; nil means any or, for new_id, untyped as in wl_registry.bind) and
-/// whether it may be null.
+/// whether it may be null; for an int or uint, the enumeration it names.
 public struct ArgSpec: Sendable, Equatable {
     public var type: ArgType
     /// Only for people reading traces and for generated code; the wire does
@@ -9,12 +9,25 @@ public struct ArgSpec: Sendable, Equatable {
     public var name: String
     public var interface: String?
     public var nullable: Bool
+    /// The enumeration the protocol says this argument holds, qualified
+    /// (`wl_output.transform`), as written.
+    public var enumName: String?
+    /// That enumeration, once the tables holding it are known (see
+    /// `ProtocolTables.resolvingEnums`); nil when none or not found.
+    public var enumeration: EnumSpec?
 
-    public init(_ type: ArgType, name: String = "", interface: String? = nil, nullable: Bool = false) {
+    public init(_ type: ArgType, name: String = "", interface: String? = nil, nullable: Bool = false, enumName: String? = nil) {
         self.type = type
         self.name = name
         self.interface = interface
         self.nullable = nullable
+        self.enumName = enumName
+    }
+
+    /// Equal when the protocol says the same: `enumeration` follows from
+    /// `enumName` and whichever tables resolved it.
+    public static func == (a: ArgSpec, b: ArgSpec) -> Bool {
+        a.type == b.type && a.name == b.name && a.interface == b.interface && a.nullable == b.nullable && a.enumName == b.enumName
     }
 
     /// Whether `name` can be an argument name: ASCII letters, digits and

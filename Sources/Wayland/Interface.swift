@@ -5,10 +5,14 @@ public final class Interface: Sendable, CustomStringConvertible {
     public let version: UInt32
     public let requests: [MessageSpec]
     public let events: [MessageSpec]
+    /// Its enumerations that some request's argument names (only those are
+    /// kept: they are what the proxies check).
+    public let enums: [EnumSpec]
 
-    public init(name: String, version: UInt32, requests: [MessageSpec], events: [MessageSpec]) {
+    public init(name: String, version: UInt32, requests: [MessageSpec], events: [MessageSpec], enums: [EnumSpec] = []) {
         self.name = name
         self.version = version
+        self.enums = enums
         // Every table, generated or loaded at run time, is built here, so
         // every one gets kinds.
         self.requests = requests.map { m in

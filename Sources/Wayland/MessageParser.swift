@@ -31,7 +31,7 @@ public enum MessageParser {
         do { args = try WireCodec.decode(message, spec) } catch {
             throw .invalidMethod(header.objectID, "\(target.interface.name).\(spec.name): \(error)")
         }
-        if isRequest { try checkObjects(args, spec, of: target, sender: header.objectID, objects: objects) }
+        if isRequest { try checkArguments(args, spec, of: target, sender: header.objectID, objects: objects) }
         guard spec.fdCount <= availableFds else {
             throw .invalidMethod(header.objectID, "\(target.interface.name).\(spec.name): file descriptor missing")
         }
@@ -39,11 +39,25 @@ public enum MessageParser {
     }
 
     /// Every object a request names exists, is alive and is of the
-    /// interface its argument names, as the compositor would check (events
-    /// are the compositor's own, and may name objects the client destroyed).
-    private static func checkObjects(_ args: [WireArg], _ spec: MessageSpec, of target: ObjectMap.Entry, sender: UInt32,
-                                     objects: ObjectMap) throws(MessageFault) {
+    /// interface its argument names, as the compositor would check, and
+    /// every value of an enumeration is one it has at the object's version
+    /// (events are the compositor's own, and may name objects the client
+    /// destroyed).
+    private static func checkArguments(_ args: [WireArg], _ spec: MessageSpec, of target: ObjectMap.Entry, sender: UInt32,
+                                       objects: ObjectMap) throws(MessageFault) {
         for (a, value) in zip(spec.args, args) {
+            if let e = a.enumeration {
+                let v: UInt32
+                switch value {
+                case .uint(let u): v = u
+                case .int(let i): v = UInt32(bitPattern: i)
+                default: continue
+                }
+                guard e.allows(v, version: target.version) else {
+                    throw .invalidMethod(sender, "\(target.interface.name).\(spec.name): \(a.name) \(v) is not \(e.isBitfield ? "made of" : "one of") \(e.name) at version \(target.version)")
+                }
+                continue
+            }
             guard case .object(let id) = value, id != 0 else { continue }
             let what = "\(target.interface.name).\(spec.name): \(a.name.isEmpty ? "object" : a.name) \(id)"
             guard let entry = objects[id] else { throw .display(.invalidObject, object: sender, "\(what) does not exist") }

@@ -6,21 +6,45 @@ public final class ProtocolTables: @unchecked Sendable {
 
     /// Tables with only the given interfaces.
     public init(_ list: [Interface] = []) {
-        for i in list { interfaces[i.name] = i }
+        add(list)
     }
 
     /// The tables generated from the system's protocol XML (see Generated/).
     public static let builtin: ProtocolTables = {
-        let t = ProtocolTables()
+        var all: [Interface] = []
         for (name, text) in GeneratedProtocols.sources {
-            do { t.add(try SignatureText.parse(text)) } catch { fatalError("generated table \(name) is corrupt: \(error)") }
+            do { all += try SignatureText.parse(text) } catch { fatalError("generated table \(name) is corrupt: \(error)") }
         }
-        return t
+        return ProtocolTables(all)
     }()
 
-    /// Adds interfaces; a later definition of the same name replaces the earlier one.
+    /// Adds interfaces; a later definition of the same name replaces the
+    /// earlier one. Then every argument naming an enumeration that the
+    /// tables hold gets it (`ArgSpec.enumeration`).
     public func add(_ list: [Interface]) {
         for i in list { interfaces[i.name] = i }
+        resolveEnums()
+    }
+
+    /// Enumerations not checked: wl_shm formats are checked against what
+    /// the compositor advertised instead (the host's `ShmPolicy`), and a
+    /// compositor may advertise formats newer than these tables.
+    public static let openEnums: Set<String> = ["wl_shm.format"]
+
+    private func resolveEnums() {
+        var all: [String: EnumSpec] = [:]
+        for i in interfaces.values { for e in i.enums { all[e.name] = e } }
+        for (name, i) in interfaces where i.requests.contains(where: { $0.args.contains { $0.enumName != nil } }) {
+            let requests = i.requests.map { m in
+                var m = m
+                for k in m.args.indices {
+                    guard let n = m.args[k].enumName, !Self.openEnums.contains(n), let e = all[n] else { continue }
+                    m.args[k].enumeration = e.interface == name ? e : e.withoutVersions
+                }
+                return m
+            }
+            interfaces[name] = Interface(name: name, version: i.version, requests: requests, events: i.events, enums: i.enums)
+        }
     }
 
     /// Separate tables holding the same interfaces, for adding to without

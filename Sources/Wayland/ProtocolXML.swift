@@ -71,6 +71,8 @@ public enum ProtocolXML {
         private var events: [MessageSpec] = []
         private var message: MessageSpec?
         private var messageIsRequest = true
+        private var enums: [EnumSpec] = []
+        private var openEnum: (spec: EnumSpec, since: UInt32)?
 
         func parser(_ parser: XMLParser, didStartElement element: String, namespaceURI: String?, qualifiedName: String?, attributes a: [String: String] = [:]) {
             guard failure == nil else { return }
@@ -90,6 +92,7 @@ public enum ProtocolXML {
                 iface = (name, v)
                 requests = []
                 events = []
+                enums = []
             case "request", "event":
                 guard iface != nil, let name = a["name"] else { fail(parser, "\(element) without a name or outside an interface"); return }
                 var since: UInt32 = 1
@@ -116,7 +119,21 @@ public enum ProtocolXML {
                 guard let name = a["name"], ArgSpec.isValidName(name) else {
                     fail(parser, "argument of \(message!.name) without a valid name (letters, digits and _)"); return
                 }
-                message!.args.append(ArgSpec(type, name: name, interface: a["interface"], nullable: a["allow-null"] == "true"))
+                // A bare enum name is the interface's own.
+                let enumName = type == .int || type == .uint ? a["enum"].map { $0.contains(".") ? $0 : "\(iface!.name).\($0)" } : nil
+                message!.args.append(ArgSpec(type, name: name, interface: a["interface"], nullable: a["allow-null"] == "true",
+                                             enumName: enumName))
+            case "enum":
+                guard let i = iface, let name = a["name"], ArgSpec.isValidName(name) else { fail(parser, "enum without a valid name or outside an interface"); return }
+                guard let since = a["since"].map({ UInt32($0) }) ?? 1, since >= 1 else { fail(parser, "bad since on enum \(name)"); return }
+                openEnum = (EnumSpec(name: "\(i.name).\(name)", isBitfield: a["bitfield"] == "true", entries: []), since)
+            case "entry":
+                guard let e = openEnum else { fail(parser, "<entry> outside an enum"); return }
+                guard let text = a["value"], let value = Self.number(text) else {
+                    fail(parser, "entry of \(e.spec.name) without a valid value"); return
+                }
+                guard let since = a["since"].map({ UInt32($0) }) ?? 1, since >= 1 else { fail(parser, "bad since on an entry of \(e.spec.name)"); return }
+                openEnum!.spec.entries.append(EnumSpec.Entry(value: value, since: max(since, e.since)))
             default:
                 break
             }
@@ -133,12 +150,23 @@ public enum ProtocolXML {
             case "request", "event":
                 if let m = message { if messageIsRequest { requests.append(m) } else { events.append(m) } }
                 message = nil
+            case "enum":
+                if let e = openEnum { enums.append(e.spec) }
+                openEnum = nil
             case "interface":
-                if let i = iface { interfaces.append(Interface(name: i.name, version: i.version, requests: requests, events: events)) }
+                if let i = iface {
+                    interfaces.append(Interface(name: i.name, version: i.version, requests: requests, events: events, enums: enums))
+                }
                 iface = nil
             default:
                 break
             }
+        }
+
+        /// An entry's value: decimal or 0x-prefixed hexadecimal, 32 bits.
+        static func number(_ text: String) -> UInt32? {
+            if text.hasPrefix("0x") || text.hasPrefix("0X") { return UInt32(text.dropFirst(2), radix: 16) }
+            return UInt32(text)
         }
 
         private func fail(_ parser: XMLParser, _ reason: String) {

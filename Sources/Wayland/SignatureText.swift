@@ -5,10 +5,14 @@
 ///     R attach 1 buffer=?o:wl_buffer x=i y=i
 ///     R! destroy 1                          a destructor request
 ///     E enter 1 output=o:wl_output          an event
+///     N transform 0 1 2 3 4 5 6 7           an enumeration (values)
+///     N| capability 1 2 4/5                 a bitfield; `/5`: since version 5
+///     R set_buffer_transform 2 transform=i@wl_output.transform
 ///
 /// Argument tokens: `i` int, `u` uint, `f` fixed, `s` string, `o` object,
 /// `n` new_id, `a` array, `h` fd; `?` prefix = nullable; `:NAME` = interface;
-/// `NAME=` prefix = the argument's name (letters, digits and `_`). A token
+/// `NAME=` prefix = the argument's name (letters, digits and `_`); `@ENUM`
+/// suffix = the enumeration it holds. A token
 /// without a name is accepted, for tables written before names were kept, and
 /// gives the name "".
 public enum SignatureText {
@@ -19,15 +23,23 @@ public enum SignatureText {
         public var description: String { "signature text line \(line): \(reason)" }
     }
 
-    /// Serialises interfaces to signature text.
-    public static func render(_ interfaces: [Interface]) -> String {
+    /// Serialises interfaces to signature text. `keepingEnums`: write only
+    /// the enumerations named here (nil: all of them).
+    public static func render(_ interfaces: [Interface], keepingEnums: Set<String>? = nil) -> String {
         var out = ""
         for iface in interfaces {
             out += "I \(iface.name) \(iface.version)\n"
             for m in iface.requests { out += line("R", m) }
             for m in iface.events { out += line("E", m) }
+            for e in iface.enums where keepingEnums?.contains(e.name) ?? true { out += line(e) }
         }
         return out
+    }
+
+    private static func line(_ e: EnumSpec) -> String {
+        var s = (e.isBitfield ? "N| " : "N ") + e.name.drop { $0 != "." }.dropFirst()
+        for entry in e.entries { s += entry.since > 1 ? " \(entry.value)/\(entry.since)" : " \(entry.value)" }
+        return s + "\n"
     }
 
     private static func line(_ kind: String, _ m: MessageSpec) -> String {
@@ -49,6 +61,7 @@ public enum SignatureText {
         case .fd: t += "h"
         }
         if let i = a.interface { t += ":" + i }
+        if let e = a.enumName { t += "@" + e }
         return a.name.isEmpty ? t : a.name + "=" + t
     }
 
@@ -59,11 +72,13 @@ public enum SignatureText {
         var version: UInt32 = 0
         var requests: [MessageSpec] = []
         var events: [MessageSpec] = []
+        var enums: [EnumSpec] = []
         func finish() {
-            if let n = name { result.append(Interface(name: n, version: version, requests: requests, events: events)) }
+            if let n = name { result.append(Interface(name: n, version: version, requests: requests, events: events, enums: enums)) }
             name = nil
             requests = []
             events = []
+            enums = []
         }
         var lineNumber = 0
         for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -91,6 +106,20 @@ public enum SignatureText {
                 }
                 let m = MessageSpec(name: String(parts[1]), since: since, isDestructor: kind.hasSuffix("!"), args: args)
                 if kind.hasPrefix("R") { requests.append(m) } else { events.append(m) }
+            case "N", "N|":
+                guard let n = name else { throw ParseError(line: lineNumber, reason: "enumeration before any interface") }
+                guard parts.count >= 2, ArgSpec.isValidName(String(parts[1])) else {
+                    throw ParseError(line: lineNumber, reason: "expected '\(kind) NAME VALUE[/SINCE]...'")
+                }
+                var entries: [EnumSpec.Entry] = []
+                for tok in parts.dropFirst(2) {
+                    let pieces = tok.split(separator: "/", omittingEmptySubsequences: false)
+                    guard pieces.count <= 2, let value = UInt32(pieces[0]), let since = pieces.count == 2 ? UInt32(pieces[1]) : 1, since >= 1 else {
+                        throw ParseError(line: lineNumber, reason: "bad enumeration value '\(tok)'")
+                    }
+                    entries.append(EnumSpec.Entry(value: value, since: since))
+                }
+                enums.append(EnumSpec(name: "\(n).\(parts[1])", isBitfield: kind == "N|", entries: entries))
             default:
                 throw ParseError(line: lineNumber, reason: "unknown line kind '\(kind)'")
             }
@@ -106,6 +135,14 @@ public enum SignatureText {
             name = String(t[..<equals])
             guard ArgSpec.isValidName(name) else { return nil }
             t = t[t.index(after: equals)...]
+        }
+        var enumName: String?
+        if let at = t.firstIndex(of: "@") {
+            let e = t[t.index(after: at)...]
+            let parts = e.split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count == 2, parts.allSatisfy({ ArgSpec.isValidName(String($0)) }) else { return nil }
+            enumName = String(e)
+            t = t[..<at]
         }
         let nullable = t.hasPrefix("?")
         if nullable { t = t.dropFirst() }
@@ -127,6 +164,7 @@ public enum SignatureText {
         case "h": type = .fd
         default: return nil
         }
-        return ArgSpec(type, name: name, interface: iface, nullable: nullable)
+        guard enumName == nil || type == .int || type == .uint else { return nil }
+        return ArgSpec(type, name: name, interface: iface, nullable: nullable, enumName: enumName)
     }
 }

@@ -23,7 +23,7 @@ guard args.count >= 2, !args[0].hasPrefix("-") else {
     exit(2)
 }
 let output = args[0]
-var entries: [(String, String)] = []
+var loaded: [(name: String, interfaces: [Interface])] = []
 var seen: [String: String] = [:]
 // What the built-in tables will hold: a later definition of a name wins.
 var merged: [String: Interface] = [:]
@@ -36,11 +36,15 @@ for path in args.dropFirst() {
             merged[i.name] = i
         }
         let source = path.split(separator: "/").suffix(2).joined(separator: "/")
-        entries.append(("\(name) (\(source))", SignatureText.render(interfaces)))
+        loaded.append(("\(name) (\(source))", interfaces))
     } catch {
         fail("\(error)")
     }
 }
+// Only the enumerations that requests name are kept: the proxies check
+// those arguments; the others (errors, event values) cost table space only.
+let named = Set(merged.values.flatMap { $0.requests.flatMap { $0.args.compactMap(\.enumName) } })
+let entries = loaded.map { ($0.name, SignatureText.render($0.interfaces, keepingEnums: named)) }
 
 // Both outputs are made before either is written, so a bad list leaves the
 // tables as they were too.

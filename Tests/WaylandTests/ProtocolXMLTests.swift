@@ -93,6 +93,27 @@ import Wayland
         #expect(a.events == [MessageSpec(name: "got", args: [ArgSpec(.object, name: "o", interface: "b", nullable: true), ArgSpec(.fd, name: "f")])])
     }
 
+    @Test func enumerationsKeepTheirValuesVersionsAndKind() throws {
+        let xml = #"""
+        <protocol name="p">
+          <interface name="a" version="3">
+            <request name="set"><arg name="m" type="uint" enum="mode"/><arg name="t" type="int" enum="wl_output.transform"/></request>
+            <request name="label"><arg name="s" type="string" enum="mode"/></request>
+            <enum name="mode"><entry name="off" value="0"/><entry name="big" value="0x10" since="3"/></enum>
+            <enum name="caps" bitfield="true" since="2"><entry name="x" value="1"/><entry name="y" value="2" since="3"/></enum>
+          </interface>
+        </protocol>
+        """#
+        let a = try ProtocolXML.parse(Data(xml.utf8)).interfaces[0]
+        #expect(a.requests[0].args == [ArgSpec(.uint, name: "m", enumName: "a.mode"), ArgSpec(.int, name: "t", enumName: "wl_output.transform")])
+        // Only integers hold enumeration values.
+        #expect(a.requests[1].args == [ArgSpec(.string, name: "s")])
+        #expect(a.enums == [EnumSpec(name: "a.mode", entries: [.init(value: 0), .init(value: 16, since: 3)]),
+                            EnumSpec(name: "a.caps", isBitfield: true, entries: [.init(value: 1, since: 2), .init(value: 2, since: 3)])])
+        let bad = #"<protocol name="p"><interface name="a" version="1"><enum name="e"><entry name="x" value="-1"/></enum></interface></protocol>"#
+        #expect(try #require(loadError(bad)).reason.contains("without a valid value"))
+    }
+
     @Test func anArgumentNeedsAUsableName() throws {
         for arg in [#"<arg type="int"/>"#, #"<arg name="" type="int"/>"#, #"<arg name="two words" type="int"/>"#, #"<arg name="a=b" type="int"/>"#] {
             let xml = #"<protocol name="p"><interface name="a" version="1"><request name="r">"# + arg + "</request></interface></protocol>"

@@ -91,3 +91,79 @@ import Testing
         }
     }
 }
+
+/// Enumerations in the tables: the values a request's argument may carry,
+/// checked by `MessageParser` on both proxies.
+@Suite struct EnumerationTests {
+    static let text = """
+        I t 2
+        R set 1 mode=u@t.mode
+        R flags 1 bits=u@t.bits
+        R turn 1 transform=i@wl_output.transform
+        N mode 0 1 2/2
+        N| bits 1 2 8/2
+        I wl_output 4
+        N transform 0 1 2 3 4 5 6 7
+
+        """
+
+    @Test func enumerationsAndTheArgumentsNamingThemSurviveARoundTrip() throws {
+        let parsed = try SignatureText.parse(Self.text)
+        let t = try #require(parsed.first)
+        #expect(t.enums == [EnumSpec(name: "t.mode", entries: [.init(value: 0), .init(value: 1), .init(value: 2, since: 2)]),
+                            EnumSpec(name: "t.bits", isBitfield: true, entries: [.init(value: 1), .init(value: 2), .init(value: 8, since: 2)])])
+        #expect(t.requests[0].args == [ArgSpec(.uint, name: "mode", enumName: "t.mode")])
+        #expect(SignatureText.render(parsed) == Self.text)
+    }
+
+    @Test(arguments: ["R a 1 x=s@t.mode", "R a 1 x=u@mode", "R a 1 x=u@t.mode.more", "N mode 1 x", "N mode 1/0", "N 9mode 1"])
+    func malformedEnumerationTextIsAnError(_ line: String) {
+        #expect(throws: SignatureText.ParseError.self) { try SignatureText.parse("I t 1\n" + line + "\n") }
+    }
+
+    @Test func valuesAreCheckedAtTheObjectsVersionAndBitfieldsBitByBit() {
+        let mode = EnumSpec(name: "t.mode", entries: [.init(value: 0), .init(value: 1), .init(value: 2, since: 2)])
+        #expect(mode.allows(1, version: 1) && !mode.allows(2, version: 1) && mode.allows(2, version: 2) && !mode.allows(3, version: 9))
+        let bits = EnumSpec(name: "t.bits", isBitfield: true, entries: [.init(value: 1), .init(value: 2), .init(value: 8, since: 2)])
+        #expect(bits.allows(0, version: 1) && bits.allows(3, version: 1) && !bits.allows(8, version: 1) && bits.allows(11, version: 2))
+        #expect(!bits.allows(4, version: 2) && !bits.allows(0x8000_0000, version: 2))
+    }
+
+    /// Parses one request to a `t` object of `version` (id 2) against the tables of `text`.
+    private func parse(_ opcode: UInt16, _ args: [WireArg], version: UInt32) throws(MessageFault) -> ParsedMessage? {
+        let tables = ProtocolTables(try! SignatureText.parse(Self.text + "I wl_display 1\nR sync 1 callback=n\n"))
+        let objects = ObjectMap(tables: tables)
+        try! objects.insert(2, tables["t"]!, version: version, fromClient: true)
+        let bytes = WireCodec.encode(objectID: 2, opcode: opcode, args)
+        let result = bytes.withUnsafeBytes { b in
+            Result { () throws(MessageFault) -> ParsedMessage? in try MessageParser.next(b, objects: objects, isRequest: true, availableFds: 0) }
+        }
+        return try result.get()
+    }
+
+    @Test func aRequestWithAValueOutsideItsEnumerationIsRefused() throws {
+        #expect(try parse(0, [.uint(1)], version: 1) != nil)
+        #expect(throws: MessageFault.self) { try parse(0, [.uint(2)], version: 1) }
+        #expect(try parse(0, [.uint(2)], version: 2) != nil)
+        #expect(throws: MessageFault.self) { try parse(1, [.uint(4)], version: 2) }
+        #expect(try parse(1, [.uint(9)], version: 2) != nil)
+        // Another interface's enumeration: its entries' versions are not the object's.
+        #expect(try parse(2, [.int(7)], version: 1) != nil)
+        do {
+            _ = try parse(2, [.int(-1)], version: 1)
+            Issue.record("transform -1 was accepted")
+        } catch {
+            #expect(error.code == DisplayErrorCode.invalidMethod.rawValue && error.objectID == 2)
+            #expect(error.message == "t.turn: transform 4294967295 is not one of wl_output.transform at version 1", "\(error.message)")
+        }
+    }
+
+    @Test func theBuiltinTablesCheckSurfaceTransformsButNotShmFormats() throws {
+        let surface = try #require(ProtocolTables.builtin["wl_surface"])
+        let transform = try #require(surface.requests.first { $0.name == "set_buffer_transform" }?.args.first?.enumeration)
+        #expect(transform.name == "wl_output.transform" && transform.entries.map(\.value) == Array(0...7))
+        let pool = try #require(ProtocolTables.builtin["wl_shm_pool"])
+        let format = try #require(pool.requests.first { $0.name == "create_buffer" }?.args.last)
+        #expect(format.enumName == "wl_shm.format" && format.enumeration == nil)
+    }
+}

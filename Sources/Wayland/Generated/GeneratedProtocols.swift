@@ -19,12 +19,13 @@ I wl_compositor 5
 R create_surface 1 id=n:wl_surface
 R create_region 1 id=n:wl_region
 I wl_shm_pool 1
-R create_buffer 1 id=n:wl_buffer offset=i width=i height=i stride=i format=u
+R create_buffer 1 id=n:wl_buffer offset=i width=i height=i stride=i format=u@wl_shm.format
 R! destroy 1
 R resize 1 size=i
 I wl_shm 1
 R create_pool 1 id=n:wl_shm_pool fd=h size=i
-E format 1 format=u
+E format 1 format=u@wl_shm.format
+N format 0 1 538982467 943867730 944916290 842093144 842089048 842094674 842094658 842093121 842089025 842088786 842088770 892424792 892420696 892426322 892426306 892424769 892420673 892420434 892420418 909199186 909199170 875710290 875710274 875709016 875714642 875714626 875708993 875708754 875708738 808669784 808665688 808671314 808671298 808669761 808665665 808665426 808665410 1448695129 1431918169 1498831189 1498765654 1448433985 842094158 825382478 909203022 825644622 961959257 961893977 825316697 825316953 842093913 842094169 909202777 909203033 875713881 875714137 538982482 540422482 943212370 943215175 842221394 842224199 1211388504 1211384408 1211388481 1211384385 1448434008 875713878 808670550 808530521 842084953 909193817 808531033 842085465 909194329 808670808 909334104 942954072 810299481 810299480 843853913 843853912 942691673 808539481 943805016 943800920 943806546 943806530 943798354 943798338 943797586 943797570 875714126 842290766 808530512 808530000 842084432 909193296 808534593 892425806 808531025 825242705 942953048 942948952 942953025 942948929
 I wl_buffer 1
 R! destroy 1
 E release 1
@@ -33,20 +34,20 @@ R accept 1 serial=u mime_type=?s
 R receive 1 mime_type=s fd=h
 R! destroy 1
 R finish 3
-R set_actions 3 dnd_actions=u preferred_action=u
+R set_actions 3 dnd_actions=u@wl_data_device_manager.dnd_action preferred_action=u@wl_data_device_manager.dnd_action
 E offer 1 mime_type=s
-E source_actions 3 source_actions=u
-E action 3 dnd_action=u
+E source_actions 3 source_actions=u@wl_data_device_manager.dnd_action
+E action 3 dnd_action=u@wl_data_device_manager.dnd_action
 I wl_data_source 3
 R offer 1 mime_type=s
 R! destroy 1
-R set_actions 3 dnd_actions=u
+R set_actions 3 dnd_actions=u@wl_data_device_manager.dnd_action
 E target 1 mime_type=?s
 E send 1 mime_type=s fd=h
 E cancelled 1
 E dnd_drop_performed 3
 E dnd_finished 3
-E action 3 dnd_action=u
+E action 3 dnd_action=u@wl_data_device_manager.dnd_action
 I wl_data_device 3
 R start_drag 1 source=?o:wl_data_source origin=o:wl_surface icon=?o:wl_surface serial=u
 R set_selection 1 source=?o:wl_data_source serial=u
@@ -60,22 +61,26 @@ E selection 1 id=?o:wl_data_offer
 I wl_data_device_manager 3
 R create_data_source 1 id=n:wl_data_source
 R get_data_device 1 id=n:wl_data_device seat=o:wl_seat
+N| dnd_action 0/3 1/3 2/3 4/3
 I wl_shell 1
 R get_shell_surface 1 id=n:wl_shell_surface surface=o:wl_surface
 I wl_shell_surface 1
 R pong 1 serial=u
 R move 1 seat=o:wl_seat serial=u
-R resize 1 seat=o:wl_seat serial=u edges=u
+R resize 1 seat=o:wl_seat serial=u edges=u@wl_shell_surface.resize
 R set_toplevel 1
-R set_transient 1 parent=o:wl_surface x=i y=i flags=u
-R set_fullscreen 1 method=u framerate=u output=?o:wl_output
-R set_popup 1 seat=o:wl_seat serial=u parent=o:wl_surface x=i y=i flags=u
+R set_transient 1 parent=o:wl_surface x=i y=i flags=u@wl_shell_surface.transient
+R set_fullscreen 1 method=u@wl_shell_surface.fullscreen_method framerate=u output=?o:wl_output
+R set_popup 1 seat=o:wl_seat serial=u parent=o:wl_surface x=i y=i flags=u@wl_shell_surface.transient
 R set_maximized 1 output=?o:wl_output
 R set_title 1 title=s
 R set_class 1 class_=s
 E ping 1 serial=u
-E configure 1 edges=u width=i height=i
+E configure 1 edges=u@wl_shell_surface.resize width=i height=i
 E popup_done 1
+N| resize 0 1 2 4 5 6 8 9 10
+N| transient 1
+N fullscreen_method 0 1 2 3
 I wl_surface 5
 R! destroy 1
 R attach 1 buffer=?o:wl_buffer x=i y=i
@@ -84,7 +89,7 @@ R frame 1 callback=n:wl_callback
 R set_opaque_region 1 region=?o:wl_region
 R set_input_region 1 region=?o:wl_region
 R commit 1
-R set_buffer_transform 2 transform=i
+R set_buffer_transform 2 transform=i@wl_output.transform
 R set_buffer_scale 3 scale=i
 R damage_buffer 4 x=i y=i width=i height=i
 R offset 5 x=i y=i
@@ -95,7 +100,7 @@ R get_pointer 1 id=n:wl_pointer
 R get_keyboard 1 id=n:wl_keyboard
 R get_touch 1 id=n:wl_touch
 R! release 5
-E capabilities 1 capabilities=u
+E capabilities 1 capabilities=u@wl_seat.capability
 E name 2 name=s
 I wl_pointer 8
 R set_cursor 1 serial=u surface=?o:wl_surface hotspot_x=i hotspot_y=i
@@ -103,19 +108,19 @@ R! release 3
 E enter 1 serial=u surface=o:wl_surface surface_x=f surface_y=f
 E leave 1 serial=u surface=o:wl_surface
 E motion 1 time=u surface_x=f surface_y=f
-E button 1 serial=u time=u button=u state=u
-E axis 1 time=u axis=u value=f
+E button 1 serial=u time=u button=u state=u@wl_pointer.button_state
+E axis 1 time=u axis=u@wl_pointer.axis value=f
 E frame 5
-E axis_source 5 axis_source=u
-E axis_stop 5 time=u axis=u
-E axis_discrete 5 axis=u discrete=i
-E axis_value120 8 axis=u value120=i
+E axis_source 5 axis_source=u@wl_pointer.axis_source
+E axis_stop 5 time=u axis=u@wl_pointer.axis
+E axis_discrete 5 axis=u@wl_pointer.axis discrete=i
+E axis_value120 8 axis=u@wl_pointer.axis value120=i
 I wl_keyboard 8
 R! release 3
-E keymap 1 format=u fd=h size=u
+E keymap 1 format=u@wl_keyboard.keymap_format fd=h size=u
 E enter 1 serial=u surface=o:wl_surface keys=a
 E leave 1 serial=u surface=o:wl_surface
-E key 1 serial=u time=u key=u state=u
+E key 1 serial=u time=u key=u state=u@wl_keyboard.key_state
 E modifiers 1 serial=u mods_depressed=u mods_latched=u mods_locked=u group=u
 E repeat_info 4 rate=i delay=i
 I wl_touch 8
@@ -129,12 +134,13 @@ E shape 6 id=i major=f minor=f
 E orientation 6 id=i orientation=f
 I wl_output 4
 R! release 3
-E geometry 1 x=i y=i physical_width=i physical_height=i subpixel=i make=s model=s transform=i
-E mode 1 flags=u width=i height=i refresh=i
+E geometry 1 x=i y=i physical_width=i physical_height=i subpixel=i@wl_output.subpixel make=s model=s transform=i@wl_output.transform
+E mode 1 flags=u@wl_output.mode width=i height=i refresh=i
 E done 2
 E scale 2 factor=i
 E name 4 name=s
 E description 4 description=s
+N transform 0 1 2 3 4 5 6 7
 I wl_region 1
 R! destroy 1
 R add 1 x=i y=i width=i height=i
@@ -153,9 +159,10 @@ R set_desync 1
         ("fullscreen_shell_unstable_v1 (fullscreen-shell/fullscreen-shell-unstable-v1.xml)", #"""
 I zwp_fullscreen_shell_v1 1
 R! release 1
-R present_surface 1 surface=?o:wl_surface method=u output=?o:wl_output
+R present_surface 1 surface=?o:wl_surface method=u@zwp_fullscreen_shell_v1.present_method output=?o:wl_output
 R present_surface_for_mode 1 surface=o:wl_surface output=o:wl_output framerate=i feedback=n:zwp_fullscreen_shell_mode_feedback_v1
-E capability 1 capability=u
+E capability 1 capability=u@zwp_fullscreen_shell_v1.capability
+N present_method 0 1 2 3 4
 I zwp_fullscreen_shell_mode_feedback_v1 1
 E! mode_successful 1
 E! mode_failed 1
@@ -229,10 +236,11 @@ E modifier 3 format=u modifier_hi=u modifier_lo=u
 I zwp_linux_buffer_params_v1 4
 R! destroy 1
 R add 1 fd=h plane_idx=u offset=u stride=u modifier_hi=u modifier_lo=u
-R create 1 width=i height=i format=u flags=u
-R create_immed 2 buffer_id=n:wl_buffer width=i height=i format=u flags=u
+R create 1 width=i height=i format=u flags=u@zwp_linux_buffer_params_v1.flags
+R create_immed 2 buffer_id=n:wl_buffer width=i height=i format=u flags=u@zwp_linux_buffer_params_v1.flags
 E created 1 buffer=n:wl_buffer
 E failed 1
+N| flags 1 2 4
 I zwp_linux_dmabuf_feedback_v1 4
 R! destroy 1
 E done 1
@@ -241,7 +249,7 @@ E main_device 1 device=a
 E tranche_done 1
 E tranche_target_device 1 device=a
 E tranche_formats 1 indices=a
-E tranche_flags 1 flags=u
+E tranche_flags 1 flags=u@zwp_linux_dmabuf_feedback_v1.tranche_flags
 """#),
         ("zwp_linux_explicit_synchronization_unstable_v1 (linux-explicit-synchronization/linux-explicit-synchronization-unstable-v1.xml)", #"""
 I zwp_linux_explicit_synchronization_v1 2
@@ -258,8 +266,9 @@ E! immediate_release 1
         ("pointer_constraints_unstable_v1 (pointer-constraints/pointer-constraints-unstable-v1.xml)", #"""
 I zwp_pointer_constraints_v1 1
 R! destroy 1
-R lock_pointer 1 id=n:zwp_locked_pointer_v1 surface=o:wl_surface pointer=o:wl_pointer region=?o:wl_region lifetime=u
-R confine_pointer 1 id=n:zwp_confined_pointer_v1 surface=o:wl_surface pointer=o:wl_pointer region=?o:wl_region lifetime=u
+R lock_pointer 1 id=n:zwp_locked_pointer_v1 surface=o:wl_surface pointer=o:wl_pointer region=?o:wl_region lifetime=u@zwp_pointer_constraints_v1.lifetime
+R confine_pointer 1 id=n:zwp_confined_pointer_v1 surface=o:wl_surface pointer=o:wl_pointer region=?o:wl_region lifetime=u@zwp_pointer_constraints_v1.lifetime
+N lifetime 1 2
 I zwp_locked_pointer_v1 1
 R! destroy 1
 R set_cursor_position_hint 1 surface_x=f surface_y=f
@@ -332,10 +341,10 @@ E tool_added 1 id=n:zwp_tablet_tool_v1
 I zwp_tablet_tool_v1 1
 R set_cursor 1 serial=u surface=?o:wl_surface hotspot_x=i hotspot_y=i
 R! destroy 1
-E type 1 tool_type=u
+E type 1 tool_type=u@zwp_tablet_tool_v1.type
 E hardware_serial 1 hardware_serial_hi=u hardware_serial_lo=u
 E hardware_id_wacom 1 hardware_id_hi=u hardware_id_lo=u
-E capability 1 capability=u
+E capability 1 capability=u@zwp_tablet_tool_v1.capability
 E done 1
 E removed 1
 E proximity_in 1 serial=u tablet=o:zwp_tablet_v1 surface=o:wl_surface
@@ -349,7 +358,7 @@ E tilt 1 tilt_x=i tilt_y=i
 E rotation 1 degrees=i
 E slider 1 position=i
 E wheel 1 degrees=i clicks=i
-E button 1 serial=u button=u state=u
+E button 1 serial=u button=u state=u@zwp_tablet_tool_v1.button_state
 E frame 1 time=u
 I zwp_tablet_v1 1
 R! destroy 1
@@ -371,10 +380,10 @@ E pad_added 1 id=n:zwp_tablet_pad_v2
 I zwp_tablet_tool_v2 1
 R set_cursor 1 serial=u surface=?o:wl_surface hotspot_x=i hotspot_y=i
 R! destroy 1
-E type 1 tool_type=u
+E type 1 tool_type=u@zwp_tablet_tool_v2.type
 E hardware_serial 1 hardware_serial_hi=u hardware_serial_lo=u
 E hardware_id_wacom 1 hardware_id_hi=u hardware_id_lo=u
-E capability 1 capability=u
+E capability 1 capability=u@zwp_tablet_tool_v2.capability
 E done 1
 E removed 1
 E proximity_in 1 serial=u tablet=o:zwp_tablet_v2 surface=o:wl_surface
@@ -388,7 +397,7 @@ E tilt 1 tilt_x=f tilt_y=f
 E rotation 1 degrees=f
 E slider 1 position=i
 E wheel 1 degrees=f clicks=i
-E button 1 serial=u button=u state=u
+E button 1 serial=u button=u state=u@zwp_tablet_tool_v2.button_state
 E frame 1 time=u
 I zwp_tablet_v2 1
 R! destroy 1
@@ -400,14 +409,14 @@ E removed 1
 I zwp_tablet_pad_ring_v2 1
 R set_feedback 1 description=s serial=u
 R! destroy 1
-E source 1 source=u
+E source 1 source=u@zwp_tablet_pad_ring_v2.source
 E angle 1 degrees=f
 E stop 1
 E frame 1 time=u
 I zwp_tablet_pad_strip_v2 1
 R set_feedback 1 description=s serial=u
 R! destroy 1
-E source 1 source=u
+E source 1 source=u@zwp_tablet_pad_strip_v2.source
 E position 1 position=u
 E stop 1
 E frame 1 time=u
@@ -426,7 +435,7 @@ E group 1 pad_group=n:zwp_tablet_pad_group_v2
 E path 1 path=s
 E buttons 1 buttons=u
 E done 1
-E button 1 time=u button=u state=u
+E button 1 time=u button=u state=u@zwp_tablet_pad_v2.button_state
 E enter 1 serial=u tablet=o:zwp_tablet_v2 surface=o:wl_surface
 E leave 1 serial=u surface=o:wl_surface
 E removed 1
@@ -439,7 +448,7 @@ R show_input_panel 1
 R hide_input_panel 1
 R reset 1
 R set_surrounding_text 1 text=s cursor=u anchor=u
-R set_content_type 1 hint=u purpose=u
+R set_content_type 1 hint=u@zwp_text_input_v1.content_hint purpose=u@zwp_text_input_v1.content_purpose
 R set_cursor_rectangle 1 x=i y=i width=i height=i
 R set_preferred_language 1 language=s
 R commit_state 1 serial=u
@@ -449,14 +458,16 @@ E leave 1
 E modifiers_map 1 map=a
 E input_panel_state 1 state=u
 E preedit_string 1 serial=u text=s commit=s
-E preedit_styling 1 index=u length=u style=u
+E preedit_styling 1 index=u length=u style=u@zwp_text_input_v1.preedit_style
 E preedit_cursor 1 index=i
 E commit_string 1 serial=u text=s
 E cursor_position 1 index=i anchor=i
 E delete_surrounding_text 1 index=i length=u
 E keysym 1 serial=u time=u sym=u state=u modifiers=u
 E language 1 serial=u language=s
-E text_direction 1 serial=u direction=u
+E text_direction 1 serial=u direction=u@zwp_text_input_v1.text_direction
+N| content_hint 0 7 192 1 2 4 8 16 32 64 128 256 512
+N content_purpose 0 1 2 3 4 5 6 7 8 9 10 11 12
 I zwp_text_input_manager_v1 1
 R create_text_input 1 id=n:zwp_text_input_v1
 """#),
@@ -466,8 +477,8 @@ R! destroy 1
 R enable 1
 R disable 1
 R set_surrounding_text 1 text=s cursor=i anchor=i
-R set_text_change_cause 1 cause=u
-R set_content_type 1 hint=u purpose=u
+R set_text_change_cause 1 cause=u@zwp_text_input_v3.change_cause
+R set_content_type 1 hint=u@zwp_text_input_v3.content_hint purpose=u@zwp_text_input_v3.content_purpose
 R set_cursor_rectangle 1 x=i y=i width=i height=i
 R commit 1
 E enter 1 surface=o:wl_surface
@@ -476,6 +487,9 @@ E preedit_string 1 text=?s cursor_begin=i cursor_end=i
 E commit_string 1 text=?s
 E delete_surrounding_text 1 before_length=u after_length=u
 E done 1 serial=u
+N change_cause 0 1
+N| content_hint 0 1 2 4 8 16 32 64 128 256 512
+N content_purpose 0 1 2 3 4 5 6 7 8 9 10 11 12 13
 I zwp_text_input_manager_v3 1
 R! destroy 1
 R get_text_input 1 id=n:zwp_text_input_v3 seat=o:wl_seat
@@ -486,9 +500,10 @@ R! destroy 1
 R get_toplevel_decoration 1 id=n:zxdg_toplevel_decoration_v1 toplevel=o:xdg_toplevel
 I zxdg_toplevel_decoration_v1 1
 R! destroy 1
-R set_mode 1 mode=u
+R set_mode 1 mode=u@zxdg_toplevel_decoration_v1.mode
 R unset_mode 1
-E configure 1 mode=u
+E configure 1 mode=u@zxdg_toplevel_decoration_v1.mode
+N mode 1 2
 """#),
         ("xdg_foreign_unstable_v1 (xdg-foreign/xdg-foreign-unstable-v1.xml)", #"""
 I zxdg_exporter_v1 1
@@ -572,10 +587,12 @@ I zxdg_positioner_v6 1
 R! destroy 1
 R set_size 1 width=i height=i
 R set_anchor_rect 1 x=i y=i width=i height=i
-R set_anchor 1 anchor=u
-R set_gravity 1 gravity=u
+R set_anchor 1 anchor=u@zxdg_positioner_v6.anchor
+R set_gravity 1 gravity=u@zxdg_positioner_v6.gravity
 R set_constraint_adjustment 1 constraint_adjustment=u
 R set_offset 1 x=i y=i
+N| anchor 0 1 2 4 8
+N| gravity 0 1 2 4 8
 I zxdg_surface_v6 1
 R! destroy 1
 R get_toplevel 1 id=n:zxdg_toplevel_v6
@@ -619,7 +636,8 @@ R! destroy 1
 R get_surface_content_type 1 id=n:wp_content_type_v1 surface=o:wl_surface
 I wp_content_type_v1 1
 R! destroy 1
-R set_content_type 1 content_type=u
+R set_content_type 1 content_type=u@wp_content_type_v1.type
+N type 0 1 2 3
 """#),
         ("drm_lease_v1 (drm-lease/drm-lease-v1.xml)", #"""
 I wp_drm_lease_device_v1 1
@@ -686,8 +704,9 @@ I wp_tearing_control_manager_v1 1
 R! destroy 1
 R get_tearing_control 1 id=n:wp_tearing_control_v1 surface=o:wl_surface
 I wp_tearing_control_v1 1
-R set_presentation_hint 1 hint=u
+R set_presentation_hint 1 hint=u@wp_tearing_control_v1.presentation_hint
 R! destroy 1
+N presentation_hint 0 1
 """#),
         ("xdg_activation_v1 (xdg-activation/xdg-activation-v1.xml)", #"""
 I xdg_activation_v1 1
@@ -717,7 +736,7 @@ R feedback 1 surface=o:wl_surface callback=n:wp_presentation_feedback
 E clock_id 1 clk_id=u
 I wp_presentation_feedback 1
 E sync_output 1 output=o:wl_output
-E! presented 1 tv_sec_hi=u tv_sec_lo=u tv_nsec=u refresh=u seq_hi=u seq_lo=u flags=u
+E! presented 1 tv_sec_hi=u tv_sec_lo=u tv_nsec=u refresh=u seq_hi=u seq_lo=u flags=u@wp_presentation_feedback.kind
 E! discarded 1
 """#),
         ("viewporter (viewporter/viewporter.xml)", #"""
@@ -740,13 +759,15 @@ I xdg_positioner 5
 R! destroy 1
 R set_size 1 width=i height=i
 R set_anchor_rect 1 x=i y=i width=i height=i
-R set_anchor 1 anchor=u
-R set_gravity 1 gravity=u
+R set_anchor 1 anchor=u@xdg_positioner.anchor
+R set_gravity 1 gravity=u@xdg_positioner.gravity
 R set_constraint_adjustment 1 constraint_adjustment=u
 R set_offset 1 x=i y=i
 R set_reactive 3
 R set_parent_size 3 parent_width=i parent_height=i
 R set_parent_configure 3 serial=u
+N anchor 0 1 2 3 4 5 6 7 8
+N gravity 0 1 2 3 4 5 6 7 8
 I xdg_surface 5
 R! destroy 1
 R get_toplevel 1 id=n:xdg_toplevel
@@ -761,7 +782,7 @@ R set_title 1 title=s
 R set_app_id 1 app_id=s
 R show_window_menu 1 seat=o:wl_seat serial=u x=i y=i
 R move 1 seat=o:wl_seat serial=u
-R resize 1 seat=o:wl_seat serial=u edges=u
+R resize 1 seat=o:wl_seat serial=u edges=u@xdg_toplevel.resize_edge
 R set_max_size 1 width=i height=i
 R set_min_size 1 width=i height=i
 R set_maximized 1
@@ -773,6 +794,7 @@ E configure 1 width=i height=i states=a
 E close 1
 E configure_bounds 4 width=i height=i
 E wm_capabilities 5 capabilities=a
+N resize_edge 0 1 2 4 5 6 8 9 10
 I xdg_popup 5
 R! destroy 1
 R grab 1 seat=o:wl_seat serial=u

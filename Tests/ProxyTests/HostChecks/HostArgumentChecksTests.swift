@@ -23,6 +23,18 @@ import Wayland
                           names: ["wl_registry.bind", "wl_compositor.create_surface", "wl_shm_pool.create_buffer"])
     }
 
+    // MARK: Enumerations
+
+    /// A value outside the enumeration its argument names (wl_output.transform
+    /// has 0 to 7): some compositors switch on it without a default.
+    @Test func aValueOutsideItsEnumeration() throws {
+        let s = try Setup(pool: true)
+        surfaceAndBuffer(s)
+        s.expectForwarded([wl(6, 7, [.int(7)])], names: ["wl_surface.set_buffer_transform"])
+        s.send([wl(6, 7, [.int(8)])])
+        try s.expectRefused(object: 6, code: Self.invalidMethod, "wl_surface.set_buffer_transform: transform 8 is not one of wl_output.transform")
+    }
+
     // MARK: Object arguments
 
     @Test func objectArgumentThatDoesNotExist() throws {
