@@ -24,6 +24,11 @@ public enum Capability: String, CaseIterable, Sendable {
     case inputInhibit = "input-inhibit"
     /// Keep the compositor's own shortcuts from working.
     case shortcutsInhibit = "shortcuts-inhibit"
+    /// Learn when the host's user goes idle and comes back: a guest could
+    /// time what the user does at the host. Idle daemons need it, ordinary
+    /// applications do not (inhibiting idle, as video players do, is a
+    /// different global and stays shown).
+    case idleNotify = "idle-notify"
 
     /// The globals that grant it.
     public var globals: Set<String> {
@@ -43,6 +48,7 @@ public enum Capability: String, CaseIterable, Sendable {
             return ["zwlr_output_manager_v1", "zwlr_output_power_manager_v1", "zwlr_gamma_control_manager_v1"]
         case .inputInhibit: return ["zwlr_input_inhibit_manager_v1"]
         case .shortcutsInhibit: return ["zwp_keyboard_shortcuts_inhibit_manager_v1"]
+        case .idleNotify: return ["ext_idle_notifier_v1", "org_kde_kwin_idle"]
         }
     }
 

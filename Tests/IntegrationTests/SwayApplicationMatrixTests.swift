@@ -15,10 +15,10 @@ import Testing
 @Suite("Real applications on sway, directly and through Porthole", .serialized, .tags(.processes, .applications))
 struct SwayApplicationMatrixTests {
     /// Globals sway offers that an app may bind directly but not through
-    /// Porthole: keyboard-shortcuts-inhibit is a capability the guest policy
-    /// hides (`--allow shortcuts-inhibit`), and Porthole's tables have no
-    /// org_kde_kwin_idle (KDE's idle notification, which Chromium binds), so
-    /// the host shows guests no such global.
+    /// Porthole: keyboard-shortcuts-inhibit and org_kde_kwin_idle (KDE's
+    /// idle notification, which Chromium binds) grant capabilities the guest
+    /// policy hides (`--allow shortcuts-inhibit,idle-notify`; Porthole's
+    /// tables have no org_kde_kwin_idle either).
     static let hiddenOnPurpose: Set<String> = ["zwp_keyboard_shortcuts_inhibit_manager_v1", "org_kde_kwin_idle"]
 
     @Test("the app's window maps through Porthole with the size, title and decorations it gets directly, draws with wl_shm, and typed input reaches it",
