@@ -66,20 +66,24 @@ import Testing
     }
 
     /// A fault that was not the guard's hands SIGBUS back to the previous
-    /// handler; the next guarded read must still be caught (found once when
-    /// the whole suite ran in a fresh clone: this test's process died of
-    /// SIGBUS in aTruncatedFileFaultsAndReadsZeros).
-    @Test func aGuardStillCatchesFaultsAfterSomeoneElseTookSIGBUS() throws {
-        let (fd, mapping) = try filledFile(pages: 4)
-        // The guard's handler is in place after a first guarded read.
-        _ = try MemoryFaultGuard.reading(mapping.base!, length: mapping.size) { sum(mapping) }
-        var previous = sigaction()
-        var plain = sigaction()
-        plain.__sigaction_handler.sa_handler = SIG_DFL
-        sigaction(SIGBUS, &plain, &previous)
-        defer { sigaction(SIGBUS, &previous, nil) }
-        try Memfd.resize(fd, to: Self.pageSize)
-        let outcome = try MemoryFaultGuard.reading(mapping.base!, length: mapping.size) { sum(mapping) }
-        #expect(outcome.faulted)
+    /// handler; the next guarded read must still be caught. Run in a child
+    /// process: SIGBUS's disposition belongs to the whole process, and other
+    /// tests guard reads on other threads meanwhile (in this process, the
+    /// moment of SIG_DFL below would kill them).
+    @Test func aGuardStillCatchesFaultsAfterSomeoneElseTookSIGBUS() async {
+        await #expect(processExitsWith: .success) {
+            let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+            let fd = try Memfd.create(name: "fault-guard-test", size: 4 * page)
+            let mapping = try SharedMapping(fd: fd, size: 4 * page, writable: false)
+            let bytes = UnsafeRawBufferPointer(start: mapping.base, count: mapping.size)
+            // The guard's handler is in place after a first guarded read.
+            _ = try MemoryFaultGuard.reading(mapping.base!, length: mapping.size) { bytes.reduce(0) { $0 &+ Int($1) } }
+            var plain = sigaction()
+            plain.__sigaction_handler.sa_handler = SIG_DFL
+            sigaction(SIGBUS, &plain, nil)
+            try Memfd.resize(fd, to: page)
+            let outcome = try MemoryFaultGuard.reading(mapping.base!, length: mapping.size) { bytes.reduce(0) { $0 &+ Int($1) } }
+            exit(outcome.faulted ? 0 : 3)
+        }
     }
 }
