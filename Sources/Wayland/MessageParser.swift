@@ -45,25 +45,29 @@ public enum MessageParser {
     /// destroyed).
     private static func checkArguments(_ args: [WireArg], _ spec: MessageSpec, of target: ObjectMap.Entry, sender: UInt32,
                                        objects: ObjectMap) throws(MessageFault) {
-        for (a, value) in zip(spec.args, args) {
-            if let e = a.enumeration {
+        for index in args.indices {
+            if let e = spec.args[index].enumeration {
                 let v: UInt32
-                switch value {
+                switch args[index] {
                 case .uint(let u): v = u
                 case .int(let i): v = UInt32(bitPattern: i)
                 default: continue
                 }
                 guard e.allows(v, version: target.version) else {
-                    throw .invalidMethod(sender, "\(target.interface.name).\(spec.name): \(a.name) \(v) is not \(e.isBitfield ? "made of" : "one of") \(e.name) at version \(target.version)")
+                    throw .invalidMethod(sender, "\(target.interface.name).\(spec.name): \(spec.args[index].name) \(v) is not \(e.isBitfield ? "made of" : "one of") \(e.name) at version \(target.version)")
                 }
                 continue
             }
-            guard case .object(let id) = value, id != 0 else { continue }
-            let what = "\(target.interface.name).\(spec.name): \(a.name.isEmpty ? "object" : a.name) \(id)"
-            guard let entry = objects[id] else { throw .display(.invalidObject, object: sender, "\(what) does not exist") }
-            guard entry.alive else { throw .display(.invalidObject, object: sender, "\(what) was destroyed") }
-            if let wanted = a.interface, entry.interface.name != wanted {
-                throw .display(.invalidObject, object: sender, "\(what) is a \(entry.interface.name), not a \(wanted)")
+            guard case .object(let id) = args[index], id != 0 else { continue }
+            // Named only when refused: this runs for every object argument.
+            func what() -> String {
+                let name = spec.args[index].name
+                return "\(target.interface.name).\(spec.name): \(name.isEmpty ? "object" : name) \(id)"
+            }
+            guard let entry = objects[id] else { throw .display(.invalidObject, object: sender, "\(what()) does not exist") }
+            guard entry.alive else { throw .display(.invalidObject, object: sender, "\(what()) was destroyed") }
+            if let wanted = spec.args[index].interface, entry.interface.name != wanted {
+                throw .display(.invalidObject, object: sender, "\(what()) is a \(entry.interface.name), not a \(wanted)")
             }
         }
     }

@@ -5,38 +5,62 @@ public enum WireCodec {
         var r = Reader(bytes: message, offset: Wire.headerSize)
         var out: [WireArg] = []
         out.reserveCapacity(spec.args.count)
-        for (index, a) in spec.args.enumerated() {
-            let what = "argument \(index) of \(spec.name)"
-            switch a.type {
-            case .int: out.append(.int(Int32(bitPattern: try r.word(what))))
-            case .uint: out.append(.uint(try r.word(what)))
-            case .fixed: out.append(.fixed(Int32(bitPattern: try r.word(what))))
-            case .object:
-                let v = try r.word(what)
-                if v == 0 && !a.nullable { throw .nullNotAllowed(what) }
-                out.append(.object(v))
-            case .newID:
-                if a.interface == nil {
-                    guard let iface = try r.string(what) else { throw .nullNotAllowed("interface name of \(what)") }
-                    let version = try r.word(what)
-                    let id = try r.word(what)
-                    if id == 0 { throw .nullNotAllowed(what) }
-                    out.append(.untypedNewID(interface: iface, version: version, id: id))
-                } else {
-                    let v = try r.word(what)
-                    if v == 0 { throw .nullNotAllowed(what) }
-                    out.append(.newID(v))
-                }
-            case .string:
-                let s = try r.string(what)
-                if s == nil && !a.nullable { throw .nullNotAllowed(what) }
-                out.append(.string(s))
-            case .array: out.append(.array(try r.array(what)))
-            case .fd: out.append(.fd)
+        for index in spec.args.indices {
+            // What went wrong is named only when something did: this loop
+            // runs for every argument of every message both proxies read.
+            do throws(Problem) {
+                out.append(try decodeArgument(&r, type: spec.args[index].type, nullable: spec.args[index].nullable,
+                                              untyped: spec.args[index].interface == nil))
+            } catch {
+                throw error.wireError("argument \(index) of \(spec.name)")
             }
         }
         if r.offset != message.count { throw .trailingBytes(message.count - r.offset) }
         return out
+    }
+
+    private static func decodeArgument(_ r: inout Reader, type: ArgType, nullable: Bool, untyped: Bool) throws(Problem) -> WireArg {
+        switch type {
+        case .int: return .int(Int32(bitPattern: try r.word()))
+        case .uint: return .uint(try r.word())
+        case .fixed: return .fixed(Int32(bitPattern: try r.word()))
+        case .object:
+            let v = try r.word()
+            if v == 0 && !nullable { throw .nullNotAllowed }
+            return .object(v)
+        case .newID:
+            if untyped {
+                guard let iface = try r.string() else { throw .nullInterfaceName }
+                let version = try r.word()
+                let id = try r.word()
+                if id == 0 { throw .nullNotAllowed }
+                return .untypedNewID(interface: iface, version: version, id: id)
+            }
+            let v = try r.word()
+            if v == 0 { throw .nullNotAllowed }
+            return .newID(v)
+        case .string:
+            let s = try r.string()
+            if s == nil && !nullable { throw .nullNotAllowed }
+            return .string(s)
+        case .array: return .array(try r.array())
+        case .fd: return .fd
+        }
+    }
+
+    /// What is wrong with one argument, before it is named.
+    private enum Problem: Error {
+        case truncated, notTerminated, embeddedNUL, nullNotAllowed, nullInterfaceName
+
+        func wireError(_ what: String) -> WireError {
+            switch self {
+            case .truncated: return .truncated(what)
+            case .notTerminated: return .badString("\(what) is not NUL-terminated")
+            case .embeddedNUL: return .badString("\(what) has an embedded NUL")
+            case .nullNotAllowed: return .nullNotAllowed(what)
+            case .nullInterfaceName: return .nullNotAllowed("interface name of \(what)")
+            }
+        }
     }
 
     /// Encodes a whole message (header and arguments). Fd arguments add no bytes.
@@ -82,29 +106,29 @@ public enum WireCodec {
         let bytes: UnsafeRawBufferPointer
         var offset: Int
 
-        mutating func word(_ what: String) throws(WireError) -> UInt32 {
-            guard bytes.count - offset >= 4 else { throw .truncated(what) }
+        mutating func word() throws(Problem) -> UInt32 {
+            guard bytes.count - offset >= 4 else { throw .truncated }
             let v = bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
             offset += 4
             return v
         }
 
-        mutating func string(_ what: String) throws(WireError) -> [UInt8]? {
-            let length = Int(try word(what))
+        mutating func string() throws(Problem) -> [UInt8]? {
+            let length = Int(try word())
             if length == 0 { return nil }
             let padded = (length + 3) & ~3
-            guard padded <= bytes.count - offset else { throw .truncated(what) }
-            guard bytes[offset + length - 1] == 0 else { throw .badString("\(what) is not NUL-terminated") }
+            guard padded <= bytes.count - offset else { throw .truncated }
+            guard bytes[offset + length - 1] == 0 else { throw .notTerminated }
             let s = Array(bytes[offset..<(offset + length - 1)])
-            if s.contains(0) { throw .badString("\(what) has an embedded NUL") }
+            if s.contains(0) { throw .embeddedNUL }
             offset += padded
             return s
         }
 
-        mutating func array(_ what: String) throws(WireError) -> [UInt8] {
-            let length = Int(try word(what))
+        mutating func array() throws(Problem) -> [UInt8] {
+            let length = Int(try word())
             let padded = (length + 3) & ~3
-            guard length <= bytes.count, padded <= bytes.count - offset else { throw .truncated(what) }
+            guard length <= bytes.count, padded <= bytes.count - offset else { throw .truncated }
             let a = Array(bytes[offset..<(offset + length)])
             offset += padded
             return a
