@@ -28,6 +28,13 @@ public func waitFor(_ fd: Int32, events: Int16 = Int16(POLLIN), timeoutMs: Int32
     return poll(&p, 1, timeoutMs) == 1
 }
 
+/// CPU time the calling thread has used, in nanoseconds.
+public func threadCPUNanoseconds() -> UInt64 {
+    var t = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+    return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
+}
+
 /// Monotonic clock in nanoseconds.
 public func monotonicNow() -> UInt64 {
     var ts = timespec()
