@@ -1,3 +1,4 @@
+import Glibc
 import PortholeSystem
 import Wayland
 
@@ -27,6 +28,14 @@ public final class BufferService {
     /// it by registry id (`BufferService+WaylandProxy`).
     var regionFiles: [String: OwnedFD] = [:]
     var regionBuffers: [String: [UInt32: UInt32]] = [:]
+    /// Each guest's registrations made for producers' `allocate`, by registry id.
+    var regionClaims: [String: [UInt32: RegionClaim]] = [:]
+    /// Users (SO_PEERCRED) whose consumers get a region buffer as the
+    /// guest's region itself, read-only, at the buffer's offset (zero copy;
+    /// they can read every buffer of that guest). Other consumers get a
+    /// copy of each region buffer (`RegionCopy`). `porthole host
+    /// --buffers-region-consumers`; by default the host's own user.
+    public var regionConsumers: Set<UInt32> = [getuid()]
     private var lastBufferID: UInt32 = 0
     private(set) var generation: UInt32 = 0
     private var consumerCount = 0
@@ -74,7 +83,9 @@ public final class BufferService {
                              code: session?.consumerObjects.isEmpty == false ? ConsumerErrorCode.tooSlow.rawValue : DisplayErrorCode.implementation.rawValue,
                              message: "evicted: \(queued) bytes of events left unread")
             }
-        let consumer = ConsumerSession(connection: connection, service: self)
+        var trusted = false
+        if case .unix(let uid) = PeerIdentity.of(socket) { trusted = regionConsumers.contains(uid) }
+        let consumer = ConsumerSession(connection: connection, service: self, trustedWithRegions: trusted)
         session = consumer
         consumers[ObjectIdentifier(consumer)] = consumer
         counters.consumers = consumers.count
@@ -140,8 +151,10 @@ public final class BufferService {
 
     func registered(_ b: SharedBuffer) {
         buffers[b.id] = b
-        guests[b.guest, default: GuestUsage()].buffers += 1
-        guests[b.guest, default: GuestUsage()].bytes += b.fileSize
+        if b.counted {
+            guests[b.guest, default: GuestUsage()].buffers += 1
+            guests[b.guest, default: GuestUsage()].bytes += b.fileSize
+        }
         counters.buffers = buffers.count
     }
 
@@ -155,6 +168,11 @@ public final class BufferService {
 
     func present(_ b: SharedBuffer, sequence: UInt32, damage: PendingDamage, renderUsec: UInt32) {
         counters.presents += 1
+        if let copy = b.copy {
+            // The one host copy of a region buffer: its damage, for the untrusted.
+            let spans = b.image?.spans(of: damage.rects) ?? [(0, Int(b.size))]
+            counters.regionCopyBytes += UInt64(copy.copy(from: b.file, at: UInt64(b.offset), spans: spans))
+        }
         let now = MonotonicClock.nanoseconds()
         let bytes = damage.wireBytes
         var holders: Set<ObjectIdentifier> = []
@@ -184,14 +202,14 @@ public final class BufferService {
         for view in Array(b.views.values) { view.consumer.removed(view) }
         b.views.removeAll()
         buffers.removeValue(forKey: b.id)
-        if b.ownsFile {
-            if var usage = guests[b.guest] {
-                usage.buffers -= 1
-                usage.bytes -= b.fileSize
-                guests[b.guest] = usage
-            }
-            b.file.close()
+        if b.counted, var usage = guests[b.guest] {
+            usage.buffers -= 1
+            usage.bytes -= b.fileSize
+            guests[b.guest] = usage
         }
+        if b.ownsFile { b.file.close() }
+        b.copy?.close()
+        b.copy = nil
         counters.buffers = buffers.count
     }
 
@@ -215,6 +233,18 @@ public final class BufferService {
                 c.send(event, toSubscription: id)
             }
         }
+    }
+
+    /// The copy of region buffer `b` that consumers not trusted with the
+    /// region get, made (whole) for the first of them.
+    func copy(of b: SharedBuffer) -> RegionCopy? {
+        if let c = b.copy { return c }
+        do { b.copy = try RegionCopy(region: b.file, offset: UInt64(b.offset), size: Int(b.size)) } catch {
+            Log.warning("buffer service: cannot copy region buffer \(b.id): \(error)")
+            return nil
+        }
+        counters.regionCopyBytes += UInt64(b.size)
+        return b.copy
     }
 
     func producerEnded(_ p: ProducerSession) {

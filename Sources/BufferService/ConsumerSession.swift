@@ -17,10 +17,14 @@ final class ConsumerSession: ServiceHandler {
     private(set) var viewsByBuffer: [UInt32: ConsumerView] = [:]
     /// Updates sent and not released, over every view.
     private(set) var pendingCount = 0
+    /// Region buffers reach this consumer as the region itself (see
+    /// `BufferService.regionConsumers`); otherwise as copies.
+    let trustedWithRegions: Bool
 
-    init(connection: ServiceConnection, service: BufferService) {
+    init(connection: ServiceConnection, service: BufferService, trustedWithRegions: Bool) {
         self.connection = connection
         self.service = service
+        self.trustedWithRegions = trustedWithRegions
         connection.handler = self
     }
 
@@ -108,7 +112,16 @@ final class ConsumerSession: ServiceHandler {
     func add(_ buffer: SharedBuffer, through subscription: UInt32) {
         guard !isClosed, viewsByBuffer[buffer.id] == nil else { return }
         let fd: OwnedFD
-        do { fd = try buffer.file.duplicate() } catch {
+        var offset = buffer.offset
+        do {
+            if buffer.inRegion && !trustedWithRegions {
+                guard let copy = service.copy(of: buffer) else { return }
+                fd = try copy.file.duplicate()
+                offset = 0
+            } else {
+                fd = try buffer.file.duplicate()
+            }
+        } catch {
             Log.warning("buffer service: cannot pass buffer \(buffer.id) to \(connection.name): \(error)")
             return
         }
@@ -118,7 +131,7 @@ final class ConsumerSession: ServiceHandler {
         viewsByBuffer[buffer.id] = view
         buffer.views[ObjectIdentifier(self)] = view
         connection.send(PortholeBufferSubscriptionV1BufferAdded(buffer: viewID, id: buffer.id, guest: Array(buffer.guest.utf8), application: Array(buffer.application.utf8),
-                                                                 offset: buffer.offset, size: buffer.size), to: subscription, fds: [fd])
+                                                                 offset: offset, size: buffer.size), to: subscription, fds: [fd])
         for p in buffer.properties {
             connection.send(PortholeBufferViewV1Property(name: Array(p.name.utf8), value: Array(p.value.utf8)), to: viewID)
         }

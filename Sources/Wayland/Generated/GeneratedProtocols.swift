@@ -874,17 +874,20 @@ E updated 1 sequence=u damage=a render_usec=u
 E removed 1
 """#),
         ("porthole_buffer_producer_v1 (protocols/porthole-buffer-producer-v1.xml)", #"""
-I porthole_buffer_producer_v1 1
+I porthole_buffer_producer_v1 2
 R! destroy 1
 R register 1 id=n:porthole_buffer_v1 fd=h offset=u size=u application=s
 R reset 1
-I porthole_buffer_v1 1
+R allocate 2 id=n:porthole_buffer_v1 size=u application=s
+R register_region 2 id=n:porthole_buffer_v1 registration=u size=u application=s
+I porthole_buffer_v1 2
 R! destroy 1
 R set_property 1 name=s value=s
 R publish 1
 R update 1 x=i y=i width=i height=i
 R present 1 sequence=u render_usec=u
 E released 1 sequence=u
+E memory 2 fd=h offset=u region_size=u
 """#),
         ("porthole_shared_memory_v1 (protocols/porthole-shared-memory-v1.xml)", #"""
 I porthole_shared_memory_v1 1

@@ -67,12 +67,15 @@ public enum MessageKind: Hashable, Sendable, CaseIterable {
     case portholeBufferProducerV1Register
     case portholeBufferProducerV1Reset
     case portholeBufferProducerV1Destroy
+    case portholeBufferProducerV1Allocate
+    case portholeBufferProducerV1RegisterRegion
     case portholeBufferV1SetProperty
     case portholeBufferV1Publish
     case portholeBufferV1Update
     case portholeBufferV1Present
     case portholeBufferV1Destroy
     case portholeBufferV1Released
+    case portholeBufferV1Memory
     case portholeBufferConsumerV1Subscribe
     case portholeBufferConsumerV1Destroy
     case portholeBufferSubscriptionV1Destroy
@@ -153,12 +156,15 @@ public enum MessageKind: Hashable, Sendable, CaseIterable {
         case ("porthole_buffer_producer_v1", "register", true): self = .portholeBufferProducerV1Register
         case ("porthole_buffer_producer_v1", "reset", true): self = .portholeBufferProducerV1Reset
         case ("porthole_buffer_producer_v1", "destroy", true): self = .portholeBufferProducerV1Destroy
+        case ("porthole_buffer_producer_v1", "allocate", true): self = .portholeBufferProducerV1Allocate
+        case ("porthole_buffer_producer_v1", "register_region", true): self = .portholeBufferProducerV1RegisterRegion
         case ("porthole_buffer_v1", "set_property", true): self = .portholeBufferV1SetProperty
         case ("porthole_buffer_v1", "publish", true): self = .portholeBufferV1Publish
         case ("porthole_buffer_v1", "update", true): self = .portholeBufferV1Update
         case ("porthole_buffer_v1", "present", true): self = .portholeBufferV1Present
         case ("porthole_buffer_v1", "destroy", true): self = .portholeBufferV1Destroy
         case ("porthole_buffer_v1", "released", false): self = .portholeBufferV1Released
+        case ("porthole_buffer_v1", "memory", false): self = .portholeBufferV1Memory
         case ("porthole_buffer_consumer_v1", "subscribe", true): self = .portholeBufferConsumerV1Subscribe
         case ("porthole_buffer_consumer_v1", "destroy", true): self = .portholeBufferConsumerV1Destroy
         case ("porthole_buffer_subscription_v1", "destroy", true): self = .portholeBufferSubscriptionV1Destroy
@@ -242,12 +248,15 @@ public enum MessageKind: Hashable, Sendable, CaseIterable {
         case .portholeBufferProducerV1Register: PortholeBufferProducerV1Register.self
         case .portholeBufferProducerV1Reset: PortholeBufferProducerV1Reset.self
         case .portholeBufferProducerV1Destroy: PortholeBufferProducerV1Destroy.self
+        case .portholeBufferProducerV1Allocate: PortholeBufferProducerV1Allocate.self
+        case .portholeBufferProducerV1RegisterRegion: PortholeBufferProducerV1RegisterRegion.self
         case .portholeBufferV1SetProperty: PortholeBufferV1SetProperty.self
         case .portholeBufferV1Publish: PortholeBufferV1Publish.self
         case .portholeBufferV1Update: PortholeBufferV1Update.self
         case .portholeBufferV1Present: PortholeBufferV1Present.self
         case .portholeBufferV1Destroy: PortholeBufferV1Destroy.self
         case .portholeBufferV1Released: PortholeBufferV1Released.self
+        case .portholeBufferV1Memory: PortholeBufferV1Memory.self
         case .portholeBufferConsumerV1Subscribe: PortholeBufferConsumerV1Subscribe.self
         case .portholeBufferConsumerV1Destroy: PortholeBufferConsumerV1Destroy.self
         case .portholeBufferSubscriptionV1Destroy: PortholeBufferSubscriptionV1Destroy.self
@@ -1824,6 +1833,71 @@ public struct PortholeBufferProducerV1Destroy: TypedMessage, Hashable {
     public var args: [WireArg] { [] }
 }
 
+/// porthole_buffer_producer_v1.allocate: request 3 of porthole_buffer_producer_v1, since version 2.
+public struct PortholeBufferProducerV1Allocate: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferProducerV1Allocate
+    public static let interfaceName = "porthole_buffer_producer_v1"
+    public static let messageName = "allocate"
+    public static let opcode: UInt16 = 3
+    public static let isRequest = true
+
+    /// The new porthole_buffer_v1's id.
+    public var id: UInt32
+    public var size: UInt32
+    public var application: [UInt8]
+
+    public init(id: UInt32, size: UInt32, application: [UInt8]) {
+        self.id = id
+        self.size = size
+        self.application = application
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 3,
+              case .newID(let a0) = args[0],
+              case .uint(let a1) = args[1],
+              case .string(let a2?) = args[2]
+        else { return nil }
+        self.init(id: a0, size: a1, application: a2)
+    }
+
+    public var args: [WireArg] { [.newID(id), .uint(size), .string(application)] }
+}
+
+/// porthole_buffer_producer_v1.register_region: request 4 of porthole_buffer_producer_v1, since version 2.
+public struct PortholeBufferProducerV1RegisterRegion: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferProducerV1RegisterRegion
+    public static let interfaceName = "porthole_buffer_producer_v1"
+    public static let messageName = "register_region"
+    public static let opcode: UInt16 = 4
+    public static let isRequest = true
+
+    /// The new porthole_buffer_v1's id.
+    public var id: UInt32
+    public var registration: UInt32
+    public var size: UInt32
+    public var application: [UInt8]
+
+    public init(id: UInt32, registration: UInt32, size: UInt32, application: [UInt8]) {
+        self.id = id
+        self.registration = registration
+        self.size = size
+        self.application = application
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 4,
+              case .newID(let a0) = args[0],
+              case .uint(let a1) = args[1],
+              case .uint(let a2) = args[2],
+              case .string(let a3?) = args[3]
+        else { return nil }
+        self.init(id: a0, registration: a1, size: a2, application: a3)
+    }
+
+    public var args: [WireArg] { [.newID(id), .uint(registration), .uint(size), .string(application)] }
+}
+
 /// porthole_buffer_v1.set_property: request 1 of porthole_buffer_v1, since version 1.
 public struct PortholeBufferV1SetProperty: TypedMessage, Hashable {
     public static let kind = MessageKind.portholeBufferV1SetProperty
@@ -1969,6 +2043,34 @@ public struct PortholeBufferV1Released: TypedMessage, Hashable {
     }
 
     public var args: [WireArg] { [.uint(sequence)] }
+}
+
+/// porthole_buffer_v1.memory: event 1 of porthole_buffer_v1, since version 2.
+public struct PortholeBufferV1Memory: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferV1Memory
+    public static let interfaceName = "porthole_buffer_v1"
+    public static let messageName = "memory"
+    public static let opcode: UInt16 = 1
+    public static let isRequest = false
+
+    public var offset: UInt32
+    public var regionSize: UInt32
+
+    public init(offset: UInt32, regionSize: UInt32) {
+        self.offset = offset
+        self.regionSize = regionSize
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 3,
+              case .fd = args[0],
+              case .uint(let a1) = args[1],
+              case .uint(let a2) = args[2]
+        else { return nil }
+        self.init(offset: a1, regionSize: a2)
+    }
+
+    public var args: [WireArg] { [.fd, .uint(offset), .uint(regionSize)] }
 }
 
 /// porthole_buffer_consumer_v1.subscribe: request 1 of porthole_buffer_consumer_v1, since version 1.
