@@ -36,6 +36,8 @@ public final class BufferService {
     /// copy of each region buffer (`RegionCopy`). `porthole host
     /// --buffers-region-consumers`; by default the host's own user.
     public var regionConsumers: Set<UInt32> = [getuid()]
+    /// Live references by handle (`BufferService+References`).
+    var references: [[UInt8]: BufferReference] = [:]
     private var lastBufferID: UInt32 = 0
     private(set) var generation: UInt32 = 0
     private var consumerCount = 0
@@ -201,6 +203,7 @@ public final class BufferService {
         if releaseWaiting { for w in waiting { b.producer?.released(w.sequence, of: b) } }
         for view in Array(b.views.values) { view.consumer.removed(view) }
         b.views.removeAll()
+        for r in b.references { revoke(r) }
         buffers.removeValue(forKey: b.id)
         if b.counted, var usage = guests[b.guest] {
             usage.buffers -= 1

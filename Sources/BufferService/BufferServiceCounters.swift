@@ -14,6 +14,8 @@ public struct BufferServiceCounters: Sendable {
     /// copies, for consumers not trusted with a region, all time (the only
     /// host copy of region buffers; 0 while every consumer is trusted).
     public var regionCopyBytes: UInt64 = 0
+    /// References exported and not revoked, now.
+    public var references = 0
     /// Consumers closed for being too slow.
     public var evictions: UInt64 = 0
 }

@@ -7,6 +7,8 @@ public struct BufferServiceLimits: Sendable {
     /// Sum of the host files of one guest's buffers (`offset + size` each).
     public var bytesPerGuest: UInt64 = 4 << 30
     public var propertiesPerBuffer = 32
+    /// References a buffer may have exported and not revoked.
+    public var referencesPerBuffer = 16
     public var maxPropertyNameBytes = 64
     public var maxPropertyValueBytes = 256
     public var maxApplicationBytes = 256

@@ -17,6 +17,8 @@ public final class ProducerSession: ServiceHandler {
     private(set) var buffers: [UInt32: SharedBuffer] = [:]
     /// Buffer objects a reset made inert; they wait for their destroy.
     private var inert: Set<UInt32> = []
+    /// References exported, by their porthole_buffer_reference_v1 id.
+    private var references: [UInt32: BufferReference] = [:]
     private var ended = false
 
     init(guest: String, connection: ServiceConnection, service: BufferService) {
@@ -52,6 +54,10 @@ public final class ProducerSession: ServiceHandler {
             reset()
         case .portholeBufferV1Destroy?:
             if inert.remove(id) == nil, let b = buffers.removeValue(forKey: id) { service.remove(b, releaseWaiting: false) }
+        case .portholeBufferReferenceV1Revoke?:
+            if let ref = references[id] { service.revoke(ref) }
+        case .portholeBufferReferenceV1Destroy?:
+            if let ref = references.removeValue(forKey: id) { service.forget(ref) }
         case _ where inert.contains(id):
             // After a reset, requests on old buffers mean nothing.
             break
@@ -62,6 +68,13 @@ public final class ProducerSession: ServiceHandler {
             guard !b.published else { throw bufferFault(id, .published, "published twice") }
             b.publish()
             service.publish(b)
+        case .portholeBufferV1Export?:
+            let e = try r.typed(PortholeBufferV1Export.self)
+            let b = try publishedBuffer(id, "export")
+            guard b.references.count < service.limits.referencesPerBuffer else {
+                throw bufferFault(id, .tooManyReferences, "more than \(service.limits.referencesPerBuffer) references to one buffer")
+            }
+            references[e.id] = service.export(b, objectID: e.id, producer: self)
         case .portholeBufferV1Update?:
             let u = try r.typed(PortholeBufferV1Update.self)
             let b = try publishedBuffer(id, "update")

@@ -45,6 +45,8 @@ final class SharedBuffer {
     var views: [ObjectIdentifier: ConsumerView] = [:]
     /// Presents in order, each with the views that still hold it.
     var waiting: [WaitingPresent] = []
+    /// References exported and not revoked.
+    var references: [BufferReference] = []
 
     init(id: UInt32, guest: String, application: String, file: OwnedFD, fileSize: UInt64, offset: UInt32, size: UInt32,
          producer: ProducerSession?, objectID: UInt32, ownsFile: Bool = true, inRegion: Bool = false, counted: Bool = true,
