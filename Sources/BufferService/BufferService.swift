@@ -24,6 +24,8 @@ public final class BufferService {
     var buffers: [UInt32: SharedBuffer] = [:]
     /// Connected guests and what their producers hold.
     private var guests: [String: GuestUsage] = [:]
+    /// What each application of each guest holds.
+    private var applications: [ApplicationKey: ApplicationUsage] = [:]
     /// Each guest's region, opened read-only, and the buffers registered in
     /// it by registry id (`BufferService+WaylandProxy`).
     var regionFiles: [String: OwnedFD] = [:]
@@ -146,6 +148,15 @@ public final class BufferService {
 
     func usage(of guest: String) -> GuestUsage { guests[guest] ?? GuestUsage() }
 
+    func usage(of guest: String, application: String) -> ApplicationUsage {
+        applications[ApplicationKey(guest: guest, application: application)] ?? ApplicationUsage()
+    }
+
+    /// A property was added to producer buffer `b`.
+    func propertyAdded(to b: SharedBuffer) {
+        applications[ApplicationKey(guest: b.guest, application: b.application), default: ApplicationUsage()].properties += 1
+    }
+
     func nextBufferID() -> UInt32 {
         lastBufferID += 1
         return lastBufferID
@@ -156,6 +167,9 @@ public final class BufferService {
         if b.counted {
             guests[b.guest, default: GuestUsage()].buffers += 1
             guests[b.guest, default: GuestUsage()].bytes += b.fileSize
+            let key = ApplicationKey(guest: b.guest, application: b.application)
+            applications[key, default: ApplicationUsage()].buffers.insert(b.id)
+            applications[key, default: ApplicationUsage()].bytes += b.fileSize
         }
         counters.buffers = buffers.count
     }
@@ -192,6 +206,7 @@ public final class BufferService {
             b.waiting.append(WaitingPresent(sequence: sequence, holders: holders))
         }
         for c in tooMany { evict(c, "more than \(limits.pendingUpdatesPerConsumer) updates unreleased") }
+        if b.counted && !holders.isEmpty { limitPendingUpdates(of: ApplicationKey(guest: b.guest, application: b.application)) }
     }
 
     /// The buffer is gone: consumers hear `removed`. `releaseWaiting`: the
@@ -209,6 +224,13 @@ public final class BufferService {
             usage.buffers -= 1
             usage.bytes -= b.fileSize
             guests[b.guest] = usage
+        }
+        let key = ApplicationKey(guest: b.guest, application: b.application)
+        if b.counted, var usage = applications[key] {
+            usage.buffers.remove(b.id)
+            usage.bytes -= b.fileSize
+            usage.properties -= b.properties.count
+            applications[key] = usage.buffers.isEmpty ? nil : usage
         }
         if b.ownsFile { b.file.close() }
         b.copy?.close()
@@ -289,6 +311,18 @@ public final class BufferService {
         guard !c.isClosed else { return }
         counters.evictions += 1
         c.evict(why)
+    }
+
+    /// Past the application's quota of unreleased presents, evicts the
+    /// consumer holding the oldest update of its buffers, until under it.
+    private func limitPendingUpdates(of key: ApplicationKey) {
+        guard let ids = applications[key]?.buffers else { return }
+        let owned = ids.compactMap { buffers[$0] }
+        while owned.reduce(0, { $0 + $1.waiting.count }) > limits.pendingUpdatesPerApplication {
+            let holders = owned.flatMap { $0.views.values }.filter { $0.oldestSentAt != nil && !$0.consumer.isClosed }
+            guard let oldest = holders.min(by: { $0.oldestSentAt! < $1.oldestSentAt! }) else { return }
+            evict(oldest.consumer, "application \(key.application) of guest \(key.guest) has more than \(limits.pendingUpdatesPerApplication) updates unreleased")
+        }
     }
 
     /// Checks a few times per timeout for updates held too long.

@@ -7,6 +7,14 @@ public struct BufferServiceLimits: Sendable {
     /// Sum of the host files of one guest's buffers (`offset + size` each).
     public var bytesPerGuest: UInt64 = 4 << 30
     public var propertiesPerBuffer = 32
+    /// Buffers, bytes, properties and unreleased updates of one application
+    /// of one guest (beside the guest's quotas above).
+    public var buffersPerApplication = 64
+    public var bytesPerApplication: UInt64 = 1 << 30
+    public var propertiesPerApplication = 512
+    /// Presents of one application not yet released by every consumer;
+    /// past it the consumer holding the oldest one is evicted.
+    public var pendingUpdatesPerApplication = 1024
     /// References a buffer may have exported and not revoked.
     public var referencesPerBuffer = 16
     public var maxPropertyNameBytes = 64

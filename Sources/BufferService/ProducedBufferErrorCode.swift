@@ -6,4 +6,5 @@ public enum ProducedBufferErrorCode: UInt32, Sendable {
     case badSequence = 4
     case badDamage = 5
     case tooManyReferences = 6
+    case quota = 7
 }

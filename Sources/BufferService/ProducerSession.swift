@@ -114,7 +114,7 @@ public final class ProducerSession: ServiceHandler {
         guard end <= UInt64(fileSize) else {
             throw producerFault(producer, .badRange, "buffer \(r.offset)+\(r.size) ends past the file's \(fileSize) bytes")
         }
-        try checkQuota(adding: UInt64(fileSize), producer: producer)
+        try checkQuota(adding: UInt64(fileSize), application: application, producer: producer)
         // Nobody may change what consumers read, or shrink the file under
         // the link's mapping (docs/buffer-sharing.md §3). The link's own
         // mapping predates the seal and keeps writing.
@@ -139,7 +139,7 @@ public final class ProducerSession: ServiceHandler {
             throw producerFault(producer, .badRegistration, "registration \(r.registration) holds \(range.length) bytes, not \(r.size)")
         }
         let application = try self.application(r.application, producer: producer)
-        try checkQuota(adding: UInt64(r.size), producer: producer)
+        try checkQuota(adding: UInt64(r.size), application: application, producer: producer)
         let buffer = SharedBuffer(id: service.nextBufferID(), guest: guest, application: application, file: file, fileSize: UInt64(r.size),
                                   offset: UInt32(range.offset), size: r.size, producer: self, objectID: r.id, ownsFile: false,
                                   inRegion: true, registration: r.registration)
@@ -157,8 +157,9 @@ public final class ProducerSession: ServiceHandler {
         return application
     }
 
-    /// The guest's quotas of buffers and bytes leave room for one more buffer of `bytes`.
-    private func checkQuota(adding bytes: UInt64, producer: UInt32) throws(MessageFault) {
+    /// The quotas of buffers and bytes of the guest and of `application`
+    /// leave room for one more buffer of `bytes`.
+    private func checkQuota(adding bytes: UInt64, application: String, producer: UInt32) throws(MessageFault) {
         let limits = service.limits
         let usage = service.usage(of: guest)
         guard usage.buffers < limits.buffersPerGuest else {
@@ -166,6 +167,14 @@ public final class ProducerSession: ServiceHandler {
         }
         guard usage.bytes + bytes <= limits.bytesPerGuest else {
             throw producerFault(producer, .quota, "guest \(guest) would hold \(usage.bytes + bytes) bytes (limit \(limits.bytesPerGuest))")
+        }
+        let app = service.usage(of: guest, application: application)
+        guard app.buffers.count < limits.buffersPerApplication else {
+            throw producerFault(producer, .quota, "application \(application) of guest \(guest) has \(app.buffers.count) buffers, the most the host allows")
+        }
+        guard app.bytes + bytes <= limits.bytesPerApplication else {
+            throw producerFault(producer, .quota,
+                                "application \(application) of guest \(guest) would hold \(app.bytes + bytes) bytes (limit \(limits.bytesPerApplication))")
         }
     }
 
@@ -183,7 +192,12 @@ public final class ProducerSession: ServiceHandler {
         guard b.properties.count < limits.propertiesPerBuffer else {
             throw bufferFault(b.objectID, .badProperty, "more than \(limits.propertiesPerBuffer) properties")
         }
+        let app = service.usage(of: guest, application: b.application)
+        guard app.properties < limits.propertiesPerApplication else {
+            throw bufferFault(b.objectID, .quota, "application \(b.application) of guest \(guest) has \(limits.propertiesPerApplication) properties, the most the host allows")
+        }
         b.addProperty(name, value)
+        service.propertyAdded(to: b)
     }
 
     /// Every buffer becomes invalid: waiting presents are released, consumers
