@@ -42,6 +42,22 @@ extension BufferService {
         }
     }
 
+    /// A guest client committed a wl_buffer of registration `id` with
+    /// `damage` (buffer pixels; empty: all of it): the buffer's views hear
+    /// `updated` with its next sequence, as if a producer presented it.
+    public func regionBufferCommitted(_ id: UInt32, damage: [Int32], guest: String) {
+        guard let bid = regionBuffers[guest]?[id], let b = buffers[bid] else { return }
+        var pending = PendingDamage()
+        var i = 0
+        while i + 3 < damage.count {
+            pending.add(x: damage[i], y: damage[i + 1], width: damage[i + 2], height: damage[i + 3], limit: limits.damageRectsPerPresent)
+            i += 4
+        }
+        let sequence = (b.lastSequence ?? 0) &+ 1
+        b.recordPresent(sequence)
+        present(b, sequence: sequence, damage: pending, renderUsec: 0)
+    }
+
     /// The property the guest proxy marks registrations for producers with
     /// (they are not wl_buffers, and are not listed as "wayland-proxy").
     public static let producerRegistrationProperty = "buffer-service"

@@ -80,6 +80,9 @@ final class SharedBuffer {
         return damage
     }
 
+    /// Records a present whose damage came with it (a Wayland commit).
+    func recordPresent(_ sequence: UInt32) { lastSequence = sequence }
+
     func addDamage(x: Int32, y: Int32, width: Int32, height: Int32, limit: Int) {
         damage.add(x: x, y: y, width: width, height: height, limit: limit)
     }
