@@ -233,7 +233,14 @@ public final class BufferService {
             applications[key] = usage.buffers.isEmpty ? nil : usage
         }
         if b.ownsFile { b.file.close() }
-        b.copy?.close()
+        if let copy = b.copy {
+            copy.close()
+            if !b.counted, var usage = guests[b.guest] {
+                usage.windowCopies = max(0, usage.windowCopies - 1)
+                usage.windowCopyBytes -= min(usage.windowCopyBytes, UInt64(copy.size))
+                guests[b.guest] = usage
+            }
+        }
         b.copy = nil
         counters.buffers = buffers.count
     }
@@ -264,9 +271,23 @@ public final class BufferService {
     /// region get, made (whole) for the first of them.
     func copy(of b: SharedBuffer) -> RegionCopy? {
         if let c = b.copy { return c }
+        // A producer's buffers are within its quotas already; a guest's
+        // windows are not, and a guest registers up to 8192 of them.
+        let usage = guests[b.guest] ?? GuestUsage()
+        if !b.counted {
+            guard usage.windowCopies < limits.regionCopiesPerGuest, usage.windowCopyBytes + UInt64(b.size) <= limits.regionCopyBytesPerGuest else {
+                Log.warning("buffer service: buffer \(b.id) is not shown to consumers not trusted with \(b.guest)'s region: " +
+                            "\(usage.windowCopies) copies of \(usage.windowCopyBytes) bytes of its windows are the most the host makes")
+                return nil
+            }
+        }
         do { b.copy = try RegionCopy(region: b.file, offset: UInt64(b.offset), size: Int(b.size)) } catch {
             Log.warning("buffer service: cannot copy region buffer \(b.id): \(error)")
             return nil
+        }
+        if !b.counted {
+            guests[b.guest, default: GuestUsage()].windowCopies += 1
+            guests[b.guest, default: GuestUsage()].windowCopyBytes += UInt64(b.size)
         }
         counters.regionCopyBytes += UInt64(b.size)
         return b.copy

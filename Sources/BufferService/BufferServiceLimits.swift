@@ -15,6 +15,12 @@ public struct BufferServiceLimits: Sendable {
     /// Presents of one application not yet released by every consumer;
     /// past it the consumer holding the oldest one is evicted.
     public var pendingUpdatesPerApplication = 1024
+    /// Copies of one guest's window buffers ("wayland-proxy", which count
+    /// against no producer quota) made for consumers not trusted with its
+    /// region: how many, and their bytes. Past them such consumers are not
+    /// shown more of that guest's windows.
+    public var regionCopiesPerGuest = 64
+    public var regionCopyBytesPerGuest: UInt64 = 1 << 30
     /// References a buffer may have exported and not revoked.
     public var referencesPerBuffer = 16
     public var maxPropertyNameBytes = 64

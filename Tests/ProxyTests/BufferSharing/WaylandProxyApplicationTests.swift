@@ -129,4 +129,33 @@ import Wayland
         s.h.settle()
         #expect(!s.consumer.sawEOF)
     }
+
+    @Test func aConsumerNotTrustedWithTheRegionGetsCopiesOfWindowsUpToTheGuestsQuota() throws {
+        var limits = BufferServiceLimits()
+        limits.regionCopiesPerGuest = 2
+        let host = try InProcessHost(regionSize: Self.regionSize, bufferLimits: limits)
+        defer { host.tearDown() }
+        try #require(host.host.bufferService).regionConsumers = []
+        let c = try host.connectConsumer()
+        try #require(c.bindFirstGlobal("porthole_buffer_consumer_v1", pump: { host.pump(until: $0) }))
+        c.send(PortholeBufferConsumerV1Subscribe(id: 4, application: Array("wayland-proxy".utf8), guest: nil), on: 3)
+        let g = try host.connectGuest(offerRegion: true)
+        let region = try SharedMapping(fd: try #require(host.region).fd, size: Self.regionSize)
+        for i in 0..<1152 { region.base!.storeBytes(of: UInt8(truncatingIfNeeded: i * 7), toByteOffset: 8192 + i, as: UInt8.self) }
+        for (id, offset) in [(UInt32(1), UInt64(8192)), (2, 16384), (3, 24576)] {
+            g.send(.bufferRegister(BufferDescriptor(id: id, application: "weston-simple-shm", ranges: [MemoryRange(offset: offset, length: 1152)])))
+        }
+        try #require(host.pump { c.addedViews().count == 2 }, "no copies")
+        host.settle()
+        #expect(c.addedViews().count == 2, "a third copy past the guest's quota of 2")
+        let (added, fd) = c.addedViews()[0]
+        let file = try #require(fd)
+        let copySize = try file.fileSize()
+        #expect(added.offset == 0 && copySize == 1152, "a copy, not the region")
+        #expect(try consumerBytes(file, offset: 0, size: 1152) == (0..<1152).map { UInt8(truncatingIfNeeded: $0 * 7) })
+        // Unregistering one gives its copy back: the next window is shown.
+        g.send(.bufferUnregister(id: 1))
+        g.send(.bufferRegister(BufferDescriptor(id: 4, application: "weston-simple-shm", ranges: [MemoryRange(offset: 32768, length: 1152)])))
+        #expect(host.pump { c.addedViews().count == 3 })
+    }
 }
