@@ -1,3 +1,4 @@
+import Glibc
 import PortholeSystem
 import Wayland
 
@@ -23,10 +24,22 @@ public final class BufferService {
     var buffers: [UInt32: SharedBuffer] = [:]
     /// Connected guests and what their producers hold.
     private var guests: [String: GuestUsage] = [:]
+    /// What each application of each guest holds.
+    private var applications: [ApplicationKey: ApplicationUsage] = [:]
     /// Each guest's region, opened read-only, and the buffers registered in
     /// it by registry id (`BufferService+WaylandProxy`).
     var regionFiles: [String: OwnedFD] = [:]
     var regionBuffers: [String: [UInt32: UInt32]] = [:]
+    /// Each guest's registrations made for producers' `allocate`, by registry id.
+    var regionClaims: [String: [UInt32: RegionClaim]] = [:]
+    /// Users (SO_PEERCRED) whose consumers get a region buffer as the
+    /// guest's region itself, read-only, at the buffer's offset (zero copy;
+    /// they can read every buffer of that guest). Other consumers get a
+    /// copy of each region buffer (`RegionCopy`). `porthole host
+    /// --buffers-region-consumers`; by default the host's own user.
+    public var regionConsumers: Set<UInt32> = [getuid()]
+    /// Live references by handle (`BufferService+References`).
+    var references: [[UInt8]: BufferReference] = [:]
     private var lastBufferID: UInt32 = 0
     private(set) var generation: UInt32 = 0
     private var consumerCount = 0
@@ -74,7 +87,9 @@ public final class BufferService {
                              code: session?.consumerObjects.isEmpty == false ? ConsumerErrorCode.tooSlow.rawValue : DisplayErrorCode.implementation.rawValue,
                              message: "evicted: \(queued) bytes of events left unread")
             }
-        let consumer = ConsumerSession(connection: connection, service: self)
+        var trusted = false
+        if case .unix(let uid) = PeerIdentity.of(socket) { trusted = regionConsumers.contains(uid) }
+        let consumer = ConsumerSession(connection: connection, service: self, trustedWithRegions: trusted)
         session = consumer
         consumers[ObjectIdentifier(consumer)] = consumer
         counters.consumers = consumers.count
@@ -133,6 +148,15 @@ public final class BufferService {
 
     func usage(of guest: String) -> GuestUsage { guests[guest] ?? GuestUsage() }
 
+    func usage(of guest: String, application: String) -> ApplicationUsage {
+        applications[ApplicationKey(guest: guest, application: application)] ?? ApplicationUsage()
+    }
+
+    /// A property was added to producer buffer `b`.
+    func propertyAdded(to b: SharedBuffer) {
+        applications[ApplicationKey(guest: b.guest, application: b.application), default: ApplicationUsage()].properties += 1
+    }
+
     func nextBufferID() -> UInt32 {
         lastBufferID += 1
         return lastBufferID
@@ -140,8 +164,13 @@ public final class BufferService {
 
     func registered(_ b: SharedBuffer) {
         buffers[b.id] = b
-        guests[b.guest, default: GuestUsage()].buffers += 1
-        guests[b.guest, default: GuestUsage()].bytes += b.fileSize
+        if b.counted {
+            guests[b.guest, default: GuestUsage()].buffers += 1
+            guests[b.guest, default: GuestUsage()].bytes += b.fileSize
+            let key = ApplicationKey(guest: b.guest, application: b.application)
+            applications[key, default: ApplicationUsage()].buffers.insert(b.id)
+            applications[key, default: ApplicationUsage()].bytes += b.fileSize
+        }
         counters.buffers = buffers.count
     }
 
@@ -155,6 +184,11 @@ public final class BufferService {
 
     func present(_ b: SharedBuffer, sequence: UInt32, damage: PendingDamage, renderUsec: UInt32) {
         counters.presents += 1
+        if let copy = b.copy {
+            // The one host copy of a region buffer: its damage, for the untrusted.
+            let spans = b.image?.spans(of: damage.rects) ?? [(0, Int(b.size))]
+            counters.regionCopyBytes += UInt64(copy.copy(from: b.file, at: UInt64(b.offset), spans: spans))
+        }
         let now = MonotonicClock.nanoseconds()
         let bytes = damage.wireBytes
         var holders: Set<ObjectIdentifier> = []
@@ -172,6 +206,7 @@ public final class BufferService {
             b.waiting.append(WaitingPresent(sequence: sequence, holders: holders))
         }
         for c in tooMany { evict(c, "more than \(limits.pendingUpdatesPerConsumer) updates unreleased") }
+        if b.counted && !holders.isEmpty { limitPendingUpdates(of: ApplicationKey(guest: b.guest, application: b.application)) }
     }
 
     /// The buffer is gone: consumers hear `removed`. `releaseWaiting`: the
@@ -183,15 +218,30 @@ public final class BufferService {
         if releaseWaiting { for w in waiting { b.producer?.released(w.sequence, of: b) } }
         for view in Array(b.views.values) { view.consumer.removed(view) }
         b.views.removeAll()
+        for r in b.references { revoke(r) }
         buffers.removeValue(forKey: b.id)
-        if b.ownsFile {
-            if var usage = guests[b.guest] {
-                usage.buffers -= 1
-                usage.bytes -= b.fileSize
+        if b.counted, var usage = guests[b.guest] {
+            usage.buffers -= 1
+            usage.bytes -= b.fileSize
+            guests[b.guest] = usage
+        }
+        let key = ApplicationKey(guest: b.guest, application: b.application)
+        if b.counted, var usage = applications[key] {
+            usage.buffers.remove(b.id)
+            usage.bytes -= b.fileSize
+            usage.properties -= b.properties.count
+            applications[key] = usage.buffers.isEmpty ? nil : usage
+        }
+        if b.ownsFile { b.file.close() }
+        if let copy = b.copy {
+            copy.close()
+            if !b.counted, var usage = guests[b.guest] {
+                usage.windowCopies = max(0, usage.windowCopies - 1)
+                usage.windowCopyBytes -= min(usage.windowCopyBytes, UInt64(copy.size))
                 guests[b.guest] = usage
             }
-            b.file.close()
         }
+        b.copy = nil
         counters.buffers = buffers.count
     }
 
@@ -215,6 +265,32 @@ public final class BufferService {
                 c.send(event, toSubscription: id)
             }
         }
+    }
+
+    /// The copy of region buffer `b` that consumers not trusted with the
+    /// region get, made (whole) for the first of them.
+    func copy(of b: SharedBuffer) -> RegionCopy? {
+        if let c = b.copy { return c }
+        // A producer's buffers are within its quotas already; a guest's
+        // windows are not, and a guest registers up to 8192 of them.
+        let usage = guests[b.guest] ?? GuestUsage()
+        if !b.counted {
+            guard usage.windowCopies < limits.regionCopiesPerGuest, usage.windowCopyBytes + UInt64(b.size) <= limits.regionCopyBytesPerGuest else {
+                Log.warning("buffer service: buffer \(b.id) is not shown to consumers not trusted with \(b.guest)'s region: " +
+                            "\(usage.windowCopies) copies of \(usage.windowCopyBytes) bytes of its windows are the most the host makes")
+                return nil
+            }
+        }
+        do { b.copy = try RegionCopy(region: b.file, offset: UInt64(b.offset), size: Int(b.size)) } catch {
+            Log.warning("buffer service: cannot copy region buffer \(b.id): \(error)")
+            return nil
+        }
+        if !b.counted {
+            guests[b.guest, default: GuestUsage()].windowCopies += 1
+            guests[b.guest, default: GuestUsage()].windowCopyBytes += UInt64(b.size)
+        }
+        counters.regionCopyBytes += UInt64(b.size)
+        return b.copy
     }
 
     func producerEnded(_ p: ProducerSession) {
@@ -256,6 +332,18 @@ public final class BufferService {
         guard !c.isClosed else { return }
         counters.evictions += 1
         c.evict(why)
+    }
+
+    /// Past the application's quota of unreleased presents, evicts the
+    /// consumer holding the oldest update of its buffers, until under it.
+    private func limitPendingUpdates(of key: ApplicationKey) {
+        guard let ids = applications[key]?.buffers else { return }
+        let owned = ids.compactMap { buffers[$0] }
+        while owned.reduce(0, { $0 + $1.waiting.count }) > limits.pendingUpdatesPerApplication {
+            let holders = owned.flatMap { $0.views.values }.filter { $0.oldestSentAt != nil && !$0.consumer.isClosed }
+            guard let oldest = holders.min(by: { $0.oldestSentAt! < $1.oldestSentAt! }) else { return }
+            evict(oldest.consumer, "application \(key.application) of guest \(key.guest) has more than \(limits.pendingUpdatesPerApplication) updates unreleased")
+        }
     }
 
     /// Checks a few times per timeout for updates held too long.

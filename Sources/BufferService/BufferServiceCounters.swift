@@ -10,6 +10,12 @@ public struct BufferServiceCounters: Sendable {
     public var presents: UInt64 = 0
     /// Producer resets (and producers that went away with buffers).
     public var resets: UInt64 = 0
+    /// Bytes the service copied from guests' regions into region buffers'
+    /// copies, for consumers not trusted with a region, all time (the only
+    /// host copy of region buffers; 0 while every consumer is trusted).
+    public var regionCopyBytes: UInt64 = 0
+    /// References exported and not revoked, now.
+    public var references = 0
     /// Consumers closed for being too slow.
     public var evictions: UInt64 = 0
 }

@@ -7,6 +7,22 @@ public struct BufferServiceLimits: Sendable {
     /// Sum of the host files of one guest's buffers (`offset + size` each).
     public var bytesPerGuest: UInt64 = 4 << 30
     public var propertiesPerBuffer = 32
+    /// Buffers, bytes, properties and unreleased updates of one application
+    /// of one guest (beside the guest's quotas above).
+    public var buffersPerApplication = 64
+    public var bytesPerApplication: UInt64 = 1 << 30
+    public var propertiesPerApplication = 512
+    /// Presents of one application not yet released by every consumer;
+    /// past it the consumer holding the oldest one is evicted.
+    public var pendingUpdatesPerApplication = 1024
+    /// Copies of one guest's window buffers ("wayland-proxy", which count
+    /// against no producer quota) made for consumers not trusted with its
+    /// region: how many, and their bytes. Past them such consumers are not
+    /// shown more of that guest's windows.
+    public var regionCopiesPerGuest = 64
+    public var regionCopyBytesPerGuest: UInt64 = 1 << 30
+    /// References a buffer may have exported and not revoked.
+    public var referencesPerBuffer = 16
     public var maxPropertyNameBytes = 64
     public var maxPropertyValueBytes = 256
     public var maxApplicationBytes = 256

@@ -17,10 +17,14 @@ final class ConsumerSession: ServiceHandler {
     private(set) var viewsByBuffer: [UInt32: ConsumerView] = [:]
     /// Updates sent and not released, over every view.
     private(set) var pendingCount = 0
+    /// Region buffers reach this consumer as the region itself (see
+    /// `BufferService.regionConsumers`); otherwise as copies.
+    let trustedWithRegions: Bool
 
-    init(connection: ServiceConnection, service: BufferService) {
+    init(connection: ServiceConnection, service: BufferService, trustedWithRegions: Bool) {
         self.connection = connection
         self.service = service
+        self.trustedWithRegions = trustedWithRegions
         connection.handler = self
     }
 
@@ -35,6 +39,10 @@ final class ConsumerSession: ServiceHandler {
         switch r.spec.kind {
         case .portholeBufferConsumerV1Subscribe?:
             try subscribe(try r.typed(PortholeBufferConsumerV1Subscribe.self), consumer: id)
+        case .portholeBufferConsumerV1Import?:
+            importBuffer(try r.typed(PortholeBufferConsumerV1Import.self))
+        case .portholeBufferImportV1Destroy?:
+            break
         case .portholeBufferConsumerV1Destroy?:
             consumerObjects.remove(id)
         case .portholeBufferSubscriptionV1Destroy?:
@@ -92,6 +100,24 @@ final class ConsumerSession: ServiceHandler {
         service.released(buffer, by: view, upTo: sequence)
     }
 
+    /// A buffer by reference: a view through the import, or failed.
+    private func importBuffer(_ i: PortholeBufferConsumerV1Import) {
+        guard let reference = service.reference(handle: i.handle), let buffer = reference.buffer else {
+            connection.send(PortholeBufferImportV1Failed(reason: Array("no such reference: unknown or revoked".utf8)), to: i.id)
+            return
+        }
+        guard viewsByBuffer[buffer.id] == nil else {
+            connection.send(PortholeBufferImportV1Failed(reason: Array("this consumer has a view of buffer \(buffer.id) already".utf8)), to: i.id)
+            return
+        }
+        let view = add(buffer, reference: reference, importObject: i.id) { viewID, fd, offset in
+            connection.send(PortholeBufferImportV1BufferAdded(buffer: viewID, id: buffer.id, guest: Array(buffer.guest.utf8),
+                                                              application: Array(buffer.application.utf8), offset: offset, size: buffer.size),
+                            to: i.id, fds: [fd])
+        }
+        if let view { service.imported(view, through: reference) }
+    }
+
     /// The view is gone (destroyed, or its consumer closed): it holds nothing.
     private func forget(_ view: ConsumerView) {
         pendingCount -= view.clear()
@@ -99,6 +125,7 @@ final class ConsumerSession: ServiceHandler {
             viewsByBuffer.removeValue(forKey: buffer.id)
             service.viewEnded(view, of: buffer)
         }
+        if let reference = view.reference { service.importEnded(view, of: reference) }
     }
 
     // MARK: Events
@@ -106,23 +133,44 @@ final class ConsumerSession: ServiceHandler {
     /// Adds a view of `buffer` through `subscription`, with its fd,
     /// properties and done; nothing if this consumer has one already.
     func add(_ buffer: SharedBuffer, through subscription: UInt32) {
-        guard !isClosed, viewsByBuffer[buffer.id] == nil else { return }
+        add(buffer) { viewID, fd, offset in
+            connection.send(PortholeBufferSubscriptionV1BufferAdded(buffer: viewID, id: buffer.id, guest: Array(buffer.guest.utf8),
+                                                                     application: Array(buffer.application.utf8), offset: offset, size: buffer.size),
+                            to: subscription, fds: [fd])
+        }
+    }
+
+    /// Adds a view of `buffer`: `announce` sends the event that makes it
+    /// (with its id, fd and offset), then come the properties and done.
+    @discardableResult
+    private func add(_ buffer: SharedBuffer, reference: BufferReference? = nil, importObject: UInt32? = nil,
+                     announce: (UInt32, OwnedFD, UInt32) -> Void) -> ConsumerView? {
+        guard !isClosed, viewsByBuffer[buffer.id] == nil else { return nil }
         let fd: OwnedFD
-        do { fd = try buffer.file.duplicate() } catch {
+        var offset = buffer.offset
+        do {
+            if buffer.inRegion && !trustedWithRegions {
+                guard let copy = service.copy(of: buffer) else { return nil }
+                fd = try copy.file.duplicate()
+                offset = 0
+            } else {
+                fd = try buffer.file.duplicate()
+            }
+        } catch {
             Log.warning("buffer service: cannot pass buffer \(buffer.id) to \(connection.name): \(error)")
-            return
+            return nil
         }
         let viewID = connection.newServerID()
-        let view = ConsumerView(objectID: viewID, consumer: self, buffer: buffer)
+        let view = ConsumerView(objectID: viewID, consumer: self, buffer: buffer, reference: reference, importObject: importObject)
         views[viewID] = view
         viewsByBuffer[buffer.id] = view
         buffer.views[ObjectIdentifier(self)] = view
-        connection.send(PortholeBufferSubscriptionV1BufferAdded(buffer: viewID, id: buffer.id, guest: Array(buffer.guest.utf8), application: Array(buffer.application.utf8),
-                                                                 offset: buffer.offset, size: buffer.size), to: subscription, fds: [fd])
+        announce(viewID, fd, offset)
         for p in buffer.properties {
             connection.send(PortholeBufferViewV1Property(name: Array(p.name.utf8), value: Array(p.value.utf8)), to: viewID)
         }
         connection.send(PortholeBufferViewV1Done(), to: viewID)
+        return view
     }
 
     /// Tells `view` of a new content; it now holds it until released.
@@ -132,11 +180,13 @@ final class ConsumerSession: ServiceHandler {
         connection.send(PortholeBufferViewV1Updated(sequence: sequence, damage: damage, renderUsec: renderUsec), to: view.objectID)
     }
 
-    /// The buffer of `view` is gone: it turns inert and holds nothing.
+    /// The buffer of `view` is gone, or its reference revoked: it turns
+    /// inert and holds nothing; an import hears `revoked`.
     func removed(_ view: ConsumerView) {
         pendingCount -= view.clear()
         if let buffer = view.buffer { viewsByBuffer.removeValue(forKey: buffer.id) }
         view.buffer = nil
+        if let i = view.importObject { connection.send(PortholeBufferImportV1Revoked(), to: i) }
         connection.send(PortholeBufferViewV1Removed(), to: view.objectID)
     }
 

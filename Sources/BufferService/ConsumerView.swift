@@ -6,14 +6,20 @@ final class ConsumerView {
     unowned let consumer: ConsumerSession
     /// Nil once the buffer was removed.
     weak var buffer: SharedBuffer?
+    /// The reference this view was imported through, and the consumer's
+    /// porthole_buffer_import_v1 (nil for a view of a subscription).
+    private(set) var reference: BufferReference?
+    private(set) var importObject: UInt32?
     /// Sequences sent and not released, oldest first, with when they were sent
     /// (monotonic nanoseconds).
     private(set) var pending: [(sequence: UInt32, sentAt: UInt64)] = []
 
-    init(objectID: UInt32, consumer: ConsumerSession, buffer: SharedBuffer) {
+    init(objectID: UInt32, consumer: ConsumerSession, buffer: SharedBuffer, reference: BufferReference? = nil, importObject: UInt32? = nil) {
         self.objectID = objectID
         self.consumer = consumer
         self.buffer = buffer
+        self.reference = reference
+        self.importObject = importObject
     }
 
     func sent(_ sequence: UInt32, at now: UInt64) { pending.append((sequence, now)) }

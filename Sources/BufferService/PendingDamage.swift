@@ -16,6 +16,9 @@ struct PendingDamage {
         rectangles += [x, y, width, height]
     }
 
+    /// The rectangles, int32 x, y, width, height each; empty for the whole buffer.
+    var rects: [Int32] { whole ? [] : rectangles }
+
     /// The `damage` array of `porthole_buffer_view_v1.updated`.
     var wireBytes: [UInt8] {
         guard !whole else { return [] }

@@ -5,4 +5,6 @@ public enum ProducedBufferErrorCode: UInt32, Sendable {
     case notPublished = 3
     case badSequence = 4
     case badDamage = 5
+    case tooManyReferences = 6
+    case quota = 7
 }

@@ -4,4 +4,6 @@ public enum ProducerErrorCode: UInt32, Sendable {
     case badApplication = 2
     case quota = 3
     case badFD = 4
+    case noRegion = 5
+    case badRegistration = 6
 }

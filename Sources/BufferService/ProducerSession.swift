@@ -17,6 +17,8 @@ public final class ProducerSession: ServiceHandler {
     private(set) var buffers: [UInt32: SharedBuffer] = [:]
     /// Buffer objects a reset made inert; they wait for their destroy.
     private var inert: Set<UInt32> = []
+    /// References exported, by their porthole_buffer_reference_v1 id.
+    private var references: [UInt32: BufferReference] = [:]
     private var ended = false
 
     init(guest: String, connection: ServiceConnection, service: BufferService) {
@@ -41,6 +43,10 @@ public final class ProducerSession: ServiceHandler {
         switch r.spec.kind {
         case .portholeBufferProducerV1Register?:
             try register(try r.typed(PortholeBufferProducerV1Register.self), fd: r.fds.first, producer: id)
+        case .portholeBufferProducerV1RegisterRegion?:
+            try registerRegion(try r.typed(PortholeBufferProducerV1RegisterRegion.self), producer: id)
+        case .portholeBufferProducerV1Allocate?:
+            throw .invalidMethod(id, "allocate reached the host: the guest proxy answers it and sends register_region")
         case .portholeBufferProducerV1Reset?:
             reset()
         case .portholeBufferProducerV1Destroy?:
@@ -48,6 +54,10 @@ public final class ProducerSession: ServiceHandler {
             reset()
         case .portholeBufferV1Destroy?:
             if inert.remove(id) == nil, let b = buffers.removeValue(forKey: id) { service.remove(b, releaseWaiting: false) }
+        case .portholeBufferReferenceV1Revoke?:
+            if let ref = references[id] { service.revoke(ref) }
+        case .portholeBufferReferenceV1Destroy?:
+            if let ref = references.removeValue(forKey: id) { service.forget(ref) }
         case _ where inert.contains(id):
             // After a reset, requests on old buffers mean nothing.
             break
@@ -58,6 +68,13 @@ public final class ProducerSession: ServiceHandler {
             guard !b.published else { throw bufferFault(id, .published, "published twice") }
             b.publish()
             service.publish(b)
+        case .portholeBufferV1Export?:
+            let e = try r.typed(PortholeBufferV1Export.self)
+            let b = try publishedBuffer(id, "export")
+            guard b.references.count < service.limits.referencesPerBuffer else {
+                throw bufferFault(id, .tooManyReferences, "more than \(service.limits.referencesPerBuffer) references to one buffer")
+            }
+            references[e.id] = service.export(b, objectID: e.id, producer: self)
         case .portholeBufferV1Update?:
             let u = try r.typed(PortholeBufferV1Update.self)
             let b = try publishedBuffer(id, "update")
@@ -90,23 +107,14 @@ public final class ProducerSession: ServiceHandler {
         let limits = service.limits
         guard let fd else { throw .implementation("register without its fd") }
         guard r.size > 0 else { throw producerFault(producer, .badRange, "a buffer of 0 bytes") }
-        guard let application = String(validatingUTF8Bytes: r.application), !application.isEmpty,
-              r.application.count <= limits.maxApplicationBytes, application != SubscriptionFilter.everyApplication else {
-            throw producerFault(producer, .badApplication, "application must be 1 to \(limits.maxApplicationBytes) bytes of UTF-8, not \"*\"")
-        }
+        let application = try self.application(r.application, producer: producer)
         let fileSize: Int
         do { fileSize = try fd.fileSize() } catch { throw producerFault(producer, .badFD, "cannot stat the fd: \(error)") }
         let end = UInt64(r.offset) + UInt64(r.size)
         guard end <= UInt64(fileSize) else {
             throw producerFault(producer, .badRange, "buffer \(r.offset)+\(r.size) ends past the file's \(fileSize) bytes")
         }
-        let usage = service.usage(of: guest)
-        guard usage.buffers < limits.buffersPerGuest else {
-            throw producerFault(producer, .quota, "guest \(guest) has \(usage.buffers) buffers, the most the host allows")
-        }
-        guard usage.bytes + UInt64(fileSize) <= limits.bytesPerGuest else {
-            throw producerFault(producer, .quota, "guest \(guest) would hold \(usage.bytes + UInt64(fileSize)) bytes (limit \(limits.bytesPerGuest))")
-        }
+        try checkQuota(adding: UInt64(fileSize), application: application, producer: producer)
         // Nobody may change what consumers read, or shrink the file under
         // the link's mapping (docs/buffer-sharing.md §3). The link's own
         // mapping predates the seal and keeps writing.
@@ -117,6 +125,57 @@ public final class ProducerSession: ServiceHandler {
                                   offset: r.offset, size: r.size, producer: self, objectID: r.id)
         buffers[r.id] = buffer
         service.registered(buffer)
+    }
+
+    /// A buffer the guest proxy allocated in the region for this producer
+    /// (its `allocate`, rewritten): the registration must be one the guest
+    /// made for a producer, unclaimed, holding `size` bytes.
+    private func registerRegion(_ r: PortholeBufferProducerV1RegisterRegion, producer: UInt32) throws(MessageFault) {
+        guard r.size > 0 else { throw producerFault(producer, .badRange, "a buffer of 0 bytes") }
+        guard let range = service.unclaimedRegion(r.registration, of: guest), let file = service.regionFile(of: guest) else {
+            throw producerFault(producer, .badRegistration, "registration \(r.registration) is no unclaimed producer registration of guest \(guest)")
+        }
+        guard UInt64(r.size) <= range.length, range.offset <= UInt64(UInt32.max) else {
+            throw producerFault(producer, .badRegistration, "registration \(r.registration) holds \(range.length) bytes, not \(r.size)")
+        }
+        let application = try self.application(r.application, producer: producer)
+        try checkQuota(adding: UInt64(r.size), application: application, producer: producer)
+        let buffer = SharedBuffer(id: service.nextBufferID(), guest: guest, application: application, file: file, fileSize: UInt64(r.size),
+                                  offset: UInt32(range.offset), size: r.size, producer: self, objectID: r.id, ownsFile: false,
+                                  inRegion: true, registration: r.registration)
+        service.claim(r.registration, of: guest, by: buffer)
+        buffers[r.id] = buffer
+        service.registered(buffer)
+    }
+
+    private func application(_ bytes: [UInt8], producer: UInt32) throws(MessageFault) -> String {
+        let limits = service.limits
+        guard let application = String(validatingUTF8Bytes: bytes), !application.isEmpty,
+              bytes.count <= limits.maxApplicationBytes, application != SubscriptionFilter.everyApplication else {
+            throw producerFault(producer, .badApplication, "application must be 1 to \(limits.maxApplicationBytes) bytes of UTF-8, not \"*\"")
+        }
+        return application
+    }
+
+    /// The quotas of buffers and bytes of the guest and of `application`
+    /// leave room for one more buffer of `bytes`.
+    private func checkQuota(adding bytes: UInt64, application: String, producer: UInt32) throws(MessageFault) {
+        let limits = service.limits
+        let usage = service.usage(of: guest)
+        guard usage.buffers < limits.buffersPerGuest else {
+            throw producerFault(producer, .quota, "guest \(guest) has \(usage.buffers) buffers, the most the host allows")
+        }
+        guard usage.bytes + bytes <= limits.bytesPerGuest else {
+            throw producerFault(producer, .quota, "guest \(guest) would hold \(usage.bytes + bytes) bytes (limit \(limits.bytesPerGuest))")
+        }
+        let app = service.usage(of: guest, application: application)
+        guard app.buffers.count < limits.buffersPerApplication else {
+            throw producerFault(producer, .quota, "application \(application) of guest \(guest) has \(app.buffers.count) buffers, the most the host allows")
+        }
+        guard app.bytes + bytes <= limits.bytesPerApplication else {
+            throw producerFault(producer, .quota,
+                                "application \(application) of guest \(guest) would hold \(app.bytes + bytes) bytes (limit \(limits.bytesPerApplication))")
+        }
     }
 
     private func setProperty(_ p: PortholeBufferV1SetProperty, on b: SharedBuffer) throws(MessageFault) {
@@ -133,7 +192,12 @@ public final class ProducerSession: ServiceHandler {
         guard b.properties.count < limits.propertiesPerBuffer else {
             throw bufferFault(b.objectID, .badProperty, "more than \(limits.propertiesPerBuffer) properties")
         }
+        let app = service.usage(of: guest, application: b.application)
+        guard app.properties < limits.propertiesPerApplication else {
+            throw bufferFault(b.objectID, .quota, "application \(b.application) of guest \(guest) has \(limits.propertiesPerApplication) properties, the most the host allows")
+        }
         b.addProperty(name, value)
+        service.propertyAdded(to: b)
     }
 
     /// Every buffer becomes invalid: waiting presents are released, consumers
@@ -164,6 +228,14 @@ public final class ProducerSession: ServiceHandler {
 
     private func bufferFault(_ object: UInt32, _ code: ProducedBufferErrorCode, _ why: String) -> MessageFault {
         MessageFault(objectID: object, code: code.rawValue, message: why)
+    }
+
+    /// `b` went away without this producer asking (its registration was
+    /// dropped): its object turns inert until destroyed.
+    func lose(_ b: SharedBuffer) {
+        guard buffers[b.objectID] === b else { return }
+        buffers.removeValue(forKey: b.objectID)
+        inert.insert(b.objectID)
     }
 
     /// Tells the producer every consumer released `sequence` of `buffer`.

@@ -2,35 +2,54 @@ import PortholeSystem
 import Wayland
 
 /// A buffer producer (porthole-buffer-producer-v1) for `porthole share
-/// publish` and the tests: one buffer in a memfd of its own, published under
+/// publish` and the tests: one buffer in a memfd of its own (or allocated in
+/// the guest's shared region: zero copy), published under
 /// an application with free-form properties, then presented frame by frame,
 /// waiting for release when asked. All calls block; use from one thread.
 public final class BufferProducerClient {
     public let size: Int
     private let client: ServiceClient
-    private let fd: OwnedFD
     private let mapping: SharedMapping
+    /// Where the buffer starts in `mapping` (0 for a memfd of its own).
+    private let offset: Int
     private let bufferID: UInt32
     private let timeout: Duration
     /// Sequences every consumer has released.
     public private(set) var released: Set<UInt32> = []
     public private(set) var lastReleased: UInt32?
 
-    /// Connects to the producer socket at `socketPath` (absolute), registers
-    /// a zeroed buffer of `size` bytes under `application` and sets
-    /// `properties`; `publish()` shows it.
-    public init(socketPath: String, application: String, size: Int, properties: [(String, String)],
+    /// Connects to the producer socket at `socketPath` (absolute), makes a
+    /// zeroed buffer of `size` bytes under `application` and sets
+    /// `properties`; `publish()` shows it. `inRegion`: allocate it in the
+    /// guest's shared region (fails without one) instead of registering a
+    /// memfd.
+    public init(socketPath: String, application: String, size: Int, properties: [(String, String)], inRegion: Bool = false,
                 timeout: Duration = .seconds(10)) throws(HarnessError) {
         guard size > 0, size <= Int(UInt32.max) else { throw .invalidArgument("buffer of \(size) bytes") }
         self.size = size
         self.timeout = timeout
-        client = try ServiceClient(socketPath: socketPath, interface: "porthole_buffer_producer_v1", timeout: timeout)
-        let file = try system("memfd of \(size) bytes") { () throws(SystemError) in try Memfd.create(name: "porthole-share", size: size) }
-        fd = file
-        mapping = try system("map the buffer") { () throws(SystemError) in try SharedMapping(fd: file, size: size) }
-        let dup = try system("dup the buffer's fd") { () throws(SystemError) in try file.duplicate() }
-        bufferID = client.session.newID()
-        try client.session.send(client.globalID, "register", [.newID(bufferID), .fd, .uint(0), .uint(UInt32(size)), .text(application)], fds: [dup])
+        client = try ServiceClient(socketPath: socketPath, interface: "porthole_buffer_producer_v1", version: inRegion ? 2 : 1, timeout: timeout)
+        let id = client.session.newID()
+        bufferID = id
+        if inRegion {
+            var memory: (fd: OwnedFD, offset: Int, regionSize: Int)?
+            client.onEvent = { (event: ClientEvent) throws(HarnessError) in
+                if event.objectID == id, let m = PortholeBufferV1Memory(event.args), let fd = event.fds.first {
+                    memory = (fd, Int(m.offset), Int(m.regionSize))
+                }
+            }
+            try client.session.send(client.globalID, "allocate", [.newID(id), .uint(UInt32(size)), .text(application)])
+            try client.roundtrip(timeout: timeout)
+            guard let memory, memory.offset <= memory.regionSize - size else { throw .protocolViolation("allocate was answered without a usable memory event") }
+            mapping = try system("map the shared region") { () throws(SystemError) in try SharedMapping(fd: memory.fd, size: memory.regionSize) }
+            offset = memory.offset
+        } else {
+            let file = try system("memfd of \(size) bytes") { () throws(SystemError) in try Memfd.create(name: "porthole-share", size: size) }
+            mapping = try system("map the buffer") { () throws(SystemError) in try SharedMapping(fd: file, size: size) }
+            offset = 0
+            let dup = try system("dup the buffer's fd") { () throws(SystemError) in try file.duplicate() }
+            try client.session.send(client.globalID, "register", [.newID(id), .fd, .uint(0), .uint(UInt32(size)), .text(application)], fds: [dup])
+        }
         for (name, value) in properties { try client.session.send(bufferID, "set_property", [.text(name), .text(value)]) }
         client.onEvent = { [unowned self] (event: ClientEvent) throws(HarnessError) in
             if event.objectID == bufferID, event.spec.name == "released", case .uint(let s) = event.args[0] {
@@ -41,7 +60,7 @@ public final class BufferProducerClient {
     }
 
     /// The buffer's memory, to draw into.
-    public var pixels: UnsafeMutableRawPointer { mapping.base! }
+    public var pixels: UnsafeMutableRawPointer { mapping.base! + offset }
 
     /// Shows the buffer (as it is now) to consumers.
     public func publish() throws(HarnessError) {

@@ -10,8 +10,8 @@ final class ServiceClient {
     var onEvent: ((ClientEvent) throws(HarnessError) -> Void)?
     private var announced: [String: UInt32] = [:]
 
-    /// Connects to `socketPath` and binds `interface` v1.
-    init(socketPath: String, interface: String, timeout: Duration) throws(HarnessError) {
+    /// Connects to `socketPath` and binds `interface` at `version`.
+    init(socketPath: String, interface: String, version: UInt32 = 1, timeout: Duration) throws(HarnessError) {
         session = try ClientSession(socketPath: socketPath)
         session.eventHandler = { [unowned self] (event: ClientEvent) throws(HarnessError) in
             if event.interface.name == "wl_registry" {
@@ -27,7 +27,7 @@ final class ServiceClient {
         try roundtrip(timeout: timeout)
         guard let name = announced[interface] else { throw .missingGlobal(interface) }
         globalID = session.newID()
-        try session.send(registry, "bind", [.uint(name), .untypedNewID(interface: Array(interface.utf8), version: 1, id: globalID)])
+        try session.send(registry, "bind", [.uint(name), .untypedNewID(interface: Array(interface.utf8), version: version, id: globalID)])
     }
 
     /// wl_display.sync, handling events until it is done.

@@ -55,4 +55,20 @@ extension OwnedFD {
         }
         return content
     }
+
+    /// Fills `buffer` from `offset` of the file with pread (the file
+    /// position is left alone), as far as the file goes; returns the bytes
+    /// read (fewer at the file's end).
+    public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(SystemError) -> Int {
+        let fd = rawValue
+        var done = 0
+        while done < buffer.count {
+            let n = try syscall("pread \(buffer.count) bytes of fd \(fd) at \(offset)") {
+                pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+            }
+            guard n > 0 else { break }
+            done += n
+        }
+        return done
+    }
 }

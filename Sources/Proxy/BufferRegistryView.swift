@@ -2,9 +2,10 @@ import Sharing
 
 /// What the shm checks need of the guest's buffer registry.
 protocol BufferRegistryView {
-    func containsBuffer(at offset: UInt64, length: UInt64) -> Bool
+    /// The id of a registered buffer one of whose ranges holds the bytes, if any.
+    func registration(containing offset: UInt64, length: UInt64) -> UInt32?
 }
 
 extension BufferRegistry: BufferRegistryView {
-    func containsBuffer(at offset: UInt64, length: UInt64) -> Bool { buffer(containing: offset, length: length) != nil }
+    func registration(containing offset: UInt64, length: UInt64) -> UInt32? { buffer(containing: offset, length: length)?.id }
 }

@@ -8,13 +8,27 @@ import Wayland
 /// file becomes a pool resource mirrored like a wl_shm pool; `publish`
 /// and each `present` record a sync that runs just before the data frame
 /// carrying them, so the host has the bytes before its service hears of
-/// them. Everything else is forwarded as it is; the host checks it all.
+/// them. An `allocate` instead carves the buffer out of the shared region:
+/// the producer gets the region's fd and draws there, and nothing of it is
+/// ever copied (`register_region` tells the host which registration it
+/// is). Everything else is forwarded as it is; the host checks it all.
 final class GuestProducerHandler: ConnectionHandler {
+    /// A buffer allocated in the region: its chunk and its registration.
+    private struct RegionAllocation {
+        let chunk: RegionChunk
+        let registration: UInt32
+    }
+
     private var buffers: [UInt32: ReplicatedBuffer] = [:]
+    private var allocations: [UInt32: RegionAllocation] = [:]
     private var syncs = PoolSyncQueue()
     private let stats: ProxyStats
+    private let region: GuestRegion?
 
-    init(stats: ProxyStats) { self.stats = stats }
+    init(stats: ProxyStats, region: GuestRegion?) {
+        self.stats = stats
+        self.region = region
+    }
 
     func poolResource(for fd: OwnedFD, message: ParsedMessage, on c: WaylandConnection) throws(MessageFault) -> UInt32 {
         guard message.spec.kind == .portholeBufferProducerV1Register else {
@@ -45,6 +59,10 @@ final class GuestProducerHandler: ConnectionHandler {
     func outgoing(_ m: inout ParsedMessage, resources: [UInt32], on c: WaylandConnection) throws(MessageFault) -> Verdict {
         let sender = m.sender
         switch m.spec.kind {
+        case .portholeBufferProducerV1Allocate?:
+            m.bytes = try allocate(try m.typed(PortholeBufferProducerV1Allocate.self), producer: sender, on: c)
+        case .portholeBufferProducerV1RegisterRegion?:
+            throw .invalidMethod(sender, "register_region is the guest proxy's own request: producers send allocate")
         case .portholeBufferProducerV1Reset?, .portholeBufferProducerV1Destroy?:
             for b in buffers.values { b.inert = true }
         case .portholeBufferV1SetProperty?:
@@ -64,10 +82,51 @@ final class GuestProducerHandler: ConnectionHandler {
             // Earlier messages and syncs go before the memory is given back.
             c.channel.flush()
             if let b = buffers.removeValue(forKey: sender) { c.channel.closeResource(b.pool.resourceID) }
+            free(sender)
         default:
             break
         }
         return .forward
+    }
+
+    /// Carves the buffer out of the region, registers it with the host,
+    /// answers the producer with `memory`, and returns the `register_region`
+    /// that goes to the host in the allocate's place.
+    private func allocate(_ a: PortholeBufferProducerV1Allocate, producer: UInt32, on c: WaylandConnection) throws(MessageFault) -> [UInt8] {
+        func refused(_ why: String) -> MessageFault {
+            MessageFault(objectID: producer, code: ProducerErrorCode.noRegion.rawValue, message: why)
+        }
+        guard let region, region.active else { throw refused("no shared region on this link: register a memfd instead") }
+        guard a.size > 0 else {
+            throw MessageFault(objectID: producer, code: ProducerErrorCode.badRange.rawValue, message: "a buffer of 0 bytes")
+        }
+        guard let chunk = region.allocateChunk(UInt64(a.size)) else {
+            throw refused("shared region full: \(a.size) bytes asked, \(region.allocator.largestFree) free in one piece")
+        }
+        let fd: OwnedFD
+        do { fd = try region.region.fd.duplicate() } catch {
+            region.releaseChunk(chunk)
+            throw .implementation("cannot pass the region: \(error)")
+        }
+        guard let registration = region.register(
+            application: String(decoding: a.application, as: UTF8.self),
+            range: GuestRegion.registrationRange(offset: chunk.offset, length: UInt64(a.size)),
+            properties: [(BufferService.producerRegistrationProperty, "1")]) else {
+            region.releaseChunk(chunk)
+            throw refused("the shared region is no longer agreed on this link")
+        }
+        allocations[a.id] = RegionAllocation(chunk: chunk, registration: registration)
+        c.sendToSocket(PortholeBufferV1Memory(offset: UInt32(chunk.offset), regionSize: UInt32(region.region.size)).encode(objectID: a.id), fds: [fd])
+        return PortholeBufferProducerV1RegisterRegion(id: a.id, registration: registration, size: a.size, application: a.application)
+            .encode(objectID: producer)
+    }
+
+    /// Gives a region buffer's memory back: the host drops the buffer when
+    /// its registration goes, before the chunk can be handed out again.
+    private func free(_ id: UInt32) {
+        guard let a = allocations.removeValue(forKey: id), let region else { return }
+        region.unregister(a.registration)
+        region.releaseChunk(a.chunk)
     }
 
     private func record(_ b: ReplicatedBuffer, _ id: UInt32, rects: [Rect]) {
@@ -84,5 +143,6 @@ final class GuestProducerHandler: ConnectionHandler {
     func closed(on c: WaylandConnection) {
         syncs.discard()
         buffers.removeAll()
+        for id in Array(allocations.keys) { free(id) }
     }
 }

@@ -259,7 +259,7 @@ public final class GuestProxy: LinkSessionDelegate {
             return
         }
         let application = Socket.peerProgramName(client) ?? "unknown"
-        guard let connection = serve(client, on: channel, handler: GuestProducerHandler(stats: stats), as: "buffer producer") else { return }
+        guard let connection = serve(client, on: channel, handler: GuestProducerHandler(stats: stats, region: region), as: "buffer producer") else { return }
         Log.debug("buffer producer \(LogText.escaped(application, limit: 64)) connected as \(connection.name)")
     }
 

@@ -15,9 +15,14 @@ final class HostHandler: ConnectionHandler {
     private let titles: TitleLabel
     /// This guest's shared-region registry, when the link agreed on a region.
     private let region: HostRegionSession?
+    private var commits = RegionCommitTracker()
+    /// Told of each commit of a region wl_buffer: its registration and
+    /// damage (the buffer service's "wayland-proxy" updates).
+    private let onRegionCommit: ((UInt32, [Int32]) -> Void)?
 
-    init(region: HostRegionSession?, policy: GuestPolicy, guestName: String) {
+    init(region: HostRegionSession?, policy: GuestPolicy, guestName: String, onRegionCommit: ((UInt32, [Int32]) -> Void)? = nil) {
         self.region = region
+        self.onRegionCommit = onRegionCommit
         self.policy = policy
         clipboard = ClipboardGate(direction: policy.clipboard)
         titles = TitleLabel(guestName: guestName)
@@ -48,6 +53,7 @@ final class HostHandler: ConnectionHandler {
 
     func incoming(_ m: inout ParsedMessage, resources: [UInt32], on c: WaylandConnection) throws(MessageFault) -> Verdict {
         let sender = m.sender
+        if let onRegionCommit, let (registration, damage) = try commits.request(m) { onRegionCommit(registration, damage) }
         switch m.spec.kind {
         case .wlRegistryBind?:
             try globals.checkBind(try m.typed(WlRegistryBind.self), registry: sender)
@@ -57,7 +63,10 @@ final class HostHandler: ConnectionHandler {
         case .wlShmPoolResize?:
             try shm.resize(try m.typed(WlShmPoolResize.self), poolID: sender, channel: c.channel)
         case .wlShmPoolCreateBuffer?:
-            try shm.createBuffer(try m.typed(WlShmPoolCreateBuffer.self), poolID: sender, registry: region.map { $0.registry })
+            let r = try m.typed(WlShmPoolCreateBuffer.self)
+            if let registration = try shm.createBuffer(r, poolID: sender, registry: region.map { $0.registry }), onRegionCommit != nil {
+                commits.bufferCreated(r.id, registration: registration)
+            }
         case .wlShmPoolDestroy?:
             shm.destroyPool(sender)
         case .zwpVirtualKeyboardV1Keymap?:

@@ -66,7 +66,8 @@ final class HostLinkSession: LinkSessionDelegate {
         do {
             let budget = Budget("Wayland objects on this channel", limit: UInt64(proxy.hostLimits.objectsPerChannel), parent: objects)
             connection = try WaylandConnection(side: .host, socket: compositor, channel: channel, loop: proxy.loop, stats: proxy.stats,
-                                               tables: proxy.tables, handler: HostHandler(region: session.hostRegion, policy: policy, guestName: session.name),
+                                               tables: proxy.tables, handler: HostHandler(region: session.hostRegion, policy: policy, guestName: session.name,
+                                                                    onRegionCommit: regionCommits()),
                                                tracer: proxy.trace ? MessageTracer() : nil, objectBudget: budget)
         } catch {
             fds.give(1)
@@ -100,6 +101,14 @@ final class HostLinkSession: LinkSessionDelegate {
 
     /// A producer's channel: a socket pair whose other end the buffer
     /// service serves on this loop, instead of a compositor connection.
+    /// What a compositor channel tells the buffer service of its region
+    /// wl_buffers' commits (nil without a region or a service).
+    private func regionCommits() -> ((UInt32, [Int32]) -> Void)? {
+        guard let service = proxy.bufferService, session.hostRegion != nil else { return nil }
+        let guest = session.name
+        return { [weak service] registration, damage in service?.regionBufferCommitted(registration, damage: damage, guest: guest) }
+    }
+
     private func openProducerChannel(_ channel: LinkChannel) throws(ChannelError) {
         guard let service = proxy.bufferService else { throw ChannelError("this host has no buffer service") }
         // Both ends of the pair are the guest's descriptors, as a compositor connection is.

@@ -29,6 +29,9 @@ final class HostProducerHandler: ConnectionHandler {
             guard UInt64(r.offset) + UInt64(r.size) <= size else {
                 throw .invalidMethod(m.sender, "buffer \(r.offset)+\(r.size) lies outside its \(size)-byte resource")
             }
+        case .portholeBufferProducerV1Allocate?:
+            // The guest proxy answers allocate itself and sends register_region.
+            throw .invalidMethod(m.sender, "allocate may not cross the link; the guest proxy sends register_region")
         default:
             guard resources.isEmpty else { throw .invalidMethod(m.sender, "\(m.name) may not carry an fd on a buffer producer's connection") }
         }

@@ -172,7 +172,8 @@ public final class HostProxy {
         if let counters = bufferService?.counters {
             extra = [("shared_buffers", "\(counters.buffers)"), ("buffer_producers", "\(counters.producers)"),
                      ("buffer_consumers", "\(counters.consumers)"), ("buffer_presents", "\(counters.presents)"),
-                     ("buffer_resets", "\(counters.resets)"), ("consumer_evictions", "\(counters.evictions)")]
+                     ("buffer_resets", "\(counters.resets)"), ("consumer_evictions", "\(counters.evictions)"),
+                     ("region_copy_bytes", "\(counters.regionCopyBytes)")]
         }
         return stats.json(linkSent: links.reduce(0) { $0 + $1.sentBytes }, linkReceived: links.reduce(0) { $0 + $1.receivedBytes }, links: links.count,
                           guests: sessions.values.map(\.name).sorted(), extra: extra)

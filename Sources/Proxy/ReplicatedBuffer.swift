@@ -1,3 +1,5 @@
+import Wayland
+
 /// A buffer of a guest producer as the guest proxy replicates it: the pool
 /// mirroring the producer's memory file, where the buffer lies in it, the
 /// properties that say how damage maps to bytes, and the damage since the

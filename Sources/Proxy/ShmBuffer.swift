@@ -1,4 +1,5 @@
 import Link
+import Wayland
 
 /// A wl_buffer a guest client made from one of its pools.
 struct ShmBuffer {

@@ -46,13 +46,15 @@ struct ShmPolicy {
     }
 
     /// wl_shm_pool.create_buffer: inside the pool, a stride that holds a row,
-    /// and in the shared region inside a registered buffer.
-    func createBuffer(_ r: WlShmPoolCreateBuffer, poolID: UInt32, registry: BufferRegistryView?) throws(MessageFault) {
+    /// and in the shared region inside a registered buffer, whose id it
+    /// returns (nil for a buffer outside the region).
+    @discardableResult
+    func createBuffer(_ r: WlShmPoolCreateBuffer, poolID: UInt32, registry: BufferRegistryView?) throws(MessageFault) -> UInt32? {
         // argb8888 and xrgb8888 need no announcement: every compositor has them.
         guard r.format <= 1 || formats.contains(r.format) else {
             throw .shm(.invalidFormat, object: poolID, "format 0x\(String(r.format, radix: 16)) was not advertised")
         }
-        guard let p = pools[poolID] else { return }
+        guard let p = pools[poolID] else { return nil }
         guard r.offset >= 0, r.width > 0, r.height > 0, r.stride > 0, Int64(r.offset) + Int64(r.stride) * Int64(r.height) <= p.size else {
             throw .shm(.invalidStride, object: poolID, "buffer outside the pool (offset \(r.offset), \(r.width)x\(r.height), stride \(r.stride), pool \(p.size))")
         }
@@ -61,10 +63,12 @@ struct ShmPolicy {
         }
         if regionPools.contains(poolID) {
             let length = UInt64(r.stride) * UInt64(r.height)
-            guard let registry, registry.containsBuffer(at: UInt64(r.offset), length: length) else {
+            guard let registry, let registration = registry.registration(containing: UInt64(r.offset), length: length) else {
                 throw .shm(.invalidStride, object: poolID, "buffer at shared-region offset \(r.offset) (\(length) bytes) is not inside a registered buffer")
             }
+            return registration
         }
+        return nil
     }
 
     mutating func destroyPool(_ poolID: UInt32) {

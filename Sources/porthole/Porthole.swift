@@ -128,6 +128,9 @@ struct HostCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Where programs on this machine receive the buffers guests publish (docs/buffer-sharing.md): a socket name in $XDG_RUNTIME_DIR or an absolute path, mode 0700.", valueName: "PATH"))
     var buffersSocket = "porthole-buffers"
 
+    @Option(name: .long, help: ArgumentHelp("Users whose buffer consumers get a guest's region buffers as the region itself, read-only (zero copy; they can read every buffer of that guest): comma-separated uids, or 'none'. Others get a copy of each buffer. Default: this user.", valueName: "UIDS"), transform: UIDList.parse)
+    var buffersRegionConsumers: UIDList?
+
     @Option(name: .long, help: ArgumentHelp("Most guests (links) served at once; more are turned away with a reason. Default: 16.", valueName: "N"))
     var maxGuests: Int?
 
@@ -196,6 +199,7 @@ struct HostCommand: ParsableCommand {
         } catch { throw ValidationError(error.description) }
         proxy.trace = common.tracing
         let service = BufferService(loop: loop, tables: tables)
+        if let uids = buffersRegionConsumers { service.regionConsumers = uids.uids }
         do { try service.listen(path: try GuestProxy.socketPath(name: buffersSocket)) } catch {
             Log.warning("buffer consumers cannot connect: \(error)")
         }

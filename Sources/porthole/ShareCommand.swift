@@ -54,6 +54,9 @@ struct SharePublishCommand: ParsableCommand {
     @Flag(name: .long, help: "Draw the test pattern instead of reading frames.")
     var pattern = false
 
+    @Flag(name: .long, help: "Allocate the buffer in the guest's shared region (zero copy; the link must have a region). The producer then sees the whole region, every buffer this guest keeps there.")
+    var region = false
+
     @Argument(help: ArgumentHelp("Raw frames to publish, or - for stdin.", valueName: "FILE"))
     var file: String?
 
@@ -74,7 +77,7 @@ struct SharePublishCommand: ParsableCommand {
         if let file { source = try FrameReader(path: file, frameBytes: bytes) }
         let properties = [("width", "\(size.width)"), ("height", "\(size.height)"), ("stride", "\(stride)"), ("format", format.name)]
             + property.map { ($0.name, $0.value) }
-        let producer = try BufferProducerClient(socketPath: path, application: app, size: bytes, properties: properties)
+        let producer = try BufferProducerClient(socketPath: path, application: app, size: bytes, properties: properties, inRegion: region)
         let band = BandPattern(width: size.width, height: size.height)
         if let source {
             guard try source.read(into: producer.pixels) else { throw ValidationError("\(file ?? "-") holds no whole frame of \(bytes) bytes") }

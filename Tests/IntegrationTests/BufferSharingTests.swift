@@ -33,13 +33,15 @@ struct BufferSharingTests {
         var consumers: String { runtime.file("consumers.sock") }
         var producers: String { runtime.file("producers.sock") }
 
-        init(runtime: RuntimeDir) throws {
+        /// `hostArguments`, `guestArguments`: more for each (a shared region, say).
+        init(runtime: RuntimeDir, hostArguments: [String] = [], guestArguments: [String] = []) throws {
             self.runtime = runtime
             let link = LinkAddress.unix(in: runtime)
             host = try Porthole.startHost(runtime: runtime, link: .listen(link), display: "wayland-none",
-                                          extraArguments: ["--buffers-socket", runtime.file("consumers.sock")])
+                                          extraArguments: ["--buffers-socket", runtime.file("consumers.sock")] + hostArguments)
             try host.waitForListening()
-            guest = try Porthole.startGuest(runtime: runtime, link: .connect(link), extraArguments: ["--buffers-socket", runtime.file("producers.sock")])
+            guest = try Porthole.startGuest(runtime: runtime, link: .connect(link),
+                                            extraArguments: ["--buffers-socket", runtime.file("producers.sock")] + guestArguments)
             let producers = runtime.file("producers.sock")
             try #require(waitUntil { isSocket(producers) }, "no producer socket\n\(guest.diagnostics())")
         }
@@ -85,6 +87,45 @@ struct BufferSharingTests {
         // The producer is gone and so is its buffer; the consumers too.
         let after = try pair.host.waitForStats("the buffer removed") { $0["shared_buffers"] == 0 && $0["buffer_consumers"] == 0 }
         #expect(after["buffer_presents"] == frames && after["consumer_evictions"] == 0, "\(after)")
+    }
+
+    /// A producer drawing in the shared region (`share publish --region`):
+    /// the C consumer and `porthole buffers watch` verify every frame, no
+    /// pixel byte crosses the link, and the host copies one only for
+    /// consumers it does not trust with the region.
+    @Test("region buffers reach consumers with no pixel byte on the link", arguments: [true, false])
+    func regionBuffersReachConsumersWithNoPixelByteOnTheLink(trusted: Bool) throws {
+        let runtime = try RuntimeDir()
+        let cConsumer = try Self.buildCConsumer(in: runtime)
+        let file = runtime.file("region")
+        let pair = try Pair(runtime: runtime, hostArguments: ["--region", file, "--region-size", "4M"] + (trusted ? [] : ["--buffers-region-consumers", "none"]),
+                            guestArguments: ["--region", file])
+        defer { pair.stop() }
+        try pair.guest.waitForStats("the region agreed") { $0["region_links"] == 1 }
+        let frames = 60
+        let c = try ManagedProcess(cConsumer, [pair.consumers, "camera", "\(frames)"], logDirectory: runtime.path)
+        let watch = try pair.porthole(["buffers", "watch", "--socket", pair.consumers, "--app", "camera", "--frames", "\(frames)", "--quiet"])
+        try pair.host.waitForStats("both consumers") { $0["buffer_consumers"] == 2 }
+        let publish = try runCommand(try portholeBinary(), ["share", "publish", "--socket", pair.producers, "--app", "camera", "--size", "640x480",
+                                                            "--fps", "60", "--frames", "\(frames)", "--pattern", "--region"],
+                                     environment: ["XDG_RUNTIME_DIR": runtime.path], logDirectory: runtime.path, timeout: 60)
+        #expect(publish.stdoutText.contains("published \(frames) frames of 640x480 XRGB8888 as camera"), "\(publish.stdoutText)")
+        #expect(c.waitForExit(timeout: 20)?.succeeded == true, "\(c.diagnostics())")
+        #expect(c.stdout.contains("consumer: \(frames) updates, \(frames) verified, 0 bad, 0 gaps"), "\(c.stdout)\n\(c.stderr)")
+        #expect(watch.waitForExit(timeout: 20)?.succeeded == true, "\(watch.diagnostics())")
+        #expect(watch.stdout.contains("watched \(frames) updates (\(frames) verified, 0 bad)"), "\(watch.stdout)")
+
+        #expect(try pair.guest.stats()["pixel_bytes_sent"] == 0, "pixel bytes on the link")
+        let host = try pair.host.waitForStats("the buffer removed") { $0["shared_buffers"] == 0 && $0["buffer_consumers"] == 0 }
+        let copied = host["region_copy_bytes"] ?? -1
+        if trusted {
+            #expect(copied == 0, "host copies with trusted consumers: \(host)")
+        } else {
+            // One whole copy at publish, then exactly the damage: the new band
+            // (and from frame 2 the old one) and the stamp's 32 bytes a frame.
+            let whole = 640 * 480 * 4, band = 16 * 640 * 4
+            #expect(copied == whole + (2 * frames - 1) * band + frames * 32, "\(copied) bytes copied: \(host)")
+        }
     }
 
     @Test func aKilledProducerIsAResetAKilledGuestADisconnectAndTheHostFreesEveryFd() throws {

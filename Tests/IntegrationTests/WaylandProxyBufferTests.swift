@@ -68,4 +68,32 @@ struct WaylandProxyBufferTests {
         let hostStats = try setup.host.stats(), guestStats = try guest.stats()
         #expect(hostStats["copied_bytes"] == 0 && guestStats["pixel_bytes_sent"] == 0, "region mode: \(hostStats) \(guestStats)")
     }
+
+    /// Each commit of a region-mode window is an `updated` event of its
+    /// wayland-proxy buffer: `porthole buffers watch` follows a real
+    /// weston-simple-shm window frame by frame.
+    @Test func portholeBuffersWatchSeesEveryCommitOfWestonSimpleShm() throws {
+        let setup = try WestonWithHost { runtime in
+            RegionModeTests.regionArguments(runtime).host + ["--buffers-socket", runtime.file("consumers.sock")]
+        }
+        defer { setup.stop() }
+        let runtime = setup.runtime
+        let guest = try setup.startGuest(arguments: RegionModeTests.regionArguments(runtime).guest)
+        defer { guest.terminate() }
+        try guest.waitForSocket()
+        let consumers = runtime.file("consumers.sock")
+        let frames = 20
+        let watch = try ManagedProcess(try portholeBinary(), ["buffers", "watch", "--socket", consumers, "--app", "wayland-proxy", "--frames", "\(frames)"],
+                                       environment: ["XDG_RUNTIME_DIR": runtime.path], logDirectory: runtime.path)
+        defer { watch.terminate() }
+        try setup.host.waitForStats("the consumer") { $0["buffer_consumers"] == 1 }
+        let app = try guest.startClient("weston-simple-shm")
+        defer { app.terminate() }
+        #expect(watch.waitForExit(timeout: 20)?.succeeded == true, "\(watch.diagnostics())")
+        #expect(watch.stdout.contains("app=wayland-proxy"), "\(watch.stdout)")
+        #expect(watch.stdout.contains("watched \(frames) updates"), "\(watch.stdout)")
+        // The stats file is written every half second.
+        let hostStats = try setup.host.waitForStats("the commits counted") { $0["buffer_presents", default: 0] >= frames }
+        #expect(hostStats["consumer_evictions"] == 0, "\(hostStats)")
+    }
 }

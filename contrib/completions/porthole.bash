@@ -188,7 +188,7 @@ _porthole_host() {
     repeating_flags=()
     non_repeating_flags=(--no-title-label --verbose --trace -h --help)
     repeating_options=(--allow --protocol)
-    non_repeating_options=(--listen --connect --display --region --region-size --name --clipboard --policy --buffers-socket --max-guests --guest-fds --guest-memory --total-guest-memory --guest-objects --stats)
+    non_repeating_options=(--listen --connect --display --region --region-size --name --clipboard --policy --buffers-socket --buffers-region-consumers --max-guests --guest-fds --guest-memory --total-guest-memory --guest-objects --stats)
     __porthole_offer_flags_options 0
 
     # Offer option value completions
@@ -222,6 +222,9 @@ _porthole_host() {
         return
         ;;
     '--buffers-socket')
+        return
+        ;;
+    '--buffers-region-consumers')
         return
         ;;
     '--max-guests')
@@ -306,7 +309,7 @@ _porthole_share() {
 
 _porthole_share_publish() {
     repeating_flags=()
-    non_repeating_flags=(--pattern -h --help)
+    non_repeating_flags=(--pattern --region -h --help)
     repeating_options=(--property)
     non_repeating_options=(--socket --app --size --format --fps --frames --release-timeout)
     __porthole_offer_flags_options 1

@@ -23,14 +23,14 @@ function __porthole_parse_tokens -S
         __porthole_parse_subcommand 0 'h/help'
         switch $unparsed_tokens[1]
         case 'host'
-            __porthole_parse_subcommand 0 'listen=' 'connect=' 'display=' 'region=' 'region-size=' 'name=' 'allow=+' 'clipboard=' 'no-title-label' 'policy=' 'buffers-socket=' 'max-guests=' 'guest-fds=' 'guest-memory=' 'total-guest-memory=' 'guest-objects=' 'stats=' 'verbose' 'trace' 'protocol=+' 'h/help'
+            __porthole_parse_subcommand 0 'listen=' 'connect=' 'display=' 'region=' 'region-size=' 'name=' 'allow=+' 'clipboard=' 'no-title-label' 'policy=' 'buffers-socket=' 'buffers-region-consumers=' 'max-guests=' 'guest-fds=' 'guest-memory=' 'total-guest-memory=' 'guest-objects=' 'stats=' 'verbose' 'trace' 'protocol=+' 'h/help'
         case 'guest'
             __porthole_parse_subcommand -r 1 'listen=' 'connect=' 'socket=' 'no-reconnect' 'region=' 'region-fallback' 'buffers-socket=' 'stats=' 'verbose' 'trace' 'protocol=+' 'h/help'
         case 'share'
             __porthole_parse_subcommand 0 'h/help'
             switch $unparsed_tokens[1]
             case 'publish'
-                __porthole_parse_subcommand 1 'socket=' 'app=' 'size=' 'format=' 'fps=' 'frames=' 'release-timeout=' 'property=+' 'pattern' 'h/help'
+                __porthole_parse_subcommand 1 'socket=' 'app=' 'size=' 'format=' 'fps=' 'frames=' 'release-timeout=' 'property=+' 'pattern' 'region' 'h/help'
             end
         case 'buffers'
             __porthole_parse_subcommand 0 'h/help'
@@ -117,6 +117,7 @@ complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_opti
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole host" no-title-label' -l 'no-title-label' -d 'Show guest window titles as the guest set them, without the \'[NAME] \' label.'
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole host" policy' -l 'policy' -d 'Name guests and set their policy by who they are: a JSON file of rules matching each link\'s peer (uid:N, vsock:CID, tcp:ADDRESS or *); see the README. Replaces --name, --allow, --clipboard and --no-title-label; a guest no rule matches is refused.' -rfka ''
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole host" buffers-socket' -l 'buffers-socket' -d 'Where programs on this machine receive the buffers guests publish (docs/buffer-sharing.md): a socket name in $XDG_RUNTIME_DIR or an absolute path, mode 0700.' -rfka ''
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole host" buffers-region-consumers' -l 'buffers-region-consumers' -d 'Users whose buffer consumers get a guest\'s region buffers as the region itself, read-only (zero copy; they can read every buffer of that guest): comma-separated uids, or \'none\'. Others get a copy of each buffer. Default: this user.' -rfka ''
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole host" max-guests' -l 'max-guests' -d 'Most guests (links) served at once; more are turned away with a reason. Default: 16.' -rfka ''
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole host" guest-fds' -l 'guest-fds' -d 'File descriptors one guest may make the host hold: compositor connections, shared-memory files, pipes. Default: 2048.' -rfka ''
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole host" guest-memory' -l 'guest-memory' -d 'Shared memory one guest may make the host hold (its clients\' pools). Default: 2G.' -rfka ''
@@ -150,6 +151,7 @@ complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_opti
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole share publish" release-timeout' -l 'release-timeout' -d 'Wait at most SECONDS for every consumer to release a frame.' -rfka ''
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole share publish"' -l 'property' -d 'Another property consumers get (repeatable).' -rfka ''
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole share publish" pattern' -l 'pattern' -d 'Draw the test pattern instead of reading frames.'
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole share publish" region' -l 'region' -d 'Allocate the buffer in the guest\'s shared region (zero copy; the link must have a region). The producer then sees the whole region, every buffer this guest keeps there.'
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole share publish" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole buffers" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_positional "porthole buffers" -eq 1' -fa 'list' -d 'Print the buffers published now, one per line.'

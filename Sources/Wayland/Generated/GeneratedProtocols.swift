@@ -856,8 +856,9 @@ R request_mode 1 mode=u
 E mode 1 mode=u
 """#),
         ("porthole_buffer_consumer_v1 (protocols/porthole-buffer-consumer-v1.xml)", #"""
-I porthole_buffer_consumer_v1 1
+I porthole_buffer_consumer_v1 2
 R! destroy 1
+R import 2 id=n:porthole_buffer_import_v1 handle=a
 R subscribe 1 id=n:porthole_buffer_subscription_v1 application=s guest=?s
 I porthole_buffer_subscription_v1 1
 R! destroy 1
@@ -872,19 +873,34 @@ E property 1 name=s value=s
 E done 1
 E updated 1 sequence=u damage=a render_usec=u
 E removed 1
+I porthole_buffer_import_v1 1
+R! destroy 1
+E buffer_added 1 buffer=n:porthole_buffer_view_v1 id=u guest=s application=s fd=h offset=u size=u
+E failed 1 reason=s
+E revoked 1
 """#),
         ("porthole_buffer_producer_v1 (protocols/porthole-buffer-producer-v1.xml)", #"""
-I porthole_buffer_producer_v1 1
+I porthole_buffer_producer_v1 2
 R! destroy 1
 R register 1 id=n:porthole_buffer_v1 fd=h offset=u size=u application=s
 R reset 1
-I porthole_buffer_v1 1
+R allocate 2 id=n:porthole_buffer_v1 size=u application=s
+R register_region 2 id=n:porthole_buffer_v1 registration=u size=u application=s
+I porthole_buffer_v1 2
 R! destroy 1
 R set_property 1 name=s value=s
 R publish 1
 R update 1 x=i y=i width=i height=i
 R present 1 sequence=u render_usec=u
+R export 2 id=n:porthole_buffer_reference_v1
 E released 1 sequence=u
+E memory 2 fd=h offset=u region_size=u
+I porthole_buffer_reference_v1 1
+R! destroy 1
+R revoke 1
+E handle 1 handle=a
+E imported 1 importers=u
+E released 1
 """#),
         ("porthole_shared_memory_v1 (protocols/porthole-shared-memory-v1.xml)", #"""
 I porthole_shared_memory_v1 1

@@ -67,14 +67,28 @@ public enum MessageKind: Hashable, Sendable, CaseIterable {
     case portholeBufferProducerV1Register
     case portholeBufferProducerV1Reset
     case portholeBufferProducerV1Destroy
+    case portholeBufferProducerV1Allocate
+    case portholeBufferProducerV1RegisterRegion
     case portholeBufferV1SetProperty
     case portholeBufferV1Publish
     case portholeBufferV1Update
     case portholeBufferV1Present
     case portholeBufferV1Destroy
     case portholeBufferV1Released
+    case portholeBufferV1Memory
+    case portholeBufferV1Export
+    case portholeBufferReferenceV1Destroy
+    case portholeBufferReferenceV1Revoke
+    case portholeBufferReferenceV1Handle
+    case portholeBufferReferenceV1Imported
+    case portholeBufferReferenceV1Released
     case portholeBufferConsumerV1Subscribe
     case portholeBufferConsumerV1Destroy
+    case portholeBufferConsumerV1Import
+    case portholeBufferImportV1Destroy
+    case portholeBufferImportV1BufferAdded
+    case portholeBufferImportV1Failed
+    case portholeBufferImportV1Revoked
     case portholeBufferSubscriptionV1Destroy
     case portholeBufferSubscriptionV1GuestConnected
     case portholeBufferSubscriptionV1GuestDisconnected
@@ -153,14 +167,28 @@ public enum MessageKind: Hashable, Sendable, CaseIterable {
         case ("porthole_buffer_producer_v1", "register", true): self = .portholeBufferProducerV1Register
         case ("porthole_buffer_producer_v1", "reset", true): self = .portholeBufferProducerV1Reset
         case ("porthole_buffer_producer_v1", "destroy", true): self = .portholeBufferProducerV1Destroy
+        case ("porthole_buffer_producer_v1", "allocate", true): self = .portholeBufferProducerV1Allocate
+        case ("porthole_buffer_producer_v1", "register_region", true): self = .portholeBufferProducerV1RegisterRegion
         case ("porthole_buffer_v1", "set_property", true): self = .portholeBufferV1SetProperty
         case ("porthole_buffer_v1", "publish", true): self = .portholeBufferV1Publish
         case ("porthole_buffer_v1", "update", true): self = .portholeBufferV1Update
         case ("porthole_buffer_v1", "present", true): self = .portholeBufferV1Present
         case ("porthole_buffer_v1", "destroy", true): self = .portholeBufferV1Destroy
         case ("porthole_buffer_v1", "released", false): self = .portholeBufferV1Released
+        case ("porthole_buffer_v1", "memory", false): self = .portholeBufferV1Memory
+        case ("porthole_buffer_v1", "export", true): self = .portholeBufferV1Export
+        case ("porthole_buffer_reference_v1", "destroy", true): self = .portholeBufferReferenceV1Destroy
+        case ("porthole_buffer_reference_v1", "revoke", true): self = .portholeBufferReferenceV1Revoke
+        case ("porthole_buffer_reference_v1", "handle", false): self = .portholeBufferReferenceV1Handle
+        case ("porthole_buffer_reference_v1", "imported", false): self = .portholeBufferReferenceV1Imported
+        case ("porthole_buffer_reference_v1", "released", false): self = .portholeBufferReferenceV1Released
         case ("porthole_buffer_consumer_v1", "subscribe", true): self = .portholeBufferConsumerV1Subscribe
         case ("porthole_buffer_consumer_v1", "destroy", true): self = .portholeBufferConsumerV1Destroy
+        case ("porthole_buffer_consumer_v1", "import", true): self = .portholeBufferConsumerV1Import
+        case ("porthole_buffer_import_v1", "destroy", true): self = .portholeBufferImportV1Destroy
+        case ("porthole_buffer_import_v1", "buffer_added", false): self = .portholeBufferImportV1BufferAdded
+        case ("porthole_buffer_import_v1", "failed", false): self = .portholeBufferImportV1Failed
+        case ("porthole_buffer_import_v1", "revoked", false): self = .portholeBufferImportV1Revoked
         case ("porthole_buffer_subscription_v1", "destroy", true): self = .portholeBufferSubscriptionV1Destroy
         case ("porthole_buffer_subscription_v1", "guest_connected", false): self = .portholeBufferSubscriptionV1GuestConnected
         case ("porthole_buffer_subscription_v1", "guest_disconnected", false): self = .portholeBufferSubscriptionV1GuestDisconnected
@@ -242,14 +270,28 @@ public enum MessageKind: Hashable, Sendable, CaseIterable {
         case .portholeBufferProducerV1Register: PortholeBufferProducerV1Register.self
         case .portholeBufferProducerV1Reset: PortholeBufferProducerV1Reset.self
         case .portholeBufferProducerV1Destroy: PortholeBufferProducerV1Destroy.self
+        case .portholeBufferProducerV1Allocate: PortholeBufferProducerV1Allocate.self
+        case .portholeBufferProducerV1RegisterRegion: PortholeBufferProducerV1RegisterRegion.self
         case .portholeBufferV1SetProperty: PortholeBufferV1SetProperty.self
         case .portholeBufferV1Publish: PortholeBufferV1Publish.self
         case .portholeBufferV1Update: PortholeBufferV1Update.self
         case .portholeBufferV1Present: PortholeBufferV1Present.self
         case .portholeBufferV1Destroy: PortholeBufferV1Destroy.self
         case .portholeBufferV1Released: PortholeBufferV1Released.self
+        case .portholeBufferV1Memory: PortholeBufferV1Memory.self
+        case .portholeBufferV1Export: PortholeBufferV1Export.self
+        case .portholeBufferReferenceV1Destroy: PortholeBufferReferenceV1Destroy.self
+        case .portholeBufferReferenceV1Revoke: PortholeBufferReferenceV1Revoke.self
+        case .portholeBufferReferenceV1Handle: PortholeBufferReferenceV1Handle.self
+        case .portholeBufferReferenceV1Imported: PortholeBufferReferenceV1Imported.self
+        case .portholeBufferReferenceV1Released: PortholeBufferReferenceV1Released.self
         case .portholeBufferConsumerV1Subscribe: PortholeBufferConsumerV1Subscribe.self
         case .portholeBufferConsumerV1Destroy: PortholeBufferConsumerV1Destroy.self
+        case .portholeBufferConsumerV1Import: PortholeBufferConsumerV1Import.self
+        case .portholeBufferImportV1Destroy: PortholeBufferImportV1Destroy.self
+        case .portholeBufferImportV1BufferAdded: PortholeBufferImportV1BufferAdded.self
+        case .portholeBufferImportV1Failed: PortholeBufferImportV1Failed.self
+        case .portholeBufferImportV1Revoked: PortholeBufferImportV1Revoked.self
         case .portholeBufferSubscriptionV1Destroy: PortholeBufferSubscriptionV1Destroy.self
         case .portholeBufferSubscriptionV1GuestConnected: PortholeBufferSubscriptionV1GuestConnected.self
         case .portholeBufferSubscriptionV1GuestDisconnected: PortholeBufferSubscriptionV1GuestDisconnected.self
@@ -1824,6 +1866,71 @@ public struct PortholeBufferProducerV1Destroy: TypedMessage, Hashable {
     public var args: [WireArg] { [] }
 }
 
+/// porthole_buffer_producer_v1.allocate: request 3 of porthole_buffer_producer_v1, since version 2.
+public struct PortholeBufferProducerV1Allocate: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferProducerV1Allocate
+    public static let interfaceName = "porthole_buffer_producer_v1"
+    public static let messageName = "allocate"
+    public static let opcode: UInt16 = 3
+    public static let isRequest = true
+
+    /// The new porthole_buffer_v1's id.
+    public var id: UInt32
+    public var size: UInt32
+    public var application: [UInt8]
+
+    public init(id: UInt32, size: UInt32, application: [UInt8]) {
+        self.id = id
+        self.size = size
+        self.application = application
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 3,
+              case .newID(let a0) = args[0],
+              case .uint(let a1) = args[1],
+              case .string(let a2?) = args[2]
+        else { return nil }
+        self.init(id: a0, size: a1, application: a2)
+    }
+
+    public var args: [WireArg] { [.newID(id), .uint(size), .string(application)] }
+}
+
+/// porthole_buffer_producer_v1.register_region: request 4 of porthole_buffer_producer_v1, since version 2.
+public struct PortholeBufferProducerV1RegisterRegion: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferProducerV1RegisterRegion
+    public static let interfaceName = "porthole_buffer_producer_v1"
+    public static let messageName = "register_region"
+    public static let opcode: UInt16 = 4
+    public static let isRequest = true
+
+    /// The new porthole_buffer_v1's id.
+    public var id: UInt32
+    public var registration: UInt32
+    public var size: UInt32
+    public var application: [UInt8]
+
+    public init(id: UInt32, registration: UInt32, size: UInt32, application: [UInt8]) {
+        self.id = id
+        self.registration = registration
+        self.size = size
+        self.application = application
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 4,
+              case .newID(let a0) = args[0],
+              case .uint(let a1) = args[1],
+              case .uint(let a2) = args[2],
+              case .string(let a3?) = args[3]
+        else { return nil }
+        self.init(id: a0, registration: a1, size: a2, application: a3)
+    }
+
+    public var args: [WireArg] { [.newID(id), .uint(registration), .uint(size), .string(application)] }
+}
+
 /// porthole_buffer_v1.set_property: request 1 of porthole_buffer_v1, since version 1.
 public struct PortholeBufferV1SetProperty: TypedMessage, Hashable {
     public static let kind = MessageKind.portholeBufferV1SetProperty
@@ -1971,12 +2078,167 @@ public struct PortholeBufferV1Released: TypedMessage, Hashable {
     public var args: [WireArg] { [.uint(sequence)] }
 }
 
-/// porthole_buffer_consumer_v1.subscribe: request 1 of porthole_buffer_consumer_v1, since version 1.
+/// porthole_buffer_v1.memory: event 1 of porthole_buffer_v1, since version 2.
+public struct PortholeBufferV1Memory: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferV1Memory
+    public static let interfaceName = "porthole_buffer_v1"
+    public static let messageName = "memory"
+    public static let opcode: UInt16 = 1
+    public static let isRequest = false
+
+    public var offset: UInt32
+    public var regionSize: UInt32
+
+    public init(offset: UInt32, regionSize: UInt32) {
+        self.offset = offset
+        self.regionSize = regionSize
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 3,
+              case .fd = args[0],
+              case .uint(let a1) = args[1],
+              case .uint(let a2) = args[2]
+        else { return nil }
+        self.init(offset: a1, regionSize: a2)
+    }
+
+    public var args: [WireArg] { [.fd, .uint(offset), .uint(regionSize)] }
+}
+
+/// porthole_buffer_v1.export: request 5 of porthole_buffer_v1, since version 2.
+public struct PortholeBufferV1Export: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferV1Export
+    public static let interfaceName = "porthole_buffer_v1"
+    public static let messageName = "export"
+    public static let opcode: UInt16 = 5
+    public static let isRequest = true
+
+    /// The new porthole_buffer_reference_v1's id.
+    public var id: UInt32
+
+    public init(id: UInt32) {
+        self.id = id
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 1,
+              case .newID(let a0) = args[0]
+        else { return nil }
+        self.init(id: a0)
+    }
+
+    public var args: [WireArg] { [.newID(id)] }
+}
+
+/// porthole_buffer_reference_v1.destroy: request 0 of porthole_buffer_reference_v1, since version 1.
+public struct PortholeBufferReferenceV1Destroy: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferReferenceV1Destroy
+    public static let interfaceName = "porthole_buffer_reference_v1"
+    public static let messageName = "destroy"
+    public static let opcode: UInt16 = 0
+    public static let isRequest = true
+
+    public init() {}
+
+    public init?(_ args: [WireArg]) {
+        guard args.isEmpty else { return nil }
+        self.init()
+    }
+
+    public var args: [WireArg] { [] }
+}
+
+/// porthole_buffer_reference_v1.revoke: request 1 of porthole_buffer_reference_v1, since version 1.
+public struct PortholeBufferReferenceV1Revoke: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferReferenceV1Revoke
+    public static let interfaceName = "porthole_buffer_reference_v1"
+    public static let messageName = "revoke"
+    public static let opcode: UInt16 = 1
+    public static let isRequest = true
+
+    public init() {}
+
+    public init?(_ args: [WireArg]) {
+        guard args.isEmpty else { return nil }
+        self.init()
+    }
+
+    public var args: [WireArg] { [] }
+}
+
+/// porthole_buffer_reference_v1.handle: event 0 of porthole_buffer_reference_v1, since version 1.
+public struct PortholeBufferReferenceV1Handle: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferReferenceV1Handle
+    public static let interfaceName = "porthole_buffer_reference_v1"
+    public static let messageName = "handle"
+    public static let opcode: UInt16 = 0
+    public static let isRequest = false
+
+    public var handle: [UInt8]
+
+    public init(handle: [UInt8]) {
+        self.handle = handle
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 1,
+              case .array(let a0) = args[0]
+        else { return nil }
+        self.init(handle: a0)
+    }
+
+    public var args: [WireArg] { [.array(handle)] }
+}
+
+/// porthole_buffer_reference_v1.imported: event 1 of porthole_buffer_reference_v1, since version 1.
+public struct PortholeBufferReferenceV1Imported: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferReferenceV1Imported
+    public static let interfaceName = "porthole_buffer_reference_v1"
+    public static let messageName = "imported"
+    public static let opcode: UInt16 = 1
+    public static let isRequest = false
+
+    public var importers: UInt32
+
+    public init(importers: UInt32) {
+        self.importers = importers
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 1,
+              case .uint(let a0) = args[0]
+        else { return nil }
+        self.init(importers: a0)
+    }
+
+    public var args: [WireArg] { [.uint(importers)] }
+}
+
+/// porthole_buffer_reference_v1.released: event 2 of porthole_buffer_reference_v1, since version 1.
+public struct PortholeBufferReferenceV1Released: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferReferenceV1Released
+    public static let interfaceName = "porthole_buffer_reference_v1"
+    public static let messageName = "released"
+    public static let opcode: UInt16 = 2
+    public static let isRequest = false
+
+    public init() {}
+
+    public init?(_ args: [WireArg]) {
+        guard args.isEmpty else { return nil }
+        self.init()
+    }
+
+    public var args: [WireArg] { [] }
+}
+
+/// porthole_buffer_consumer_v1.subscribe: request 2 of porthole_buffer_consumer_v1, since version 1.
 public struct PortholeBufferConsumerV1Subscribe: TypedMessage, Hashable {
     public static let kind = MessageKind.portholeBufferConsumerV1Subscribe
     public static let interfaceName = "porthole_buffer_consumer_v1"
     public static let messageName = "subscribe"
-    public static let opcode: UInt16 = 1
+    public static let opcode: UInt16 = 2
     public static let isRequest = true
 
     /// The new porthole_buffer_subscription_v1's id.
@@ -2009,6 +2271,135 @@ public struct PortholeBufferConsumerV1Destroy: TypedMessage, Hashable {
     public static let messageName = "destroy"
     public static let opcode: UInt16 = 0
     public static let isRequest = true
+
+    public init() {}
+
+    public init?(_ args: [WireArg]) {
+        guard args.isEmpty else { return nil }
+        self.init()
+    }
+
+    public var args: [WireArg] { [] }
+}
+
+/// porthole_buffer_consumer_v1.import: request 1 of porthole_buffer_consumer_v1, since version 2.
+public struct PortholeBufferConsumerV1Import: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferConsumerV1Import
+    public static let interfaceName = "porthole_buffer_consumer_v1"
+    public static let messageName = "import"
+    public static let opcode: UInt16 = 1
+    public static let isRequest = true
+
+    /// The new porthole_buffer_import_v1's id.
+    public var id: UInt32
+    public var handle: [UInt8]
+
+    public init(id: UInt32, handle: [UInt8]) {
+        self.id = id
+        self.handle = handle
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 2,
+              case .newID(let a0) = args[0],
+              case .array(let a1) = args[1]
+        else { return nil }
+        self.init(id: a0, handle: a1)
+    }
+
+    public var args: [WireArg] { [.newID(id), .array(handle)] }
+}
+
+/// porthole_buffer_import_v1.destroy: request 0 of porthole_buffer_import_v1, since version 1.
+public struct PortholeBufferImportV1Destroy: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferImportV1Destroy
+    public static let interfaceName = "porthole_buffer_import_v1"
+    public static let messageName = "destroy"
+    public static let opcode: UInt16 = 0
+    public static let isRequest = true
+
+    public init() {}
+
+    public init?(_ args: [WireArg]) {
+        guard args.isEmpty else { return nil }
+        self.init()
+    }
+
+    public var args: [WireArg] { [] }
+}
+
+/// porthole_buffer_import_v1.buffer_added: event 0 of porthole_buffer_import_v1, since version 1.
+public struct PortholeBufferImportV1BufferAdded: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferImportV1BufferAdded
+    public static let interfaceName = "porthole_buffer_import_v1"
+    public static let messageName = "buffer_added"
+    public static let opcode: UInt16 = 0
+    public static let isRequest = false
+
+    /// The new porthole_buffer_view_v1's id.
+    public var buffer: UInt32
+    public var id: UInt32
+    public var guest: [UInt8]
+    public var application: [UInt8]
+    public var offset: UInt32
+    public var size: UInt32
+
+    public init(buffer: UInt32, id: UInt32, guest: [UInt8], application: [UInt8], offset: UInt32, size: UInt32) {
+        self.buffer = buffer
+        self.id = id
+        self.guest = guest
+        self.application = application
+        self.offset = offset
+        self.size = size
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 7,
+              case .newID(let a0) = args[0],
+              case .uint(let a1) = args[1],
+              case .string(let a2?) = args[2],
+              case .string(let a3?) = args[3],
+              case .fd = args[4],
+              case .uint(let a5) = args[5],
+              case .uint(let a6) = args[6]
+        else { return nil }
+        self.init(buffer: a0, id: a1, guest: a2, application: a3, offset: a5, size: a6)
+    }
+
+    public var args: [WireArg] { [.newID(buffer), .uint(id), .string(guest), .string(application), .fd, .uint(offset), .uint(size)] }
+}
+
+/// porthole_buffer_import_v1.failed: event 1 of porthole_buffer_import_v1, since version 1.
+public struct PortholeBufferImportV1Failed: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferImportV1Failed
+    public static let interfaceName = "porthole_buffer_import_v1"
+    public static let messageName = "failed"
+    public static let opcode: UInt16 = 1
+    public static let isRequest = false
+
+    public var reason: [UInt8]
+
+    public init(reason: [UInt8]) {
+        self.reason = reason
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 1,
+              case .string(let a0?) = args[0]
+        else { return nil }
+        self.init(reason: a0)
+    }
+
+    public var args: [WireArg] { [.string(reason)] }
+}
+
+/// porthole_buffer_import_v1.revoked: event 2 of porthole_buffer_import_v1, since version 1.
+public struct PortholeBufferImportV1Revoked: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferImportV1Revoked
+    public static let interfaceName = "porthole_buffer_import_v1"
+    public static let messageName = "revoked"
+    public static let opcode: UInt16 = 2
+    public static let isRequest = false
 
     public init() {}
 

@@ -11,9 +11,11 @@ final class BufferSharingRig {
     let h: InProcessHost
     let g: InProcessGuest
 
-    init(bufferLimits: BufferServiceLimits = BufferServiceLimits()) throws {
-        h = try InProcessHost(bufferLimits: bufferLimits)
-        g = try InProcessGuest(host: h, producers: true)
+    /// `regionSize`: host and guest share a region of that many bytes.
+    init(bufferLimits: BufferServiceLimits = BufferServiceLimits(), regionSize: Int? = nil) throws {
+        h = try InProcessHost(regionSize: regionSize, bufferLimits: bufferLimits)
+        g = try InProcessGuest(host: h, mapRegion: regionSize != nil, producers: true)
+        if regionSize != nil { try #require(h.pump { self.g.guest.region?.active == true }, "region not agreed") }
     }
 
     func tearDown() { g.tearDown() }
@@ -29,9 +31,10 @@ final class BufferSharingRig {
     }
 
     /// A producer on the guest proxy, bound as 3.
-    func producer(sourceLocation: SourceLocation = #_sourceLocation) throws -> WaylandTestClient {
+    func producer(version: UInt32 = 1, sourceLocation: SourceLocation = #_sourceLocation) throws -> WaylandTestClient {
         let p = try g.connectProducer()
-        try #require(p.bindFirstGlobal("porthole_buffer_producer_v1", pump: { self.pump($0) }), "no producer global", sourceLocation: sourceLocation)
+        try #require(p.bindFirstGlobal("porthole_buffer_producer_v1", version: version, pump: { self.pump($0) }), "no producer global",
+                     sourceLocation: sourceLocation)
         return p
     }
 }

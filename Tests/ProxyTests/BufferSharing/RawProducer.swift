@@ -15,7 +15,7 @@ struct RawProducer {
 
     /// A new raw guest offering the buffer service, with channel `channel`
     /// opened for it and the producer global bound as 3 (`bind`).
-    init(_ h: InProcessHost, guest: RawGuestLink? = nil, channel: UInt32 = 1, bind: Bool = true,
+    init(_ h: InProcessHost, guest: RawGuestLink? = nil, channel: UInt32 = 1, bind: Bool = true, version: UInt32 = 1,
          sourceLocation: SourceLocation = #_sourceLocation) throws {
         self.h = h
         g = try guest ?? h.connectGuest(offerBufferService: true, sourceLocation: sourceLocation)
@@ -25,7 +25,7 @@ struct RawProducer {
         guard bind else { return }
         send(WlDisplayGetRegistry(registry: 2), on: 1)
         try #require(h.pump { !self.events(WlRegistryGlobal.self, on: 2).isEmpty }, "no producer global", sourceLocation: sourceLocation)
-        send(WlRegistryBind(name: 1, id: UntypedNewID(interface: Array("porthole_buffer_producer_v1".utf8), version: 1, id: 3)), on: 2)
+        send(WlRegistryBind(name: 1, id: UntypedNewID(interface: Array("porthole_buffer_producer_v1".utf8), version: version, id: 3)), on: 2)
     }
 
     func send<T: TypedMessage>(_ m: T, on object: UInt32, resources: [UInt32] = []) {

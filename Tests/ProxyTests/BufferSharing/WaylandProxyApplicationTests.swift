@@ -92,4 +92,70 @@ import Wayland
         s.h.settle()
         #expect(s.consumer.addedViews().map { [$0.event.offset, $0.event.size] } == [[16384, 128], [32768, 128]])
     }
+
+    @Test func eachCommitOfTheWlBufferIsAnUpdateWithItsDamageAndTheNextSequence() throws {
+        let s = try Setup()
+        defer { s.h.tearDown() }
+        s.register()
+        try #require(s.h.pump { s.consumer.addedViews().count == 1 })
+        let view = s.consumer.addedViews()[0].event.buffer
+        // A client of the guest: wl_compositor (4), a pool on the region (5),
+        // the wl_buffer at 8256 (6) and a surface (7).
+        let ch = try s.h.openClient(1, on: s.g, bindShm: true)
+        s.g.request(1, 2, 0, [.uint(1), .untypedNewID(interface: Array("wl_compositor".utf8), version: 4, id: 4)])
+        s.g.send(.resourceOpen(channel: 1, resource: 9, kind: .region, size: UInt64(WaylandProxyApplicationTests.regionSize)))
+        s.g.request(1, 3, 0, [.newID(5), .fd, .int(Int32(WaylandProxyApplicationTests.regionSize))], resources: [9])
+        s.g.wayland(1, [WlShmPoolCreateBuffer(id: 6, offset: 8256, width: 16, height: 16, stride: 64, format: 1).encode(objectID: 5),
+                        WlCompositorCreateSurface(id: 7).encode(objectID: 4)])
+        func commit(_ requests: [[UInt8]]) { s.g.wayland(1, requests + [WlSurfaceCommit().encode(objectID: 7)]) }
+        var updates: [PortholeBufferViewV1Updated] { s.consumer.events(PortholeBufferViewV1Updated.self, on: view) }
+        func rects(_ u: PortholeBufferViewV1Updated) -> [Int32] { u.damage.withUnsafeBytes { Array($0.bindMemory(to: Int32.self)) } }
+
+        commit([WlSurfaceAttach(buffer: 6, x: 0, y: 0).encode(objectID: 7), WlSurfaceDamageBuffer(x: 2, y: 3, width: 4, height: 5).encode(objectID: 7)])
+        try #require(s.h.pump { updates.count == 1 }, "no updated for the commit")
+        #expect(updates[0].sequence == 1 && rects(updates[0]) == [2, 3, 4, 5])
+        // A commit that attaches nothing new is no new content.
+        commit([WlSurfaceDamage(x: 0, y: 0, width: 1, height: 1).encode(objectID: 7)])
+        commit([WlSurfaceAttach(buffer: 6, x: 0, y: 0).encode(objectID: 7), WlSurfaceDamage(x: 1, y: 1, width: 2, height: 2).encode(objectID: 7)])
+        try #require(s.h.pump { updates.count == 2 })
+        #expect(updates[1].sequence == 2 && rects(updates[1]) == [1, 1, 2, 2], "surface damage on a plain surface is buffer damage")
+        // With a buffer scale, surface damage is no buffer damage: the whole buffer.
+        commit([WlSurfaceSetBufferScale(scale: 2).encode(objectID: 7), WlSurfaceAttach(buffer: 6, x: 0, y: 0).encode(objectID: 7),
+                WlSurfaceDamage(x: 1, y: 1, width: 2, height: 2).encode(objectID: 7)])
+        try #require(s.h.pump { updates.count == 3 })
+        #expect(updates[2].sequence == 3 && updates[2].damage.isEmpty)
+        #expect(ch.compositor.messages(named: "wl_surface.commit").count == 4, "every commit reaches the compositor")
+        s.consumer.send(PortholeBufferViewV1Release(sequence: 3), on: view)
+        s.h.settle()
+        #expect(!s.consumer.sawEOF)
+    }
+
+    @Test func aConsumerNotTrustedWithTheRegionGetsCopiesOfWindowsUpToTheGuestsQuota() throws {
+        var limits = BufferServiceLimits()
+        limits.regionCopiesPerGuest = 2
+        let host = try InProcessHost(regionSize: Self.regionSize, bufferLimits: limits)
+        defer { host.tearDown() }
+        try #require(host.host.bufferService).regionConsumers = []
+        let c = try host.connectConsumer()
+        try #require(c.bindFirstGlobal("porthole_buffer_consumer_v1", pump: { host.pump(until: $0) }))
+        c.send(PortholeBufferConsumerV1Subscribe(id: 4, application: Array("wayland-proxy".utf8), guest: nil), on: 3)
+        let g = try host.connectGuest(offerRegion: true)
+        let region = try SharedMapping(fd: try #require(host.region).fd, size: Self.regionSize)
+        for i in 0..<1152 { region.base!.storeBytes(of: UInt8(truncatingIfNeeded: i * 7), toByteOffset: 8192 + i, as: UInt8.self) }
+        for (id, offset) in [(UInt32(1), UInt64(8192)), (2, 16384), (3, 24576)] {
+            g.send(.bufferRegister(BufferDescriptor(id: id, application: "weston-simple-shm", ranges: [MemoryRange(offset: offset, length: 1152)])))
+        }
+        try #require(host.pump { c.addedViews().count == 2 }, "no copies")
+        host.settle()
+        #expect(c.addedViews().count == 2, "a third copy past the guest's quota of 2")
+        let (added, fd) = c.addedViews()[0]
+        let file = try #require(fd)
+        let copySize = try file.fileSize()
+        #expect(added.offset == 0 && copySize == 1152, "a copy, not the region")
+        #expect(try consumerBytes(file, offset: 0, size: 1152) == (0..<1152).map { UInt8(truncatingIfNeeded: $0 * 7) })
+        // Unregistering one gives its copy back: the next window is shown.
+        g.send(.bufferUnregister(id: 1))
+        g.send(.bufferRegister(BufferDescriptor(id: 4, application: "weston-simple-shm", ranges: [MemoryRange(offset: 32768, length: 1152)])))
+        #expect(host.pump { c.addedViews().count == 3 })
+    }
 }

@@ -18,11 +18,11 @@ extension WaylandTestClient {
     }
 
     /// wl_display.get_registry as `registry`, then a bind of global 1 as
-    /// `interface` v1 with id `id` once the global is announced.
-    func bindFirstGlobal(_ interface: String, registry: UInt32 = 2, id: UInt32 = 3, pump: (() -> Bool) -> Bool) -> Bool {
+    /// `interface` (v1 unless asked) with id `id` once the global is announced.
+    func bindFirstGlobal(_ interface: String, registry: UInt32 = 2, id: UInt32 = 3, version: UInt32 = 1, pump: (() -> Bool) -> Bool) -> Bool {
         send(WlDisplayGetRegistry(registry: registry), on: Wire.displayID)
         guard pump({ !self.events(WlRegistryGlobal.self, on: registry).isEmpty }) else { return false }
-        send(WlRegistryBind(name: 1, id: UntypedNewID(interface: Array(interface.utf8), version: 1, id: id)), on: registry)
+        send(WlRegistryBind(name: 1, id: UntypedNewID(interface: Array(interface.utf8), version: version, id: id)), on: registry)
         return true
     }
 }

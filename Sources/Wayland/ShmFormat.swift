@@ -1,6 +1,6 @@
 /// Bytes per pixel of a wl_shm format, or nil when the proxy does not know it
 /// (then whole rows are considered).
-func bytesPerPixel(shmFormat f: UInt32) -> Int? {
+public func bytesPerPixel(shmFormat f: UInt32) -> Int? {
     func fourcc(_ s: String) -> UInt32 {
         let b = Array(s.utf8)
         return UInt32(b[0]) | UInt32(b[1]) << 8 | UInt32(b[2]) << 16 | UInt32(b[3]) << 24
@@ -20,7 +20,7 @@ func bytesPerPixel(shmFormat f: UInt32) -> Int? {
 /// The wl_shm format code for a DRM fourcc name as a producer gives it in its
 /// `format` property ("XRGB8888", or the four-character code "XR24"), or nil.
 /// wl_shm numbers its two oldest formats 0 and 1 instead of their fourccs.
-func shmFormat(drmName name: String) -> UInt32? {
+public func shmFormat(drmName name: String) -> UInt32? {
     func fourcc(_ s: String) -> UInt32 {
         let b = Array(s.utf8)
         return UInt32(b[0]) | UInt32(b[1]) << 8 | UInt32(b[2]) << 16 | UInt32(b[3]) << 24

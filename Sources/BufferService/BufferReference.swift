@@ -1,0 +1,30 @@
+/// A reference a producer exported for one of its buffers (seed 004's
+/// grant reference): a handle of 16 random bytes standing for the buffer,
+/// which any consumer that is given it can import, and the importers that
+/// hold a view through it. Revoked by its exporter, or when the buffer goes
+/// (destroy, reset, its registration dropped, the guest gone); its exporter
+/// hears `released` once every importer let go after that.
+final class BufferReference {
+    let handle: [UInt8]
+    /// The producer's porthole_buffer_reference_v1.
+    let objectID: UInt32
+    private(set) weak var buffer: SharedBuffer?
+    private(set) weak var producer: ProducerSession?
+    /// No more imports; importers were told.
+    var revoked = false
+    /// The exporter was told `released` (or forgot the reference): nothing more is said.
+    var finished = false
+    /// Views made through this reference and not yet let go.
+    var importers: Set<ObjectIdentifier> = []
+
+    /// Bytes of a handle (128 random bits).
+    static let handleBytes = 16
+
+    init(objectID: UInt32, buffer: SharedBuffer, producer: ProducerSession?) {
+        var generator = SystemRandomNumberGenerator()
+        handle = (0..<Self.handleBytes).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        self.objectID = objectID
+        self.buffer = buffer
+        self.producer = producer
+    }
+}
