@@ -23,9 +23,14 @@ let package = Package(
         .target(name: "Proxy", dependencies: ["PortholeSystem", "Wayland", "Link", "Sharing", "BufferService"]),
         .target(name: "Harness", dependencies: ["PortholeSystem", "Wayland"]),
         .target(name: "Bench", dependencies: ["Harness", "PortholeSystem"]),
+        // libpipewire-0.3 (Debian: libpipewire-0.3-dev, installed by scripts/deps),
+        // its flags from pkg-config; CPipeWire wraps its macros and callback tables.
+        .systemLibrary(name: "CLibPipeWire", pkgConfig: "libpipewire-0.3", providers: [.apt(["libpipewire-0.3-dev"])]),
+        .target(name: "CPipeWire", dependencies: ["CLibPipeWire"]),
+        .target(name: "PipeWireBridge", dependencies: ["CPipeWire", "CLibPipeWire", "Harness", "PortholeSystem"]),
         .executableTarget(
             name: "porthole",
-            dependencies: ["Proxy", "Bench", "Harness", "BufferService", "Sharing", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Proxy", "Bench", "Harness", "BufferService", "Sharing", "PipeWireBridge", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "porthole-gen", dependencies: ["Wayland"]),
         // Test helpers shared by several test targets (not shipped).
@@ -37,6 +42,7 @@ let package = Package(
         .testTarget(name: "BufferServiceTests", dependencies: ["BufferService", "Wayland", "PortholeSystem", "SystemTestSupport"]),
         .testTarget(name: "ProxyTests", dependencies: ["Proxy", "Link", "Wayland", "PortholeSystem", "Sharing", "BufferService", "SystemTestSupport"]),
         .testTarget(name: "BenchTests", dependencies: ["Bench", "Harness", "SystemTestSupport"]),
+        .testTarget(name: "PipeWireBridgeTests", dependencies: ["PipeWireBridge", "SystemTestSupport"]),
         // Consumers/ holds C sources the tests compile and run themselves.
         .testTarget(name: "IntegrationTests", dependencies: ["Proxy", "Harness", "PortholeSystem", "Wayland", "Sharing", "SystemTestSupport"],
                     exclude: ["Consumers"]),

@@ -40,6 +40,21 @@ public final class BufferConsumerClient {
         return queue
     }
 
+    /// The socket, for a caller's own event loop: when it is readable,
+    /// `pendingEvents()` reads without blocking.
+    public var fileDescriptor: Int32 { client.session.fileDescriptor }
+
+    /// What has arrived, without waiting; throws `disconnected` once the
+    /// service has closed the connection and everything it sent is handled.
+    public func pendingEvents() throws(HarnessError) -> [ConsumerEvent] {
+        try client.session.dispatchPending(timeout: timeout)
+        defer { queue.removeAll() }
+        if queue.isEmpty && client.session.serverClosed {
+            throw .disconnected("the buffer service closed the connection")
+        }
+        return queue
+    }
+
     /// Done with `sequence` (and every earlier update) of buffer `id`.
     public func release(_ id: UInt32, sequence: UInt32) throws(HarnessError) {
         guard let b = buffers[id], !b.removed else { return }

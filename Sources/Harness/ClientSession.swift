@@ -129,6 +129,13 @@ final class ClientSession {
         }
     }
 
+    /// The socket, for a caller's own poll or epoll (readable: call `dispatchPending`).
+    var fileDescriptor: Int32 { connection.socket.rawValue }
+
+    /// Whether the server has closed its end (everything it sent before may
+    /// still be buffered).
+    var serverClosed: Bool { peerClosed }
+
     /// Closes the socket; later calls fail with `disconnected`.
     func close() {
         connection.socket.close()

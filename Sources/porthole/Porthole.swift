@@ -16,7 +16,7 @@ struct Porthole: ParsableCommand {
             Run `porthole host` next to the host compositor and `porthole guest` inside the VM; \
             one link (unix socket, TCP, vsock or a virtio-serial port) joins them and carries every guest client.
             """,
-        subcommands: [HostCommand.self, GuestCommand.self, ShareCommand.self, BuffersCommand.self, BenchCommand.self]
+        subcommands: [HostCommand.self, GuestCommand.self, ShareCommand.self, BuffersCommand.self, PipeWireCommand.self, BenchCommand.self]
     )
 }
 

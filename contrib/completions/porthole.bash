@@ -173,13 +173,13 @@ _porthole() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    host|guest|share|buffers|bench|help)
+    host|guest|share|buffers|pipewire|bench|help)
         # Offer subcommand argument completions
         "_porthole_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'host guest share buffers bench help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'host guest share buffers pipewire bench help' -- "${cur}"))
         ;;
     esac
 }
@@ -430,6 +430,56 @@ _porthole_buffers_dump() {
         return
         ;;
     '--guest')
+        return
+        ;;
+    esac
+}
+
+_porthole_pipewire() {
+    repeating_flags=()
+    non_repeating_flags=(-h --help)
+    repeating_options=()
+    non_repeating_options=()
+    __porthole_offer_flags_options 0
+
+    # Offer subcommand / subcommand argument completions
+    local -r subcommand="${unparsed_words[0]}"
+    unset 'unparsed_words[0]'
+    unparsed_words=("${unparsed_words[@]}")
+    case "${subcommand}" in
+    export)
+        # Offer subcommand argument completions
+        "_porthole_pipewire_${subcommand}"
+        ;;
+    *)
+        # Offer subcommand completions
+        COMPREPLY+=($(compgen -W 'export' -- "${cur}"))
+        ;;
+    esac
+}
+
+_porthole_pipewire_export() {
+    repeating_flags=()
+    non_repeating_flags=(-h --help)
+    repeating_options=()
+    non_repeating_options=(--app --guest --buffers-socket --remote --max-nodes)
+    __porthole_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--app')
+        return
+        ;;
+    '--guest')
+        return
+        ;;
+    '--buffers-socket')
+        return
+        ;;
+    '--remote')
+        return
+        ;;
+    '--max-nodes')
         return
         ;;
     esac
