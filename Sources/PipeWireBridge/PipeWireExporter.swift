@@ -88,6 +88,9 @@ public final class PipeWireExporter {
     /// Makes `run()` return (from a handler on its loop).
     public func stop() { loop?.stop() }
 
+    /// A name from the service (an application is the guest's) as a log may show it.
+    static func text(_ name: String) -> String { LogText.escaped(name, limit: 64, quoted: false) }
+
     private func fail(_ error: BridgeError) {
         failure = error
         loop?.stop()
@@ -105,10 +108,10 @@ public final class PipeWireExporter {
             case .added(let id): added(id)
             case .updated(let id, let sequence, let damage, _): updated(id, sequence: sequence, damage: damage)
             case .removed(let id): removed(id)
-            case .reset(let guest, let generation): report("guest \(guest) reset (generation \(generation))")
-            case .guestConnected(let guest): report("guest \(guest) connected")
+            case .reset(let guest, let generation): report("guest \(Self.text(guest)) reset (generation \(generation))")
+            case .guestConnected(let guest): report("guest \(Self.text(guest)) connected")
             case .guestDisconnected(let guest):
-                report("guest \(guest) disconnected")
+                report("guest \(Self.text(guest)) disconnected")
                 for n in nodes where n.guest == guest { remove(n, why: "its guest disconnected") }
             }
         }
@@ -123,7 +126,7 @@ public final class PipeWireExporter {
         case .success(let f): format = f
         case .failure(let why):
             counters.buffersRefused += 1
-            report("buffer \(id) of \(b.guest)/\(b.application) left out: \(why)")
+            report("buffer \(id) of \(Self.text(b.guest))/\(Self.text(b.application)) left out: \(why)")
             return
         }
         if let idle = nodes.first(where: { $0.bufferID == nil && $0.guest == b.guest && $0.application == b.application }) {
@@ -142,13 +145,18 @@ public final class PipeWireExporter {
             }
             return
         }
+        // At the limit, an idle node (of another guest or application) makes room.
+        if nodes.count >= options.maxNodes, let idle = nodes.first(where: { $0.bufferID == nil }) {
+            remove(idle, why: "room for a buffer of \(NodeName.word(b.guest))/\(NodeName.word(b.application))")
+        }
         guard nodes.count < options.maxNodes else {
             counters.buffersRefused += 1
-            report("buffer \(id) of \(b.guest)/\(b.application) left out: \(options.maxNodes) nodes already")
+            report("buffer \(id) of \(Self.text(b.guest))/\(Self.text(b.application)) left out: \(options.maxNodes) nodes already")
             return
         }
-        let index = (1...).first { i in !nodes.contains { $0.guest == b.guest && $0.application == b.application && $0.node.name.hasSuffix(".\(i)") } }!
-        let name = NodeName.make(guest: b.guest, application: b.application, index: index)
+        // Names are unique even where two applications map to one word.
+        let name = (1...).lazy.map { NodeName.make(guest: b.guest, application: b.application, index: $0) }
+            .first { name in !nodes.contains { $0.node.name == name } }!
         let properties = [
             ("media.class", "Video/Source"),
             ("media.type", "Video"),

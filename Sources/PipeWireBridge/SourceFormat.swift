@@ -1,4 +1,5 @@
 import CLibPipeWire
+import PortholeSystem
 
 /// The video format a PipeWire node offers for one guest buffer, read from
 /// the buffer's properties (docs/buffer-sharing.md): width, height, stride
@@ -84,8 +85,8 @@ public enum FormatRefusal: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .missing(let name): "no \(name) property"
-        case .unsupportedFormat(let name): "format \(name) is neither XRGB8888 nor ARGB8888"
-        case .badNumber(let name, let text): "\(name) '\(text.prefix(32))' is not a positive size"
+        case .unsupportedFormat(let name): "format \(LogText.escaped(name, limit: 32)) is neither XRGB8888 nor ARGB8888"
+        case .badNumber(let name, let text): "\(name) \(LogText.escaped(text, limit: 32)) is not a positive size"
         case .tooLarge(let w, let h): "\(w)x\(h) is larger than \(SourceFormat.maxSide) a side"
         case .strideTooSmall(let stride, let width): "stride \(stride) is less than 4 x width \(width)"
         case .doesNotFit(let bytes, let size): "the image needs \(bytes) bytes but the buffer has \(size)"

@@ -89,22 +89,25 @@ final class VideoSourceNode {
         let stream = porthole_pw_source_stream(source)
         guard let b = pw_stream_dequeue_buffer(stream) else { return .noBuffer }
         let spa = b.pointee.buffer!
-        let data = spa.pointee.datas
-        guard spa.pointee.n_datas >= 1, let base = data?.pointee.data else {
+        let format = offered
+        let stride = negotiated.stride
+        guard spa.pointee.n_datas >= 1, let data = spa.pointee.datas, let base = data.pointee.data, let chunk = data.pointee.chunk,
+              stride >= format.rowBytes, Int(data.pointee.maxsize) >= stride * format.height else {
+            // Not what this node asked for: hand it back marked as holding nothing.
+            if spa.pointee.n_datas >= 1, let chunk = spa.pointee.datas?.pointee.chunk {
+                chunk.pointee.size = 0
+                chunk.pointee.flags = Int32(SPA_CHUNK_FLAG_CORRUPTED)
+            }
             pw_stream_queue_buffer(stream, b)
             return .noBuffer
         }
-        let format = offered
-        let stride = negotiated.stride
-        let rows = min(format.height, Int(data!.pointee.maxsize) / stride)
-        if stride == format.stride && rows == format.height {
-            memcpy(base, pixels, stride * (rows - 1) + format.rowBytes)
+        if stride == format.stride {
+            memcpy(base, pixels, stride * (format.height - 1) + format.rowBytes)
         } else {
-            for row in 0..<rows { memcpy(base + row * stride, pixels + row * format.stride, format.rowBytes) }
+            for row in 0..<format.height { memcpy(base + row * stride, pixels + row * format.stride, format.rowBytes) }
         }
-        let chunk = data!.pointee.chunk!
         chunk.pointee.offset = 0
-        chunk.pointee.size = UInt32(stride * rows)
+        chunk.pointee.size = UInt32(stride * format.height)
         chunk.pointee.stride = Int32(stride)
         chunk.pointee.flags = 0
         if let header = porthole_pw_buffer_header(spa) {

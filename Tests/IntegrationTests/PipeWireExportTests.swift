@@ -67,7 +67,7 @@ struct PipeWireExportTests {
     static func frames(_ output: String) -> [(sequence: UInt32, size: String, ok: Bool, latency: Int, regions: Int)] {
         output.split(separator: "\n").compactMap { line in
             let f = line.split(separator: " ")
-            guard f.count == 6, f[0] == "frame", let s = UInt32(f[1]), let l = Int(f[4]), let r = Int(f[5]) else { return nil }
+            guard f.count == 7, f[0] == "frame", let s = UInt32(f[1]), let l = Int(f[4]), let r = Int(f[5]) else { return nil }
             return (s, String(f[2]), f[3] == "ok", l, r)
         }
     }

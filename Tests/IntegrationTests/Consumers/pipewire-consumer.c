@@ -11,10 +11,10 @@
  * the one in the buffer's header metadata and its checksum the frame's.
  * One line per frame on stdout:
  *
- *   frame SEQ WIDTHxHEIGHT ok|bad LATENCY_US DAMAGE_REGIONS
+ *   frame SEQ WIDTHxHEIGHT ok|bad LATENCY_US DAMAGE_REGIONS AT_US
  *
  * (latency: now minus the producer's time in the stamp, one machine's
- * CLOCK_MONOTONIC). It stops after FRAMES frames or SECONDS seconds; exit
+ * CLOCK_MONOTONIC; AT_US: when the frame arrived, from the start). It stops after FRAMES frames or SECONDS seconds; exit
  * status 0 if it saw FRAMES frames and all passed, 1 otherwise.
  */
 #include <stdint.h>
@@ -35,6 +35,7 @@ struct consumer {
     struct spa_hook hook;
     struct spa_video_info_raw format;
     unsigned want, frames, bad;
+    uint64_t start;
 };
 
 static uint64_t now_ns(void) {
@@ -95,6 +96,7 @@ static void on_process(void *data) {
         uint32_t size = d->chunk->size, offset = d->chunk->offset;
         int ok = 0;
         long long latency = -1;
+        uint64_t now = now_ns();
         uint32_t seq = 0;
         if (p && offset <= d->maxsize && size <= d->maxsize - offset && size >= STAMP_BYTES) {
             p += offset;
@@ -103,10 +105,10 @@ static void on_process(void *data) {
             memcpy(&seq, p + 4, 4);
             uint64_t stamped = load64(p + 8), sum = load64(p + 16);
             ok = magic == STAMP_MAGIC && h != NULL && h->seq == seq && sum == checksum(p + STAMP_BYTES, size - STAMP_BYTES);
-            uint64_t now = now_ns();
             if (now >= stamped) latency = (long long)((now - stamped) / 1000);
         }
-        printf("frame %u %ux%u %s %lld %u\n", seq, c->format.size.width, c->format.size.height, ok ? "ok" : "bad", latency, regions);
+        printf("frame %u %ux%u %s %lld %u %llu\n", seq, c->format.size.width, c->format.size.height, ok ? "ok" : "bad", latency,
+               regions, (unsigned long long)((now - c->start) / 1000));
         fflush(stdout);
         c->frames++;
         if (!ok) c->bad++;
@@ -146,6 +148,7 @@ int main(int argc, char **argv) {
     struct consumer c;
     memset(&c, 0, sizeof c);
     c.want = (unsigned)atoi(argv[2]);
+    c.start = now_ns();
     pw_init(&argc, &argv);
     c.loop = pw_main_loop_new(NULL);
     if (!c.loop) return 1;
