@@ -5,17 +5,21 @@ import PortholeSystem
 /// the buffer's properties (docs/buffer-sharing.md): width, height, stride
 /// and a DRM format name. DRM names little-endian words (XRGB8888 is the
 /// bytes B, G, R, X in memory); SPA names bytes in memory order, so
-/// XRGB8888 is BGRx and ARGB8888 is BGRA.
+/// XRGB8888 is BGRx, ARGB8888 BGRA, XBGR8888 RGBx and ABGR8888 RGBA.
 public struct SourceFormat: Equatable, Sendable, CustomStringConvertible {
     public enum Pixel: String, Equatable, Sendable {
         case bgrx = "BGRx"
         case bgra = "BGRA"
+        case rgbx = "RGBx"
+        case rgba = "RGBA"
 
         /// The `spa_video_format` value.
         public var spaFormat: UInt32 {
             switch self {
             case .bgrx: SPA_VIDEO_FORMAT_BGRx.rawValue
             case .bgra: SPA_VIDEO_FORMAT_BGRA.rawValue
+            case .rgbx: SPA_VIDEO_FORMAT_RGBx.rawValue
+            case .rgba: SPA_VIDEO_FORMAT_RGBA.rawValue
             }
         }
     }
@@ -53,6 +57,8 @@ public struct SourceFormat: Equatable, Sendable, CustomStringConvertible {
         switch name {
         case "XRGB8888": pixel = .bgrx
         case "ARGB8888": pixel = .bgra
+        case "XBGR8888": pixel = .rgbx
+        case "ABGR8888": pixel = .rgba
         default: return .failure(.unsupportedFormat(name))
         }
         var numbers: [Int] = []
@@ -85,7 +91,7 @@ public enum FormatRefusal: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .missing(let name): "no \(name) property"
-        case .unsupportedFormat(let name): "format \(LogText.escaped(name, limit: 32)) is neither XRGB8888 nor ARGB8888"
+        case .unsupportedFormat(let name): "format \(LogText.escaped(name, limit: 32)) is not one of XRGB8888, ARGB8888, XBGR8888, ABGR8888"
         case .badNumber(let name, let text): "\(name) \(LogText.escaped(text, limit: 32)) is not a positive size"
         case .tooLarge(let w, let h): "\(w)x\(h) is larger than \(SourceFormat.maxSide) a side"
         case .strideTooSmall(let stride, let width): "stride \(stride) is less than 4 x width \(width)"

@@ -17,8 +17,9 @@ struct PipeWireExportCommand: ParsableCommand {
         commandName: "export",
         abstract: "Make every buffer of one application a PipeWire Video/Source node.",
         discussion: """
-            Each buffer of --app (of --guest, or of every guest) with XRGB8888 or ARGB8888 pixels becomes a node \
-            named porthole.GUEST.APP.N (format BGRx or BGRA, its size from the buffer's properties). Each update is \
+            Each buffer of --app (of --guest, or of every guest) with XRGB8888, ARGB8888, XBGR8888 or ABGR8888 pixels \
+            becomes a node named porthole.GUEST.APP.N (format BGRx, BGRA, RGBx or RGBA, its size from the buffer's \
+            properties). Each update is \
             copied into the node's next PipeWire buffer with its sequence, time and damage, then released. When a \
             buffer is removed its node stays idle and the next buffer of that guest and application takes it over, \
             renegotiating if its size or format differs; nodes go when their guest disconnects. Link a consumer \

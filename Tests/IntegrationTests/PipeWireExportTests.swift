@@ -30,17 +30,17 @@ struct PipeWireExportTests {
         let pair: BufferSharingTests.Pair
         let bridge: ManagedProcess
 
-        init() throws {
+        init(bridgeArguments: [String] = []) throws {
             runtime = try RuntimeDir()
             daemon = try PipeWireDaemon(runtime: runtime)
             pair = try BufferSharingTests.Pair(runtime: runtime)
-            bridge = try ManagedProcess(try portholeBinary(), ["pipewire", "export", "--app", "camera", "--buffers-socket", pair.consumers],
+            bridge = try ManagedProcess(try portholeBinary(), ["pipewire", "export", "--app", "camera", "--buffers-socket", pair.consumers] + bridgeArguments,
                                         environment: daemon.environment, logDirectory: runtime.path)
         }
 
-        func publish(_ size: String, frames: Int? = nil) throws -> ManagedProcess {
-            try pair.porthole(["share", "publish", "--socket", pair.producers, "--app", "camera", "--size", size, "--fps", "30", "--pattern"]
-                              + (frames.map { ["--frames", "\($0)"] } ?? []))
+        func publish(_ size: String, format: String = "XRGB8888") throws -> ManagedProcess {
+            try pair.porthole(["share", "publish", "--socket", pair.producers, "--app", "camera", "--size", size, "--format", format,
+                               "--fps", "30", "--pattern"])
         }
 
         /// Waits for the bridge to report `text` (a line containing it).
@@ -119,6 +119,14 @@ struct PipeWireExportTests {
         let after = try setup.pair.host.waitForStats("more presents") { ($0["buffer_presents"] ?? 0) >= (before["buffer_presents"] ?? 0) + 10 }
         #expect(after["consumer_evictions"] == 0)
         #expect(after["buffer_consumers"] == 1)
+
+        // SIGTERM stops the bridge cleanly: its node leaves the graph, it
+        // says what it did, and exits 0.
+        let stopped = setup.bridge.terminate()
+        #expect(stopped.succeeded, "\(setup.bridge.diagnostics())")
+        #expect(setup.bridge.stdout.contains("node \(node) removed: the bridge stops"))
+        #expect(setup.bridge.stdout.contains("exported "))
+        #expect(waitUntil(timeout: 10) { (try? setup.daemon.nodeNames().contains(node)) == false })
     }
 
     @Test func aProducerRestartedAtAnotherSizeRenegotiatesTheNodeAndTheNodeGoesWithItsGuest() throws {
@@ -152,5 +160,27 @@ struct PipeWireExportTests {
         #expect(waitUntil(timeout: 10) { (try? setup.daemon.nodeNames().contains(node)) == false })
         #expect(setup.bridge.isRunning)
         c.terminate()
+    }
+
+    @Test func aBufferPastTheNodeLimitIsLeftOutAndTheNodeThatExistsStreamsRGBx() throws {
+        let setup = try Setup(bridgeArguments: ["--max-nodes", "1"])
+        defer { setup.stop() }
+        let consumer = try Self.buildConsumer(in: setup.runtime)
+        let first = try setup.publish("160x120", format: "XBGR8888")
+        defer { first.terminate() }
+        let node = "porthole.guest.camera.1"
+        try setup.bridgeSays("node \(node) made for buffer 1 (160x120 RGBx")
+        let second = try setup.publish("160x120")
+        defer { second.terminate() }
+        try setup.bridgeSays("buffer 2 of guest/camera left out: 1 nodes already")
+        #expect(try setup.daemon.nodeNames().filter { $0.hasPrefix("porthole.") } == [node])
+
+        // The node that exists streams the first buffer's RGBx frames.
+        let c = try setup.consumer(consumer, name: "rgbx", frames: 10, seconds: 20, node: node)
+        let exit = c.waitForExit(timeout: 30)
+        #expect(exit?.succeeded == true, "\(c.diagnostics())\n\(setup.bridge.diagnostics())")
+        let seen = Self.frames(c.stdout)
+        #expect(seen.count == 10 && seen.allSatisfy { $0.ok && $0.size == "160x120" }, "\(c.stdout)")
+        #expect(setup.bridge.isRunning)
     }
 }

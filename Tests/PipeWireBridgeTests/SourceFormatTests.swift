@@ -7,6 +7,13 @@ import Testing
         [("width", width), ("height", height), ("stride", stride), ("format", format)]
     }
 
+    @Test func xbgr8888IsRGBxAndAbgr8888IsRGBA() throws {
+        #expect(try SourceFormat.from(properties: Self.properties("XBGR8888"), size: 640 * 480 * 4).get().pixel.spaFormat
+            == SPA_VIDEO_FORMAT_RGBx.rawValue)
+        #expect(try SourceFormat.from(properties: Self.properties("ABGR8888"), size: 640 * 480 * 4).get().pixel.spaFormat
+            == SPA_VIDEO_FORMAT_RGBA.rawValue)
+    }
+
     @Test func xrgb8888IsBGRxAndArgb8888IsBGRAWithTheBuffersSizeAndStride() throws {
         let x = try SourceFormat.from(properties: Self.properties(), size: 640 * 480 * 4).get()
         #expect(x == SourceFormat(pixel: .bgrx, width: 640, height: 480, stride: 2560))

@@ -5,7 +5,7 @@
  *   pipewire-consumer NAME FRAMES SECONDS
  *
  * It makes an input stream named NAME (link it to a bridge node with
- * pw-link; no session manager needed), accepts BGRx of any size, follows
+ * pw-link; no session manager needed), accepts BGRx or RGBx of any size, follows
  * renegotiation, and for every frame checks the stamp `porthole share
  * publish` writes (docs/buffer-sharing.md section 6): its sequence must be
  * the one in the buffer's header metadata and its checksum the frame's.
@@ -172,7 +172,7 @@ int main(int argc, char **argv) {
     params[0] = spa_pod_builder_add_object(&b, SPA_TYPE_OBJECT_Format, SPA_PARAM_EnumFormat,
         SPA_FORMAT_mediaType, SPA_POD_Id(SPA_MEDIA_TYPE_video),
         SPA_FORMAT_mediaSubtype, SPA_POD_Id(SPA_MEDIA_SUBTYPE_raw),
-        SPA_FORMAT_VIDEO_format, SPA_POD_Id(SPA_VIDEO_FORMAT_BGRx),
+        SPA_FORMAT_VIDEO_format, SPA_POD_CHOICE_ENUM_Id(3, SPA_VIDEO_FORMAT_BGRx, SPA_VIDEO_FORMAT_BGRx, SPA_VIDEO_FORMAT_RGBx),
         SPA_FORMAT_VIDEO_size, SPA_POD_CHOICE_RANGE_Rectangle(&SPA_RECTANGLE(640, 480), &SPA_RECTANGLE(1, 1),
                                                               &SPA_RECTANGLE(16384, 16384)),
         SPA_FORMAT_VIDEO_framerate, SPA_POD_CHOICE_RANGE_Fraction(&SPA_FRACTION(0, 1), &SPA_FRACTION(0, 1),
