@@ -182,5 +182,11 @@ struct PipeWireExportTests {
         let seen = Self.frames(c.stdout)
         #expect(seen.count == 10 && seen.allSatisfy { $0.ok && $0.size == "160x120" }, "\(c.stdout)")
         #expect(setup.bridge.isRunning)
+
+        // Without the host's buffer service the bridge has nothing to show: it says so and fails.
+        setup.pair.host.terminate()
+        let end = setup.bridge.waitForExit(timeout: 10)
+        #expect(end == .exited(1), "\(setup.bridge.diagnostics())")
+        #expect(setup.bridge.stderr.contains("the host's buffer service"))
     }
 }
