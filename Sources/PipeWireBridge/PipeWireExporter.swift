@@ -139,6 +139,7 @@ public final class PipeWireExporter {
         }
         if let idle = nodes.first(where: { $0.bufferID == nil && $0.guest == b.guest && $0.application == b.application }) {
             idle.bufferID = id
+            idle.node.showBuffer(id)
             switch FormatDecision.decide(offered: idle.node.offered, next: format) {
             case .keep:
                 report("node \(idle.node.name) takes buffer \(id) (\(format))")
@@ -173,6 +174,7 @@ public final class PipeWireExporter {
             ("node.description", "Porthole: \(NodeName.word(b.application)) of guest \(NodeName.word(b.guest))"),
             ("porthole.guest", NodeName.word(b.guest)),
             ("porthole.application", NodeName.word(b.application)),
+            ("porthole.buffer", "\(id)"),
         ]
         do {
             let node = try VideoSourceNode(core: pipewire.core, name: name, properties: properties, format: format, maxDamage: Self.maxDamage)

@@ -68,6 +68,19 @@ final class VideoSourceNode {
         if r < 0 { throw .pipewire("cannot offer \(format) on \(name): \(String(cString: strerror(-r)))") }
     }
 
+    /// Sets `porthole.buffer`, the buffer service's id of the buffer shown
+    /// now (the node's name stays: it outlives its buffers).
+    func showBuffer(_ id: UInt32) {
+        guard let source else { return }
+        "porthole.buffer".withCString { key in
+            "\(id)".withCString { value in
+                var item = spa_dict_item(key: key, value: value)
+                var dict = spa_dict(flags: 0, n_items: 1, items: &item)
+                _ = pw_stream_update_properties(porthole_pw_source_stream(source), &dict)
+            }
+        }
+    }
+
     /// The node's id in the PipeWire graph (after the daemon has answered).
     var nodeID: UInt32 {
         guard let source else { return UInt32.max }

@@ -149,6 +149,7 @@ struct PipeWireExportTests {
         #expect(setup.bridge.stdout.contains("renegotiating 320x240 BGRx"))
         let small = waitUntil(timeout: 15) { Self.frames(c.stdout).filter { $0.ok && $0.size == "320x240" }.count >= 5 }
         try #require(small, "\(c.diagnostics())\n\(setup.bridge.diagnostics())")
+        #expect(try setup.daemon.nodeProperty(node, "porthole.buffer") == "2")
         let seen = Self.frames(c.stdout)
         #expect(seen.allSatisfy { $0.ok }, "\(c.stdout)")
         // The band pattern damages two bands and the stamp's row: 3 regions.

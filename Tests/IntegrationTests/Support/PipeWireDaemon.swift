@@ -45,5 +45,17 @@ final class PipeWireDaemon {
         }
     }
 
+    /// A property of the node named `node`, as pw-dump shows it.
+    func nodeProperty(_ node: String, _ key: String) throws -> String? {
+        let dump = try runCommand("pw-dump", [], environment: environment, logDirectory: runtime.path).stdout
+        guard let objects = try JSONSerialization.jsonObject(with: dump) as? [[String: Any]] else { return nil }
+        for o in objects {
+            guard let info = o["info"] as? [String: Any], let props = info["props"] as? [String: Any],
+                  props["node.name"] as? String == node else { continue }
+            return props[key].map { "\($0)" }
+        }
+        return nil
+    }
+
     func stop() { process.terminate() }
 }
