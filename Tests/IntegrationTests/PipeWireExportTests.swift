@@ -129,7 +129,7 @@ struct PipeWireExportTests {
         #expect(waitUntil(timeout: 10) { (try? setup.daemon.nodeNames().contains(node)) == false })
     }
 
-    @Test func aProducerRestartedAtAnotherSizeRenegotiatesTheNodeAndTheNodeGoesWithItsGuest() throws {
+    @Test func aProducerRestartedAtAnotherSizeRenegotiatesTheNodeWhichGoesWithItsGuestAndTheBridgeEndsWithTheDaemon() throws {
         let setup = try Setup()
         defer { setup.stop() }
         let consumer = try Self.buildConsumer(in: setup.runtime)
@@ -161,6 +161,12 @@ struct PipeWireExportTests {
         #expect(waitUntil(timeout: 10) { (try? setup.daemon.nodeNames().contains(node)) == false })
         #expect(setup.bridge.isRunning)
         c.terminate()
+
+        // Without the PipeWire daemon the bridge has nowhere to show anything: it says so and fails.
+        setup.daemon.stop()
+        let end = setup.bridge.waitForExit(timeout: 10)
+        #expect(end == .exited(1), "\(setup.bridge.diagnostics())")
+        #expect(setup.bridge.stderr.contains("the PipeWire daemon"))
     }
 
     @Test func aBufferPastTheNodeLimitIsLeftOutAndTheNodeThatExistsStreamsRGBx() throws {
