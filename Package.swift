@@ -45,6 +45,6 @@ let package = Package(
         .testTarget(name: "PipeWireBridgeTests", dependencies: ["PipeWireBridge", "SystemTestSupport"]),
         // Consumers/ holds C sources the tests compile and run themselves.
         .testTarget(name: "IntegrationTests", dependencies: ["Proxy", "Harness", "PortholeSystem", "Wayland", "Sharing", "SystemTestSupport"],
-                    exclude: ["Consumers"]),
+                    exclude: ["Consumers", "Clients"]),
     ]
 )

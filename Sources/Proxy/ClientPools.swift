@@ -7,8 +7,8 @@ import Wayland
 /// buffers made from them, and what each buffer missed since it was last
 /// shown (`DamageHistory`).
 final class ClientPools {
-    private let region: GuestRegion?
-    private let stats: ProxyStats
+    let region: GuestRegion?
+    let stats: ProxyStats
     /// The client program's name, a property of its registered buffers.
     private let application: String
     private var pools: [UInt32: ClientPool] = [:]
@@ -40,7 +40,7 @@ final class ClientPools {
         let rid: UInt32
         do { rid = try channel.openResource(kind: .shmPool, size: UInt64(size)) } catch { throw .implementation(error.reason) }
         do {
-            pools[request.id] = try StreamPool(resourceID: rid, clientFD: fd, size: Int(size))
+            pools[request.id] = try StreamPool(resourceID: rid, client: .shm(fd), size: Int(size))
         } catch {
             channel.closeResource(rid)
             throw .shm(.invalidFD, object: shmID, "cannot map pool fd: \(error)")
@@ -67,7 +67,7 @@ final class ClientPools {
                 return nil
             }
             makePool = { rid throws(MessageFault) in
-                do { return try RegionPool(resourceID: rid, region: region, clientFD: fd, size: size, chunk: chunk) } catch {
+                do { return try RegionPool(resourceID: rid, region: region, client: .shm(fd), size: size, chunk: chunk) } catch {
                     region.releaseChunk(chunk)
                     throw .shm(.invalidFD, object: shmID, "cannot map pool fd: \(error)")
                 }
@@ -84,6 +84,9 @@ final class ClientPools {
             throw error
         }
     }
+
+    /// A pool made by other means than wl_shm.create_pool (a dma-buf's).
+    func adopt(_ pool: ClientPool, id: UInt32) { pools[id] = pool }
 
     /// The size the host's twin of a region pool is created with (it spans the
     /// region up to the end of its chunk); nil for other pools.

@@ -17,6 +17,12 @@ protocol ConnectionHandler: AnyObject {
     /// Whether a message from the link for `objectID` is dropped unread (an
     /// object the local peer does not know under that id).
     func swallowsIncoming(objectID: UInt32) -> Bool
+    /// The bytes the link carries for a message read from the local socket
+    /// (a handler that rewrites it into more says so before it is sent).
+    func linkBytes(for m: ParsedMessage) -> Int
+    /// Whether the handler keeps an fd read from the local socket itself
+    /// (it never crosses the link), before it is turned into a resource.
+    func keepsFd(_ fd: OwnedFD, of m: ParsedMessage) -> Bool
     /// The resource for a wl_shm pool fd read from the local socket.
     func poolResource(for fd: OwnedFD, message: ParsedMessage, on c: WaylandConnection) throws(MessageFault) -> UInt32
     /// A data frame is about to go: send what must reach the peer first.
@@ -27,6 +33,8 @@ protocol ConnectionHandler: AnyObject {
 
 extension ConnectionHandler {
     func swallowsIncoming(objectID: UInt32) -> Bool { false }
+    func linkBytes(for m: ParsedMessage) -> Int { m.header.size }
+    func keepsFd(_ fd: OwnedFD, of m: ParsedMessage) -> Bool { false }
     func poolResource(for fd: OwnedFD, message: ParsedMessage, on c: WaylandConnection) throws(MessageFault) -> UInt32 {
         throw .implementation("\(message.name) is not expected in this direction")
     }

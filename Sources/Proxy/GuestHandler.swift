@@ -5,7 +5,7 @@ import Wayland
 /// The guest side of a client's connection. Requests that create or change
 /// pools, buffers and surfaces are recorded; a commit records a pool sync,
 /// which runs just before the data frame carrying the commit. Requests to the
-/// proxy's own global go to `SharedMemoryExtension`.
+/// proxy's own globals go to `SharedMemoryExtension` and `LinuxDmabufExtension`.
 final class GuestHandler: ConnectionHandler {
     private let pools: ClientPools
     private var surfaces = SurfaceTracker()
@@ -13,17 +13,33 @@ final class GuestHandler: ConnectionHandler {
     private let stats: ProxyStats
     /// porthole_shared_memory_v1, when the guest maps a region.
     private let sharedMemory: SharedMemoryExtension?
+    /// zwp_linux_dmabuf_v1, when the guest offers it.
+    private let dmabuf: LinuxDmabufExtension?
+    private let placeholders: PlaceholderIDs
     private let region: GuestRegion?
 
-    init(region: GuestRegion?, stats: ProxyStats, application: String) {
+    /// `dmabufDevice`: offer zwp_linux_dmabuf_v1, naming this DRM device
+    /// (a dev_t, 0 for none) in feedback; nil: do not offer it.
+    init(region: GuestRegion?, stats: ProxyStats, application: String, dmabufDevice: UInt64? = nil) {
         self.region = region
         self.stats = stats
-        pools = ClientPools(region: region, stats: stats, application: application)
-        sharedMemory = region.map { SharedMemoryExtension(region: $0, application: application) }
+        let pools = ClientPools(region: region, stats: stats, application: application)
+        self.pools = pools
+        let placeholders = PlaceholderIDs()
+        self.placeholders = placeholders
+        sharedMemory = region.map { SharedMemoryExtension(region: $0, application: application, placeholders: placeholders) }
+        dmabuf = dmabufDevice.map { LinuxDmabufExtension(pools: pools, placeholders: placeholders, stats: stats, mainDevice: $0) }
     }
+
+    func linkBytes(for m: ParsedMessage) -> Int { dmabuf?.linkBytes(for: m) ?? m.header.size }
+
+    func keepsFd(_ fd: OwnedFD, of m: ParsedMessage) -> Bool { dmabuf?.keepsFd(fd, of: m) ?? false }
 
     func outgoing(_ m: inout ParsedMessage, resources: [UInt32], on c: WaylandConnection) throws(MessageFault) -> Verdict {
         if let ext = sharedMemory, let verdict = try ext.handle(&m, on: c) { return verdict }
+        if let ext = dmabuf, let verdict = try ext.outgoing(&m, on: c, flush: { () throws(MessageFault) in try flushPending(on: c) }) {
+            return verdict
+        }
         let sender = m.sender
         switch m.spec.kind {
         case .wlShmCreatePool?:
@@ -106,15 +122,15 @@ final class GuestHandler: ConnectionHandler {
 
     func incoming(_ m: inout ParsedMessage, resources: [UInt32], on c: WaylandConnection) throws(MessageFault) -> Verdict {
         // The end of a placeholder: the client's object of that id lives on.
-        if m.spec.kind == .wlDisplayDeleteId, let ext = sharedMemory,
-           ext.endsPlaceholder(try m.typed(WlDisplayDeleteId.self).id) {
+        if m.spec.kind == .wlDisplayDeleteId, placeholders.end(try m.typed(WlDisplayDeleteId.self).id) {
             return .drop
         }
+        if let ext = dmabuf, let verdict = try ext.incoming(&m, on: c) { return verdict }
         return .forward
     }
 
     func swallowsIncoming(objectID: UInt32) -> Bool {
-        sharedMemory?.isPlaceholder(objectID) ?? false
+        placeholders.contains(objectID)
     }
 
     func closed(on c: WaylandConnection) {

@@ -48,7 +48,7 @@ final class GuestProducerHandler: ConnectionHandler {
         let rid: UInt32
         do { rid = try c.channel.openResource(kind: .shmPool, size: UInt64(end)) } catch { throw .implementation(error.reason) }
         do {
-            buffers[r.id] = ReplicatedBuffer(pool: try StreamPool(resourceID: rid, clientFD: fd, size: end), offset: Int(r.offset), size: Int(r.size))
+            buffers[r.id] = ReplicatedBuffer(pool: try StreamPool(resourceID: rid, client: .shm(fd), size: end), offset: Int(r.offset), size: Int(r.size))
         } catch {
             c.channel.closeResource(rid)
             throw MessageFault(objectID: message.sender, code: ProducerErrorCode.badFD.rawValue, message: "cannot map the fd: \(error)")

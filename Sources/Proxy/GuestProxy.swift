@@ -38,6 +38,11 @@ public final class GuestProxy: LinkSessionDelegate {
     private var connections: [ObjectIdentifier: WaylandConnection] = [:]
     /// Prints every forwarded message (`--trace`).
     public var trace = false
+    /// Offer zwp_linux_dmabuf_v1 to clients: nil (the default) when the
+    /// machine has a DRM device when a client connects (a guest without one
+    /// has no client that makes dma-bufs, and GPU clients that see the
+    /// global would look for a device); true or false always.
+    public var offerDmabuf: Bool?
     /// Where `connect(to:)` dials, while it keeps dialling.
     private var dialAddress: SocketAddress?
     private var pendingConnect: PendingConnect?
@@ -205,7 +210,9 @@ public final class GuestProxy: LinkSessionDelegate {
     private func acceptClient(_ client: OwnedFD) {
         guard let session, session.link.isOpen else { refuse(client); return }
         let application = Socket.peerProgramName(client) ?? "unknown"
-        let handler = GuestHandler(region: region, stats: stats, application: application)
+        let device = DRMDevices.firstDevice()
+        let handler = GuestHandler(region: region, stats: stats, application: application,
+                                   dmabufDevice: offerDmabuf ?? (device != nil) ? device ?? 0 : nil)
         guard let channel = session.channels.open() else {
             Log.warning("refusing a client: \(limits.maxChannels) clients already connected")
             client.close()

@@ -22,6 +22,8 @@ public final class ProxyStats {
     public var regionPools: UInt64 = 0
     /// Client pools copied over the link because there was no region or it was full (guest).
     public var fallbackPools: UInt64 = 0
+    /// wl_buffers made of guest clients' dma-bufs (zwp_linux_dmabuf_v1; guest).
+    public var dmabufBuffers: UInt64 = 0
     /// Reads of a client's pool that faulted because the client shrank its
     /// file mid-read (guest; each ended that client).
     public var memoryFaults: UInt64 = 0
@@ -51,6 +53,7 @@ public final class ProxyStats {
             ("fallback_pools", "\(fallbackPools)"),
             ("registered_buffers", "\(link.registeredBuffers)"),
             ("memory_faults", "\(memoryFaults)"),
+            ("dmabuf_buffers", "\(dmabufBuffers)"),
             ("open_fds", "\(openFileDescriptorCount())"),
         ] + extra
         if !guests.isEmpty {

@@ -16,7 +16,7 @@ import Wayland
 final class RegionPool: ClientPool {
     let resourceID: UInt32
     private unowned let region: GuestRegion
-    private let clientFD: OwnedFD?
+    private let clientFile: ClientFile?
     /// The client's memory (nil for a cooperative pool).
     private(set) var client: SharedMapping?
     private(set) var size: Int
@@ -33,12 +33,12 @@ final class RegionPool: ClientPool {
     var current: RegionChunk? { chunks.last }
 
     /// A pool copied into `chunk`.
-    init(resourceID: UInt32, region: GuestRegion, clientFD: OwnedFD, size: Int, chunk: RegionChunk) throws(SystemError) {
+    init(resourceID: UInt32, region: GuestRegion, client file: ClientFile, size: Int, chunk: RegionChunk) throws(SystemError) {
         self.resourceID = resourceID
         self.region = region
-        self.clientFD = clientFD
+        clientFile = file
         self.size = size
-        client = try SharedMapping(fd: clientFD, size: size, writable: false)
+        client = try file.map(size: size)
         chunks = [chunk]
         hostPoolSize = Int(chunk.offset + chunk.size)
     }
@@ -47,14 +47,14 @@ final class RegionPool: ClientPool {
     init(cooperativeResourceID rid: UInt32, region: GuestRegion, size: Int) {
         resourceID = rid
         self.region = region
-        clientFD = nil
+        clientFile = nil
         client = nil
         self.size = size
         chunks = []
         hostPoolSize = size
     }
 
-    func clientFileSize() -> Int { (try? clientFD?.fileSize()) ?? 0 }
+    func clientFileSize() -> Int { clientFile?.size() ?? 0 }
 
     /// Gives chunks no buffer needs back to the region (the current one only if `all`).
     func releaseIdleChunks(all: Bool) {
@@ -100,7 +100,15 @@ final class RegionPool: ClientPool {
         guard let chunk = b.chunk else { return }
         guard let client = client?.base, clientFileSize() >= size else { throw ClientMemoryGuard.shrank(bufferID, size) }
         let copy = region.region.pointer(at: chunk.offset)
-        let copied = try ClientMemoryGuard.read(client, length: self.client?.size ?? size, bufferID: bufferID, stats: stats) { () -> Int in
+        let read = { () throws(MessageFault) -> Int in try self.copyChanged(b, rects: rects, bufferID: bufferID, client: client, copy: copy, stats: stats) }
+        let copied = if let clientFile { try clientFile.reading(bufferID: bufferID, read) } else { try read() }
+        stats.copiedBytes += UInt64(copied)
+    }
+
+    /// Copies the changed damaged bytes from the client's memory into the chunk; returns how many.
+    private func copyChanged(_ b: ShmBuffer, rects: [Rect], bufferID: UInt32, client: UnsafeMutableRawPointer,
+                             copy: UnsafeMutableRawPointer, stats: ProxyStats) throws(MessageFault) -> Int {
+        try ClientMemoryGuard.read(client, length: self.client?.size ?? size, bufferID: bufferID, stats: stats) { () -> Int in
             var copied = 0
             if blindCommits > 0 {
                 blindCommits -= 1
@@ -118,6 +126,5 @@ final class RegionPool: ClientPool {
             }
             return copied
         }
-        stats.copiedBytes += UInt64(copied)
     }
 }

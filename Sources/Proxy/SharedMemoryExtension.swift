@@ -7,12 +7,8 @@ import Wayland
 /// (protocols/porthole-shared-memory-v1.xml): cooperative clients allocate
 /// buffers in the shared region and draw there, so no proxy copies a byte.
 ///
-/// The compositor never hears of these objects, but their ids come from the
-/// client's sequence, which the compositor checks (new ids must not skip).
-/// So each request that creates one is replaced on the link by a
-/// wl_display.sync with the same id: a placeholder the compositor creates
-/// and destroys at once. Its `done` and `delete_id` come back and are
-/// dropped here; the client's own object lives on in this proxy only.
+/// The compositor never hears of these objects: each request that creates
+/// one reaches it as a placeholder (`PlaceholderIDs`).
 final class SharedMemoryExtension {
     /// The registry name the global is offered under (compositors count up from 1).
     static let globalName: UInt32 = 0xFFFF_FF01
@@ -26,12 +22,12 @@ final class SharedMemoryExtension {
 
     private unowned let region: GuestRegion
     private let application: String
-    /// Ids standing for a placeholder callback on the host, until its delete_id.
-    private var placeholders: [UInt32: Int] = [:]
+    private let placeholders: PlaceholderIDs
     private var allocations: [UInt32: Allocation] = [:]
 
-    init(region: GuestRegion, application: String) {
+    init(region: GuestRegion, application: String, placeholders: PlaceholderIDs) {
         self.region = region
+        self.placeholders = placeholders
         self.application = application
     }
 
@@ -51,11 +47,11 @@ final class SharedMemoryExtension {
             guard region.active, r.id.interfaceName == Self.interface, r.id.version == 1 else {
                 throw .invalidObject("bind of global \(Self.globalName) as \(LogText.escaped(r.id.interface, limit: 128, quoted: false)) v\(r.id.version); it is \(Self.interface) v1")
             }
-            m.bytes = placeholder(for: r.id.id)
+            m.bytes = placeholders.make(for: r.id.id)
             return .forward
         case .portholeSharedMemoryV1Allocate?:
             let r = try m.typed(PortholeSharedMemoryV1Allocate.self)
-            m.bytes = placeholder(for: r.id)
+            m.bytes = placeholders.make(for: r.id)
             let answer = allocate(r)
             c.sendToSocket(answer.event, fds: answer.fds)
             return .forward
@@ -69,22 +65,6 @@ final class SharedMemoryExtension {
         default:
             return nil
         }
-    }
-
-    /// The bytes to send to the host instead of a request creating `id`.
-    private func placeholder(for id: UInt32) -> [UInt8] {
-        placeholders[id, default: 0] += 1
-        return WlDisplaySync(callback: id).encode(objectID: Wire.displayID)
-    }
-
-    /// An event from the host for a placeholder: dropped unread.
-    func isPlaceholder(_ id: UInt32) -> Bool { placeholders[id] != nil }
-
-    /// A wl_display.delete_id from the host: true if it ends a placeholder (drop it).
-    func endsPlaceholder(_ id: UInt32) -> Bool {
-        guard let n = placeholders[id] else { return false }
-        if n <= 1 { placeholders.removeValue(forKey: id) } else { placeholders[id] = n - 1 }
-        return true
     }
 
     /// Handles allocate: the event for the client and the fd it carries.

@@ -7,7 +7,7 @@ import Wayland
 /// sends only the damaged bytes where the two differ.
 final class StreamPool: ClientPool {
     let resourceID: UInt32
-    private let clientFD: OwnedFD
+    private let clientFile: ClientFile
     private(set) var client: SharedMapping
     private(set) var mirror: SharedMapping
     private(set) var size: Int
@@ -21,23 +21,23 @@ final class StreamPool: ClientPool {
     private var runs: [UpdateRun] = []
     private var sealedAgainstShrink = false
 
-    init(resourceID: UInt32, clientFD: OwnedFD, size: Int) throws(SystemError) {
+    init(resourceID: UInt32, client file: ClientFile, size: Int) throws(SystemError) {
         self.resourceID = resourceID
-        self.clientFD = clientFD
+        clientFile = file
         self.size = size
-        client = try SharedMapping(fd: clientFD, size: size, writable: false)
+        client = try file.map(size: size)
         mirror = try SharedMapping(anonymous: size)
     }
 
     /// Size of the client's file now (it may shrink it behind our back).
-    func clientFileSize() -> Int { (try? clientFD.fileSize()) ?? 0 }
+    func clientFileSize() -> Int { clientFile.size() }
 
     /// Whether the client's file carries F_SEAL_SHRINK (as memfds from
     /// weston's and many toolkits' allocators do), so its mapping can never
     /// fault. Seals are never removed, so a yes is kept.
     var clientCannotShrink: Bool {
         if sealedAgainstShrink { return true }
-        sealedAgainstShrink = (try? Memfd.seals(of: clientFD).contains(.shrink)) ?? false
+        sealedAgainstShrink = clientFile.sealedAgainstShrink()
         return sealedAgainstShrink
     }
 
@@ -59,6 +59,14 @@ final class StreamPool: ClientPool {
         channel.detach(self.mirror)
         let before = channel.referencedBytes
         if try sendBlind(b, rects: rects, exclusive: exclusive, client: client, channel: channel, stats: stats) { return }
+        try clientFile.reading(bufferID: bufferID) { () throws(MessageFault) in
+            try syncCompared(b, rects: rects, bufferID: bufferID, client: client, mirror: mirror, channel: channel, stats: stats, before: before)
+        }
+    }
+
+    /// The sync's reads of the client's memory: compared with the mirror, or copied in a run of blind commits.
+    private func syncCompared(_ b: ShmBuffer, rects: [Rect], bufferID: UInt32, client: UnsafeMutableRawPointer,
+                              mirror: UnsafeMutableRawPointer, channel: LinkChannel, stats: ProxyStats, before: UInt64) throws(MessageFault) {
         var copied = 0
         var pending = 0
         var sent = 0

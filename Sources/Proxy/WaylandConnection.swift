@@ -178,7 +178,7 @@ final class WaylandConnection: LinkChannelDelegate {
                 return
             }
             guard var message = parsed else { setReadPaused(false); break }
-            guard channel.reserve(message.header.size) else { setReadPaused(true); break }
+            guard channel.reserve(handler.linkBytes(for: message)) else { setReadPaused(true); break }
             let fds = input.takeFds(message.spec.fdCount) ?? []
             var resources: [UInt32] = []
             do {
@@ -229,6 +229,7 @@ final class WaylandConnection: LinkChannelDelegate {
     /// Replaces the fds of an outgoing message with resources.
     private func outgoingResources(for message: ParsedMessage, fds: [OwnedFD]) throws(MessageFault) -> [UInt32] {
         guard let fd = fds.first else { return [] }
+        if fds.count == 1 && handler.keepsFd(fd, of: message) { return [] }
         guard fds.count == 1, let translation = translations.translation(interface: message.target.interface.name, message: message.spec.name,
                                                                          isRequest: side.socketCarriesRequests) else {
             throw .implementation("\(message.name) carries an fd this proxy does not translate")

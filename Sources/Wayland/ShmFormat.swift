@@ -35,3 +35,25 @@ public func shmFormat(drmName name: String) -> UInt32? {
     default: return fourcc(code)
     }
 }
+
+/// DRM fourccs of wl_shm's two oldest formats, which wl_shm numbers 0 and 1.
+private let drmARGB8888: UInt32 = 0x3432_5241 // "AR24"
+private let drmXRGB8888: UInt32 = 0x3432_5258 // "XR24"
+
+/// The DRM fourcc of a wl_shm format: the same code, except for 0 and 1.
+public func drmFourcc(shmFormat f: UInt32) -> UInt32 {
+    switch f {
+    case 0: return drmARGB8888
+    case 1: return drmXRGB8888
+    default: return f
+    }
+}
+
+/// The wl_shm format of a DRM fourcc: the same code, except for ARGB8888 and XRGB8888.
+public func shmFormat(drmFourcc f: UInt32) -> UInt32 {
+    switch f {
+    case drmARGB8888: return 0
+    case drmXRGB8888: return 1
+    default: return f
+    }
+}

@@ -9,7 +9,7 @@ import Testing
     func makePool(size: Int) throws -> (StreamPool, SharedMapping) {
         let fd = try Memfd.create(name: "test-pool", size: size)
         let writer = try SharedMapping(fd: fd, size: size)
-        let pool = try StreamPool(resourceID: 1, clientFD: try fd.duplicate(), size: size)
+        let pool = try StreamPool(resourceID: 1, client: .shm(try fd.duplicate()), size: size)
         return (pool, writer)
     }
 

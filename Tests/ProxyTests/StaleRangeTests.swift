@@ -72,13 +72,13 @@ import Testing
     /// reference: nothing can then make the kernel's later read fault.
     @Test func onlyAShrinkSealedFileCountsAsUnshrinkable() throws {
         let open = try Memfd.create(name: "unsealed", size: 4096)
-        #expect(!(try StreamPool(resourceID: 1, clientFD: open, size: 4096).clientCannotShrink))
+        #expect(!(try StreamPool(resourceID: 1, client: .shm(open), size: 4096).clientCannotShrink))
         let sealed = try Memfd.create(name: "sealed", size: 4096)
         try Memfd.addSeals(sealed, [.shrink])
-        #expect(try StreamPool(resourceID: 2, clientFD: sealed, size: 4096).clientCannotShrink)
+        #expect(try StreamPool(resourceID: 2, client: .shm(sealed), size: 4096).clientCannotShrink)
         // A seal added later is seen at the next look.
         let late = try Memfd.create(name: "late", size: 4096)
-        let pool = try StreamPool(resourceID: 3, clientFD: try late.duplicate(), size: 4096)
+        let pool = try StreamPool(resourceID: 3, client: .shm(try late.duplicate()), size: 4096)
         #expect(!pool.clientCannotShrink)
         try Memfd.addSeals(late, [.shrink])
         #expect(pool.clientCannotShrink)

@@ -100,6 +100,25 @@ public enum MessageKind: Hashable, Sendable, CaseIterable {
     case portholeBufferViewV1Done
     case portholeBufferViewV1Updated
     case portholeBufferViewV1Removed
+    case zwpLinuxDmabufV1Destroy
+    case zwpLinuxDmabufV1CreateParams
+    case zwpLinuxDmabufV1GetDefaultFeedback
+    case zwpLinuxDmabufV1GetSurfaceFeedback
+    case zwpLinuxDmabufV1Format
+    case zwpLinuxDmabufV1Modifier
+    case zwpLinuxBufferParamsV1Destroy
+    case zwpLinuxBufferParamsV1Add
+    case zwpLinuxBufferParamsV1Create
+    case zwpLinuxBufferParamsV1CreateImmed
+    case zwpLinuxBufferParamsV1Failed
+    case zwpLinuxDmabufFeedbackV1Destroy
+    case zwpLinuxDmabufFeedbackV1Done
+    case zwpLinuxDmabufFeedbackV1FormatTable
+    case zwpLinuxDmabufFeedbackV1MainDevice
+    case zwpLinuxDmabufFeedbackV1TrancheDone
+    case zwpLinuxDmabufFeedbackV1TrancheTargetDevice
+    case zwpLinuxDmabufFeedbackV1TrancheFormats
+    case zwpLinuxDmabufFeedbackV1TrancheFlags
 
     /// The kind of a message by its names; nil for a message that is not interpreted.
     public init?(interface: String, message: String, isRequest: Bool) {
@@ -200,6 +219,25 @@ public enum MessageKind: Hashable, Sendable, CaseIterable {
         case ("porthole_buffer_view_v1", "done", false): self = .portholeBufferViewV1Done
         case ("porthole_buffer_view_v1", "updated", false): self = .portholeBufferViewV1Updated
         case ("porthole_buffer_view_v1", "removed", false): self = .portholeBufferViewV1Removed
+        case ("zwp_linux_dmabuf_v1", "destroy", true): self = .zwpLinuxDmabufV1Destroy
+        case ("zwp_linux_dmabuf_v1", "create_params", true): self = .zwpLinuxDmabufV1CreateParams
+        case ("zwp_linux_dmabuf_v1", "get_default_feedback", true): self = .zwpLinuxDmabufV1GetDefaultFeedback
+        case ("zwp_linux_dmabuf_v1", "get_surface_feedback", true): self = .zwpLinuxDmabufV1GetSurfaceFeedback
+        case ("zwp_linux_dmabuf_v1", "format", false): self = .zwpLinuxDmabufV1Format
+        case ("zwp_linux_dmabuf_v1", "modifier", false): self = .zwpLinuxDmabufV1Modifier
+        case ("zwp_linux_buffer_params_v1", "destroy", true): self = .zwpLinuxBufferParamsV1Destroy
+        case ("zwp_linux_buffer_params_v1", "add", true): self = .zwpLinuxBufferParamsV1Add
+        case ("zwp_linux_buffer_params_v1", "create", true): self = .zwpLinuxBufferParamsV1Create
+        case ("zwp_linux_buffer_params_v1", "create_immed", true): self = .zwpLinuxBufferParamsV1CreateImmed
+        case ("zwp_linux_buffer_params_v1", "failed", false): self = .zwpLinuxBufferParamsV1Failed
+        case ("zwp_linux_dmabuf_feedback_v1", "destroy", true): self = .zwpLinuxDmabufFeedbackV1Destroy
+        case ("zwp_linux_dmabuf_feedback_v1", "done", false): self = .zwpLinuxDmabufFeedbackV1Done
+        case ("zwp_linux_dmabuf_feedback_v1", "format_table", false): self = .zwpLinuxDmabufFeedbackV1FormatTable
+        case ("zwp_linux_dmabuf_feedback_v1", "main_device", false): self = .zwpLinuxDmabufFeedbackV1MainDevice
+        case ("zwp_linux_dmabuf_feedback_v1", "tranche_done", false): self = .zwpLinuxDmabufFeedbackV1TrancheDone
+        case ("zwp_linux_dmabuf_feedback_v1", "tranche_target_device", false): self = .zwpLinuxDmabufFeedbackV1TrancheTargetDevice
+        case ("zwp_linux_dmabuf_feedback_v1", "tranche_formats", false): self = .zwpLinuxDmabufFeedbackV1TrancheFormats
+        case ("zwp_linux_dmabuf_feedback_v1", "tranche_flags", false): self = .zwpLinuxDmabufFeedbackV1TrancheFlags
         default: return nil
         }
     }
@@ -303,6 +341,25 @@ public enum MessageKind: Hashable, Sendable, CaseIterable {
         case .portholeBufferViewV1Done: PortholeBufferViewV1Done.self
         case .portholeBufferViewV1Updated: PortholeBufferViewV1Updated.self
         case .portholeBufferViewV1Removed: PortholeBufferViewV1Removed.self
+        case .zwpLinuxDmabufV1Destroy: ZwpLinuxDmabufV1Destroy.self
+        case .zwpLinuxDmabufV1CreateParams: ZwpLinuxDmabufV1CreateParams.self
+        case .zwpLinuxDmabufV1GetDefaultFeedback: ZwpLinuxDmabufV1GetDefaultFeedback.self
+        case .zwpLinuxDmabufV1GetSurfaceFeedback: ZwpLinuxDmabufV1GetSurfaceFeedback.self
+        case .zwpLinuxDmabufV1Format: ZwpLinuxDmabufV1Format.self
+        case .zwpLinuxDmabufV1Modifier: ZwpLinuxDmabufV1Modifier.self
+        case .zwpLinuxBufferParamsV1Destroy: ZwpLinuxBufferParamsV1Destroy.self
+        case .zwpLinuxBufferParamsV1Add: ZwpLinuxBufferParamsV1Add.self
+        case .zwpLinuxBufferParamsV1Create: ZwpLinuxBufferParamsV1Create.self
+        case .zwpLinuxBufferParamsV1CreateImmed: ZwpLinuxBufferParamsV1CreateImmed.self
+        case .zwpLinuxBufferParamsV1Failed: ZwpLinuxBufferParamsV1Failed.self
+        case .zwpLinuxDmabufFeedbackV1Destroy: ZwpLinuxDmabufFeedbackV1Destroy.self
+        case .zwpLinuxDmabufFeedbackV1Done: ZwpLinuxDmabufFeedbackV1Done.self
+        case .zwpLinuxDmabufFeedbackV1FormatTable: ZwpLinuxDmabufFeedbackV1FormatTable.self
+        case .zwpLinuxDmabufFeedbackV1MainDevice: ZwpLinuxDmabufFeedbackV1MainDevice.self
+        case .zwpLinuxDmabufFeedbackV1TrancheDone: ZwpLinuxDmabufFeedbackV1TrancheDone.self
+        case .zwpLinuxDmabufFeedbackV1TrancheTargetDevice: ZwpLinuxDmabufFeedbackV1TrancheTargetDevice.self
+        case .zwpLinuxDmabufFeedbackV1TrancheFormats: ZwpLinuxDmabufFeedbackV1TrancheFormats.self
+        case .zwpLinuxDmabufFeedbackV1TrancheFlags: ZwpLinuxDmabufFeedbackV1TrancheFlags.self
         }
     }
 }
@@ -2678,4 +2735,473 @@ public struct PortholeBufferViewV1Removed: TypedMessage, Hashable {
     }
 
     public var args: [WireArg] { [] }
+}
+
+/// zwp_linux_dmabuf_v1.destroy: request 0 of zwp_linux_dmabuf_v1, since version 1.
+public struct ZwpLinuxDmabufV1Destroy: TypedMessage, Hashable {
+    public static let kind = MessageKind.zwpLinuxDmabufV1Destroy
+    public static let interfaceName = "zwp_linux_dmabuf_v1"
+    public static let messageName = "destroy"
+    public static let opcode: UInt16 = 0
+    public static let isRequest = true
+
+    public init() {}
+
+    public init?(_ args: [WireArg]) {
+        guard args.isEmpty else { return nil }
+        self.init()
+    }
+
+    public var args: [WireArg] { [] }
+}
+
+/// zwp_linux_dmabuf_v1.create_params: request 1 of zwp_linux_dmabuf_v1, since version 1.
+public struct ZwpLinuxDmabufV1CreateParams: TypedMessage, Hashable {
+    public static let kind = MessageKind.zwpLinuxDmabufV1CreateParams
+    public static let interfaceName = "zwp_linux_dmabuf_v1"
+    public static let messageName = "create_params"
+    public static let opcode: UInt16 = 1
+    public static let isRequest = true
+
+    /// The new zwp_linux_buffer_params_v1's id.
+    public var paramsId: UInt32
+
+    public init(paramsId: UInt32) {
+        self.paramsId = paramsId
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 1,
+              case .newID(let a0) = args[0]
+        else { return nil }
+        self.init(paramsId: a0)
+    }
+
+    public var args: [WireArg] { [.newID(paramsId)] }
+}
+
+/// zwp_linux_dmabuf_v1.get_default_feedback: request 2 of zwp_linux_dmabuf_v1, since version 4.
+public struct ZwpLinuxDmabufV1GetDefaultFeedback: TypedMessage, Hashable {
+    public static let kind = MessageKind.zwpLinuxDmabufV1GetDefaultFeedback
+    public static let interfaceName = "zwp_linux_dmabuf_v1"
+    public static let messageName = "get_default_feedback"
+    public static let opcode: UInt16 = 2
+    public static let isRequest = true
+
+    /// The new zwp_linux_dmabuf_feedback_v1's id.
+    public var id: UInt32
+
+    public init(id: UInt32) {
+        self.id = id
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 1,
+              case .newID(let a0) = args[0]
+        else { return nil }
+        self.init(id: a0)
+    }
+
+    public var args: [WireArg] { [.newID(id)] }
+}
+
+/// zwp_linux_dmabuf_v1.get_surface_feedback: request 3 of zwp_linux_dmabuf_v1, since version 4.
+public struct ZwpLinuxDmabufV1GetSurfaceFeedback: TypedMessage, Hashable {
+    public static let kind = MessageKind.zwpLinuxDmabufV1GetSurfaceFeedback
+    public static let interfaceName = "zwp_linux_dmabuf_v1"
+    public static let messageName = "get_surface_feedback"
+    public static let opcode: UInt16 = 3
+    public static let isRequest = true
+
+    /// The new zwp_linux_dmabuf_feedback_v1's id.
+    public var id: UInt32
+    /// A wl_surface's id.
+    public var surface: UInt32
+
+    public init(id: UInt32, surface: UInt32) {
+        self.id = id
+        self.surface = surface
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 2,
+              case .newID(let a0) = args[0],
+              case .object(let a1) = args[1]
+        else { return nil }
+        self.init(id: a0, surface: a1)
+    }
+
+    public var args: [WireArg] { [.newID(id), .object(surface)] }
+}
+
+/// zwp_linux_dmabuf_v1.format: event 0 of zwp_linux_dmabuf_v1, since version 1.
+public struct ZwpLinuxDmabufV1Format: TypedMessage, Hashable {
+    public static let kind = MessageKind.zwpLinuxDmabufV1Format
+    public static let interfaceName = "zwp_linux_dmabuf_v1"
+    public static let messageName = "format"
+    public static let opcode: UInt16 = 0
+    public static let isRequest = false
+
+    public var format: UInt32
+
+    public init(format: UInt32) {
+        self.format = format
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 1,
+              case .uint(let a0) = args[0]
+        else { return nil }
+        self.init(format: a0)
+    }
+
+    public var args: [WireArg] { [.uint(format)] }
+}
+
+/// zwp_linux_dmabuf_v1.modifier: event 1 of zwp_linux_dmabuf_v1, since version 3.
+public struct ZwpLinuxDmabufV1Modifier: TypedMessage, Hashable {
+    public static let kind = MessageKind.zwpLinuxDmabufV1Modifier
+    public static let interfaceName = "zwp_linux_dmabuf_v1"
+    public static let messageName = "modifier"
+    public static let opcode: UInt16 = 1
+    public static let isRequest = false
+
+    public var format: UInt32
+    public var modifierHi: UInt32
+    public var modifierLo: UInt32
+
+    public init(format: UInt32, modifierHi: UInt32, modifierLo: UInt32) {
+        self.format = format
+        self.modifierHi = modifierHi
+        self.modifierLo = modifierLo
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 3,
+              case .uint(let a0) = args[0],
+              case .uint(let a1) = args[1],
+              case .uint(let a2) = args[2]
+        else { return nil }
+        self.init(format: a0, modifierHi: a1, modifierLo: a2)
+    }
+
+    public var args: [WireArg] { [.uint(format), .uint(modifierHi), .uint(modifierLo)] }
+}
+
+/// zwp_linux_buffer_params_v1.destroy: request 0 of zwp_linux_buffer_params_v1, since version 1.
+public struct ZwpLinuxBufferParamsV1Destroy: TypedMessage, Hashable {
+    public static let kind = MessageKind.zwpLinuxBufferParamsV1Destroy
+    public static let interfaceName = "zwp_linux_buffer_params_v1"
+    public static let messageName = "destroy"
+    public static let opcode: UInt16 = 0
+    public static let isRequest = true
+
+    public init() {}
+
+    public init?(_ args: [WireArg]) {
+        guard args.isEmpty else { return nil }
+        self.init()
+    }
+
+    public var args: [WireArg] { [] }
+}
+
+/// zwp_linux_buffer_params_v1.add: request 1 of zwp_linux_buffer_params_v1, since version 1.
+public struct ZwpLinuxBufferParamsV1Add: TypedMessage, Hashable {
+    public static let kind = MessageKind.zwpLinuxBufferParamsV1Add
+    public static let interfaceName = "zwp_linux_buffer_params_v1"
+    public static let messageName = "add"
+    public static let opcode: UInt16 = 1
+    public static let isRequest = true
+
+    public var planeIdx: UInt32
+    public var offset: UInt32
+    public var stride: UInt32
+    public var modifierHi: UInt32
+    public var modifierLo: UInt32
+
+    public init(planeIdx: UInt32, offset: UInt32, stride: UInt32, modifierHi: UInt32, modifierLo: UInt32) {
+        self.planeIdx = planeIdx
+        self.offset = offset
+        self.stride = stride
+        self.modifierHi = modifierHi
+        self.modifierLo = modifierLo
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 6,
+              case .fd = args[0],
+              case .uint(let a1) = args[1],
+              case .uint(let a2) = args[2],
+              case .uint(let a3) = args[3],
+              case .uint(let a4) = args[4],
+              case .uint(let a5) = args[5]
+        else { return nil }
+        self.init(planeIdx: a1, offset: a2, stride: a3, modifierHi: a4, modifierLo: a5)
+    }
+
+    public var args: [WireArg] { [.fd, .uint(planeIdx), .uint(offset), .uint(stride), .uint(modifierHi), .uint(modifierLo)] }
+}
+
+/// zwp_linux_buffer_params_v1.create: request 2 of zwp_linux_buffer_params_v1, since version 1.
+public struct ZwpLinuxBufferParamsV1Create: TypedMessage, Hashable {
+    public static let kind = MessageKind.zwpLinuxBufferParamsV1Create
+    public static let interfaceName = "zwp_linux_buffer_params_v1"
+    public static let messageName = "create"
+    public static let opcode: UInt16 = 2
+    public static let isRequest = true
+
+    public var width: Int32
+    public var height: Int32
+    public var format: UInt32
+    public var flags: UInt32
+
+    public init(width: Int32, height: Int32, format: UInt32, flags: UInt32) {
+        self.width = width
+        self.height = height
+        self.format = format
+        self.flags = flags
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 4,
+              case .int(let a0) = args[0],
+              case .int(let a1) = args[1],
+              case .uint(let a2) = args[2],
+              case .uint(let a3) = args[3]
+        else { return nil }
+        self.init(width: a0, height: a1, format: a2, flags: a3)
+    }
+
+    public var args: [WireArg] { [.int(width), .int(height), .uint(format), .uint(flags)] }
+}
+
+/// zwp_linux_buffer_params_v1.create_immed: request 3 of zwp_linux_buffer_params_v1, since version 2.
+public struct ZwpLinuxBufferParamsV1CreateImmed: TypedMessage, Hashable {
+    public static let kind = MessageKind.zwpLinuxBufferParamsV1CreateImmed
+    public static let interfaceName = "zwp_linux_buffer_params_v1"
+    public static let messageName = "create_immed"
+    public static let opcode: UInt16 = 3
+    public static let isRequest = true
+
+    /// The new wl_buffer's id.
+    public var bufferId: UInt32
+    public var width: Int32
+    public var height: Int32
+    public var format: UInt32
+    public var flags: UInt32
+
+    public init(bufferId: UInt32, width: Int32, height: Int32, format: UInt32, flags: UInt32) {
+        self.bufferId = bufferId
+        self.width = width
+        self.height = height
+        self.format = format
+        self.flags = flags
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 5,
+              case .newID(let a0) = args[0],
+              case .int(let a1) = args[1],
+              case .int(let a2) = args[2],
+              case .uint(let a3) = args[3],
+              case .uint(let a4) = args[4]
+        else { return nil }
+        self.init(bufferId: a0, width: a1, height: a2, format: a3, flags: a4)
+    }
+
+    public var args: [WireArg] { [.newID(bufferId), .int(width), .int(height), .uint(format), .uint(flags)] }
+}
+
+/// zwp_linux_buffer_params_v1.failed: event 1 of zwp_linux_buffer_params_v1, since version 1.
+public struct ZwpLinuxBufferParamsV1Failed: TypedMessage, Hashable {
+    public static let kind = MessageKind.zwpLinuxBufferParamsV1Failed
+    public static let interfaceName = "zwp_linux_buffer_params_v1"
+    public static let messageName = "failed"
+    public static let opcode: UInt16 = 1
+    public static let isRequest = false
+
+    public init() {}
+
+    public init?(_ args: [WireArg]) {
+        guard args.isEmpty else { return nil }
+        self.init()
+    }
+
+    public var args: [WireArg] { [] }
+}
+
+/// zwp_linux_dmabuf_feedback_v1.destroy: request 0 of zwp_linux_dmabuf_feedback_v1, since version 1.
+public struct ZwpLinuxDmabufFeedbackV1Destroy: TypedMessage, Hashable {
+    public static let kind = MessageKind.zwpLinuxDmabufFeedbackV1Destroy
+    public static let interfaceName = "zwp_linux_dmabuf_feedback_v1"
+    public static let messageName = "destroy"
+    public static let opcode: UInt16 = 0
+    public static let isRequest = true
+
+    public init() {}
+
+    public init?(_ args: [WireArg]) {
+        guard args.isEmpty else { return nil }
+        self.init()
+    }
+
+    public var args: [WireArg] { [] }
+}
+
+/// zwp_linux_dmabuf_feedback_v1.done: event 0 of zwp_linux_dmabuf_feedback_v1, since version 1.
+public struct ZwpLinuxDmabufFeedbackV1Done: TypedMessage, Hashable {
+    public static let kind = MessageKind.zwpLinuxDmabufFeedbackV1Done
+    public static let interfaceName = "zwp_linux_dmabuf_feedback_v1"
+    public static let messageName = "done"
+    public static let opcode: UInt16 = 0
+    public static let isRequest = false
+
+    public init() {}
+
+    public init?(_ args: [WireArg]) {
+        guard args.isEmpty else { return nil }
+        self.init()
+    }
+
+    public var args: [WireArg] { [] }
+}
+
+/// zwp_linux_dmabuf_feedback_v1.format_table: event 1 of zwp_linux_dmabuf_feedback_v1, since version 1.
+public struct ZwpLinuxDmabufFeedbackV1FormatTable: TypedMessage, Hashable {
+    public static let kind = MessageKind.zwpLinuxDmabufFeedbackV1FormatTable
+    public static let interfaceName = "zwp_linux_dmabuf_feedback_v1"
+    public static let messageName = "format_table"
+    public static let opcode: UInt16 = 1
+    public static let isRequest = false
+
+    public var size: UInt32
+
+    public init(size: UInt32) {
+        self.size = size
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 2,
+              case .fd = args[0],
+              case .uint(let a1) = args[1]
+        else { return nil }
+        self.init(size: a1)
+    }
+
+    public var args: [WireArg] { [.fd, .uint(size)] }
+}
+
+/// zwp_linux_dmabuf_feedback_v1.main_device: event 2 of zwp_linux_dmabuf_feedback_v1, since version 1.
+public struct ZwpLinuxDmabufFeedbackV1MainDevice: TypedMessage, Hashable {
+    public static let kind = MessageKind.zwpLinuxDmabufFeedbackV1MainDevice
+    public static let interfaceName = "zwp_linux_dmabuf_feedback_v1"
+    public static let messageName = "main_device"
+    public static let opcode: UInt16 = 2
+    public static let isRequest = false
+
+    public var device: [UInt8]
+
+    public init(device: [UInt8]) {
+        self.device = device
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 1,
+              case .array(let a0) = args[0]
+        else { return nil }
+        self.init(device: a0)
+    }
+
+    public var args: [WireArg] { [.array(device)] }
+}
+
+/// zwp_linux_dmabuf_feedback_v1.tranche_done: event 3 of zwp_linux_dmabuf_feedback_v1, since version 1.
+public struct ZwpLinuxDmabufFeedbackV1TrancheDone: TypedMessage, Hashable {
+    public static let kind = MessageKind.zwpLinuxDmabufFeedbackV1TrancheDone
+    public static let interfaceName = "zwp_linux_dmabuf_feedback_v1"
+    public static let messageName = "tranche_done"
+    public static let opcode: UInt16 = 3
+    public static let isRequest = false
+
+    public init() {}
+
+    public init?(_ args: [WireArg]) {
+        guard args.isEmpty else { return nil }
+        self.init()
+    }
+
+    public var args: [WireArg] { [] }
+}
+
+/// zwp_linux_dmabuf_feedback_v1.tranche_target_device: event 4 of zwp_linux_dmabuf_feedback_v1, since version 1.
+public struct ZwpLinuxDmabufFeedbackV1TrancheTargetDevice: TypedMessage, Hashable {
+    public static let kind = MessageKind.zwpLinuxDmabufFeedbackV1TrancheTargetDevice
+    public static let interfaceName = "zwp_linux_dmabuf_feedback_v1"
+    public static let messageName = "tranche_target_device"
+    public static let opcode: UInt16 = 4
+    public static let isRequest = false
+
+    public var device: [UInt8]
+
+    public init(device: [UInt8]) {
+        self.device = device
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 1,
+              case .array(let a0) = args[0]
+        else { return nil }
+        self.init(device: a0)
+    }
+
+    public var args: [WireArg] { [.array(device)] }
+}
+
+/// zwp_linux_dmabuf_feedback_v1.tranche_formats: event 5 of zwp_linux_dmabuf_feedback_v1, since version 1.
+public struct ZwpLinuxDmabufFeedbackV1TrancheFormats: TypedMessage, Hashable {
+    public static let kind = MessageKind.zwpLinuxDmabufFeedbackV1TrancheFormats
+    public static let interfaceName = "zwp_linux_dmabuf_feedback_v1"
+    public static let messageName = "tranche_formats"
+    public static let opcode: UInt16 = 5
+    public static let isRequest = false
+
+    public var indices: [UInt8]
+
+    public init(indices: [UInt8]) {
+        self.indices = indices
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 1,
+              case .array(let a0) = args[0]
+        else { return nil }
+        self.init(indices: a0)
+    }
+
+    public var args: [WireArg] { [.array(indices)] }
+}
+
+/// zwp_linux_dmabuf_feedback_v1.tranche_flags: event 6 of zwp_linux_dmabuf_feedback_v1, since version 1.
+public struct ZwpLinuxDmabufFeedbackV1TrancheFlags: TypedMessage, Hashable {
+    public static let kind = MessageKind.zwpLinuxDmabufFeedbackV1TrancheFlags
+    public static let interfaceName = "zwp_linux_dmabuf_feedback_v1"
+    public static let messageName = "tranche_flags"
+    public static let opcode: UInt16 = 6
+    public static let isRequest = false
+
+    public var flags: UInt32
+
+    public init(flags: UInt32) {
+        self.flags = flags
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 1,
+              case .uint(let a0) = args[0]
+        else { return nil }
+        self.init(flags: a0)
+    }
+
+    public var args: [WireArg] { [.uint(flags)] }
 }

@@ -1,0 +1,133 @@
+/* A Wayland client that draws a known pattern into a DRM dumb buffer,
+ * exports it as a dma-buf (PRIME) and shows it through zwp_linux_dmabuf_v1
+ * (create_immed, linear XRGB8888), in an xdg_toplevel. Built against stock
+ * libwayland-client and the protocol code wayland-scanner makes.
+ *
+ * usage: dmabuf_pattern DRM-NODE SECONDS
+ * Prints "DMABUF-PATTERN shown WxH stride S" once the compositor has the
+ * buffer (a frame callback came back), stays up SECONDS more, and exits 0.
+ * Exit 2: the dma-buf could not be made; 3: linux-dmabuf missing or
+ * refused; 4: the connection failed. The pattern: four quadrants of
+ * 0xff0000, 0x00ff00, 0x0000ff, 0xffffff (top left, top right, bottom left,
+ * bottom right) with a one-pixel black frame.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/dma-buf.h>
+#include <wayland-client.h>
+#include "linux-dmabuf-unstable-v1-client-protocol.h"
+#include "xdg-shell-client-protocol.h"
+
+/* DRM UAPI (drm.h, drm_mode.h), declared here: libdrm-dev is not needed. */
+struct dumb_create { uint32_t height, width, bpp, flags, handle, pitch; uint64_t size; };
+struct prime_handle { uint32_t handle, flags; int32_t fd; };
+#define IOCTL_MODE_CREATE_DUMB _IOWR('d', 0xB2, struct dumb_create)
+#define IOCTL_PRIME_HANDLE_TO_FD _IOWR('d', 0x2D, struct prime_handle)
+#define FOURCC_XRGB8888 0x34325258u /* "XR24" */
+
+enum { WIDTH = 240, HEIGHT = 160 };
+
+static struct wl_compositor *compositor;
+static struct xdg_wm_base *wm_base;
+static struct zwp_linux_dmabuf_v1 *dmabuf;
+static int configured, shown, buffer_failed, xrgb_offered;
+
+static void global(void *data, struct wl_registry *r, uint32_t name, const char *iface, uint32_t version) {
+    (void)data;
+    if (!strcmp(iface, "wl_compositor")) compositor = wl_registry_bind(r, name, &wl_compositor_interface, 4);
+    else if (!strcmp(iface, "xdg_wm_base")) wm_base = wl_registry_bind(r, name, &xdg_wm_base_interface, 1);
+    else if (!strcmp(iface, "zwp_linux_dmabuf_v1") && version >= 3)
+        dmabuf = wl_registry_bind(r, name, &zwp_linux_dmabuf_v1_interface, 3);
+}
+static void global_remove(void *data, struct wl_registry *r, uint32_t name) { (void)data; (void)r; (void)name; }
+static const struct wl_registry_listener registry_listener = { global, global_remove };
+
+static void dmabuf_format(void *data, struct zwp_linux_dmabuf_v1 *d, uint32_t format) { (void)data; (void)d; (void)format; }
+static void dmabuf_modifier(void *data, struct zwp_linux_dmabuf_v1 *d, uint32_t format, uint32_t hi, uint32_t lo) {
+    (void)data; (void)d;
+    if (format == FOURCC_XRGB8888 && hi == 0 && lo == 0) xrgb_offered = 1;
+}
+static const struct zwp_linux_dmabuf_v1_listener dmabuf_listener = { dmabuf_format, dmabuf_modifier };
+
+static void ping(void *data, struct xdg_wm_base *b, uint32_t serial) { (void)data; xdg_wm_base_pong(b, serial); }
+static const struct xdg_wm_base_listener wm_listener = { ping };
+static void surface_configure(void *data, struct xdg_surface *s, uint32_t serial) {
+    (void)data; xdg_surface_ack_configure(s, serial); configured = 1;
+}
+static const struct xdg_surface_listener surface_listener = { surface_configure };
+static void frame_done(void *data, struct wl_callback *cb, uint32_t t) { (void)data; (void)t; wl_callback_destroy(cb); shown = 1; }
+static const struct wl_callback_listener frame_listener = { frame_done };
+
+static uint32_t pattern(int x, int y) {
+    if (x == 0 || y == 0 || x == WIDTH - 1 || y == HEIGHT - 1) return 0xff000000u;
+    int right = x >= WIDTH / 2, bottom = y >= HEIGHT / 2;
+    static const uint32_t colors[4] = { 0xffff0000u, 0xff00ff00u, 0xff0000ffu, 0xffffffffu };
+    return colors[bottom * 2 + right];
+}
+
+int main(int argc, char **argv) {
+    if (argc != 3) { fprintf(stderr, "usage: %s DRM-NODE SECONDS\n", argv[0]); return 64; }
+    int seconds = atoi(argv[2]);
+    int drm = open(argv[1], O_RDWR | O_CLOEXEC);
+    if (drm < 0) { perror(argv[1]); return 2; }
+    struct dumb_create create = { .height = HEIGHT, .width = WIDTH, .bpp = 32 };
+    if (ioctl(drm, IOCTL_MODE_CREATE_DUMB, &create) != 0) { perror("DRM_IOCTL_MODE_CREATE_DUMB"); return 2; }
+    struct prime_handle prime = { .handle = create.handle, .flags = O_CLOEXEC | O_RDWR, .fd = -1 };
+    if (ioctl(drm, IOCTL_PRIME_HANDLE_TO_FD, &prime) != 0) { perror("DRM_IOCTL_PRIME_HANDLE_TO_FD"); return 2; }
+    off_t size = lseek(prime.fd, 0, SEEK_END);
+    uint8_t *pixels = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, prime.fd, 0);
+    if (pixels == MAP_FAILED) { perror("mmap of the dma-buf"); return 2; }
+    struct dma_buf_sync sync = { DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE };
+    if (ioctl(prime.fd, DMA_BUF_IOCTL_SYNC, &sync) != 0) { perror("DMA_BUF_IOCTL_SYNC"); return 2; }
+    for (int y = 0; y < HEIGHT; y++)
+        for (int x = 0; x < WIDTH; x++) memcpy(pixels + (size_t)y * create.pitch + (size_t)x * 4, &(uint32_t){ pattern(x, y) }, 4);
+    sync.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE;
+    ioctl(prime.fd, DMA_BUF_IOCTL_SYNC, &sync);
+    fprintf(stderr, "dma-buf: %lld bytes, pitch %u\n", (long long)size, create.pitch);
+
+    struct wl_display *display = wl_display_connect(NULL);
+    if (!display) { perror("wl_display_connect"); return 4; }
+    struct wl_registry *registry = wl_display_get_registry(display);
+    wl_registry_add_listener(registry, &registry_listener, NULL);
+    wl_display_roundtrip(display);
+    if (!compositor || !wm_base || !dmabuf) { fprintf(stderr, "no compositor, xdg_wm_base or zwp_linux_dmabuf_v1 v3\n"); return 3; }
+    zwp_linux_dmabuf_v1_add_listener(dmabuf, &dmabuf_listener, NULL);
+    xdg_wm_base_add_listener(wm_base, &wm_listener, NULL);
+    wl_display_roundtrip(display);
+    if (!xrgb_offered) { fprintf(stderr, "XRGB8888 (linear) is not offered\n"); return 3; }
+
+    struct zwp_linux_buffer_params_v1 *params = zwp_linux_dmabuf_v1_create_params(dmabuf);
+    zwp_linux_buffer_params_v1_add(params, prime.fd, 0, 0, create.pitch, 0, 0);
+    struct wl_buffer *buffer = zwp_linux_buffer_params_v1_create_immed(params, WIDTH, HEIGHT, FOURCC_XRGB8888, 0);
+    zwp_linux_buffer_params_v1_destroy(params);
+
+    struct wl_surface *surface = wl_compositor_create_surface(compositor);
+    struct xdg_surface *xdg = xdg_wm_base_get_xdg_surface(wm_base, surface);
+    xdg_surface_add_listener(xdg, &surface_listener, NULL);
+    struct xdg_toplevel *toplevel = xdg_surface_get_toplevel(xdg);
+    xdg_toplevel_set_title(toplevel, "dmabuf-pattern");
+    wl_surface_commit(surface);
+    while (!configured && wl_display_dispatch(display) >= 0) {}
+    wl_surface_attach(surface, buffer, 0, 0);
+    wl_surface_damage_buffer(surface, 0, 0, WIDTH, HEIGHT);
+    wl_callback_add_listener(wl_surface_frame(surface), &frame_listener, NULL);
+    wl_surface_commit(surface);
+    while (!shown && !buffer_failed && wl_display_dispatch(display) >= 0) {}
+    if (!shown) { fprintf(stderr, "connection failed: %s\n", strerror(wl_display_get_error(display))); return 4; }
+    printf("DMABUF-PATTERN shown %dx%d stride %u\n", WIDTH, HEIGHT, create.pitch);
+    fflush(stdout);
+    time_t end = time(NULL) + seconds;
+    while (time(NULL) < end) {
+        if (wl_display_roundtrip(display) < 0) { fprintf(stderr, "connection lost\n"); return 4; }
+        usleep(100000);
+    }
+    return 0;
+}
