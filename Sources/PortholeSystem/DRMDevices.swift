@@ -15,4 +15,17 @@ public enum DRMDevices {
         }
         return nil
     }
+
+    /// Whether the machine has a render node (a GPU that could import a dma-buf).
+    public static func hasRenderNode() -> Bool {
+        candidates.prefix { $0.contains("renderD") }.contains(where: isCharacterDevice)
+    }
+
+    /// Whether /dev/udmabuf exists (memfds could be handed on as dma-bufs).
+    public static func hasUdmabuf() -> Bool { isCharacterDevice("/dev/udmabuf") }
+
+    static func isCharacterDevice(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFCHR
+    }
 }

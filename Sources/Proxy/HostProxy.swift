@@ -43,6 +43,18 @@ public final class HostProxy {
     /// Called when a link ends (the CLI stops a --connect host then).
     public var onLinkClosed: ((String) -> Void)?
 
+    /// How guests' dma-buf buffers reach the compositor, for the log at
+    /// start. Always as wl_shm copies today: handing them on as dma-bufs
+    /// would need a render node or /dev/udmabuf here (docs/gpu-buffers.md),
+    /// and even then is not implemented.
+    public static func dmabufPresentation(renderNode: Bool = DRMDevices.hasRenderNode(), udmabuf: Bool = DRMDevices.hasUdmabuf()) -> String {
+        if !renderNode && !udmabuf {
+            return "dma-buf buffers are presented as wl_shm copies: no render node / udmabuf on this host"
+        }
+        let found = [renderNode ? "a render node" : nil, udmabuf ? "/dev/udmabuf" : nil].compactMap { $0 }.joined(separator: " and ")
+        return "dma-buf buffers are presented as wl_shm copies: this host has \(found), but handing them on as dma-bufs is not implemented"
+    }
+
     public init(loop: EventLoop, displayPath: String, tables: ProtocolTables = .builtin, limits: LinkLimits = LinkLimits(),
                 hostLimits: HostLimits = HostLimits(), region: SharedRegion? = nil) {
         self.loop = loop

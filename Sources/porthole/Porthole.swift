@@ -198,6 +198,7 @@ struct HostCommand: ParsableCommand {
                               hostLimits: hostLimits, region: shared)
         } catch { throw ValidationError(error.description) }
         proxy.trace = common.tracing
+        Log.info(HostProxy.dmabufPresentation())
         let service = BufferService(loop: loop, tables: tables)
         if let uids = buffersRegionConsumers { service.regionConsumers = uids.uids }
         do { try service.listen(path: try GuestProxy.socketPath(name: buffersSocket)) } catch {
