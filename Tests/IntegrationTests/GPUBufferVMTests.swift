@@ -1,0 +1,86 @@
+import Foundation
+import Glibc
+import SystemTestSupport
+import Testing
+
+/// A GPU-style client in a real QEMU guest (TCG): the guest kernel's vgem
+/// makes a DRM dumb buffer, the client exports it as a dma-buf (PRIME),
+/// draws a known pattern and shows it through the guest proxy's
+/// zwp_linux_dmabuf_v1; the host's weston gets it as wl_shm and shows
+/// exactly that pattern. The host has no dma-buf of its own (no GPU, no
+/// vgem, no udmabuf): this is the only place a real one exists.
+@Suite("dma-buf clients in a QEMU guest", .serialized, .tags(.processes))
+struct GPUBufferVMTests {
+    static let width = 240, height = 160
+
+    /// Builds Clients/dmabuf_pattern.c with the protocol code wayland-scanner
+    /// makes, next to the porthole binary: scripts/vm shares that directory
+    /// with the guest (as /tmp/vm-bin), so the guest runs what was built here.
+    static func buildClient(in runtime: RuntimeDir) throws -> (hostPath: String, guestPath: String) {
+        let dir = runtime.path
+        let xmls = ["/usr/share/wayland-protocols/unstable/linux-dmabuf/linux-dmabuf-unstable-v1.xml",
+                    "/usr/share/wayland-protocols/stable/xdg-shell/xdg-shell.xml"]
+        var sources = [packageRoot + "/Tests/IntegrationTests/Clients/dmabuf_pattern.c"]
+        for xml in xmls {
+            let name = URL(fileURLWithPath: xml).deletingPathExtension().lastPathComponent
+            try runCommand("wayland-scanner", ["client-header", xml, "\(dir)/\(name)-client-protocol.h"], logDirectory: dir)
+            try runCommand("wayland-scanner", ["private-code", xml, "\(dir)/\(name)-protocol.c"], logDirectory: dir)
+            sources.append("\(dir)/\(name)-protocol.c")
+        }
+        let name = "porthole-test-dmabuf-pattern"
+        let binDir = URL(fileURLWithPath: try portholeBinary()).deletingLastPathComponent().path
+        try runCommand("cc", ["-O2", "-Wall", "-Wextra", "-Werror", "-I", dir, "-o", "\(binDir)/\(name)"] + sources + ["-lwayland-client"],
+                       logDirectory: dir, timeout: 120)
+        return ("\(binDir)/\(name)", "/tmp/vm-bin/\(name)")
+    }
+
+    /// The client's window: a region of exactly its size that is not the desktop.
+    static func window(in shot: Image) -> Rect? {
+        shot.regions(differingFrom: Weston.background, minPixels: 2000).first { $0.width == width && $0.height == height }
+    }
+
+    /// Every pixel of the window is the client's pattern (dmabuf_pattern.c):
+    /// a black frame and four quadrants; the number of pixels that differ.
+    static func mismatches(in shot: Image, window w: Rect) -> Int {
+        let colors: [UInt32] = [0xff0000, 0x00ff00, 0x0000ff, 0xffffff]
+        var bad = 0
+        for y in 0..<height {
+            for x in 0..<width {
+                let edge = x == 0 || y == 0 || x == width - 1 || y == height - 1
+                let expected = edge ? 0 : colors[(y >= height / 2 ? 2 : 0) + (x >= width / 2 ? 1 : 0)]
+                if !Color(rgb: expected).matches(shot.pixel(x: w.x + x, y: w.y + y)) { bad += 1 }
+            }
+        }
+        return bad
+    }
+
+    @Test("a dumb buffer from the guest's vgem, exported with PRIME and submitted through zwp_linux_dmabuf_v1, shows pixel for pixel on the host's weston as wl_shm, in stream and in region mode")
+    func dumbBufferPatternShowsExactly() throws {
+        let runtime = try RuntimeDir(prefix: "vm-dmabuf")
+        let client = try Self.buildClient(in: runtime)
+        defer { unlink(client.hostPath) }
+        for region in [false, true] {
+            let mode = region ? "region" : "stream"
+            let weston = try Weston(runtime: runtime)
+            defer { weston.stop() }
+            let vm = try PortholeVM(runtime: runtime, command: ["sh", "-c", "modprobe vgem && exec \(client.guestPath) /dev/dri/card0 20"],
+                                    hostDisplay: weston.socketName, region: region, timeout: 180)
+            defer { vm.stop() }
+            let shot = try weston.waitForScreenshot("the dma-buf pattern from the guest (\(mode) mode)", timeout: 120, poll: 0.2) {
+                Self.window(in: $0) != nil
+            }
+            let w = try #require(Self.window(in: shot))
+            #expect(Self.mismatches(in: shot, window: w) == 0, "\(mode) mode: pixels differ from the pattern in \(shot.sourcePath ?? "")")
+            let stats = try vm.waitForGuestStats("the dma-buf buffer counted (\(mode) mode)", timeout: 10) { $0["dmabuf_buffers"] == 1 }
+            #expect(stats["client_errors"] == 0 && stats["link_errors"] == 0, "\(mode): \(stats)")
+            if region {
+                #expect(stats["pixel_bytes_sent"] == 0 && stats["region_pools", default: 0] >= 1, "region mode: into the region, not over the link: \(stats)")
+            } else {
+                #expect(stats["pixel_bytes_sent", default: 0] >= Self.width * Self.height * 4, "stream mode: the pixels cross the link: \(stats)")
+            }
+            let hostLog = (try? String(contentsOfFile: "\(vm.stateDir)/host-proxy.log", encoding: .utf8)) ?? ""
+            #expect(hostLog.contains("dma-buf buffers are presented as wl_shm copies: no render node / udmabuf on this host"), "\(hostLog)")
+            print("dma-buf in the guest (\(mode) mode): window \(w) exact; guest stats \(stats)")
+        }
+    }
+}
