@@ -2,18 +2,23 @@ import PortholeSystem
 
 /// linux-dmabuf feedback's format table: a file the client maps read-only,
 /// of 16-byte entries `{u32 format, u32 padding, u64 modifier}` in native
-/// byte order (linux-dmabuf-unstable-v1.xml, format_table). Every entry
-/// here has the linear modifier.
+/// byte order (linux-dmabuf-unstable-v1.xml, format_table). Each format
+/// comes with each offered modifier (`DmabufPlane.offered`), in that order.
 enum DmabufFormatTable {
     static let entrySize = 16
 
-    /// The bytes of a table of `formats` (DRM fourccs), all linear.
+    /// Entries in a table of `formats`.
+    static func count(formats: Int) -> Int { formats * DmabufPlane.offered.count }
+
+    /// The bytes of a table of `formats` (DRM fourccs).
     static func bytes(formats: [UInt32]) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(formats.count * entrySize)
+        out.reserveCapacity(count(formats: formats.count) * entrySize)
         for f in formats {
-            var entry: (UInt32, UInt32, UInt64) = (f, 0, DmabufPlane.linear)
-            withUnsafeBytes(of: &entry) { out += $0 }
+            for modifier in DmabufPlane.offered {
+                var entry: (UInt32, UInt32, UInt64) = (f, 0, modifier)
+                withUnsafeBytes(of: &entry) { out += $0 }
+            }
         }
         return out
     }

@@ -55,8 +55,9 @@ struct DmabufParams {
         guard planes.count == 1 else {
             throw DmabufParamsErrorCode.fault(.incomplete, object: id, "format \(fourccName(format)) has 1 plane, \(planes.count) were added")
         }
-        guard plane.modifier == DmabufPlane.linear else {
-            throw DmabufParamsErrorCode.fault(.invalidFormat, object: id, "modifier 0x\(String(plane.modifier, radix: 16)) is not offered (only linear)")
+        guard DmabufPlane.offered.contains(plane.modifier) else {
+            throw DmabufParamsErrorCode.fault(.invalidFormat, object: id,
+                                              "modifier 0x\(String(plane.modifier, radix: 16)) is not offered (only linear and implicit)")
         }
         guard width > 0, height > 0 else {
             throw DmabufParamsErrorCode.fault(.invalidDimensions, object: id, "invalid size \(width)x\(height)")

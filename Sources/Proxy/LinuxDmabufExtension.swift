@@ -6,7 +6,8 @@ import Wayland
 /// clients that render on a GPU hand it dma-bufs, and the host compositor
 /// gets each as an ordinary wl_shm buffer, its pixels replicated as a
 /// pool's are. Only what that path can carry is offered: linear buffers of
-/// one plane, in the formats the host compositor announced for wl_shm.
+/// one plane (linear, or implicit read as linear: `DmabufPlane.implicit`),
+/// in the formats the host compositor announced for wl_shm.
 ///
 /// The host never hears of linux-dmabuf, and its checks see only wl_shm
 /// (docs/gpu-buffers.md). On the host, with the client's own ids:
@@ -209,7 +210,10 @@ final class LinuxDmabufExtension {
             // From version 4 formats come in feedback only.
             if version < 4 { c.sendToSocket(ZwpLinuxDmabufV1Format(format: drm).encode(objectID: m.sender)) }
             if version == 3 {
-                c.sendToSocket(ZwpLinuxDmabufV1Modifier(format: drm, modifierHi: 0, modifierLo: 0).encode(objectID: m.sender))
+                for modifier in DmabufPlane.offered {
+                    c.sendToSocket(ZwpLinuxDmabufV1Modifier(format: drm, modifierHi: UInt32(modifier >> 32),
+                                                            modifierLo: UInt32(truncatingIfNeeded: modifier)).encode(objectID: m.sender))
+                }
             }
             return .drop
         default:
@@ -218,7 +222,7 @@ final class LinuxDmabufExtension {
     }
 
     /// The feedback a client asked for, at once: one tranche of the formats
-    /// known now, all linear, on the guest's DRM device.
+    /// known now, with the offered modifiers, on the guest's DRM device.
     private func sendFeedback(to id: UInt32, on c: WaylandConnection) {
         let formats = offeredFormats.keys.sorted()
         let table: OwnedFD
@@ -229,9 +233,10 @@ final class LinuxDmabufExtension {
         }
         var device = mainDevice
         let deviceBytes = withUnsafeBytes(of: &device) { Array($0) }
+        let entries = DmabufFormatTable.count(formats: formats.count)
         var indices: [UInt8] = []
-        for i in formats.indices { var n = UInt16(i); withUnsafeBytes(of: &n) { indices += $0 } }
-        c.sendToSocket(ZwpLinuxDmabufFeedbackV1FormatTable(size: UInt32(formats.count * DmabufFormatTable.entrySize)).encode(objectID: id),
+        for i in 0..<entries { var n = UInt16(i); withUnsafeBytes(of: &n) { indices += $0 } }
+        c.sendToSocket(ZwpLinuxDmabufFeedbackV1FormatTable(size: UInt32(entries * DmabufFormatTable.entrySize)).encode(objectID: id),
                        fds: [table])
         c.sendToSocket(ZwpLinuxDmabufFeedbackV1MainDevice(device: deviceBytes).encode(objectID: id))
         c.sendToSocket(ZwpLinuxDmabufFeedbackV1TrancheTargetDevice(device: deviceBytes).encode(objectID: id))

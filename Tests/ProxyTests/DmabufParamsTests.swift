@@ -86,6 +86,10 @@ import Wayland
         #expect(check(try params([0: plane(modifier: 0x0100_0000_0000_0001)])) == .invalidFormat, "an Intel X-tiled modifier")
     }
 
+    @Test func theImplicitModifierIsReadAsLinear() throws {
+        #expect(check(try params([0: plane(modifier: 0x00FF_FFFF_FFFF_FFFF)])) == nil)
+    }
+
     @Test func emptyOrNegativeSizesAreInvalidDimensions() throws {
         let p = try params([0: plane()])
         #expect(check(p, width: 0) == .invalidDimensions)
@@ -109,11 +113,12 @@ import Wayland
         #expect(late == .alreadyUsed)
     }
 
-    @Test func theFeedbackFormatTableHoldsSixteenByteLinearEntries() {
+    @Test func theFeedbackFormatTableHoldsSixteenByteEntriesOfEachFormatLinearThenImplicit() {
         let bytes = DmabufFormatTable.bytes(formats: [Self.argb, Self.xrgb])
-        #expect(bytes.count == 32)
-        #expect(Array(bytes[0..<4]) == [0x41, 0x52, 0x32, 0x34] && Array(bytes[16..<20]) == [0x58, 0x52, 0x32, 0x34])
-        #expect(bytes[4..<16].allSatisfy { $0 == 0 } && bytes[20..<32].allSatisfy { $0 == 0 }, "padding and the linear modifier")
+        #expect(bytes.count == 64)
+        let argb: [UInt8] = [0x41, 0x52, 0x32, 0x34, 0, 0, 0, 0], xrgb: [UInt8] = [0x58, 0x52, 0x32, 0x34, 0, 0, 0, 0]
+        let linear = [UInt8](repeating: 0, count: 8), implicit: [UInt8] = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00]
+        #expect(bytes == argb + linear + argb + implicit + xrgb + linear + xrgb + implicit)
     }
 
     @Test func wlShmsTwoOldestFormatsMapToTheirFourccsAndTheOthersAreThemselves() {

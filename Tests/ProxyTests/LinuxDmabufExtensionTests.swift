@@ -69,30 +69,31 @@ import Wayland
         #expect(plain.c.globals()["wl_shm"] != nil)
     }
 
-    @Test func bindingItBindsTheCompositorsWlShmWhoseFormatsComeBackAsLinearDmabufFormats() throws {
+    @Test func bindingItBindsTheCompositorsWlShmWhoseFormatsComeBackAsLinearAndImplicitDmabufFormats() throws {
         let t = try Chain(version: 3)
         let bind = try #require(t.compositor.messages(named: "wl_registry.bind").first)
         #expect(bind.args.contains { if case .untypedNewID(let iface, 1, 4) = $0 { return iface == Array("wl_shm".utf8) } else { return false } },
                 "\(bind)")
         // The compositor announces its wl_shm formats on the new object.
         for f: UInt32 in [0, 1, 0x3631_4752] { t.compositor.send(WlShmFormat(format: f).encode(objectID: 4)) }
-        #expect(t.h.pump { t.c.events(ZwpLinuxDmabufV1Modifier.self, on: 4).count == 3 })
+        #expect(t.h.pump { t.c.events(ZwpLinuxDmabufV1Modifier.self, on: 4).count == 6 })
         #expect(t.c.events(ZwpLinuxDmabufV1Format.self, on: 4).map(\.format) == [Self.argb, Self.xrgb, 0x3631_4752])
-        #expect(t.c.events(ZwpLinuxDmabufV1Modifier.self, on: 4).allSatisfy { $0.modifierHi == 0 && $0.modifierLo == 0 })
+        let modifiers = t.c.events(ZwpLinuxDmabufV1Modifier.self, on: 4).map { UInt64($0.modifierHi) << 32 | UInt64($0.modifierLo) }
+        #expect(modifiers == [0, 0x00FF_FFFF_FFFF_FFFF, 0, 0x00FF_FFFF_FFFF_FFFF, 0, 0x00FF_FFFF_FFFF_FFFF], "linear and implicit for each")
     }
 
-    @Test func defaultFeedbackNamesTheDeviceAndALinearFormatTableAndReachesTheCompositorAsASync() throws {
+    @Test func defaultFeedbackNamesTheDeviceAndAFormatTableAndReachesTheCompositorAsASync() throws {
         let t = try Chain()
         t.c.send(ZwpLinuxDmabufV1GetDefaultFeedback(id: 5), on: 4)
         #expect(t.h.pump { !t.c.events(ZwpLinuxDmabufFeedbackV1Done.self, on: 5).isEmpty })
         let table = try #require(t.c.events(ZwpLinuxDmabufFeedbackV1FormatTable.self, on: 5).first)
-        #expect(table.size == 32)
+        #expect(table.size == 64)
         let fd = try #require(t.c.fds.last)
         let mapped = try SharedMapping(fd: fd, size: Int(table.size), writable: false)
         let bytes = Array(mapped.bytes(at: 0, count: Int(table.size)))
         #expect(bytes == DmabufFormatTable.bytes(formats: [Self.argb, Self.xrgb]))
         #expect(t.c.events(ZwpLinuxDmabufFeedbackV1MainDevice.self, on: 5).first?.device.count == 8)
-        #expect(t.c.events(ZwpLinuxDmabufFeedbackV1TrancheFormats.self, on: 5).first?.indices == [0, 0, 1, 0])
+        #expect(t.c.events(ZwpLinuxDmabufFeedbackV1TrancheFormats.self, on: 5).first?.indices == [0, 0, 1, 0, 2, 0, 3, 0])
         #expect(t.h.pump { !t.compositor.messages(named: "wl_display.sync").isEmpty })
         #expect(t.compositor.messages.allSatisfy { $0.name?.hasPrefix("zwp_linux") != true })
     }
