@@ -141,7 +141,8 @@ final class ClientPools {
 
     /// wl_shm_pool.create_buffer, checked against the pool. Returns the
     /// request as the host gets it (a region pool's offset becomes a region offset).
-    func createBuffer(_ r: WlShmPoolCreateBuffer, poolID: UInt32) throws(MessageFault) -> WlShmPoolCreateBuffer {
+    /// `yInverted`: a dma-buf stored bottom row first (see `ShmBuffer.yInverted`).
+    func createBuffer(_ r: WlShmPoolCreateBuffer, poolID: UInt32, yInverted: Bool = false) throws(MessageFault) -> WlShmPoolCreateBuffer {
         guard let pool = pools[poolID] else { throw .invalidObject("create_buffer on pool \(poolID), which this proxy does not know") }
         guard r.width > 0, r.height > 0, r.stride > 0, r.offset >= 0 else {
             throw .shm(.invalidStride, object: poolID, "invalid width, height, stride or offset (\(r.width)x\(r.height), stride \(r.stride), offset \(r.offset))")
@@ -153,6 +154,7 @@ final class ClientPools {
             throw .shm(.invalidStride, object: poolID, "buffer (offset \(r.offset), stride \(r.stride), height \(r.height)) lies outside the pool of \(pool.size) bytes")
         }
         var made = ShmBuffer(pool: pool, offset: Int(r.offset), width: Int(r.width), height: Int(r.height), stride: Int(r.stride), format: r.format)
+        made.yInverted = yInverted
         var forHost = r
         pool.bufferCount += 1
         if let p = pool as? RegionPool, let chunk = p.current {

@@ -8,6 +8,9 @@ import Wayland
 struct DmabufParams {
     /// The protocol allows planes 0 to 3.
     static let maxPlanes: UInt32 = 4
+    /// create's y_invert flag: rows bottom first (GL's order). The copy
+    /// turns them; interlaced (2) and bottom_first (4) have no wl_shm form.
+    static let yInvert: UInt32 = 1
 
     /// The checked buffer: its one plane, its shm format and the bytes it spans.
     struct Checked {
@@ -15,6 +18,7 @@ struct DmabufParams {
         var shmFormat: UInt32
         var width: Int32
         var height: Int32
+        var yInverted: Bool
         /// offset + stride x height: the bytes of the dma-buf the buffer reads.
         var end: Int
     }
@@ -62,8 +66,8 @@ struct DmabufParams {
         guard width > 0, height > 0 else {
             throw DmabufParamsErrorCode.fault(.invalidDimensions, object: id, "invalid size \(width)x\(height)")
         }
-        guard flags == 0 else {
-            throw DmabufParamsErrorCode.fault(.invalidWlBuffer, object: id, "flags \(flags) (y-invert, interlaced) cannot be shown as wl_shm")
+        guard flags & ~Self.yInvert == 0 else {
+            throw DmabufParamsErrorCode.fault(.invalidWlBuffer, object: id, "flags \(flags): interlaced buffers cannot be shown as wl_shm")
         }
         let row = Int(width) * bpp
         guard Int(plane.stride) >= row else {
@@ -81,7 +85,7 @@ struct DmabufParams {
             throw DmabufParamsErrorCode.fault(.outOfBounds, object: id,
                                               "offset \(plane.offset) + stride \(plane.stride) x height \(height) = \(end) is beyond the dma-buf's \(size) bytes")
         }
-        return Checked(plane: plane, shmFormat: shm, width: width, height: height, end: end)
+        return Checked(plane: plane, shmFormat: shm, width: width, height: height, yInverted: flags & Self.yInvert != 0, end: end)
     }
 }
 

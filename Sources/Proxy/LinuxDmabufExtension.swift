@@ -177,7 +177,7 @@ final class LinuxDmabufExtension {
         params[id]?.madeBuffer = true
         let request = WlShmPoolCreateBuffer(id: r.bufferId, offset: Int32(checked.plane.offset), width: checked.width, height: checked.height,
                                             stride: Int32(checked.plane.stride), format: checked.shmFormat)
-        let forHost = try pools.createBuffer(request, poolID: id)
+        let forHost = try pools.createBuffer(request, poolID: id, yInverted: checked.yInverted)
         stats.dmabufBuffers += 1
         if let size = grow { c.channel.append(WlShmPoolResize(size: size).encode(objectID: id)) }
         c.channel.append(forHost.encode(objectID: id))

@@ -113,14 +113,14 @@ final class RegionPool: ClientPool {
             if blindCommits > 0 {
                 blindCommits -= 1
                 b.forEachDamagedSpan(rects) { start, end in
-                    (copy + start).copyMemory(from: client + start, byteCount: end - start)
+                    (copy + start).copyMemory(from: client + b.sourceShift(at: start) + start, byteCount: end - start)
                     copied += end - start
                 }
             } else {
                 var compared = 0
                 b.forEachDamagedSpan(rects) { start, end in
                     compared += end - start
-                    copied += ByteDiff.diff(client: client, copy: copy, start: start, end: end)
+                    copied += ByteDiff.diff(client: client + b.sourceShift(at: start), copy: copy, start: start, end: end)
                 }
                 if SyncTuning.mostlyChanged(copied: copied, compared: compared) { blindCommits = SyncTuning.blindCommitRun }
             }

@@ -13,6 +13,10 @@ struct ShmBuffer {
     var height: Int
     var stride: Int
     var format: UInt32
+    /// Its rows are stored bottom first (a dma-buf made with linux-dmabuf's
+    /// y_invert flag): the host's copy, an ordinary wl_shm buffer, gets them
+    /// top first, so row y of the copy is read from row height-1-y.
+    var yInverted = false
 
     /// Whether the two buffers' pool bytes overlap (same pool assumed).
     func overlaps(_ o: ShmBuffer) -> Bool {
@@ -22,14 +26,24 @@ struct ShmBuffer {
     /// Its bytes in the pool.
     var span: Range<Int> { offset..<(offset + stride * height) }
 
+    /// How far from a byte of the host's copy (a pool offset in the span of
+    /// `start`) the client's byte is: 0, or for a y-inverted buffer the
+    /// distance to the mirrored row. Spans of such a buffer are one row each.
+    func sourceShift(at start: Int) -> Int {
+        guard yInverted else { return 0 }
+        let row = (start - offset) / stride
+        return (height - 1 - 2 * row) * stride
+    }
+
     /// Calls `body(start, end)` with the pool byte spans `rects` cover:
-    /// whole rows when a rectangle spans the stride, else a span per row.
+    /// whole rows when a rectangle spans the stride (and the buffer is not
+    /// y-inverted), else a span per row.
     func forEachDamagedSpan(_ rects: [Rect], _ body: (Int, Int) -> Void) {
         let bpp = bytesPerPixel(shmFormat: format)
         for r in rects {
             let x0 = bpp.map { r.x * $0 } ?? 0
             let rowBytes = bpp.map { r.width * $0 } ?? stride
-            if x0 == 0 && rowBytes >= stride {
+            if x0 == 0 && rowBytes >= stride && !yInverted {
                 let start = offset + r.y * stride
                 body(start, start + r.height * stride)
             } else {

@@ -102,10 +102,11 @@ final class StreamPool: ClientPool {
                 blindCommits -= 1
                 b.forEachDamagedSpan(rects, split: synced) { start, end, isSynced in
                     if isSynced { return addSynced(start, end) }
+                    let source = client + b.sourceShift(at: start)
                     var at = start
                     while at < end {
                         let n = min(end - at, SyncTuning.sendChunk)
-                        (mirror + at).copyMemory(from: client + at, byteCount: n)
+                        (mirror + at).copyMemory(from: source + at, byteCount: n)
                         ByteDiff.addRun(&runs, offset: at, length: n)
                         copied += n
                         pending += n
@@ -117,11 +118,12 @@ final class StreamPool: ClientPool {
                 var compared = 0
                 b.forEachDamagedSpan(rects, split: synced) { start, end, isSynced in
                     if isSynced { return addSynced(start, end) }
+                    let source = client + b.sourceShift(at: start)
                     var at = start
                     while at < end {
                         let stop = min(end, at + SyncTuning.sendChunk)
                         compared += stop - at
-                        let n = ByteDiff.diff(client: client, copy: mirror, start: at, end: stop, runs: &runs)
+                        let n = ByteDiff.diff(client: source, copy: mirror, start: at, end: stop, runs: &runs)
                         copied += n
                         pending += n
                         at = stop
@@ -145,7 +147,7 @@ final class StreamPool: ClientPool {
     /// whether it sent the commit.
     private func sendBlind(_ b: ShmBuffer, rects: [Rect], exclusive: Bool, client: UnsafeMutableRawPointer,
                            channel: LinkChannel, stats: ProxyStats) throws(MessageFault) -> Bool {
-        guard blindCommits > 1, exclusive, clientCannotShrink else { return false }
+        guard blindCommits > 1, exclusive, !b.yInverted, clientCannotShrink else { return false }
         runs.removeAll(keepingCapacity: true)
         b.forEachDamagedSpan(rects) { start, end in ByteDiff.addRun(&runs, offset: start, length: end - start) }
         let total = runs.reduce(0) { $0 + $1.length }

@@ -4,10 +4,11 @@ import SystemTestSupport
 import Testing
 
 /// A GPU-style client in a real QEMU guest (TCG): the guest kernel's vgem
-/// makes a DRM dumb buffer, the client exports it as a dma-buf (PRIME),
+/// makes DRM dumb buffers, the client exports them as dma-bufs (PRIME),
 /// draws a known pattern and shows it through the guest proxy's
-/// zwp_linux_dmabuf_v1; the host's weston gets it as wl_shm and shows
-/// exactly that pattern. The host has no dma-buf of its own (no GPU, no
+/// zwp_linux_dmabuf_v1, twice: top row first, and bottom row first with
+/// the y_invert flag; the host's weston gets both as wl_shm and shows
+/// exactly that pattern in both windows. The host has no dma-buf of its own (no GPU, no
 /// vgem, no udmabuf): this is the only place a real one exists.
 @Suite("dma-buf clients in a QEMU guest", .serialized, .tags(.processes))
 struct GPUBufferVMTests {
@@ -34,9 +35,9 @@ struct GPUBufferVMTests {
         return ("\(binDir)/\(name)", "/tmp/vm-bin/\(name)")
     }
 
-    /// The client's window: a region of exactly its size that is not the desktop.
-    static func window(in shot: Image) -> Rect? {
-        shot.regions(differingFrom: Weston.background, minPixels: 2000).first { $0.width == width && $0.height == height }
+    /// The client's windows: regions of exactly their size that are not the desktop.
+    static func windows(in shot: Image) -> [Rect] {
+        shot.regions(differingFrom: Weston.background, minPixels: 2000).filter { $0.width == width && $0.height == height }
     }
 
     /// Every pixel of the window is the client's pattern (dmabuf_pattern.c):
@@ -54,7 +55,7 @@ struct GPUBufferVMTests {
         return bad
     }
 
-    @Test("a dumb buffer from the guest's vgem, exported with PRIME and submitted through zwp_linux_dmabuf_v1, shows pixel for pixel on the host's weston as wl_shm, in stream and in region mode")
+    @Test("dumb buffers from the guest's vgem, exported with PRIME and submitted through zwp_linux_dmabuf_v1 (one of them y-inverted), show pixel for pixel on the host's weston as wl_shm, in stream and in region mode")
     func dumbBufferPatternShowsExactly() throws {
         let runtime = try RuntimeDir(prefix: "vm-dmabuf")
         let client = try Self.buildClient(in: runtime)
@@ -66,21 +67,23 @@ struct GPUBufferVMTests {
             let vm = try PortholeVM(runtime: runtime, command: ["sh", "-c", "modprobe vgem && exec \(client.guestPath) /dev/dri/card0 20"],
                                     hostDisplay: weston.socketName, region: region, timeout: 180)
             defer { vm.stop() }
-            let shot = try weston.waitForScreenshot("the dma-buf pattern from the guest (\(mode) mode)", timeout: 120, poll: 0.2) {
-                Self.window(in: $0) != nil
+            let shot = try weston.waitForScreenshot("the two dma-buf windows from the guest (\(mode) mode)", timeout: 120, poll: 0.2) {
+                Self.windows(in: $0).count == 2
             }
-            let w = try #require(Self.window(in: shot))
-            #expect(Self.mismatches(in: shot, window: w) == 0, "\(mode) mode: pixels differ from the pattern in \(shot.sourcePath ?? "")")
-            let stats = try vm.waitForGuestStats("the dma-buf buffer counted (\(mode) mode)", timeout: 10) { $0["dmabuf_buffers"] == 1 }
+            let windows = Self.windows(in: shot)
+            for w in windows {
+                #expect(Self.mismatches(in: shot, window: w) == 0, "\(mode) mode: window \(w) differs from the pattern in \(shot.sourcePath ?? "")")
+            }
+            let stats = try vm.waitForGuestStats("the dma-buf buffer counted (\(mode) mode)", timeout: 10) { $0["dmabuf_buffers"] == 2 }
             #expect(stats["client_errors"] == 0 && stats["link_errors"] == 0, "\(mode): \(stats)")
             if region {
                 #expect(stats["pixel_bytes_sent"] == 0 && stats["region_pools", default: 0] >= 1, "region mode: into the region, not over the link: \(stats)")
             } else {
-                #expect(stats["pixel_bytes_sent", default: 0] >= Self.width * Self.height * 4, "stream mode: the pixels cross the link: \(stats)")
+                #expect(stats["pixel_bytes_sent", default: 0] >= 2 * Self.width * Self.height * 4, "stream mode: the pixels cross the link: \(stats)")
             }
             let hostLog = (try? String(contentsOfFile: "\(vm.stateDir)/host-proxy.log", encoding: .utf8)) ?? ""
             #expect(hostLog.contains("dma-buf buffers are presented as wl_shm copies: no render node / udmabuf on this host"), "\(hostLog)")
-            print("dma-buf in the guest (\(mode) mode): window \(w) exact; guest stats \(stats)")
+            print("dma-buf in the guest (\(mode) mode): windows \(windows) exact; guest stats \(stats)")
         }
     }
 }

@@ -96,8 +96,13 @@ import Wayland
         #expect(check(p, height: -1) == .invalidDimensions)
     }
 
-    @Test func flagsThatWlShmCannotShowMakeAnInvalidBuffer() throws {
-        #expect(check(try params([0: plane()]), flags: 1) == .invalidWlBuffer, "y_invert")
+    @Test func yInvertedBuffersAreTakenAndInterlacedOnesMakeAnInvalidBuffer() throws {
+        let p = try params([0: plane()])
+        #expect(check(p, flags: 1) == nil, "y_invert")
+        #expect(try p.check(width: 100, height: 50, format: Self.xrgb, flags: 1, formats: Self.formats,
+                            dmabufSize: { _ in 20000 }, maxSize: Self.maxSize).yInverted)
+        #expect(check(p, flags: 2) == .invalidWlBuffer, "interlaced")
+        #expect(check(p, flags: 1 | 4) == .invalidWlBuffer, "bottom_first")
     }
 
     @Test func aPlaneWhoseFdIsNotADmaBufMakesAnInvalidBuffer() throws {

@@ -3,9 +3,13 @@
  * (create_immed, linear XRGB8888), in an xdg_toplevel. Built against stock
  * libwayland-client and the protocol code wayland-scanner makes.
  *
+ * It shows two windows of the same pattern: one from a buffer stored top
+ * row first, one from a buffer stored bottom row first and created with the
+ * y_invert flag (as GL clients do).
+ *
  * usage: dmabuf_pattern DRM-NODE SECONDS
- * Prints "DMABUF-PATTERN shown WxH stride S" once the compositor has the
- * buffer (a frame callback came back), stays up SECONDS more, and exits 0.
+ * Prints "DMABUF-PATTERN shown WxH stride S" once the compositor has both
+ * buffers (frame callbacks came back), stays up SECONDS more, and exits 0.
  * Exit 2: the dma-buf could not be made; 3: linux-dmabuf missing or
  * refused; 4: the connection failed. The pattern: four quadrants of
  * 0xff0000, 0x00ff00, 0x0000ff, 0xffffff (top left, top right, bottom left,
@@ -38,7 +42,7 @@ enum { WIDTH = 240, HEIGHT = 160 };
 static struct wl_compositor *compositor;
 static struct xdg_wm_base *wm_base;
 static struct zwp_linux_dmabuf_v1 *dmabuf;
-static int configured, shown, buffer_failed, xrgb_offered;
+static int configured, shown, xrgb_offered;
 
 static void global(void *data, struct wl_registry *r, uint32_t name, const char *iface, uint32_t version) {
     (void)data;
@@ -60,10 +64,10 @@ static const struct zwp_linux_dmabuf_v1_listener dmabuf_listener = { dmabuf_form
 static void ping(void *data, struct xdg_wm_base *b, uint32_t serial) { (void)data; xdg_wm_base_pong(b, serial); }
 static const struct xdg_wm_base_listener wm_listener = { ping };
 static void surface_configure(void *data, struct xdg_surface *s, uint32_t serial) {
-    (void)data; xdg_surface_ack_configure(s, serial); configured = 1;
+    (void)data; xdg_surface_ack_configure(s, serial); configured++;
 }
 static const struct xdg_surface_listener surface_listener = { surface_configure };
-static void frame_done(void *data, struct wl_callback *cb, uint32_t t) { (void)data; (void)t; wl_callback_destroy(cb); shown = 1; }
+static void frame_done(void *data, struct wl_callback *cb, uint32_t t) { (void)data; (void)t; wl_callback_destroy(cb); shown++; }
 static const struct wl_callback_listener frame_listener = { frame_done };
 
 static uint32_t pattern(int x, int y) {
@@ -73,25 +77,59 @@ static uint32_t pattern(int x, int y) {
     return colors[bottom * 2 + right];
 }
 
+/* A dumb buffer holding the pattern, exported as a dma-buf: its fd and pitch.
+ * Bottom row first when y_inverted. Exits on failure. */
+static int make_dmabuf(int drm, int y_inverted, uint32_t *pitch) {
+    struct dumb_create create = { .height = HEIGHT, .width = WIDTH, .bpp = 32 };
+    if (ioctl(drm, IOCTL_MODE_CREATE_DUMB, &create) != 0) { perror("DRM_IOCTL_MODE_CREATE_DUMB"); exit(2); }
+    struct prime_handle prime = { .handle = create.handle, .flags = O_CLOEXEC | O_RDWR, .fd = -1 };
+    if (ioctl(drm, IOCTL_PRIME_HANDLE_TO_FD, &prime) != 0) { perror("DRM_IOCTL_PRIME_HANDLE_TO_FD"); exit(2); }
+    off_t size = lseek(prime.fd, 0, SEEK_END);
+    uint8_t *pixels = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, prime.fd, 0);
+    if (pixels == MAP_FAILED) { perror("mmap of the dma-buf"); exit(2); }
+    struct dma_buf_sync sync = { DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE };
+    if (ioctl(prime.fd, DMA_BUF_IOCTL_SYNC, &sync) != 0) { perror("DMA_BUF_IOCTL_SYNC"); exit(2); }
+    for (int y = 0; y < HEIGHT; y++) {
+        int row = y_inverted ? HEIGHT - 1 - y : y;
+        for (int x = 0; x < WIDTH; x++) memcpy(pixels + (size_t)row * create.pitch + (size_t)x * 4, &(uint32_t){ pattern(x, y) }, 4);
+    }
+    sync.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE;
+    ioctl(prime.fd, DMA_BUF_IOCTL_SYNC, &sync);
+    munmap(pixels, (size_t)size);
+    fprintf(stderr, "dma-buf: %lld bytes, pitch %u%s\n", (long long)size, create.pitch, y_inverted ? ", y-inverted" : "");
+    *pitch = create.pitch;
+    return prime.fd;
+}
+
+/* A toplevel showing the dma-buf `fd` through linux-dmabuf. */
+static void show(struct wl_display *display, int fd, uint32_t pitch, int y_inverted, const char *title) {
+    struct zwp_linux_buffer_params_v1 *params = zwp_linux_dmabuf_v1_create_params(dmabuf);
+    zwp_linux_buffer_params_v1_add(params, fd, 0, 0, pitch, 0, 0);
+    uint32_t flags = y_inverted ? ZWP_LINUX_BUFFER_PARAMS_V1_FLAGS_Y_INVERT : 0;
+    struct wl_buffer *buffer = zwp_linux_buffer_params_v1_create_immed(params, WIDTH, HEIGHT, FOURCC_XRGB8888, flags);
+    zwp_linux_buffer_params_v1_destroy(params);
+    struct wl_surface *surface = wl_compositor_create_surface(compositor);
+    struct xdg_surface *xdg = xdg_wm_base_get_xdg_surface(wm_base, surface);
+    xdg_surface_add_listener(xdg, &surface_listener, NULL);
+    struct xdg_toplevel *toplevel = xdg_surface_get_toplevel(xdg);
+    xdg_toplevel_set_title(toplevel, title);
+    int before = configured;
+    wl_surface_commit(surface);
+    while (configured == before && wl_display_dispatch(display) >= 0) {}
+    wl_surface_attach(surface, buffer, 0, 0);
+    wl_surface_damage_buffer(surface, 0, 0, WIDTH, HEIGHT);
+    wl_callback_add_listener(wl_surface_frame(surface), &frame_listener, NULL);
+    wl_surface_commit(surface);
+}
+
 int main(int argc, char **argv) {
     if (argc != 3) { fprintf(stderr, "usage: %s DRM-NODE SECONDS\n", argv[0]); return 64; }
     int seconds = atoi(argv[2]);
     int drm = open(argv[1], O_RDWR | O_CLOEXEC);
     if (drm < 0) { perror(argv[1]); return 2; }
-    struct dumb_create create = { .height = HEIGHT, .width = WIDTH, .bpp = 32 };
-    if (ioctl(drm, IOCTL_MODE_CREATE_DUMB, &create) != 0) { perror("DRM_IOCTL_MODE_CREATE_DUMB"); return 2; }
-    struct prime_handle prime = { .handle = create.handle, .flags = O_CLOEXEC | O_RDWR, .fd = -1 };
-    if (ioctl(drm, IOCTL_PRIME_HANDLE_TO_FD, &prime) != 0) { perror("DRM_IOCTL_PRIME_HANDLE_TO_FD"); return 2; }
-    off_t size = lseek(prime.fd, 0, SEEK_END);
-    uint8_t *pixels = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, prime.fd, 0);
-    if (pixels == MAP_FAILED) { perror("mmap of the dma-buf"); return 2; }
-    struct dma_buf_sync sync = { DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE };
-    if (ioctl(prime.fd, DMA_BUF_IOCTL_SYNC, &sync) != 0) { perror("DMA_BUF_IOCTL_SYNC"); return 2; }
-    for (int y = 0; y < HEIGHT; y++)
-        for (int x = 0; x < WIDTH; x++) memcpy(pixels + (size_t)y * create.pitch + (size_t)x * 4, &(uint32_t){ pattern(x, y) }, 4);
-    sync.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE;
-    ioctl(prime.fd, DMA_BUF_IOCTL_SYNC, &sync);
-    fprintf(stderr, "dma-buf: %lld bytes, pitch %u\n", (long long)size, create.pitch);
+    uint32_t pitch, inverted_pitch;
+    int fd = make_dmabuf(drm, 0, &pitch);
+    int inverted_fd = make_dmabuf(drm, 1, &inverted_pitch);
 
     struct wl_display *display = wl_display_connect(NULL);
     if (!display) { perror("wl_display_connect"); return 4; }
@@ -104,25 +142,11 @@ int main(int argc, char **argv) {
     wl_display_roundtrip(display);
     if (!xrgb_offered) { fprintf(stderr, "XRGB8888 (linear) is not offered\n"); return 3; }
 
-    struct zwp_linux_buffer_params_v1 *params = zwp_linux_dmabuf_v1_create_params(dmabuf);
-    zwp_linux_buffer_params_v1_add(params, prime.fd, 0, 0, create.pitch, 0, 0);
-    struct wl_buffer *buffer = zwp_linux_buffer_params_v1_create_immed(params, WIDTH, HEIGHT, FOURCC_XRGB8888, 0);
-    zwp_linux_buffer_params_v1_destroy(params);
-
-    struct wl_surface *surface = wl_compositor_create_surface(compositor);
-    struct xdg_surface *xdg = xdg_wm_base_get_xdg_surface(wm_base, surface);
-    xdg_surface_add_listener(xdg, &surface_listener, NULL);
-    struct xdg_toplevel *toplevel = xdg_surface_get_toplevel(xdg);
-    xdg_toplevel_set_title(toplevel, "dmabuf-pattern");
-    wl_surface_commit(surface);
-    while (!configured && wl_display_dispatch(display) >= 0) {}
-    wl_surface_attach(surface, buffer, 0, 0);
-    wl_surface_damage_buffer(surface, 0, 0, WIDTH, HEIGHT);
-    wl_callback_add_listener(wl_surface_frame(surface), &frame_listener, NULL);
-    wl_surface_commit(surface);
-    while (!shown && !buffer_failed && wl_display_dispatch(display) >= 0) {}
-    if (!shown) { fprintf(stderr, "connection failed: %s\n", strerror(wl_display_get_error(display))); return 4; }
-    printf("DMABUF-PATTERN shown %dx%d stride %u\n", WIDTH, HEIGHT, create.pitch);
+    show(display, fd, pitch, 0, "dmabuf-pattern");
+    show(display, inverted_fd, inverted_pitch, 1, "dmabuf-pattern y-inverted");
+    while (shown < 2 && wl_display_dispatch(display) >= 0) {}
+    if (shown < 2) { fprintf(stderr, "connection failed: %s\n", strerror(wl_display_get_error(display))); return 4; }
+    printf("DMABUF-PATTERN shown %dx%d stride %u\n", WIDTH, HEIGHT, pitch);
     fflush(stdout);
     time_t end = time(NULL) + seconds;
     while (time(NULL) < end) {
