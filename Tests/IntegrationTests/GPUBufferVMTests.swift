@@ -8,7 +8,8 @@ import Testing
 /// draws a known pattern and shows it through the guest proxy's
 /// zwp_linux_dmabuf_v1, twice: top row first, and bottom row first with
 /// the y_invert flag; the host's weston gets both as wl_shm and shows
-/// exactly that pattern in both windows. The host has no dma-buf of its own (no GPU, no
+/// exactly that pattern in both windows. Then a Mesa client,
+/// weston-simple-dmabuf-egl, renders with GBM on kms_swrast and shows too. The host has no dma-buf of its own (no GPU, no
 /// vgem, no udmabuf): this is the only place a real one exists.
 @Suite("dma-buf clients in a QEMU guest", .serialized, .tags(.processes))
 struct GPUBufferVMTests {
@@ -55,7 +56,20 @@ struct GPUBufferVMTests {
         return bad
     }
 
-    @Test("dumb buffers from the guest's vgem, exported with PRIME and submitted through zwp_linux_dmabuf_v1 (one of them y-inverted), show pixel for pixel on the host's weston as wl_shm, in stream and in region mode")
+    /// weston-simple-dmabuf-egl's window (256x256, drawn by GL) shows once
+    /// the pattern's windows are gone, from dma-bufs.
+    func checkMesaClient(vm: PortholeVM, weston: Weston) throws {
+        let shot = try weston.waitForScreenshot("weston-simple-dmabuf-egl's window from the guest", timeout: 120, poll: 0.5) {
+            Self.windows(in: $0).isEmpty && $0.regions(differingFrom: Weston.background, minPixels: 2000).contains { $0.width == 256 && $0.height == 256 }
+        }
+        let w = try #require(shot.regions(differingFrom: Weston.background, minPixels: 2000).first { $0.width == 256 && $0.height == 256 })
+        #expect(shot.distinctColors(in: w) > 100, "a GL gradient, not a flat box: \(shot.sourcePath ?? "")")
+        let stats = try vm.waitForGuestStats("the Mesa client's dma-bufs", timeout: 30) { $0["dmabuf_buffers", default: 0] > 2 }
+        #expect(stats["client_errors"] == 0, "\(stats)")
+        print("weston-simple-dmabuf-egl in the guest (Mesa kms_swrast on vgem): window \(w) with \(shot.distinctColors(in: w)) colours; guest stats \(stats)")
+    }
+
+    @Test("dumb buffers from the guest's vgem, exported with PRIME and submitted through zwp_linux_dmabuf_v1 (one of them y-inverted), show pixel for pixel on the host's weston as wl_shm, in stream and in region mode; then weston-simple-dmabuf-egl (Mesa GBM on kms_swrast) shows too")
     func dumbBufferPatternShowsExactly() throws {
         let runtime = try RuntimeDir(prefix: "vm-dmabuf")
         let client = try Self.buildClient(in: runtime)
@@ -64,7 +78,11 @@ struct GPUBufferVMTests {
             let mode = region ? "region" : "stream"
             let weston = try Weston(runtime: runtime)
             defer { weston.stop() }
-            let vm = try PortholeVM(runtime: runtime, command: ["sh", "-c", "modprobe vgem && exec \(client.guestPath) /dev/dri/card0 20"],
+            // In stream mode a Mesa client follows once the pattern is gone:
+            // GBM on kms_swrast over vgem's primary node, importing with create_immed.
+            let then = region ? "" : " && exec weston-simple-dmabuf-egl -d /dev/dri/card0 -i 1"
+            let vm = try PortholeVM(runtime: runtime,
+                                    command: ["sh", "-c", "modprobe vgem && \(client.guestPath) /dev/dri/card0 \(region ? 30 : 5)\(then)"],
                                     hostDisplay: weston.socketName, region: region, timeout: 180)
             defer { vm.stop() }
             let shot = try weston.waitForScreenshot("the two dma-buf windows from the guest (\(mode) mode)", timeout: 120, poll: 0.2) {
@@ -84,6 +102,7 @@ struct GPUBufferVMTests {
             let hostLog = (try? String(contentsOfFile: "\(vm.stateDir)/host-proxy.log", encoding: .utf8)) ?? ""
             #expect(hostLog.contains("dma-buf buffers are presented as wl_shm copies: no render node / udmabuf on this host"), "\(hostLog)")
             print("dma-buf in the guest (\(mode) mode): windows \(windows) exact; guest stats \(stats)")
+            if !region { try checkMesaClient(vm: vm, weston: weston) }
         }
     }
 }
