@@ -1,3 +1,4 @@
+import CPorthole
 import Glibc
 
 /// The dma-buf syscalls, in one place: a dma-buf's size and the CPU-access
@@ -42,12 +43,17 @@ public enum DmaBuf {
         try sync(fd, syncEnd | syncRead, "DMA_BUF_IOCTL_SYNC(END|READ)")
     }
 
-    /// Whether `fd` is a dma-buf: only a dma-buf answers the sync ioctl
-    /// (anything else fails it with ENOTTY or EINVAL).
+    /// DMA_BUF_MAGIC (linux/magic.h): the type of the pseudo file system
+    /// every dma-buf file lives on.
+    static let fileSystemMagic = 0x444D_4142 // "DMAB"
+
+    /// Whether `fd` is a dma-buf, asked of its file system (fstatfs), so no
+    /// ioctl ever reaches a file of another kind: the sync ioctl's number
+    /// could mean something else to another driver.
     public static func isDmaBuf(_ fd: OwnedFD) -> Bool {
-        guard (try? beginRead(fd)) != nil else { return false }
-        _ = try? endRead(fd)
-        return true
+        var st = statfs()
+        guard fstatfs(fd.rawValue, &st) == 0 else { return false }
+        return Int(st.f_type) == fileSystemMagic
     }
 
     private static func sync(_ fd: OwnedFD, _ flags: UInt64, _ what: String) throws(SystemError) {

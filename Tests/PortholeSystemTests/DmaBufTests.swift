@@ -1,3 +1,4 @@
+import Glibc
 @testable import PortholeSystem
 import Testing
 
@@ -10,10 +11,14 @@ import Testing
         #expect(MemoryLayout<DmaBuf.SyncRequest>.size == 8)
     }
 
-    @Test func aMemfdIsNotADmaBufAndCannotBeSynced() throws {
+    @Test func aMemfdAPipeAndADeviceAreNotDmaBufs() throws {
         let fd = try Memfd.create(name: "not-a-dma-buf", size: 8192)
         #expect(!DmaBuf.isDmaBuf(fd))
         #expect(throws: SystemError.self) { try DmaBuf.beginRead(fd) }
+        let pipe = try Pipe.make()
+        #expect(!DmaBuf.isDmaBuf(pipe.read))
+        let null = OwnedFD(open("/dev/null", O_RDONLY | O_CLOEXEC))
+        #expect(!DmaBuf.isDmaBuf(null))
     }
 
     @Test func theSizeComesFromSeekingToTheEnd() throws {

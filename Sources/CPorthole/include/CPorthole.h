@@ -13,6 +13,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/vfs.h>
 #include <linux/vm_sockets.h>
 
 /// Largest number of fds sent in one sendmsg (libwayland's MAX_FDS_OUT).
