@@ -28,4 +28,33 @@ public enum DRMDevices {
         var st = stat()
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFCHR
     }
+
+    /// Whether a DRM device is a virtio-gpu that renders with virgl (3D):
+    /// the guest's mapping of a buffer it rendered does not hold what the
+    /// host GPU drew (docs/gpu-buffers.md), so copies of its dma-bufs would
+    /// be stale. Read from sysfs: a virtio device names its type in `device`
+    /// (0x0010 is the GPU) and its negotiated feature bits in `features`, one
+    /// '0' or '1' a bit from bit 0 (VIRTIO_GPU_F_VIRGL). On PCI, `cardN/device`
+    /// is the PCI function and the virtio device its child `virtioK` (seen
+    /// in a QEMU guest with virtio-gpu-pci); elsewhere it may be the virtio
+    /// device itself.
+    public static func hasVirglDevice(sysfs: String = "/sys/class/drm") -> Bool {
+        guard let names = DirectoryListing.names(sysfs) else { return false }
+        for name in names where name.hasPrefix("card") && !name.contains("-") {
+            let parent = "\(sysfs)/\(name)/device"
+            let children = (DirectoryListing.names(parent) ?? []).filter { $0.hasPrefix("virtio") }.map { "\(parent)/\($0)" }
+            for device in [parent] + children where isVirglGPU(device) { return true }
+        }
+        return false
+    }
+
+    private static func isVirglGPU(_ device: String) -> Bool {
+        firstBytes(of: "\(device)/device", count: 6) == Array("0x0010".utf8)
+            && firstBytes(of: "\(device)/features", count: 1) == [UInt8(ascii: "1")]
+    }
+
+    private static func firstBytes(of path: String, count: Int) -> [UInt8]? {
+        guard let fd = try? FileSystem.openForReading(path) else { return nil }
+        return try? fd.readContents(count: count)
+    }
 }

@@ -41,7 +41,9 @@ public final class GuestProxy: LinkSessionDelegate {
     /// Offer zwp_linux_dmabuf_v1 to clients: nil (the default) when the
     /// machine has a DRM device when a client connects (a guest without one
     /// has no client that makes dma-bufs, and GPU clients that see the
-    /// global would look for a device); true or false always.
+    /// global would look for a device) and none is a virtio-gpu rendering
+    /// with virgl (whose buffers the copy would show stale); true or false
+    /// always.
     public var offerDmabuf: Bool?
     /// Where `connect(to:)` dials, while it keeps dialling.
     private var dialAddress: SocketAddress?
@@ -211,8 +213,8 @@ public final class GuestProxy: LinkSessionDelegate {
         guard let session, session.link.isOpen else { refuse(client); return }
         let application = Socket.peerProgramName(client) ?? "unknown"
         let device = DRMDevices.firstDevice()
-        let handler = GuestHandler(region: region, stats: stats, application: application,
-                                   dmabufDevice: offerDmabuf ?? (device != nil) ? device ?? 0 : nil)
+        let offer = offerDmabuf ?? (device != nil && !DRMDevices.hasVirglDevice())
+        let handler = GuestHandler(region: region, stats: stats, application: application, dmabufDevice: offer ? device ?? 0 : nil)
         guard let channel = session.channels.open() else {
             Log.warning("refusing a client: \(limits.maxChannels) clients already connected")
             client.close()
