@@ -78,11 +78,13 @@ struct GPUBufferVMTests {
             let mode = region ? "region" : "stream"
             let weston = try Weston(runtime: runtime)
             defer { weston.stop() }
-            // In stream mode a Mesa client follows once the pattern is gone:
-            // GBM on kms_swrast over vgem's primary node, importing with create_immed.
+            // In stream mode a Mesa client follows once the pattern is gone
+            // (the test makes the stop file in the guest's share when it has
+            // seen the pattern): GBM on kms_swrast over vgem's primary node,
+            // importing with create_immed.
             let then = region ? "" : " && exec weston-simple-dmabuf-egl -d /dev/dri/card0 -i 1"
             let vm = try PortholeVM(runtime: runtime,
-                                    command: ["sh", "-c", "modprobe vgem && \(client.guestPath) /dev/dri/card0 \(region ? 30 : 5)\(then)"],
+                                    command: ["sh", "-c", "modprobe vgem && \(client.guestPath) /dev/dri/card0 120 /tmp/vm-out/pattern-seen\(then)"],
                                     hostDisplay: weston.socketName, region: region, timeout: 180)
             defer { vm.stop() }
             let shot = try weston.waitForScreenshot("the two dma-buf windows from the guest (\(mode) mode)", timeout: 120, poll: 0.2) {
@@ -102,7 +104,10 @@ struct GPUBufferVMTests {
             let hostLog = (try? String(contentsOfFile: "\(vm.stateDir)/host-proxy.log", encoding: .utf8)) ?? ""
             #expect(hostLog.contains("dma-buf buffers are presented as wl_shm copies: no render node / udmabuf on this host"), "\(hostLog)")
             print("dma-buf in the guest (\(mode) mode): windows \(windows) exact; guest stats \(stats)")
-            if !region { try checkMesaClient(vm: vm, weston: weston) }
+            if !region {
+                #expect(FileManager.default.createFile(atPath: "\(vm.stateDir)/out/pattern-seen", contents: nil))
+                try checkMesaClient(vm: vm, weston: weston)
+            }
         }
     }
 }

@@ -7,9 +7,10 @@
  * row first, one from a buffer stored bottom row first and created with the
  * y_invert flag (as GL clients do).
  *
- * usage: dmabuf_pattern DRM-NODE SECONDS
+ * usage: dmabuf_pattern DRM-NODE SECONDS [STOP-FILE]
  * Prints "DMABUF-PATTERN shown WxH stride S" once the compositor has both
- * buffers (frame callbacks came back), stays up SECONDS more, and exits 0.
+ * buffers (frame callbacks came back), stays up SECONDS more (or until
+ * STOP-FILE exists), and exits 0.
  * Exit 2: the dma-buf could not be made; 3: linux-dmabuf missing or
  * refused; 4: the connection failed. The pattern: four quadrants of
  * 0xff0000, 0x00ff00, 0x0000ff, 0xffffff (top left, top right, bottom left,
@@ -123,7 +124,8 @@ static void show(struct wl_display *display, int fd, uint32_t pitch, int y_inver
 }
 
 int main(int argc, char **argv) {
-    if (argc != 3) { fprintf(stderr, "usage: %s DRM-NODE SECONDS\n", argv[0]); return 64; }
+    if (argc != 3 && argc != 4) { fprintf(stderr, "usage: %s DRM-NODE SECONDS [STOP-FILE]\n", argv[0]); return 64; }
+    const char *stop_file = argc == 4 ? argv[3] : NULL;
     int seconds = atoi(argv[2]);
     int drm = open(argv[1], O_RDWR | O_CLOEXEC);
     if (drm < 0) { perror(argv[1]); return 2; }
@@ -149,7 +151,7 @@ int main(int argc, char **argv) {
     printf("DMABUF-PATTERN shown %dx%d stride %u\n", WIDTH, HEIGHT, pitch);
     fflush(stdout);
     time_t end = time(NULL) + seconds;
-    while (time(NULL) < end) {
+    while (time(NULL) < end && !(stop_file && access(stop_file, F_OK) == 0)) {
         if (wl_display_roundtrip(display) < 0) { fprintf(stderr, "connection lost\n"); return 4; }
         usleep(100000);
     }
