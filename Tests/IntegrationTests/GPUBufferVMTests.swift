@@ -69,7 +69,32 @@ struct GPUBufferVMTests {
         print("weston-simple-dmabuf-egl in the guest (Mesa kms_swrast on vgem): window \(w) with \(shot.distinctColors(in: w)) colours; guest stats \(stats)")
     }
 
-    @Test("dumb buffers from the guest's vgem, exported with PRIME and submitted through zwp_linux_dmabuf_v1 (one of them y-inverted), show pixel for pixel on the host's weston as wl_shm, in stream and in region mode; then weston-simple-dmabuf-egl (Mesa GBM on kms_swrast) shows too")
+    /// The guest's stats once `condition` holds and its descriptor count has
+    /// not changed for 2 s (a channel's resources go when the host has
+    /// acknowledged its close, a moment after the client left).
+    func settled(_ vm: PortholeVM, _ what: String, _ condition: @escaping ([String: Int]) -> Bool) throws -> [String: Int] {
+        var last: (fds: Int, since: Double)?
+        return try vm.waitForGuestStats(what, timeout: 30) { s in
+            guard condition(s), let fds = s["open_fds"] else { last = nil; return false }
+            if last?.fds != fds { last = (fds, monotonicSeconds()) }
+            return monotonicSeconds() - last!.since >= 2
+        }
+    }
+
+    /// After the pattern client, and after it again: the guest proxy holds
+    /// the same descriptors and no registered buffer (region mode).
+    func checkNothingHeldAfterClients(vm: PortholeVM, weston: Weston) throws {
+        let first = try settled(vm, "the first pattern client gone") { $0["clients"] == 0 }
+        _ = try weston.waitForScreenshot("the second run's windows", timeout: 60, poll: 0.2) { Self.windows(in: $0).count == 2 }
+        #expect(FileManager.default.createFile(atPath: "\(vm.stateDir)/out/second-seen", contents: nil))
+        let second = try settled(vm, "the second pattern client gone") { $0["clients"] == 0 && $0["dmabuf_buffers"] == 4 }
+        #expect(first["registered_buffers"] == 0 && second["registered_buffers"] == 0, "region buffers left registered: \(first) then \(second)")
+        #expect(first["open_fds"] != nil && first["open_fds"] == second["open_fds"],
+                "the guest proxy's descriptors after one client: \(first["open_fds"] ?? -1), after two: \(second["open_fds"] ?? -1)")
+        print("guest proxy after one dma-buf client and after two: \(first["open_fds"] ?? -1) and \(second["open_fds"] ?? -1) descriptors")
+    }
+
+    @Test("dumb buffers from the guest's vgem, exported with PRIME and submitted through zwp_linux_dmabuf_v1 (one of them y-inverted), show pixel for pixel on the host's weston as wl_shm, in stream and in region mode (where the guest proxy keeps nothing of a client that left); then weston-simple-dmabuf-egl (Mesa GBM on kms_swrast) shows too")
     func dumbBufferPatternShowsExactly() throws {
         let runtime = try RuntimeDir(prefix: "vm-dmabuf")
         let client = try Self.buildClient(in: runtime)
@@ -82,7 +107,12 @@ struct GPUBufferVMTests {
             // (the test makes the stop file in the guest's share when it has
             // seen the pattern): GBM on kms_swrast over vgem's primary node,
             // importing with create_immed.
-            let then = region ? "" : " && exec weston-simple-dmabuf-egl -d /dev/dri/card0 -i 1"
+            // In region mode the pattern client runs twice, 3 s apart (the
+            // guest proxy's stats are written twice a second): what the guest
+            // proxy holds after each must be the same (the command then waits,
+            // so that the proxy is not shutting down when it is counted).
+            let then = region ? " && sleep 3 && \(client.guestPath) /dev/dri/card0 120 /tmp/vm-out/second-seen && sleep 60"
+                : " && exec weston-simple-dmabuf-egl -d /dev/dri/card0 -i 1"
             let vm = try PortholeVM(runtime: runtime,
                                     command: ["sh", "-c", "modprobe vgem && \(client.guestPath) /dev/dri/card0 120 /tmp/vm-out/pattern-seen\(then)"],
                                     hostDisplay: weston.socketName, region: region, timeout: 180)
@@ -104,8 +134,10 @@ struct GPUBufferVMTests {
             let hostLog = (try? String(contentsOfFile: "\(vm.stateDir)/host-proxy.log", encoding: .utf8)) ?? ""
             #expect(hostLog.contains("dma-buf buffers are presented as wl_shm copies: no render node / udmabuf on this host"), "\(hostLog)")
             print("dma-buf in the guest (\(mode) mode): windows \(windows) exact; guest stats \(stats)")
-            if !region {
-                #expect(FileManager.default.createFile(atPath: "\(vm.stateDir)/out/pattern-seen", contents: nil))
+            #expect(FileManager.default.createFile(atPath: "\(vm.stateDir)/out/pattern-seen", contents: nil))
+            if region {
+                try checkNothingHeldAfterClients(vm: vm, weston: weston)
+            } else {
                 try checkMesaClient(vm: vm, weston: weston)
             }
         }
