@@ -153,10 +153,12 @@ struct CooperativeClientTests {
             #expect(commit.bytes == expected[n], "frame \(n) differs")
         }
         #expect(compositor.postedErrors.isEmpty, "\(compositor.postedErrors)")
-        let g = try guest.stats(), h = try host.stats()
+        // The stats file is rewritten every half second: wait until it has
+        // every commit before reading the counters beside them.
+        let g = try guest.waitForStats("every commit counted", timeout: 10) { $0["commits", default: 0] >= frames }
+        let h = try host.stats()
         #expect(g["copied_bytes"] == 0 && g["pixel_bytes_sent"] == 0, "guest: \(g)")
         #expect(h["copied_bytes"] == 0, "host: \(h)")
-        #expect(g["commits", default: 0] >= frames)
         #expect(h["registered_buffers"] == 2, "the two allocations are registered: \(h)")
         #expect(g["client_errors"] == 0 && h["client_errors"] == 0)
         client.close()
