@@ -79,8 +79,7 @@ struct SwayGuestPolicyTests {
 
         // Out of the guest: foot sets the selection, the host never sees it.
         try setup.pointer.move(toX: setup.window.x + 12, y: setup.window.y + 6)
-        try setup.pointer.click()
-        try setup.pointer.click()
+        try setup.pointer.doubleClick()
         _ = try waitFor("foot to set the primary selection", timeout: 10, poll: 0.1) { () -> Bool? in
             setup.traced(".set_selection(zwp_primary_selection_source_v1@") > 0 ? true : nil
         }
@@ -128,8 +127,7 @@ struct SwayGuestPolicyTests {
 
         try setup.pointer.move(toX: setup.window.x + 12, y: setup.window.y + 6)
         let pasted = try waitFor("wl-paste --primary on the host to return the guest's word", timeout: 15, poll: 0.3) { () -> String? in
-            try setup.pointer.click()
-            try setup.pointer.click()
+            try setup.pointer.doubleClick()
             let r = try chain.shell(.host, "wl-paste --primary -n", check: false)
             return r.exit.succeeded && r.stdoutText == word ? r.stdoutText : nil
         }

@@ -53,8 +53,7 @@ struct SwayPrimarySelectionTests {
         // The word is the first thing on foot's first row.
         try setup.pointer.move(toX: setup.window.x + 12, y: setup.window.y + 6)
         let pasted = try waitFor("wl-paste --primary on the host to return the word", timeout: 15, poll: 0.3) { () -> String? in
-            try setup.pointer.click()
-            try setup.pointer.click()
+            try setup.pointer.doubleClick()
             let r = try chain.shell(.host, "wl-paste --primary -n", check: false)
             return r.exit.succeeded && r.stdoutText == word ? r.stdoutText : nil
         }
