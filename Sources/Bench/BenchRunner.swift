@@ -37,18 +37,41 @@ public enum BenchRunner {
             // One verifier per client (the sink calls them on its one thread).
             let verifiers = plans.map { FrameVerifier(plan: $0, fullCheckInterval: config.fullCheckInterval) }
             let clients = specs.count
-            let s = SinkCompositor(socketPath: compositorPath) { frame in
+            /// The bench client a frame is from, or nil (recorded as a failure).
+            @Sendable func benchClient(_ frame: SinkFrame) -> Int? {
                 guard let app = frame.appID, app.hasPrefix(appIDPrefix), let i = Int(app.dropFirst(appIDPrefix.count)), i >= 0, i < clients else {
                     ledger.fail("a commit from client \(frame.client) with app_id \(frame.appID ?? "none"), not a bench client")
-                    return
+                    return nil
                 }
                 guard frame.index < perClient else {
                     ledger.fail("client \(i): frame \(frame.index) arrived but only \(perClient) were drawn")
-                    return
+                    return nil
                 }
+                return i
+            }
+            @Sendable func check(_ frame: SinkFrame, _ i: Int) {
                 let outcome = verifiers[i].verify(frame: frame.index, pixels: frame.pixels, width: frame.width, height: frame.height,
-                                              stride: frame.stride, format: frame.format)
+                                                  stride: frame.stride, format: frame.format)
                 ledger.arrive(client: i, frame: frame.index, at: frame.arrival, outcome: outcome)
+            }
+            let s: SinkCompositor
+            if config.isMixed {
+                // Windows of different sizes: each client's frames are
+                // checked on a thread of its own, so a 4K frame compared row
+                // by row does not hold a small window's commit unread.
+                let queues = (0..<clients).map { DispatchQueue(label: "bench-verify-\($0)") }
+                s = SinkCompositor(socketPath: compositorPath, deferred: { frame, ticket in
+                    guard let i = benchClient(frame) else { return ticket.finish() }
+                    let held = HeldFrame(frame: frame)
+                    queues[i].async {
+                        check(held.frame, i)
+                        ticket.finish()
+                    }
+                })
+            } else {
+                s = SinkCompositor(socketPath: compositorPath) { frame in
+                    if let i = benchClient(frame) { check(frame, i) }
+                }
             }
             do { try s.start() } catch { throw BenchError("cannot start the sink compositor: \(error)") }
             sink = s
@@ -290,4 +313,10 @@ final class ClientWorker: @unchecked Sendable {
         }
         finished = MonotonicClock.nanoseconds()
     }
+}
+
+/// A sink frame handed to a verifying thread: its pixels stay mapped and
+/// unchanged until the ticket is finished.
+private struct HeldFrame: @unchecked Sendable {
+    let frame: SinkFrame
 }
