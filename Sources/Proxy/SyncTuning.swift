@@ -12,4 +12,11 @@ enum SyncTuning {
     /// Changed bytes collected before they are handed to the link, so that
     /// the host receives while the guest compares.
     static let sendChunk = 1 << 20
+    /// A commit's sync larger than this runs in slices of this size, one
+    /// per loop turn, so another channel's small commit waits for one
+    /// slice instead of the whole sync (a 4K frame is 33 MB).
+    static let sliceBytes = 2 << 20
+    /// A sliced sync going over the link makes its next slice only once
+    /// the link holds less than this unsent.
+    static let linkQueueLimit = 1 << 20
 }
