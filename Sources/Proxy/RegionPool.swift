@@ -26,7 +26,7 @@ final class RegionPool: ClientPool {
     private(set) var hostPoolSize: Int
     var poolAlive = true
     var bufferCount = 0
-    /// Commits left to copy without comparing (see `SyncTuning.blindCommitRun`).
+    /// Commits left to copy without comparing (see `SyncTuning.regionBlindCommitRun`).
     private var blindCommits = 0
 
     var cooperative: Bool { client == nil }
@@ -142,6 +142,6 @@ final class RegionPool: ClientPool {
     }
 
     func endSync(_ job: SyncJob) {
-        if !job.blind && SyncTuning.mostlyChanged(copied: job.changed, compared: job.compared) { blindCommits = SyncTuning.blindCommitRun }
+        if !job.blind && SyncTuning.mostlyChanged(copied: job.changed, compared: job.compared) { blindCommits = SyncTuning.regionBlindCommitRun }
     }
 }

@@ -81,6 +81,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The porthole executable the proxies run (default: this one).", valueName: "PATH"))
     var porthole: String?
 
+    @Flag(name: .long, help: "Only time memcpy of one 3840x2160 frame (what --suite prints beside the region results).")
+    var copySpeed = false
+
     @Flag(name: .long, help: "--suite: a short smoke run (small sizes, few frames); nothing is written unless --output is given.")
     var quick = false
 
@@ -101,6 +104,10 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
+        if copySpeed {
+            print(MemcpyProbe.measure(tries: 31).sentence)
+            return
+        }
         if suite {
             let compressions = try suiteWaypipeCompress.split(separator: ",").map { s -> WaypipeCompression in
                 guard let c = WaypipeCompression(rawValue: String(s)) else { throw ValidationError("unknown waypipe compression \(s)") }
