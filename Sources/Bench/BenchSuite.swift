@@ -54,10 +54,10 @@ public enum BenchSuite {
     /// Measured frames per client for a size, and the time cap per run.
     static func frames(width: Int, clients: Int, quick: Bool) -> Int {
         if quick { return 10 }
-        let base = width >= 3840 ? 160 : width >= 1920 ? 480 : 960
+        let base = width >= 3840 ? 120 : width >= 1920 ? 240 : 480
         return clients > 1 ? base / 4 : base
     }
-    static let maxSeconds = 1.5
+    static let maxSeconds = 1.0
     /// Measured frames per client in a mixed run (the time bounds it).
     static let mixedFrames = 20_000
     static let repeatRule = RepeatRule()
@@ -156,15 +156,16 @@ public enum BenchSuite {
         // Cases whose ratios moved across rounds run again (bounded).
         var repeated: [String: Int] = [:]
         if !options.quick {
-            for (i, c) in cases.enumerated() {
-                var extra = 0
-                while repeatRule.needsRepeat(roundRatios(c, outcomes), extraRounds: extra) {
-                    let spread = RepeatRule.largestSpread(roundRatios(c, outcomes))
-                    log("\(c.sizeLabel) \(c.damageLabel) x\(c.clients): ratios spread \(Int((min(spread, 99) * 100).rounded()))% across rounds; once more")
-                    runCase(i, c, round: rounds + extra)
-                    extra += 1
-                }
-                if extra > 0 { repeated[SuiteReport.key(c)] = extra }
+            var extra = Array(repeating: 0, count: cases.count)
+            let repeatsStarted = Date()
+            while let i = repeatRule.next(cases.indices.map { (RepeatRule.largestSpread(roundRatios(cases[$0], outcomes)), extra[$0]) },
+                                          spentSeconds: Date().timeIntervalSince(repeatsStarted)) {
+                let c = cases[i]
+                let spread = RepeatRule.largestSpread(roundRatios(c, outcomes))
+                log("\(c.sizeLabel) \(c.damageLabel) x\(c.clients): ratios spread \(Int((min(spread, 99) * 100).rounded()))% across rounds; once more")
+                runCase(i, c, round: rounds + extra[i])
+                extra[i] += 1
+                repeated[SuiteReport.key(c)] = extra[i]
             }
         }
         let elapsed = Date().timeIntervalSince(started)
@@ -242,14 +243,16 @@ public enum BenchSuite {
     static func framesNote(_ options: Options) -> String {
         if options.quick { return "quick run: 10 frames per client, at most \(quickMaxSeconds) s per run" }
         return """
-            at most 960 measured frames per client at 1280x720, 480 at 1920x1080 and 160 at 3840x2160 with 1 client, \
+            at most \(frames(width: 1280, clients: 1, quick: false)) measured frames per client at 1280x720, \
+            \(frames(width: 1920, clients: 1, quick: false)) at 1920x1080 and \(frames(width: 3840, clients: 1, quick: false)) at 3840x2160 with 1 client, \
             a quarter of that with 8 clients, and at most \(maxSeconds) s of measuring per run \
             (the `frames` column says how many were measured), after \(warmup) warm-up frames per client; \
             the mixed case runs each client alone and then both together, \(maxSeconds) s each, stopping when one client has drawn its frames. \
             The sink compares every row of every \(fullCheckInterval)th frame and sampled rows of the others. \
             Every case ran \(rounds) times, the modes in a different order each time, and up to \(repeatRule.maxExtraRounds) more times \
             while a ratio between its modes (fps over direct's; in the mixed case, each client's fps over its fps alone) \
-            differed by more than \(Int(repeatRule.maxSpread * 100))% across rounds; the tables show, for each mode, \
+            differed by more than \(Int(repeatRule.maxSpread * 100))% across rounds (widest spread first, \(Int(repeatRule.budgetSeconds)) s of repeats at most); \
+            the tables show, for each mode, \
             its run with the highest fps (all runs are in benchmarks.json)
             """
     }

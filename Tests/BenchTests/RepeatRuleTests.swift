@@ -20,3 +20,14 @@ import Testing
         #expect(!RepeatRule(maxSpread: 0.3).needsRepeat(moved, extraRounds: 0))
     }
 }
+
+@Suite struct RepeatBudgetTests {
+    @Test func theWidestSpreadThatNeedsARepeatGoesFirstUntilTheBudgetIsSpent() {
+        let rule = RepeatRule(maxSpread: 0.2, maxExtraRounds: 2, budgetSeconds: 60)
+        let cases: [(spread: Double, extraRounds: Int)] = [(0.1, 0), (0.5, 0), (0.9, 2), (0.3, 1)]
+        #expect(rule.next(cases, spentSeconds: 0) == 1, "0.9 has had its two extra rounds; 0.5 is the widest left")
+        #expect(rule.next([(0.1, 0), (0.5, 2), (0.9, 2), (0.3, 1)], spentSeconds: 10) == 3)
+        #expect(rule.next([(0.1, 0), (0.15, 0)], spentSeconds: 0) == nil, "every spread within 20%")
+        #expect(rule.next(cases, spentSeconds: 60) == nil, "the budget is spent")
+    }
+}
