@@ -222,8 +222,9 @@ public enum BenchSuite {
         for round in Set(mine.map(\.round)).sorted() {
             let runs = mine.filter { $0.round == round }
             if c.isMixed {
+                // A failed run is no measurement of the load: it is left out.
                 for o in runs {
-                    guard let r = o.result else { out[o.label, default: []].append(0); continue }
+                    guard let r = o.result else { continue }
                     for (k, client) in r.perClient.enumerated() where k < o.alone.count {
                         let alone = o.alone[k].perClient.first?.fps ?? 0
                         out["\(o.label) \(client.spec)", default: []].append(alone > 0 ? client.fps / alone : 0)
@@ -231,9 +232,10 @@ public enum BenchSuite {
                 }
             } else {
                 let direct = runs.first { $0.label == BenchMode.direct.rawValue }?.result?.fps ?? 0
+                guard direct > 0 else { continue }
                 for o in runs where o.label != BenchMode.direct.rawValue {
-                    let fps = o.result?.fps ?? 0
-                    out[o.label, default: []].append(direct > 0 ? fps / direct : 0)
+                    guard let fps = o.result?.fps else { continue }
+                    out[o.label, default: []].append(fps / direct)
                 }
             }
         }

@@ -11,9 +11,9 @@ public struct RepeatRule: Sendable, Equatable {
     /// Rounds added to one case at most.
     public var maxExtraRounds: Int = 2
     /// Time all repeats may take together.
-    public var budgetSeconds: Double = 75
+    public var budgetSeconds: Double = 40
 
-    public init(maxSpread: Double = 0.2, maxExtraRounds: Int = 2, budgetSeconds: Double = 75) {
+    public init(maxSpread: Double = 0.2, maxExtraRounds: Int = 2, budgetSeconds: Double = 40) {
         self.maxSpread = maxSpread
         self.maxExtraRounds = maxExtraRounds
         self.budgetSeconds = budgetSeconds
