@@ -30,7 +30,7 @@ extension SuiteReport {
                 let verified = mixed.passed && alone?.passed == true
                 rows.append([l, client.spec.description, Format.fps(client.fps), Format.ms(client.latencyP50), Format.ms(client.latencyP99),
                              a.map { Format.fps($0.fps) } ?? "n/a", Format.ms(a?.latencyP50), Format.ms(a?.latencyP99),
-                             added.map { ($0 >= 0 ? "+" : "") + Format.ms($0) } ?? "n/a",
+                             added.map(Format.signedMs) ?? "n/a",
                              verified ? "\(client.frames) + \(a?.frames ?? 0)" : "NO (\(mixed.failedFrames + (alone?.failedFrames ?? 0)) wrong)"])
             }
         }
@@ -52,7 +52,7 @@ extension SuiteReport {
         let items = ["stream", "region"].compactMap { l -> String? in
             guard let o = outcome(c, l), let mixed = o.result, let k = mixed.perClient.indices.last, k < o.alone.count,
                   let m = mixed.perClient[k].latencyP99, let a = o.alone[k].perClient.first?.latencyP99 else { return nil }
-            return "\(l): \(Format.ms(m)) ms beside, \(Format.ms(a)) ms alone (+\(Format.ms(m - a)), \(m - a <= 0.001 ? "met" : "missed"))"
+            return "\(l): \(Format.ms(m)) ms beside, \(Format.ms(a)) ms alone (\(Format.signedMs(m - a)), \(m - a <= 0.001 ? "met" : "missed"))"
         }
         return items.isEmpty ? "not measured" : items.joined(separator: "; ")
     }
@@ -71,7 +71,10 @@ extension SuiteReport {
             md.append("")
         }
         if !repeated.isEmpty {
-            let names = repeated.sorted { $0.key < $1.key }.map { "\($0.key.replacingOccurrences(of: "/", with: " ")) (\($0.value)×)" }
+            let names = repeated.sorted { $0.key < $1.key }.map { item -> String in
+                let parts = item.key.split(separator: "/")
+                return parts.count == 3 ? "\(parts[0]) \(parts[1]) x\(parts[2]) (\(item.value)×)" : "\(item.key) (\(item.value)×)"
+            }
             md.append("Repeated because a ratio moved by more than 20% across rounds: " + names.joined(separator: ", ") + ".")
             md.append("")
         }

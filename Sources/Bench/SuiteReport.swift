@@ -97,13 +97,13 @@ struct SuiteReport {
         out.append(("typing: `region` and `cooperative` p99 within 0.3 ms of direct", list(typing.flatMap { c in
             ["region", "cooperative"].compactMap { l -> String? in
                 guard let r = result(c, l)?.latencyP99, let d = result(c, "direct")?.latencyP99 else { return nil }
-                return "\(l) \(c.sizeLabel) x\(c.clients): +\(Format.ms(r - d)) ms (\(r - d <= 0.0003 ? "met" : "missed"))"
+                return "\(l) \(c.sizeLabel) x\(c.clients): \(Format.signedMs(r - d)) ms (\(r - d <= 0.0003 ? "met" : "missed"))"
             }
         })))
         let hd = cases.filter { $0.width == 1920 }
         out.append(("`region` p99 latency at 1920x1080 within 2 ms of direct", absent(.region) ?? list(hd.compactMap { c in
             guard let r = result(c, "region")?.latencyP99, let d = result(c, "direct")?.latencyP99 else { return nil }
-            return "\(c.damageLabel) x\(c.clients): +\(Format.ms(r - d)) ms (\(r - d <= 0.002 ? "met" : "missed"))"
+            return "\(c.damageLabel) x\(c.clients): \(Format.signedMs(r - d)) ms (\(r - d <= 0.002 ? "met" : "missed"))"
         })))
         return out
     }
