@@ -12,6 +12,11 @@ public struct BenchConfig: Sendable {
     /// Damage fraction; nil takes the pattern's default.
     public var fraction: Double?
     public var clients: Int = 1
+    /// Clients of different sizes and patterns through one proxy pair (a
+    /// mixed run); when not empty it replaces width, height, pattern and
+    /// clients, and every client stops as soon as one has drawn its frames
+    /// (or the time is up), so all measured frames had all neighbours.
+    public var mix: [ClientSpec] = []
     /// Measured frames per client.
     public var frames: Int = 120
     /// Frames per client drawn before measuring (frame 0 always repaints everything).
@@ -28,6 +33,15 @@ public struct BenchConfig: Sendable {
 
     public var damageFraction: Double { pattern == .full ? 1 : (fraction ?? pattern.defaultFraction) }
     public var plan: DamagePlan { DamagePlan(pattern: pattern, fraction: damageFraction, width: width, height: height) }
+
+    /// Every client's window, in client order.
+    public var clientSpecs: [ClientSpec] {
+        mix.isEmpty ? Array(repeating: ClientSpec(width: width, height: height, pattern: pattern, fraction: fraction), count: clients) : mix
+    }
+    public var clientCount: Int { mix.isEmpty ? clients : mix.count }
+    public var isMixed: Bool { !mix.isEmpty }
+    /// "3840x2160:full + 1280x720:typing" for a mix, else "WxH".
+    public var layoutLabel: String { mix.isEmpty ? "\(width)x\(height)" : mix.map(\.description).joined(separator: " + ") }
 
     /// "waypipe" or "waypipe-lz4" (compressed), else the mode's name.
     public var modeLabel: String {
@@ -63,9 +77,11 @@ public struct BenchResult: Sendable {
     public var linkCountingError: Double?
     /// Frames that waited for a buffer release.
     public var framesWaitingForRelease: Int
+    /// Each client's own frames and latency (sink only; empty with weston).
+    public var perClient: [ClientResult] = []
 
     public var fps: Double { seconds > 0 ? Double(frames) / seconds : 0 }
-    public var fpsPerClient: Double { fps / Double(max(config.clients, 1)) }
+    public var fpsPerClient: Double { fps / Double(max(config.clientCount, 1)) }
     public var verification: String { config.compositor == .sink ? "pixels" : "frame_count" }
     public var passed: Bool { failedFrames == 0 && verifiedFrames == frames }
 
@@ -93,12 +109,12 @@ public struct BenchResult: Sendable {
             ("mode", str(config.mode.rawValue)),
             ("waypipe_compress", config.mode == .waypipe ? str(config.waypipeCompression.rawValue) : "null"),
             ("compositor", str(config.compositor.rawValue)),
-            ("size", str("\(config.width)x\(config.height)")),
+            ("size", str(config.layoutLabel)),
             ("pattern", str(config.pattern.rawValue)),
             ("damage", num(config.damageFraction)),
             ("damage_measured", num(plan.measuredFraction)),
             ("rects_per_frame", num(Double(plan.rectanglesPerFrame))),
-            ("clients", num(Double(config.clients))),
+            ("clients", num(Double(config.clientCount))),
             ("frames", num(Double(frames))),
             ("verified_frames", num(Double(verifiedFrames))),
             ("failed_frames", num(Double(failedFrames))),
@@ -116,6 +132,10 @@ public struct BenchResult: Sendable {
             ("waypipe_link_count_mismatch", num(linkCountingError)),
             ("frames_waiting_for_release", num(Double(framesWaitingForRelease))),
             ("failures", "[" + failures.map(str).joined(separator: ", ") + "]"),
+            ("per_client", "[" + perClient.map { c in
+                "{\"client\": \(str(c.spec.description)), \"frames\": \(c.frames), \"fps\": \(num(c.fps)), " +
+                "\"latency_p50_ms\": \(num(c.latencyP50.map { $0 * 1000 })), \"latency_p99_ms\": \(num(c.latencyP99.map { $0 * 1000 }))}"
+            }.joined(separator: ", ") + "]"),
         ]
         return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
     }
@@ -174,12 +194,13 @@ final class FrameLedger: @unchecked Sendable {
         return (failed, failures, fullChecks)
     }
 
-    /// (arrived, verified, latencies in seconds) over frames `range` of every client.
-    func summary(frames range: Range<Int>) -> (arrived: Int, verified: Int, latencies: [Double]) {
+    /// (arrived, verified, latencies in seconds) over frames `range` of every
+    /// client, or of client `only`.
+    func summary(frames range: Range<Int>, only: Int? = nil) -> (arrived: Int, verified: Int, latencies: [Double]) {
         lock.lock(); defer { lock.unlock() }
         var a = 0, v = 0
         var lat: [Double] = []
-        for c in committed.indices {
+        for c in committed.indices where only == nil || only == c {
             for k in range where k < framesPerClient && arrived[c][k] != 0 {
                 a += 1
                 if verified[c][k] { v += 1 }
@@ -196,4 +217,15 @@ public func quantile(_ values: [Double], _ q: Double) -> Double? {
     let sorted = values.sorted()
     let rank = Int((q * Double(sorted.count)).rounded(.up)) - 1
     return sorted[min(max(rank, 0), sorted.count - 1)]
+}
+
+/// One client's share of a run.
+public struct ClientResult: Sendable {
+    public var spec: ClientSpec
+    /// Its measured frames that arrived.
+    public var frames: Int
+    /// Its own frames over its own measuring time.
+    public var fps: Double
+    public var latencyP50: Double?
+    public var latencyP99: Double?
 }

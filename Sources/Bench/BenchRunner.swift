@@ -15,14 +15,15 @@ import PortholeSystem
 /// counters are read again.
 public enum BenchRunner {
     public static func run(_ config: BenchConfig, log: (String) -> Void = { _ in }) throws -> BenchResult {
-        guard config.clients >= 1, config.frames >= 1, config.warmup >= 1 else { throw BenchError("clients, frames and warm-up frames must be at least 1") }
-        let plan = config.plan
+        let specs = config.clientSpecs
+        guard specs.count >= 1, config.frames >= 1, config.warmup >= 1 else { throw BenchError("clients, frames and warm-up frames must be at least 1") }
+        let plans = specs.map(\.plan)
         let runtime = try makeRuntimeDirectory()
         var keepRuntime = false
         defer { if !keepRuntime { try? FileManager.default.removeItem(atPath: runtime) } }
 
         let perClient = config.warmup + config.frames
-        let ledger = FrameLedger(clients: config.clients, framesPerClient: perClient)
+        let ledger = FrameLedger(clients: specs.count, framesPerClient: perClient)
 
         // The compositor.
         var sink: SinkCompositor?
@@ -33,25 +34,49 @@ public enum BenchRunner {
         case .sink:
             compositorName = "sink"
             compositorPath = "\(runtime)/sink"
-            let verifier = FrameVerifier(plan: plan, fullCheckInterval: config.fullCheckInterval)
-            let clients = config.clients
-            let s = SinkCompositor(socketPath: compositorPath) { frame in
+            // One verifier per client (the sink calls them on its one thread).
+            let verifiers = plans.map { FrameVerifier(plan: $0, fullCheckInterval: config.fullCheckInterval) }
+            let clients = specs.count
+            /// The bench client a frame is from, or nil (recorded as a failure).
+            @Sendable func benchClient(_ frame: SinkFrame) -> Int? {
                 guard let app = frame.appID, app.hasPrefix(appIDPrefix), let i = Int(app.dropFirst(appIDPrefix.count)), i >= 0, i < clients else {
                     ledger.fail("a commit from client \(frame.client) with app_id \(frame.appID ?? "none"), not a bench client")
-                    return
+                    return nil
                 }
                 guard frame.index < perClient else {
                     ledger.fail("client \(i): frame \(frame.index) arrived but only \(perClient) were drawn")
-                    return
+                    return nil
                 }
-                let outcome = verifier.verify(frame: frame.index, pixels: frame.pixels, width: frame.width, height: frame.height,
-                                              stride: frame.stride, format: frame.format)
+                return i
+            }
+            @Sendable func check(_ frame: SinkFrame, _ i: Int) {
+                let outcome = verifiers[i].verify(frame: frame.index, pixels: frame.pixels, width: frame.width, height: frame.height,
+                                                  stride: frame.stride, format: frame.format)
                 ledger.arrive(client: i, frame: frame.index, at: frame.arrival, outcome: outcome)
+            }
+            let s: SinkCompositor
+            if config.isMixed {
+                // Windows of different sizes: each client's frames are
+                // checked on a thread of its own, so a 4K frame compared row
+                // by row does not hold a small window's commit unread.
+                let queues = (0..<clients).map { DispatchQueue(label: "bench-verify-\($0)") }
+                s = SinkCompositor(socketPath: compositorPath, deferred: { frame, ticket in
+                    guard let i = benchClient(frame) else { return ticket.finish() }
+                    let held = HeldFrame(frame: frame)
+                    queues[i].async {
+                        check(held.frame, i)
+                        ticket.finish()
+                    }
+                })
+            } else {
+                s = SinkCompositor(socketPath: compositorPath) { frame in
+                    if let i = benchClient(frame) { check(frame, i) }
+                }
             }
             do { try s.start() } catch { throw BenchError("cannot start the sink compositor: \(error)") }
             sink = s
         case .weston:
-            let w = try WestonCompositor(runtime: runtime, width: config.width, height: config.height)
+            let w = try WestonCompositor(runtime: runtime, width: specs.map(\.width).max()!, height: specs.map(\.height).max()!)
             compositorName = w.socketName
             compositorPath = w.socketPath
             weston = w
@@ -69,7 +94,7 @@ public enum BenchRunner {
         case .waypipe: mode = try WaypipeMode(runtime: runtime, compositorName: compositorName, compression: config.waypipeCompression)
         case .region, .cooperative:
             mode = try StreamMode(porthole: config.portholePath, runtime: runtime, compositorSocket: compositorPath,
-                                  regionBytes: StreamMode.regionSize(width: config.width, height: config.height, clients: config.clients))
+                                  regionBytes: StreamMode.regionSize(specs))
         }
         defer { mode.stop() }
 
@@ -77,20 +102,20 @@ public enum BenchRunner {
         var workers: [ClientWorker] = []
         defer { for w in workers { w.client.close() } }
         do {
-            for i in 0..<config.clients {
-                let client = try FrameClient(socketPath: mode.clientSocket, width: config.width, height: config.height,
+            for (i, spec) in specs.enumerated() {
+                let client = try FrameClient(socketPath: mode.clientSocket, width: spec.width, height: spec.height,
                                              appID: "\(appIDPrefix)\(i)", title: "porthole bench \(i)",
                                              sharedMemory: config.mode == .cooperative)
-                workers.append(ClientWorker(index: i, client: client, plan: plan, ledger: ledger))
+                workers.append(ClientWorker(index: i, client: client, plan: plans[i], ledger: ledger))
             }
         } catch {
             keepRuntime = true
             try? mode.checkAlive()
             throw BenchError("a bench client could not connect through \(config.modeLabel): \(error) (logs in \(runtime))")
         }
-        log("\(config.modeLabel): \(config.clients) client(s) connected")
+        log("\(config.modeLabel): \(specs.count) client(s) connected")
 
-        let gate = StartGate(count: workers.count)
+        let gate = StartGate(count: workers.count, stopWhenOneFinishes: config.isMixed)
         let threads = workers.map { w in
             Thread { w.run(warmup: config.warmup, frames: config.frames, gate: gate) }
         }
@@ -137,6 +162,12 @@ public enum BenchRunner {
             result.fullyCheckedFrames = report.fullChecks
             result.latencyP50 = quantile(summary.latencies, 0.5)
             result.latencyP99 = quantile(summary.latencies, 0.99)
+            result.perClient = workers.map { w in
+                let own = ledger.summary(frames: config.warmup..<perClient, only: w.index)
+                let time = Double(w.finished &- t0) / 1e9
+                return ClientResult(spec: specs[w.index], frames: own.arrived, fps: time > 0 ? Double(own.arrived) / time : 0,
+                                    latencyP50: quantile(own.latencies, 0.5), latencyP99: quantile(own.latencies, 0.99))
+            }
             if summary.arrived != measured {
                 result.failures.append("\(measured) frames were committed but \(summary.arrived) arrived")
             }
@@ -176,8 +207,26 @@ final class StartGate: @unchecked Sendable {
     private var done = 0
     private var isOpen = false
     private(set) var deadline: UInt64 = .max
+    private let stopWhenOneFinishes: Bool
+    private var stopped = false
 
-    init(count: Int) { self.count = count }
+    init(count: Int, stopWhenOneFinishes: Bool = false) {
+        self.count = count
+        self.stopWhenOneFinishes = stopWhenOneFinishes
+    }
+
+    /// Whether the clients should stop measuring: one has drawn all its
+    /// frames and this is a mixed run (its neighbours would be alone from now).
+    var shouldStop: Bool {
+        condition.lock(); defer { condition.unlock() }
+        return stopped
+    }
+
+    /// A client has drawn all its measured frames.
+    func finishedFrames() {
+        condition.lock(); defer { condition.unlock() }
+        if stopWhenOneFinishes { stopped = true }
+    }
 
     /// A client has finished its warm-up (or failed); blocks until the gate opens.
     func arriveAndWait() -> UInt64 {
@@ -254,13 +303,20 @@ final class ClientWorker: @unchecked Sendable {
         guard failure == nil else { return }
         do {
             for k in warmup..<(warmup + frames) {
-                if measured > 0 && MonotonicClock.nanoseconds() >= deadline { break }
+                if measured > 0 && (MonotonicClock.nanoseconds() >= deadline || gate.shouldStop) { break }
                 try drawAndWait(k)
                 measured += 1
             }
+            if measured == frames { gate.finishedFrames() }
         } catch {
             failure = "client \(index), frame \(warmup + measured): \(error)"
         }
         finished = MonotonicClock.nanoseconds()
     }
+}
+
+/// A sink frame handed to a verifying thread: its pixels stay mapped and
+/// unchanged until the ticket is finished.
+private struct HeldFrame: @unchecked Sendable {
+    let frame: SinkFrame
 }

@@ -23,14 +23,20 @@ public enum BenchSuite {
         }
     }
 
-    /// One cell of the matrix.
+    /// One cell of the matrix, or a mixed case (several windows of
+    /// different kinds through one proxy pair).
     public struct Case: Sendable {
         public var width: Int
         public var height: Int
         public var pattern: DamagePattern
         public var clients: Int
-        public var sizeLabel: String { "\(width)x\(height)" }
-        public var damageLabel: String { pattern == .full ? "full" : "\(pattern.rawValue) \(percent(pattern.defaultFraction))" }
+        /// The windows of a mixed case (empty for a matrix cell).
+        public var mix: [ClientSpec] = []
+        public var isMixed: Bool { !mix.isEmpty }
+        public var sizeLabel: String { isMixed ? mix.map(\.description).joined(separator: " + ") : "\(width)x\(height)" }
+        public var damageLabel: String {
+            isMixed ? "mixed" : pattern == .full ? "full" : pattern == .typing ? "typing" : "\(pattern.rawValue) \(percent(pattern.defaultFraction))"
+        }
     }
 
     /// One mode's run in one case: its result, or why it failed.
@@ -39,15 +45,22 @@ public enum BenchSuite {
         public var label: String
         public var result: BenchResult?
         public var error: String?
+        /// The round it ran in (0-based; rounds past `rounds` are repeats).
+        public var round: Int = 0
+        /// A mixed case's runs of each client alone (`result` is the mix).
+        public var alone: [BenchResult] = []
     }
 
     /// Measured frames per client for a size, and the time cap per run.
     static func frames(width: Int, clients: Int, quick: Bool) -> Int {
         if quick { return 10 }
-        let base = width >= 3840 ? 160 : width >= 1920 ? 480 : 960
+        let base = width >= 3840 ? 120 : width >= 1920 ? 240 : 480
         return clients > 1 ? base / 4 : base
     }
-    static let maxSeconds = 2.5
+    static let maxSeconds = 1.0
+    /// Measured frames per client in a mixed run (the time bounds it).
+    static let mixedFrames = 20_000
+    static let repeatRule = RepeatRule()
     /// Every case runs this many times (modes in a different order each
     /// time); the report keeps each mode's run with the highest fps.
     static let rounds = 2
@@ -61,10 +74,20 @@ public enum BenchSuite {
         for clients in [1, 8] {
             for (w, h) in sizes {
                 for p in [DamagePattern.full, .band, .scattered] { out.append(Case(width: w, height: h, pattern: p, clients: clients)) }
+                // Typing where text is typed: not in a 4K video's window.
+                if w < 3840 { out.append(Case(width: w, height: h, pattern: .typing, clients: clients)) }
             }
         }
+        // A desktop: a 4K video beside a text editor.
+        let mix = quick ? [ClientSpec(width: 640, height: 360, pattern: .full), ClientSpec(width: 320, height: 240, pattern: .typing)]
+                        : [ClientSpec(width: 3840, height: 2160, pattern: .full), ClientSpec(width: 1280, height: 720, pattern: .typing)]
+        out.append(Case(width: mix[0].width, height: mix[0].height, pattern: .full, clients: mix.count, mix: mix))
         return out
     }
+
+    /// The modes a mixed case runs in: porthole's and direct (waypipe's
+    /// single loop is not what it measures).
+    static let mixedModes: Set<BenchMode> = [.direct, .stream, .region, .cooperative]
 
     /// The modes run in every case, as (mode, waypipe compression).
     /// Every mode; waypipe once per compression.
@@ -84,58 +107,86 @@ public enum BenchSuite {
         let facts = MachineFacts.read(portholePath: options.portholePath)
         let cases = cases(quick: options.quick)
         let modes = modes(options)
+        let idleSeconds = options.quick ? 0.5 : 3
+        // Before anything of ours runs: how much of the machine is left to us.
+        let idleBefore = ProcFS.idleShare(over: idleSeconds)
+        let memcpyBefore = MemcpyProbe.measure()
         let started = Date()
         let machineBefore = ProcFS.machineCPU()
         let ownBefore = ProcFS.ownCPUSeconds()
         let loadBefore = ProcFS.loadAverage()
-        log("porthole bench --suite: \(cases.count) cases x \(modes.count) modes on \(facts.cpuModel), \(facts.cores) cores")
+        log("porthole bench --suite: \(cases.count) cases x \(modes.count) modes on \(facts.cpuModel), \(facts.cores) cores; "
+            + String(format: "idle %.0f%% over %.0f s before; ", idleBefore * 100, idleSeconds) + memcpyBefore.sentence)
         var outcomes: [Outcome] = []
         let rounds = options.quick ? 1 : Self.rounds
-        for round in 0..<rounds {
-          for (i, c) in cases.enumerated() {
+        func runCase(_ i: Int, _ c: Case, round: Int) {
             // Alternate: each case starts with a different mode, and each round
             // runs the modes in the opposite order.
             var order = (0..<modes.count).map { modes[($0 + i) % modes.count] }
             if round % 2 == 1 { order.reverse() }
-            for (mode, compression) in order {
-                var config = BenchConfig(mode: mode)
-                config.width = c.width
-                config.height = c.height
-                config.pattern = c.pattern
-                config.clients = c.clients
-                config.frames = frames(width: c.width, clients: c.clients, quick: options.quick)
-                config.warmup = warmup
-                config.fullCheckInterval = fullCheckInterval
-                config.maxSeconds = options.quick ? quickMaxSeconds : maxSeconds
-                config.waypipeCompression = compression
-                config.portholePath = options.portholePath
+            for (mode, compression) in order where !c.isMixed || mixedModes.contains(mode) {
+                let config = configuration(c, mode: mode, compression: compression, options: options)
                 let head = "[\(round + 1).\(i + 1)/\(cases.count)] \(c.sizeLabel) \(c.damageLabel) x\(c.clients) \(config.modeLabel)"
                 do {
-                    let r = try BenchRunner.run(config)
-                    outcomes.append(Outcome(testCase: c, label: config.modeLabel, result: r, error: nil))
-                    let lat = r.latencyP99.map { String(format: "%.2f", $0 * 1000) } ?? "n/a"
-                    log("\(head): \(Format.fps(r.fps)) fps, p99 \(lat) ms, \(r.verifiedFrames)/\(r.frames) verified" + (r.passed ? "" : " — WRONG FRAMES: \(r.failures.first ?? "")"))
+                    var outcome = Outcome(testCase: c, label: config.modeLabel, result: nil, error: nil, round: round)
+                    if c.isMixed {
+                        let m = try MixedComparison.run(config)
+                        outcome.result = m.mixed
+                        outcome.alone = m.alone
+                        let each = m.mixed.perClient.indices.map { k in
+                            "\(m.mixed.perClient[k].spec): p99 \(Format.ms(m.mixed.perClient[k].latencyP99)) ms (alone \(Format.ms(m.alone[k].latencyP99)))"
+                        }
+                        log("\(head): " + each.joined(separator: ", ") + (m.passed ? ", all verified" : " — WRONG FRAMES"))
+                    } else {
+                        let r = try BenchRunner.run(config)
+                        outcome.result = r
+                        log("\(head): \(Format.fps(r.fps)) fps, p99 \(Format.ms(r.latencyP99)) ms, \(r.verifiedFrames)/\(r.frames) verified" + (r.passed ? "" : " — WRONG FRAMES: \(r.failures.first ?? "")"))
+                    }
+                    outcomes.append(outcome)
                 } catch {
                     let text = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
-                    outcomes.append(Outcome(testCase: c, label: config.modeLabel, result: nil, error: text))
+                    outcomes.append(Outcome(testCase: c, label: config.modeLabel, result: nil, error: text, round: round))
                     log("\(head): FAILED: \(text)")
                 }
             }
-          }
+        }
+        for round in 0..<rounds {
+            for (i, c) in cases.enumerated() { runCase(i, c, round: round) }
+        }
+        // Cases whose ratios moved across rounds run again (bounded).
+        var repeated: [String: Int] = [:]
+        if !options.quick {
+            var extra = Array(repeating: 0, count: cases.count)
+            let repeatsStarted = Date()
+            while let i = repeatRule.next(cases.indices.map { (RepeatRule.largestSpread(roundRatios(cases[$0], outcomes)), extra[$0]) },
+                                          spentSeconds: Date().timeIntervalSince(repeatsStarted)) {
+                let c = cases[i]
+                let spread = RepeatRule.largestSpread(roundRatios(c, outcomes))
+                log("\(c.sizeLabel) \(c.damageLabel) x\(c.clients): ratios spread \(Int((min(spread, 99) * 100).rounded()))% across rounds; once more")
+                runCase(i, c, round: rounds + extra[i])
+                extra[i] += 1
+                repeated[SuiteReport.key(c)] = extra[i]
+            }
         }
         let elapsed = Date().timeIntervalSince(started)
         let machineAfter = ProcFS.machineCPU()
         let own = ProcFS.ownCPUSeconds() - ownBefore
         let busy = machineAfter.busy - machineBefore.busy
         let capacity = machineAfter.total - machineBefore.total
+        let loadAfter = ProcFS.loadAverage()
+        let memcpyAfter = MemcpyProbe.measure()
+        let idleAfter = ProcFS.idleShare(over: idleSeconds)
         let load = LoadReport(seconds: elapsed, machineBusy: busy, capacity: capacity, ownBusy: own,
-                              loadBefore: loadBefore, loadAfter: ProcFS.loadAverage())
+                              loadBefore: loadBefore, loadAfter: loadAfter, idleBefore: idleBefore, idleAfter: idleAfter,
+                              idleSeconds: idleSeconds)
         let report = SuiteReport(options: options, facts: facts, outcomes: outcomes, labels: modes.map { m in
             m.0 == .waypipe && m.1 != .none ? "waypipe-\(m.1.rawValue)" : m.0.rawValue
-        }, load: load, date: started, framesNote: framesNote(options))
+        }, load: load, date: started, framesNote: framesNote(options), memcpy: [memcpyBefore, memcpyAfter], repeated: repeated)
         log("")
         log(report.summaryText)
+        log(report.mixedText)
         log(load.sentence)
+        log("before: \(memcpyBefore.sentence); after: \(memcpyAfter.sentence)")
         if let dir = options.outputDirectory {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             try report.writeJSON(to: "\(dir)/benchmarks.json")
@@ -145,15 +196,66 @@ public enum BenchSuite {
         }
     }
 
+    /// The run of `mode` in case `c`.
+    static func configuration(_ c: Case, mode: BenchMode, compression: WaypipeCompression, options: Options) -> BenchConfig {
+        var config = BenchConfig(mode: mode)
+        config.width = c.width
+        config.height = c.height
+        config.pattern = c.pattern
+        config.clients = c.clients
+        config.mix = c.mix
+        config.frames = c.isMixed ? (options.quick ? 20 : mixedFrames) : frames(width: c.width, clients: c.clients, quick: options.quick)
+        config.warmup = warmup
+        config.fullCheckInterval = fullCheckInterval
+        config.maxSeconds = options.quick ? quickMaxSeconds : maxSeconds
+        config.waypipeCompression = compression
+        config.portholePath = options.portholePath
+        return config
+    }
+
+    /// The ratios the repeat rule watches in case `c`, one value per round:
+    /// each mode's fps over direct's (matrix cells), each client's fps
+    /// beside its neighbours over its fps alone (mixed cases).
+    static func roundRatios(_ c: Case, _ outcomes: [Outcome]) -> [String: [Double]] {
+        let mine = outcomes.filter { SuiteReport.key($0.testCase) == SuiteReport.key(c) }
+        var out: [String: [Double]] = [:]
+        for round in Set(mine.map(\.round)).sorted() {
+            let runs = mine.filter { $0.round == round }
+            if c.isMixed {
+                // A failed run is no measurement of the load: it is left out.
+                for o in runs {
+                    guard let r = o.result else { continue }
+                    for (k, client) in r.perClient.enumerated() where k < o.alone.count {
+                        let alone = o.alone[k].perClient.first?.fps ?? 0
+                        out["\(o.label) \(client.spec)", default: []].append(alone > 0 ? client.fps / alone : 0)
+                    }
+                }
+            } else {
+                let direct = runs.first { $0.label == BenchMode.direct.rawValue }?.result?.fps ?? 0
+                guard direct > 0 else { continue }
+                for o in runs where o.label != BenchMode.direct.rawValue {
+                    guard let fps = o.result?.fps else { continue }
+                    out[o.label, default: []].append(fps / direct)
+                }
+            }
+        }
+        return out
+    }
+
     static func framesNote(_ options: Options) -> String {
         if options.quick { return "quick run: 10 frames per client, at most \(quickMaxSeconds) s per run" }
         return """
-            at most 960 measured frames per client at 1280x720, 480 at 1920x1080 and 160 at 3840x2160 with 1 client, \
+            at most \(frames(width: 1280, clients: 1, quick: false)) measured frames per client at 1280x720, \
+            \(frames(width: 1920, clients: 1, quick: false)) at 1920x1080 and \(frames(width: 3840, clients: 1, quick: false)) at 3840x2160 with 1 client, \
             a quarter of that with 8 clients, and at most \(maxSeconds) s of measuring per run \
-            (the `frames` column says how many were measured), after \(warmup) warm-up frames per client. \
+            (the `frames` column says how many were measured), after \(warmup) warm-up frames per client; \
+            the mixed case runs each client alone and then both together, \(maxSeconds) s each, stopping when one client has drawn its frames. \
             The sink compares every row of every \(fullCheckInterval)th frame and sampled rows of the others. \
-            Every case ran \(rounds) times, the modes in a different order each time; the tables show, for each mode, \
-            its run with the higher fps (all runs are in benchmarks.json)
+            Every case ran \(rounds) times, the modes in a different order each time, and up to \(repeatRule.maxExtraRounds) more times \
+            while a ratio between its modes (fps over direct's; in the mixed case, each client's fps over its fps alone) \
+            differed by more than \(Int(repeatRule.maxSpread * 100))% across rounds (widest spread first, \(Int(repeatRule.budgetSeconds)) s of repeats at most); \
+            the tables show, for each mode, \
+            its run with the highest fps (all runs are in benchmarks.json)
             """
     }
 }
@@ -166,13 +268,18 @@ struct LoadReport {
     var ownBusy: Double
     var loadBefore: Double
     var loadAfter: Double
+    /// Idle share of the machine over `idleSeconds` before the suite started and after it ended.
+    var idleBefore: Double
+    var idleAfter: Double
+    var idleSeconds: Double
 
     /// CPU seconds used by processes other than the suite and its children.
     var otherBusy: Double { max(0, machineBusy - ownBusy) }
 
     var sentence: String {
-        String(format: "The suite took %.0f s. The machine's %.0f CPU-seconds were %.0f%% busy: %.0f CPU-s the suite (bench, proxies, waypipe), %.0f CPU-s (%.0f%% of the machine) other processes. Load average %.2f before, %.2f after.",
+        String(format: "The suite took %.0f s. The machine's %.0f CPU-seconds were %.0f%% busy: %.0f CPU-s the suite (bench, proxies, waypipe), %.0f CPU-s (%.0f%% of the machine) other processes. Load average %.2f before, %.2f after. Idle CPU (/proc/stat, %.1f s with nothing of the suite running): %.0f%% before, %.0f%% after.",
                seconds, capacity, capacity > 0 ? machineBusy / capacity * 100 : 0, ownBusy, otherBusy,
-               capacity > 0 ? otherBusy / capacity * 100 : 0, loadBefore, loadAfter)
+               capacity > 0 ? otherBusy / capacity * 100 : 0, loadBefore, loadAfter,
+               idleSeconds, idleBefore * 100, idleAfter * 100)
     }
 }

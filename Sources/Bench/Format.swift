@@ -10,6 +10,9 @@ enum Format {
         return ms >= 100 ? String(format: "%.0f", ms) : ms >= 10 ? String(format: "%.1f", ms) : String(format: "%.2f", ms)
     }
 
+    /// A difference in milliseconds with its sign: "+0.25", "-1.54".
+    static func signedMs(_ seconds: Double) -> String { (seconds >= 0 ? "+" : "") + ms(seconds) }
+
     static func bytes(_ v: Double?) -> String {
         guard let v else { return "n/a" }
         let units = ["B", "KiB", "MiB", "GiB"]

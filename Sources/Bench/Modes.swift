@@ -83,8 +83,9 @@ final class StreamMode: RunningMode {
     private let regionFile: String?
 
     /// A power-of-two region holding every client's two buffers, 16 MiB to 1 GiB.
-    static func regionSize(width: Int, height: Int, clients: Int) -> Int {
-        let need = clients * 2 * (width * 4 * height + 4096) + (1 << 20)
+    /// A region that holds two buffers of every client's window.
+    static func regionSize(_ clients: [ClientSpec]) -> Int {
+        let need = clients.reduce(0) { $0 + 2 * ($1.width * 4 * $1.height + 4096) } + (1 << 20)
         var size = 16 << 20
         while size < need && size < (1 << 30) { size <<= 1 }
         return size

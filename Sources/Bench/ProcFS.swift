@@ -131,3 +131,15 @@ public enum ProcFS {
         return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
+
+extension ProcFS {
+    /// The share of the machine's CPU time that was idle over the next
+    /// `seconds` (from /proc/stat), measured while this process sleeps.
+    public static func idleShare(over seconds: Double) -> Double {
+        let a = machineCPU()
+        usleep(UInt32(seconds * 1e6))
+        let b = machineCPU()
+        let total = b.total - a.total
+        return total > 0 ? max(0, 1 - (b.busy - a.busy) / total) : 0
+    }
+}

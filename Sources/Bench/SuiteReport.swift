@@ -11,17 +11,28 @@ struct SuiteReport {
     let load: LoadReport
     let date: Date
     let framesNote: String
+    /// The machine's memcpy of one 4K frame, before and after the suite.
+    let memcpy: [MemcpyProbe]
+    /// Extra rounds each repeated case got, by `key`.
+    let repeated: [String: Int]
 
     static let beginMarker = "<!-- porthole bench --suite: generated section begins; edits inside are overwritten -->"
     static let endMarker = "<!-- porthole bench --suite: generated section ends -->"
 
-    /// The cases, in matrix order, without repeats.
+    /// The matrix cells, in matrix order, without repeats.
     var cases: [BenchSuite.Case] {
         var seen = Set<String>()
-        return outcomes.map(\.testCase).filter { seen.insert(key($0)).inserted }
+        return outcomes.map(\.testCase).filter { !$0.isMixed && seen.insert(key($0)).inserted }
     }
 
-    func key(_ c: BenchSuite.Case) -> String { "\(c.sizeLabel)/\(c.pattern.rawValue)/\(c.clients)" }
+    /// The mixed cases, in order, without repeats.
+    var mixedCases: [BenchSuite.Case] {
+        var seen = Set<String>()
+        return outcomes.map(\.testCase).filter { $0.isMixed && seen.insert(key($0)).inserted }
+    }
+
+    static func key(_ c: BenchSuite.Case) -> String { "\(c.sizeLabel)/\(c.damageLabel)/\(c.clients)" }
+    func key(_ c: BenchSuite.Case) -> String { Self.key(c) }
 
     /// The run of `label` in case `c` with the highest fps; a failure only if every run failed.
     func outcome(_ c: BenchSuite.Case, _ label: String) -> BenchSuite.Outcome? {
@@ -71,10 +82,28 @@ struct SuiteReport {
             let met = rows.filter { $0.0 >= 0.9 && $0.1 == 0 }.count
             return "met in \(met) of \(rows.count) cases; lowest \(Format.ratio(rows.map(\.0).min()))"
         }()))
+        if let probe = fastestMemcpy {
+            out.append(("`region` at 3840x2160 full damage: frame time − direct's ≤ 1.15× one memcpy of the frame (\(Format.ms(probe.fastest)) ms here)",
+                        absent(.region) ?? list(big.compactMap { c in
+                guard let extra = regionExtra(c) else { return nil }
+                return "\(c.clients) client(s): +\(Format.ms(extra)) ms a frame, \(Format.ratio(extra / probe.fastest)) memcpy (\(extra <= 1.15 * probe.fastest ? "met" : "missed"))"
+            })))
+        }
+        let typing = cases.filter { $0.pattern == .typing }
+        out.append(("typing: `stream` ≥ 1.5× waypipe fps with p50 ≤ waypipe's", list(typing.compactMap { c in
+            guard let s = result(c, "stream"), let w = result(c, "waypipe"), w.fps > 0, let sp = s.latencyP50, let wp = w.latencyP50 else { return nil }
+            return "\(c.sizeLabel) x\(c.clients): \(Format.ratio(s.fps / w.fps)), p50 \(Format.ms(sp)) vs \(Format.ms(wp)) ms (\(s.fps >= 1.5 * w.fps && sp <= wp ? "met" : "missed"))"
+        })))
+        out.append(("typing: `region` and `cooperative` p99 within 0.3 ms of direct", list(typing.flatMap { c in
+            ["region", "cooperative"].compactMap { l -> String? in
+                guard let r = result(c, l)?.latencyP99, let d = result(c, "direct")?.latencyP99 else { return nil }
+                return "\(l) \(c.sizeLabel) x\(c.clients): \(Format.signedMs(r - d)) ms (\(r - d <= 0.0003 ? "met" : "missed"))"
+            }
+        })))
         let hd = cases.filter { $0.width == 1920 }
         out.append(("`region` p99 latency at 1920x1080 within 2 ms of direct", absent(.region) ?? list(hd.compactMap { c in
             guard let r = result(c, "region")?.latencyP99, let d = result(c, "direct")?.latencyP99 else { return nil }
-            return "\(c.damageLabel) x\(c.clients): +\(Format.ms(r - d)) ms (\(r - d <= 0.002 ? "met" : "missed"))"
+            return "\(c.damageLabel) x\(c.clients): \(Format.signedMs(r - d)) ms (\(r - d <= 0.002 ? "met" : "missed"))"
         })))
         return out
     }
@@ -100,7 +129,7 @@ struct SuiteReport {
             if let r = o.result { return r.json }
             let error = o.error?.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") ?? "?"
             return "{\"mode\": \"\(o.label)\", \"size\": \"\(o.testCase.sizeLabel)\", \"pattern\": \"\(o.testCase.pattern.rawValue)\", \"clients\": \(o.testCase.clients), \"error\": \"\(error)\"}"
-        }
+        } + outcomes.flatMap { o in o.alone.map { "{\"alone_for_mix\": \"\(o.testCase.sizeLabel)\", \"run\": \($0.json)}" } }
         let text = "[\n  " + items.joined(separator: ",\n  ") + "\n]\n"
         try text.write(toFile: path, atomically: true, encoding: .utf8)
     }
@@ -143,12 +172,15 @@ struct SuiteReport {
         md.append("")
         md.append("Load: \(load.sentence)")
         md.append("")
+        md.append("Copy speed: " + memcpy.map(\.sentence).joined(separator: " before the suite; ") + " after.")
+        md.append("")
         if plotWritten {
             md.append("![fps and latency per mode, size and damage](benchmarks.png)")
             md.append("")
         }
 
-        md.append("### Targets from issue 5")
+        md.append(contentsOf: mixedMarkdown)
+        md.append("### Targets from issues 5 and 16")
         md.append("")
         md.append("Ratios are between modes of the same case in this run.")
         md.append("")
@@ -185,6 +217,9 @@ struct SuiteReport {
                             Format.bytes(r.peakRSSBytes.map { Double($0) }), "\(r.frames)", r.passed ? "\(r.verifiedFrames)" : "\(r.verifiedFrames) (\(r.failedFrames) wrong)"]
                     let f = failures(c, l)
                     if f.failed > 0 { row[3] += " (\(f.failed) of \(f.runs) runs failed)" }
+                    if l == "region", c.width == 3840, c.pattern == .full, let probe = fastestMemcpy, let extra = regionExtra(c) {
+                        row[3] += " (+\(Format.ms(extra)) ms/frame over direct = \(Format.ratio(extra / probe.fastest)) memcpy)"
+                    }
                 } else {
                     let e = (outcome(c, l)?.error ?? "failed").replacingOccurrences(of: "|", with: "/")
                     row += ["failed: \(e.prefix(160))"] + Array(repeating: "", count: 10)
@@ -229,7 +264,7 @@ struct SuiteReport {
                 data += "case " + labels.joined(separator: " ") + "\n"
                 for c in cases where c.clients == n {
                     let short = c.height >= 2160 ? "4K" : "\(c.height)p"
-                    let dmg = c.pattern == .full ? "full" : c.pattern == .band ? "band" : "scat"
+                    let dmg = c.pattern == .full ? "full" : c.pattern == .band ? "band" : c.pattern == .typing ? "type" : "scat"
                     let cells = labels.map { l -> String in
                         guard let r = result(c, l), let v = value(r), v > 0, v.isFinite else { return "?" }
                         return String(format: "%.4g", v)

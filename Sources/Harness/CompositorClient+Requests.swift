@@ -122,7 +122,18 @@ extension CompositorClient {
                 throw ProtocolFault(objectID: bufferID, code: ProtocolFault.implementation,
                                     message: "buffer ends at byte \(b.offset + length) but the pool's file has \(fileSize)")
             }
-            if let inspect = server.inspector {
+            if let inspect = server.deferredInspector {
+                let index = server.bufferCommits[number, default: [:]][id, default: 0]
+                server.bufferCommits[number, default: [:]][id] = index + 1
+                // The buffer and this commit's frame callbacks wait for the ticket.
+                let ticket = server.ticket(client: self, bufferID: bufferID, buffer: b, callbacks: surface.pendingFrameCallbacks)
+                surface.pendingFrameCallbacks = []
+                surface.pendingAttach = .unchanged
+                inspect(SinkFrame(client: number, appID: surface.appID, surfaceID: id, index: index, arrival: MonotonicClock.nanoseconds(),
+                                  width: b.width, height: b.height, stride: b.stride, format: b.format,
+                                  pixels: b.pool.mapping.bytes(at: b.offset, count: length)), ticket)
+                return
+            } else if let inspect = server.inspector {
                 let index = server.bufferCommits[number, default: [:]][id, default: 0]
                 server.bufferCommits[number, default: [:]][id] = index + 1
                 inspect(SinkFrame(client: number, appID: surface.appID, surfaceID: id, index: index, arrival: MonotonicClock.nanoseconds(),

@@ -23,6 +23,12 @@ final class CompositorServer {
     /// When set, called for each commit that has a buffer attached, while the
     /// buffer is mapped and before it is released; nothing is recorded in `log`.
     let inspector: FrameInspector?
+    /// When set instead, commits are handed over like this and released when their ticket is finished.
+    let deferredInspector: DeferredFrameInspector?
+    let completions: FrameCompletions?
+    /// Inspections handed out and not yet finished, by ticket token.
+    var pendingInspections: [Int: (client: CompositorClient, bufferID: UInt32, buffer: ShmBufferState, callbacks: [UInt32])] = [:]
+    private var nextToken = 0
     /// Buffer commits seen per (client number, surface id), for `SinkFrame.index`.
     var bufferCommits: [Int: [UInt32: Int]] = [:]
 
@@ -40,16 +46,22 @@ final class CompositorServer {
     /// Sets up the loop: accepting on `listener`, stopping when `wake`
     /// becomes readable, and the frame timer.
     init(listener: OwnedFD, wake: OwnedFD, log: CommitLog, frameInterval: UInt64, bufferRelease: BufferRelease,
-         globals: [Global] = CompositorServer.basicGlobals, inspector: FrameInspector? = nil) throws(SystemError) {
+         globals: [Global] = CompositorServer.basicGlobals, inspector: FrameInspector? = nil,
+         deferredInspector: DeferredFrameInspector? = nil) throws(SystemError) {
         loop = try EventLoop()
         self.listener = listener
         self.log = log
         self.globals = globals
         self.inspector = inspector
+        self.deferredInspector = deferredInspector
+        completions = deferredInspector == nil ? nil : try FrameCompletions()
         self.frameInterval = frameInterval
         self.bufferRelease = frameInterval == 0 ? .afterCopy : bufferRelease
         _ = try loop.register(listener.rawValue, events: .readable) { [unowned self] _ in self.acceptAll() }
         _ = try loop.register(wake.rawValue, events: .readable) { [unowned self] _ in self.loop.stop() }
+        if let completions {
+            _ = try loop.register(completions.reader.rawValue, events: .readable) { [unowned self] _ in self.completeInspections() }
+        }
         if frameInterval > 0 {
             try loop.addTimer(nanoseconds: frameInterval) { [unowned self] in self.tick() }
         }
@@ -72,6 +84,27 @@ final class CompositorServer {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return UInt32(truncatingIfNeeded: ts.tv_sec * 1000 + ts.tv_nsec / 1_000_000)
+    }
+
+    /// A ticket for an inspection of `buffer`, which holds it and `callbacks` until finished.
+    func ticket(client: CompositorClient, bufferID: UInt32, buffer: ShmBufferState, callbacks: [UInt32]) -> SinkFrameTicket {
+        nextToken += 1
+        pendingInspections[nextToken] = (client, bufferID, buffer, callbacks)
+        return SinkFrameTicket(completions: completions!, token: nextToken, memory: buffer.pool)
+    }
+
+    /// Releases the buffers of finished inspections and fires their frame callbacks.
+    private func completeInspections() {
+        guard let completions else { return }
+        var touched: [Int: CompositorClient] = [:]
+        for token in completions.take() {
+            guard let p = pendingInspections.removeValue(forKey: token), !p.client.closed else { continue }
+            p.client.release(p.bufferID, p.buffer)
+            p.client.dueFrameCallbacks += p.callbacks
+            p.client.fireDueFrameCallbacks()
+            touched[p.client.number] = p.client
+        }
+        for c in touched.values { c.flushOrWatch() }
     }
 
     /// Forgets a disconnected client.

@@ -44,7 +44,8 @@ public typealias FrameInspector = @Sendable (SinkFrame) -> Void
 public final class SinkCompositor: @unchecked Sendable {
     /// The absolute path of the listening socket.
     public let socketPath: String
-    private let inspector: FrameInspector
+    private let inspector: FrameInspector?
+    private let deferredInspector: DeferredFrameInspector?
     private let log = CommitLog(limit: 1)
     private let lock = NSLock()
     private var running: CompositorThread?
@@ -54,6 +55,15 @@ public final class SinkCompositor: @unchecked Sendable {
     public init(socketPath: String, inspector: @escaping FrameInspector) {
         self.socketPath = socketPath
         self.inspector = inspector
+        deferredInspector = nil
+    }
+
+    /// A sink whose inspections finish later (`SinkFrameTicket`): it reads
+    /// other clients' commits while one is being looked at.
+    public init(socketPath: String, deferred deferredInspector: @escaping DeferredFrameInspector) {
+        self.socketPath = socketPath
+        inspector = nil
+        self.deferredInspector = deferredInspector
     }
 
     deinit { stop() }
@@ -65,9 +75,11 @@ public final class SinkCompositor: @unchecked Sendable {
         guard running == nil else { throw .invalidArgument("the sink on \(socketPath) is already running") }
         let log = self.log
         let inspector = self.inspector
+        let deferredInspector = self.deferredInspector
         running = try CompositorThread(socketPath: socketPath, name: "sink-compositor") { listener, wake throws(SystemError) in
             try CompositorServer(listener: listener, wake: wake, log: log, frameInterval: 0, bufferRelease: .afterCopy,
-                                 globals: CompositorServer.sinkGlobals, inspector: inspector)
+                                 globals: CompositorServer.sinkGlobals, inspector: inspector,
+                                 deferredInspector: deferredInspector)
         }
     }
 

@@ -46,6 +46,8 @@ public final class LinkChannel {
     var counters: LinkCounters { channelSet.counters }
     /// Too much is queued on the link: producers should pause.
     public var isCongested: Bool { link.isCongested }
+    /// Bytes queued on the link (every channel's) and not yet written.
+    public var linkQueuedBytes: Int { link.queuedBytes }
 
     // MARK: Outbox
 

@@ -14,9 +14,15 @@ protocol ClientPool: AnyObject {
     var poolAlive: Bool { get set }
     /// wl_buffers made from it and not destroyed.
     var bufferCount: Int { get set }
-    /// Brings the host's copy of `buffer`'s bytes under `rects` up to date.
-    /// `exclusive`: no other buffer shares these pool bytes.
-    func sync(_ buffer: ShmBuffer, rects: [Rect], bufferID: UInt32, exclusive: Bool, channel: LinkChannel, stats: ProxyStats) throws(MessageFault)
+    /// Looks at a commit before its first slice and decides, for the whole
+    /// commit, how it is synced. May finish it (nothing to copy, or sent
+    /// another way): it then empties `job.slices`.
+    func beginSync(_ job: inout SyncJob, channel: LinkChannel, stats: ProxyStats) throws(MessageFault)
+    /// Brings the host's copy of `spans` (pool bytes of the job's buffer,
+    /// the next slice) up to date.
+    func syncSpans(_ spans: [Range<Int>], of job: inout SyncJob, channel: LinkChannel, stats: ProxyStats) throws(MessageFault)
+    /// The commit's last slice is done: what it says about the next commits.
+    func endSync(_ job: SyncJob)
 }
 
 extension ClientPool {

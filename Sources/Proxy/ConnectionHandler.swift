@@ -27,6 +27,13 @@ protocol ConnectionHandler: AnyObject {
     func poolResource(for fd: OwnedFD, message: ParsedMessage, on c: WaylandConnection) throws(MessageFault) -> UInt32
     /// A data frame is about to go: send what must reach the peer first.
     func flushPending(on c: WaylandConnection) throws(MessageFault)
+    /// Whether the work `flushPending` would do now is large enough to be
+    /// run in slices (`advancePending`), other channels' work in between.
+    var hasSlicedWork: Bool { get }
+    /// Does the next slice of the pending work. The connection holds its
+    /// data frame back, and reads nothing more from its socket, until this
+    /// says `.done`.
+    func advancePending(on c: WaylandConnection) throws(MessageFault) -> SliceProgress
     /// The connection closed: give back what it held.
     func closed(on c: WaylandConnection)
 }
@@ -39,5 +46,10 @@ extension ConnectionHandler {
         throw .implementation("\(message.name) is not expected in this direction")
     }
     func flushPending(on c: WaylandConnection) throws(MessageFault) {}
+    var hasSlicedWork: Bool { false }
+    func advancePending(on c: WaylandConnection) throws(MessageFault) -> SliceProgress {
+        try flushPending(on: c)
+        return .done
+    }
     func closed(on c: WaylandConnection) {}
 }

@@ -116,6 +116,15 @@ final class GuestHandler: ConnectionHandler {
         try syncs.flush(channel: c.channel, stats: stats)
     }
 
+    var hasSlicedWork: Bool { syncs.pendingBytes > SyncTuning.sliceBytes }
+
+    func advancePending(on c: WaylandConnection) throws(MessageFault) -> SliceProgress {
+        // Slices sent over the link wait while it holds a slice's worth
+        // unsent: whatever another channel sends next queues behind no more.
+        if c.channel.linkQueuedBytes > SyncTuning.linkQueueLimit { return .waitForLink }
+        return try syncs.advance(budget: SyncTuning.sliceBytes, channel: c.channel, stats: stats) ? .done : .more
+    }
+
     func poolResource(for fd: OwnedFD, message: ParsedMessage, on c: WaylandConnection) throws(MessageFault) -> UInt32 {
         try pools.createPool(fd, request: try message.typed(WlShmCreatePool.self), shmID: message.sender, channel: c.channel)
     }

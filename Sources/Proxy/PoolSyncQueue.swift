@@ -5,37 +5,59 @@ import Wayland
 /// damage); the connection runs them just before the data frame carrying
 /// the commit goes (`ConnectionHandler.flushPending`), so the host always has
 /// the pixels before it forwards the commit: frame order follows from where
-/// the flush is, not from calls scattered through the handlers.
+/// the flush is, not from calls scattered through the handlers. A large
+/// sync may instead be run a slice at a time (`advance`), the connection
+/// holding its data frame back until the last slice is done.
 struct PoolSyncQueue {
-    private struct Entry {
-        var buffer: ShmBuffer
-        var bufferID: UInt32
-        var rects: [Rect]
-        var exclusive: Bool
-    }
+    private var jobs: [SyncJob] = []
 
-    private var entries: [Entry] = []
+    var isEmpty: Bool { jobs.isEmpty }
 
-    var isEmpty: Bool { entries.isEmpty }
+    /// Bytes of damage still to sync, all commits.
+    var pendingBytes: Int { jobs.reduce(0) { $0 + $1.slices.remainingBytes } }
 
     /// A commit of `buffer` with `rects` to bring up to date.
     mutating func record(_ buffer: ShmBuffer, bufferID: UInt32, rects: [Rect], exclusive: Bool) {
-        entries.append(Entry(buffer: buffer, bufferID: bufferID, rects: rects, exclusive: exclusive))
+        jobs.append(SyncJob(buffer: buffer, bufferID: bufferID, rects: rects, exclusive: exclusive))
     }
 
-    /// Runs every recorded sync, in commit order.
+    /// Runs every recorded sync to its end, in commit order.
     mutating func flush(channel: LinkChannel, stats: ProxyStats) throws(MessageFault) {
-        guard !entries.isEmpty else { return }
-        // Take the list out (a sync may not record another), and give its
-        // storage back afterwards: no allocation per frame.
-        var due: [Entry] = []
-        swap(&due, &entries)
-        for e in due {
-            try e.buffer.pool.sync(e.buffer, rects: e.rects, bufferID: e.bufferID, exclusive: e.exclusive, channel: channel, stats: stats)
+        while !jobs.isEmpty {
+            if try Self.run(&jobs[0], budget: nil, channel: channel, stats: stats) { jobs.removeFirst() }
         }
-        due.removeAll(keepingCapacity: true)
-        entries = due
     }
 
-    mutating func discard() { entries.removeAll() }
+    /// Runs at most `budget` bytes of the recorded syncs, in commit order
+    /// (each commit's own decisions are made at its first slice). Returns
+    /// whether every sync is done.
+    mutating func advance(budget: Int, channel: LinkChannel, stats: ProxyStats) throws(MessageFault) -> Bool {
+        var left = budget
+        while !jobs.isEmpty && left > 0 {
+            let before = jobs[0].slices.remainingBytes
+            let done = try Self.run(&jobs[0], budget: left, channel: channel, stats: stats)
+            left -= max(1, before - jobs[0].slices.remainingBytes)
+            if done { jobs.removeFirst() }
+        }
+        return jobs.isEmpty
+    }
+
+    /// One step of `job`: its start, then a slice of `budget` bytes (nil:
+    /// all that is left). Returns whether it is done.
+    private static func run(_ job: inout SyncJob, budget: Int?, channel: LinkChannel, stats: ProxyStats) throws(MessageFault) -> Bool {
+        let pool = job.buffer.pool
+        if !job.started {
+            try pool.beginSync(&job, channel: channel, stats: stats)
+            job.started = true
+        }
+        if !job.slices.isDone {
+            let spans = budget.map { job.slices.next(budget: $0) } ?? job.slices.rest()
+            try pool.syncSpans(spans, of: &job, channel: channel, stats: stats)
+        }
+        guard job.slices.isDone else { return false }
+        pool.endSync(job)
+        return true
+    }
+
+    mutating func discard() { jobs.removeAll() }
 }

@@ -26,7 +26,7 @@ final class RegionPool: ClientPool {
     private(set) var hostPoolSize: Int
     var poolAlive = true
     var bufferCount = 0
-    /// Commits left to copy without comparing (see `SyncTuning.blindCommitRun`).
+    /// Commits left to copy without comparing (see `SyncTuning.regionBlindCommitRun`).
     private var blindCommits = 0
 
     var cooperative: Bool { client == nil }
@@ -95,36 +95,53 @@ final class RegionPool: ClientPool {
         if let c = current { hostPoolSize = max(hostPoolSize, Int(c.offset + c.size)) }
     }
 
-    func sync(_ b: ShmBuffer, rects: [Rect], bufferID: UInt32, exclusive: Bool, channel: LinkChannel, stats: ProxyStats) throws(MessageFault) {
+    func beginSync(_ job: inout SyncJob, channel: LinkChannel, stats: ProxyStats) throws(MessageFault) {
         // A cooperative client drew straight into the region.
-        guard let chunk = b.chunk else { return }
-        guard let client = client?.base, clientFileSize() >= size else { throw ClientMemoryGuard.shrank(bufferID, size) }
+        guard job.buffer.chunk != nil else {
+            job.slices = SyncSlices(spans: [])
+            return
+        }
+        if blindCommits > 0 {
+            blindCommits -= 1
+            job.blind = true
+        }
+    }
+
+    func syncSpans(_ spans: [Range<Int>], of job: inout SyncJob, channel: LinkChannel, stats: ProxyStats) throws(MessageFault) {
+        guard let chunk = job.buffer.chunk else { return }
+        guard let client = client?.base, clientFileSize() >= size else { throw ClientMemoryGuard.shrank(job.bufferID, size) }
         let copy = region.region.pointer(at: chunk.offset)
-        let read = { () throws(MessageFault) -> Int in try self.copyChanged(b, rects: rects, bufferID: bufferID, client: client, copy: copy, stats: stats) }
-        let copied = if let clientFile { try clientFile.reading(bufferID: bufferID, read) } else { try read() }
+        let b = job.buffer, bufferID = job.bufferID, blind = job.blind
+        let read = { () throws(MessageFault) -> (Int, Int) in
+            try self.copySpans(spans, of: b, blind: blind, bufferID: bufferID, client: client, copy: copy, stats: stats)
+        }
+        let (compared, copied) = if let clientFile { try clientFile.reading(bufferID: bufferID, read) } else { try read() }
+        job.compared += compared
+        job.changed += copied
         stats.copiedBytes += UInt64(copied)
     }
 
-    /// Copies the changed damaged bytes from the client's memory into the chunk; returns how many.
-    private func copyChanged(_ b: ShmBuffer, rects: [Rect], bufferID: UInt32, client: UnsafeMutableRawPointer,
-                             copy: UnsafeMutableRawPointer, stats: ProxyStats) throws(MessageFault) -> Int {
-        try ClientMemoryGuard.read(client, length: self.client?.size ?? size, bufferID: bufferID, stats: stats) { () -> Int in
-            var copied = 0
-            if blindCommits > 0 {
-                blindCommits -= 1
-                b.forEachDamagedSpan(rects) { start, end in
-                    (copy + start).copyMemory(from: client + b.sourceShift(at: start) + start, byteCount: end - start)
-                    copied += end - start
+    /// Copies `spans` (blind), or their changed bytes, from the client's
+    /// memory into the chunk; returns the bytes compared and copied.
+    private func copySpans(_ spans: [Range<Int>], of b: ShmBuffer, blind: Bool, bufferID: UInt32, client: UnsafeMutableRawPointer,
+                           copy: UnsafeMutableRawPointer, stats: ProxyStats) throws(MessageFault) -> (Int, Int) {
+        try ClientMemoryGuard.read(client, length: self.client?.size ?? size, bufferID: bufferID, stats: stats) { () -> (Int, Int) in
+            var compared = 0, copied = 0
+            for span in spans {
+                let source = client + b.sourceShift(at: span.lowerBound)
+                if blind {
+                    (copy + span.lowerBound).copyMemory(from: source + span.lowerBound, byteCount: span.count)
+                    copied += span.count
+                } else {
+                    compared += span.count
+                    copied += ByteDiff.diff(client: source, copy: copy, start: span.lowerBound, end: span.upperBound)
                 }
-            } else {
-                var compared = 0
-                b.forEachDamagedSpan(rects) { start, end in
-                    compared += end - start
-                    copied += ByteDiff.diff(client: client + b.sourceShift(at: start), copy: copy, start: start, end: end)
-                }
-                if SyncTuning.mostlyChanged(copied: copied, compared: compared) { blindCommits = SyncTuning.blindCommitRun }
             }
-            return copied
+            return (compared, copied)
         }
+    }
+
+    func endSync(_ job: SyncJob) {
+        if !job.blind && SyncTuning.mostlyChanged(copied: job.changed, compared: job.compared) { blindCommits = SyncTuning.regionBlindCommitRun }
     }
 }

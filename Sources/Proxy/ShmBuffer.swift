@@ -54,21 +54,4 @@ struct ShmBuffer {
             }
         }
     }
-
-    /// Like `forEachDamagedSpan(_:_:)`, with each span cut where it enters or
-    /// leaves `split` (sorted, disjoint byte ranges); the flag says whether
-    /// the piece lies inside them.
-    func forEachDamagedSpan(_ rects: [Rect], split: [Range<Int>], _ body: (Int, Int, Bool) -> Void) {
-        guard !split.isEmpty else { return forEachDamagedSpan(rects) { body($0, $1, false) } }
-        forEachDamagedSpan(rects) { start, end in
-            var at = start
-            for r in split where r.upperBound > at && r.lowerBound < end {
-                if r.lowerBound > at { body(at, r.lowerBound, false) }
-                let inEnd = min(end, r.upperBound)
-                body(max(at, r.lowerBound), inEnd, true)
-                at = inEnd
-            }
-            if at < end { body(at, end, false) }
-        }
-    }
 }

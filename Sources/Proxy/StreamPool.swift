@@ -51,115 +51,141 @@ final class StreamPool: ClientPool {
         size = newSize
     }
 
-    func sync(_ b: ShmBuffer, rects: [Rect], bufferID: UInt32, exclusive: Bool, channel: LinkChannel, stats: ProxyStats) throws(MessageFault) {
+    func beginSync(_ job: inout SyncJob, channel: LinkChannel, stats: ProxyStats) throws(MessageFault) {
         guard clientFileSize() >= size, let client = client.base, let mirror = mirror.base else {
-            throw ClientMemoryGuard.shrank(bufferID, size)
+            throw ClientMemoryGuard.shrank(job.bufferID, size)
         }
-        // Earlier updates may still be queued from the mirror: copy them out before it changes.
+        // Earlier updates may still be queued from the mirror: copy them out
+        // before it changes. (Later slices of this commit change other bytes.)
         channel.detach(self.mirror)
-        let before = channel.referencedBytes
-        if try sendBlind(b, rects: rects, exclusive: exclusive, client: client, channel: channel, stats: stats) { return }
-        try clientFile.reading(bufferID: bufferID) { () throws(MessageFault) in
-            try syncCompared(b, rects: rects, bufferID: bufferID, client: client, mirror: mirror, channel: channel, stats: stats, before: before)
+        if canSendByReference(job.buffer, slices: job.slices, exclusive: job.exclusive) {
+            blindCommits -= 1
+            job.blind = true
+            job.byReference = true
+            return
+        }
+        let span = job.buffer.span
+        if stale.overlaps(span) {
+            // These bytes were sent straight from the client's memory and
+            // the mirror missed them. Outside this commit's damage (which
+            // includes what the buffer missed) the client's bytes are what
+            // the host has: copy them into the mirror, unsent. The damaged
+            // parts are sent without comparing.
+            let synced = stale.take(in: span)
+            let length = self.client.size, bufferID = job.bufferID
+            let n = try clientFile.reading(bufferID: bufferID) { () throws(MessageFault) -> Int in
+                try ClientMemoryGuard.read(client, length: length, bufferID: bufferID, stats: stats) { () -> Int in
+                    var n = 0
+                    for r in synced {
+                        (mirror + r.lowerBound).copyMemory(from: client + r.lowerBound, byteCount: r.count)
+                        n += r.count
+                    }
+                    return n
+                }
+            }
+            job.synced = synced
+            stats.copiedBytes += UInt64(n)
+        }
+        if blindCommits > 0 {
+            blindCommits -= 1
+            job.blind = true
         }
     }
 
-    /// The sync's reads of the client's memory: compared with the mirror, or copied in a run of blind commits.
-    private func syncCompared(_ b: ShmBuffer, rects: [Rect], bufferID: UInt32, client: UnsafeMutableRawPointer,
-                              mirror: UnsafeMutableRawPointer, channel: LinkChannel, stats: ProxyStats, before: UInt64) throws(MessageFault) {
+    func syncSpans(_ spans: [Range<Int>], of job: inout SyncJob, channel: LinkChannel, stats: ProxyStats) throws(MessageFault) {
+        guard clientFileSize() >= size, let client = client.base, let mirror = mirror.base else {
+            throw ClientMemoryGuard.shrank(job.bufferID, size)
+        }
+        if job.byReference { return sendByReference(spans, client: client, channel: channel, stats: stats) }
+        let before = channel.referencedBytes
+        let snapshot = job
+        let (compared, copied, sent) = try clientFile.reading(bufferID: job.bufferID) { () throws(MessageFault) -> (Int, Int, Int) in
+            try sendSpans(spans, of: snapshot, client: client, mirror: mirror, channel: channel, stats: stats)
+        }
+        job.compared += compared
+        if !job.blind { job.changed += copied }
+        let referenced = Int(channel.referencedBytes - before)
+        stats.pixelBytesSent += UInt64(sent)
+        stats.copiedBytes += UInt64(copied + sent - referenced)
+    }
+
+    /// The slice's reads of the client's memory: compared with the mirror,
+    /// or copied in a run of blind commits, and sent. Returns the bytes
+    /// compared, copied into the mirror and sent.
+    private func sendSpans(_ spans: [Range<Int>], of job: SyncJob, client: UnsafeMutableRawPointer, mirror: UnsafeMutableRawPointer,
+                           channel: LinkChannel, stats: ProxyStats) throws(MessageFault) -> (Int, Int, Int) {
         var copied = 0
         var pending = 0
         var sent = 0
-        var syncCopied = 0
+        var compared = 0
         runs.removeAll(keepingCapacity: true)
+        let b = job.buffer, blind = job.blind
         // The client can still shrink its file while we read it.
-        try ClientMemoryGuard.read(client, length: self.client.size, bufferID: bufferID, stats: stats) {
-            var synced: [Range<Int>] = []
-            if stale.overlaps(b.span) {
-                // These bytes were sent straight from the client's memory and
-                // the mirror missed them. Outside this commit's damage (which
-                // includes what the buffer missed) the client's bytes are what
-                // the host has: copy them into the mirror, unsent. The damaged
-                // parts are sent below without comparing.
-                synced = stale.take(in: b.span)
-                for r in synced {
-                    (mirror + r.lowerBound).copyMemory(from: client + r.lowerBound, byteCount: r.count)
-                    syncCopied += r.count
-                }
-            }
+        try ClientMemoryGuard.read(client, length: self.client.size, bufferID: job.bufferID, stats: stats) {
             func sendRuns(_ force: Bool) {
                 guard force ? !runs.isEmpty : pending >= SyncTuning.sendChunk else { return }
                 sent += channel.sendUpdate(resource: resourceID, base: UnsafeRawPointer(mirror), runs: runs, owner: self.mirror)
                 runs.removeAll(keepingCapacity: true)
                 pending = 0
             }
-            func addSynced(_ start: Int, _ end: Int) {
-                ByteDiff.addRun(&runs, offset: start, length: end - start)
-                pending += end - start
-                sendRuns(false)
-            }
-            if blindCommits > 0 {
-                blindCommits -= 1
-                b.forEachDamagedSpan(rects, split: synced) { start, end, isSynced in
-                    if isSynced { return addSynced(start, end) }
-                    let source = client + b.sourceShift(at: start)
-                    var at = start
-                    while at < end {
-                        let n = min(end - at, SyncTuning.sendChunk)
-                        (mirror + at).copyMemory(from: source + at, byteCount: n)
-                        ByteDiff.addRun(&runs, offset: at, length: n)
-                        copied += n
-                        pending += n
-                        at += n
-                        sendRuns(false)
+            for span in spans {
+                job.forEachPiece(of: span) { start, end, isSynced in
+                    if isSynced {
+                        ByteDiff.addRun(&runs, offset: start, length: end - start)
+                        pending += end - start
+                        return sendRuns(false)
                     }
-                }
-            } else {
-                var compared = 0
-                b.forEachDamagedSpan(rects, split: synced) { start, end, isSynced in
-                    if isSynced { return addSynced(start, end) }
                     let source = client + b.sourceShift(at: start)
                     var at = start
                     while at < end {
                         let stop = min(end, at + SyncTuning.sendChunk)
-                        compared += stop - at
-                        let n = ByteDiff.diff(client: source, copy: mirror, start: at, end: stop, runs: &runs)
+                        let n: Int
+                        if blind {
+                            (mirror + at).copyMemory(from: source + at, byteCount: stop - at)
+                            ByteDiff.addRun(&runs, offset: at, length: stop - at)
+                            n = stop - at
+                        } else {
+                            compared += stop - at
+                            n = ByteDiff.diff(client: source, copy: mirror, start: at, end: stop, runs: &runs)
+                        }
                         copied += n
                         pending += n
                         at = stop
                         sendRuns(false)
                     }
                 }
-                if SyncTuning.mostlyChanged(copied: copied, compared: compared) { blindCommits = SyncTuning.blindCommitRun }
             }
             sendRuns(true)
         }
-        let referenced = Int(channel.referencedBytes - before)
-        stats.pixelBytesSent += UInt64(sent)
-        stats.copiedBytes += UInt64(copied + syncCopied + sent - referenced)
+        return (compared, copied, sent)
     }
 
-    /// In a run of blind commits, sends long changed runs straight from the
-    /// client's memory, without a copy into the mirror (which is then stale
-    /// in these bytes). Bytes queued by reference are read by the kernel
-    /// later, outside any guard: only a file sealed against shrinking may be
-    /// used so (a shrink would fail the link's write with EFAULT). Returns
-    /// whether it sent the commit.
-    private func sendBlind(_ b: ShmBuffer, rects: [Rect], exclusive: Bool, client: UnsafeMutableRawPointer,
-                           channel: LinkChannel, stats: ProxyStats) throws(MessageFault) -> Bool {
+    func endSync(_ job: SyncJob) {
+        if !job.blind && SyncTuning.mostlyChanged(copied: job.changed, compared: job.compared) { blindCommits = SyncTuning.blindCommitRun }
+    }
+
+    /// In a run of blind commits, long changed runs may be sent straight
+    /// from the client's memory, without a copy into the mirror (which is
+    /// then stale in these bytes). Bytes queued by reference are read by the
+    /// kernel later, outside any guard: only a file sealed against shrinking
+    /// may be used so (a shrink would fail the link's write with EFAULT).
+    private func canSendByReference(_ b: ShmBuffer, slices: SyncSlices, exclusive: Bool) -> Bool {
         guard blindCommits > 1, exclusive, !b.yInverted, clientCannotShrink else { return false }
-        runs.removeAll(keepingCapacity: true)
-        b.forEachDamagedSpan(rects) { start, end in ByteDiff.addRun(&runs, offset: start, length: end - start) }
-        let total = runs.reduce(0) { $0 + $1.length }
+        var all = slices
+        let spans = all.rest()
         // Short runs cost a copy into the link queue anyway: keep the mirror.
-        guard total >= runs.count * SyncTuning.referenceRun else { return false }
+        return slices.remainingBytes >= spans.count * SyncTuning.referenceRun
+    }
+
+    /// Sends `spans` of a by-reference commit from the client's memory.
+    private func sendByReference(_ spans: [Range<Int>], client: UnsafeMutableRawPointer, channel: LinkChannel, stats: ProxyStats) {
+        runs.removeAll(keepingCapacity: true)
+        for r in spans { ByteDiff.addRun(&runs, offset: r.lowerBound, length: r.count) }
         let before = channel.referencedBytes
-        blindCommits -= 1
         for r in runs { stale.insert(r.offset..<(r.offset + r.length)) }
         let sent = channel.sendUpdate(resource: resourceID, base: UnsafeRawPointer(client), runs: runs, owner: self.client)
         let referenced = Int(channel.referencedBytes - before)
         stats.pixelBytesSent += UInt64(sent)
         stats.copiedBytes += UInt64(sent - referenced)
-        return true
     }
 }

@@ -5,6 +5,12 @@ enum SyncTuning {
     /// Commits copied without comparing after a commit whose damage had
     /// changed almost everywhere (comparing then only costs a second read).
     static let blindCommitRun = 15
+    /// The same for a region pool. Its comparing reads both copies (66 MB
+    /// for a 4K frame) where copying reads one and writes one: it pays only
+    /// when much of the damage did not change, so it looks less often. (At
+    /// 3840x2160 full damage the compared commit every 16th frame was 5% of
+    /// the guest proxy's time, the rest being the copy itself.)
+    static let regionBlindCommitRun = 63
     /// A compared commit counts as "changed almost everywhere" from this share (3/4) and size on.
     static func mostlyChanged(copied: Int, compared: Int) -> Bool { compared >= 1 << 16 && copied * 4 >= compared * 3 }
     /// Blind commits skip the mirror only when their runs average at least this.
@@ -12,4 +18,11 @@ enum SyncTuning {
     /// Changed bytes collected before they are handed to the link, so that
     /// the host receives while the guest compares.
     static let sendChunk = 1 << 20
+    /// A commit's sync larger than this runs in slices of this size, one
+    /// per loop turn, so another channel's small commit waits for one
+    /// slice instead of the whole sync (a 4K frame is 33 MB).
+    static let sliceBytes = 2 << 20
+    /// A sliced sync going over the link makes its next slice only once
+    /// the link holds less than this unsent.
+    static let linkQueueLimit = 1 << 20
 }

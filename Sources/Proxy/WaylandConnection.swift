@@ -31,6 +31,9 @@ final class WaylandConnection: LinkChannelDelegate {
     private let output = WriteQueue()
     private(set) var closed = false
     private var pumping = false
+    /// A large sync runs in slices (`continueSlicing`): nothing more is
+    /// read or sent on this connection until it is done.
+    private var slicing = false
     private var readPaused = false
     /// Bytes written to the socket and already reported to the channel.
     private var deliveredPosition: UInt64 = 0
@@ -156,7 +159,7 @@ final class WaylandConnection: LinkChannelDelegate {
     func pumpOutgoing() {
         // Sending can call back into the connection (credit, drain, close);
         // the loop below picks up whatever a nested call would have done.
-        guard !pumping, !closed else { return }
+        guard !pumping, !closed, !slicing else { return }
         pumping = true
         defer { pumping = false }
         guard channel.isEstablished else { setReadPaused(true); return }
@@ -193,6 +196,11 @@ final class WaylandConnection: LinkChannelDelegate {
                 } else {
                     for rid in resources { channel.closeResource(rid) }
                 }
+                if handler.hasSlicedWork {
+                    // The data frame (with this commit) waits for the sync's last slice.
+                    startSlicing()
+                    return
+                }
             } catch {
                 fail(error, localPeer: true)
                 return
@@ -200,6 +208,39 @@ final class WaylandConnection: LinkChannelDelegate {
         }
         channel.flush()
     }
+
+    /// Runs the handler's pending work a slice per loop turn, other
+    /// connections' and links' work in between; then goes on pumping,
+    /// which sends the held data frame. A flush forced meanwhile (an error
+    /// to send, the channel closing) runs the rest at once, before the frame.
+    private func startSlicing() {
+        slicing = true
+        setReadPaused(true)
+        loop.nextTurn { [weak self] in self?.continueSlicing() }
+    }
+
+    private func continueSlicing() {
+        guard slicing, !closed else { return }
+        let progress: SliceProgress
+        do { progress = try handler.advancePending(on: self) } catch {
+            slicing = false
+            fail(error, localPeer: true)
+            return
+        }
+        switch progress {
+        case .done:
+            slicing = false
+            pumpOutgoing()
+        case .more:
+            loop.nextTurn { [weak self] in self?.continueSlicing() }
+        case .waitForLink:
+            // The link's writes wake the loop; look again soon after.
+            loop.after(Self.linkPollSeconds) { [weak self] in self?.continueSlicing() }
+        }
+    }
+
+    /// How soon a slice waiting for the link looks again.
+    static let linkPollSeconds = 0.0002
 
     /// Records a message's effect on the objects (new ids, destructors),
     /// and holds the guest to its quota of client ids.

@@ -48,8 +48,11 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Bench clients drawing at once, each in its own window.")
     var clients = 1
 
-    @Option(name: .long, help: "Measured frames per client.")
-    var frames = 120
+    @Option(name: .customLong("client"), help: ArgumentHelp("A window of a mixed run through one proxy pair, e.g. 3840x2160:full; repeat for each window (replaces --size, --pattern and --clients). Each client also runs alone in the same mode, for comparison; the run stops when one client has drawn --frames.", valueName: "WxH:PATTERN"))
+    var mixedClients: [String] = []
+
+    @Option(name: .long, help: "Measured frames per client (default 120; with --client 100000, bounded by --max-seconds).")
+    var frames: Int?
 
     @Option(name: .long, help: "Frames per client drawn before measuring (the first repaints everything).")
     var warmup = 3
@@ -57,7 +60,7 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The sink compares every row of every Nth frame (frame 0 included).", valueName: "N"))
     var fullCheckEvery = 30
 
-    @Option(name: .long, help: ArgumentHelp("Stop measuring after SECONDS even if frames remain.", valueName: "SECONDS"))
+    @Option(name: .long, help: ArgumentHelp("Stop measuring after SECONDS even if frames remain (default with --client: 2).", valueName: "SECONDS"))
     var maxSeconds: Double?
 
     @Option(name: .long, help: ArgumentHelp("waypipe's --compress for the waypipe mode.", valueName: "none|lz4|zstd"))
@@ -78,6 +81,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The porthole executable the proxies run (default: this one).", valueName: "PATH"))
     var porthole: String?
 
+    @Flag(name: .long, help: "Only time memcpy of one 3840x2160 frame (what --suite prints beside the region results).")
+    var copySpeed = false
+
     @Flag(name: .long, help: "--suite: a short smoke run (small sizes, few frames); nothing is written unless --output is given.")
     var quick = false
 
@@ -86,7 +92,11 @@ struct BenchCommand: ParsableCommand {
         if let d = damage, !(d > 0 && d <= 1) { throw ValidationError("--damage must be in (0, 1]") }
         if pattern == .full, let d = damage, d != 1 { throw ValidationError("--pattern full repaints everything: give --pattern band or scattered for --damage \(d)") }
         guard clients >= 1 && clients <= 64 else { throw ValidationError("--clients must be 1 to 64") }
-        guard frames >= 1 else { throw ValidationError("--frames must be at least 1") }
+        guard (frames ?? 1) >= 1 else { throw ValidationError("--frames must be at least 1") }
+        for c in mixedClients where ClientSpec(argument: c) == nil {
+            throw ValidationError("--client \(c): expected WxH:PATTERN with sides 1 to \(ClientSpec.maxSide) and a pattern of full, band, scattered or typing")
+        }
+        if !mixedClients.isEmpty && suite { throw ValidationError("--client and --suite do not go together (the suite has its own mixed case)") }
         guard warmup >= 1 else { throw ValidationError("--warmup must be at least 1") }
         guard fullCheckEvery >= 1 else { throw ValidationError("--full-check-every must be at least 1") }
         if suite && compositor != .sink { throw ValidationError("--suite uses the sink compositor") }
@@ -94,6 +104,10 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
+        if copySpeed {
+            print(MemcpyProbe.measure(tries: 31).sentence)
+            return
+        }
         if suite {
             let compressions = try suiteWaypipeCompress.split(separator: ",").map { s -> WaypipeCompression in
                 guard let c = WaypipeCompression(rawValue: String(s)) else { throw ValidationError("unknown waypipe compression \(s)") }
@@ -106,6 +120,7 @@ struct BenchCommand: ParsableCommand {
             try BenchSuite.run(options) { print($0); fflush(nil) }
             return
         }
+        if !mixedClients.isEmpty { return try runMixed() }
         let (w, h) = parseSize(size)!
         var results: [BenchResult] = []
         var failed = false
@@ -117,7 +132,7 @@ struct BenchCommand: ParsableCommand {
             config.pattern = pattern
             config.fraction = damage
             config.clients = clients
-            config.frames = frames
+            config.frames = frames ?? 120
             config.warmup = warmup
             config.fullCheckInterval = fullCheckEvery
             config.maxSeconds = maxSeconds
@@ -146,6 +161,47 @@ struct BenchCommand: ParsableCommand {
 }
 
 extension BenchCommand {
+    /// `--client` runs: for each mode, every client alone and then the mix.
+    func runMixed() throws {
+        let specs = mixedClients.compactMap { ClientSpec(argument: $0) }
+        var comparisons: [MixedComparison] = []
+        var failed = false
+        for m in mode.isEmpty ? [.stream] : mode {
+            var config = BenchConfig(mode: m)
+            config.compositor = compositor
+            config.mix = specs
+            config.frames = frames ?? 100_000
+            config.warmup = warmup
+            config.fullCheckInterval = fullCheckEvery
+            config.maxSeconds = maxSeconds ?? 2
+            config.waypipeCompression = waypipeCompress
+            config.portholePath = portholePath
+            let c: MixedComparison
+            do { c = try MixedComparison.run(config) } catch {
+                FileHandle.standardError.write(Data("porthole bench: \(config.modeLabel): \(error)\n".utf8))
+                throw ExitCode.failure
+            }
+            if !c.passed { failed = true }
+            if json {
+                for r in c.alone + [c.mixed] { print(r.json) }
+            } else {
+                comparisons.append(c)
+            }
+            fflush(nil)
+        }
+        if !json {
+            print("mixed: \(specs.map(\.description).joined(separator: " + ")) through one proxy pair, compositor \(compositor.rawValue); each client also alone")
+            print(MixedComparison.table(comparisons))
+            for c in comparisons {
+                for r in c.alone + [c.mixed] where !r.failures.isEmpty {
+                    print("\(r.config.modeLabel) \(r.config.layoutLabel): \(r.failedFrames) frame(s) wrong:")
+                    for f in r.failures { print("  \(f)") }
+                }
+            }
+        }
+        if failed { throw ExitCode.failure }
+    }
+
     var portholePath: String {
         guard let porthole else { return ProcFS.executablePath() }
         return porthole.hasPrefix("/") ? porthole : FileManager.default.currentDirectoryPath + "/" + porthole

@@ -487,8 +487,8 @@ _porthole_pipewire_export() {
 
 _porthole_bench() {
     repeating_flags=()
-    non_repeating_flags=(--json --suite --quick -h --help)
-    repeating_options=(--mode)
+    non_repeating_flags=(--json --suite --copy-speed --quick -h --help)
+    repeating_options=(--mode --client)
     non_repeating_options=(--compositor --size --pattern --damage --clients --frames --warmup --full-check-every --max-seconds --waypipe-compress --output --suite-waypipe-compress --porthole)
     __porthole_offer_flags_options 0
 
@@ -513,6 +513,9 @@ _porthole_bench() {
         return
         ;;
     '--clients')
+        return
+        ;;
+    '--client')
         return
         ;;
     '--frames')

@@ -49,7 +49,7 @@ function __porthole_parse_tokens -S
                 __porthole_parse_subcommand 0 'app=' 'guest=' 'buffers-socket=' 'remote=' 'max-nodes=' 'h/help'
             end
         case 'bench'
-            __porthole_parse_subcommand 0 'mode=+' 'compositor=' 'size=' 'pattern=' 'damage=' 'clients=' 'frames=' 'warmup=' 'full-check-every=' 'max-seconds=' 'waypipe-compress=' 'json' 'suite' 'output=' 'suite-waypipe-compress=' 'porthole=' 'quick' 'h/help'
+            __porthole_parse_subcommand 0 'mode=+' 'compositor=' 'size=' 'pattern=' 'damage=' 'clients=' 'client=+' 'frames=' 'warmup=' 'full-check-every=' 'max-seconds=' 'waypipe-compress=' 'json' 'suite' 'output=' 'suite-waypipe-compress=' 'porthole=' 'copy-speed' 'quick' 'h/help'
         case 'help'
             __porthole_parse_subcommand -r 1 
         end
@@ -194,15 +194,17 @@ complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_opti
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" pattern' -l 'pattern' -d 'Damage layout: full, band (a moving band of rows), scattered (small rectangles) or typing (three character cells a frame).' -rfka 'full band scattered typing'
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" damage' -l 'damage' -d 'Share of the surface each frame repaints (default: 1 full, 0.25 band, 0.02 scattered).' -rfka ''
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" clients' -l 'clients' -d 'Bench clients drawing at once, each in its own window.' -rfka ''
-complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" frames' -l 'frames' -d 'Measured frames per client.' -rfka ''
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench"' -l 'client' -d 'A window of a mixed run through one proxy pair, e.g. 3840x2160:full; repeat for each window (replaces --size, --pattern and --clients). Each client also runs alone in the same mode, for comparison; the run stops when one client has drawn --frames.' -rfka ''
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" frames' -l 'frames' -d 'Measured frames per client (default 120; with --client 100000, bounded by --max-seconds).' -rfka ''
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" warmup' -l 'warmup' -d 'Frames per client drawn before measuring (the first repaints everything).' -rfka ''
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" full-check-every' -l 'full-check-every' -d 'The sink compares every row of every Nth frame (frame 0 included).' -rfka ''
-complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" max-seconds' -l 'max-seconds' -d 'Stop measuring after SECONDS even if frames remain.' -rfka ''
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" max-seconds' -l 'max-seconds' -d 'Stop measuring after SECONDS even if frames remain (default with --client: 2).' -rfka ''
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" waypipe-compress' -l 'waypipe-compress' -d 'waypipe\'s --compress for the waypipe mode.' -rfka 'none lz4 zstd'
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" json' -l 'json' -d 'Print one JSON object per mode (one line each) instead of a table.'
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" suite' -l 'suite' -d 'Run the whole matrix (3 sizes x 3 damage layouts x 1 and 8 clients, every available mode) and write a report and plot.'
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" output' -l 'output' -d 'Where --suite writes benchmarks.md, benchmarks.png and benchmarks.json.' -rfka ''
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" suite-waypipe-compress' -l 'suite-waypipe-compress' -d '--suite: the waypipe compressions to run (comma-separated).' -rfka ''
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" porthole' -l 'porthole' -d 'The porthole executable the proxies run (default: this one).' -rfka ''
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" copy-speed' -l 'copy-speed' -d 'Only time memcpy of one 3840x2160 frame (what --suite prints beside the region results).'
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" quick' -l 'quick' -d '--suite: a short smoke run (small sizes, few frames); nothing is written unless --output is given.'
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" h help' -s 'h' -l 'help' -d 'Show help information.'

@@ -1,0 +1,50 @@
+/// One commit's sync in progress: which buffer, the spans still to do, and
+/// what the pool decided for the whole commit at its first slice (copy
+/// blind or compare; bytes the mirror had missed), so that running it in
+/// slices gives the same bytes and the same tuning as running it at once.
+struct SyncJob {
+    let buffer: ShmBuffer
+    let bufferID: UInt32
+    /// No other buffer shares these pool bytes.
+    let exclusive: Bool
+    /// The damaged spans (pool byte offsets) still to sync.
+    var slices: SyncSlices
+    /// The pool has looked at the commit (`ClientPool.beginSync`).
+    var started = false
+    /// This commit copies without comparing.
+    var blind = false
+    /// Stream pools: this commit is sent from the client's memory, by reference.
+    var byReference = false
+    /// Bytes compared and bytes found changed, over the slices so far.
+    var compared = 0
+    var changed = 0
+    /// Stream pools: byte ranges copied into the mirror at the start (it
+    /// had missed them); their damaged parts are sent without comparing.
+    var synced: [Range<Int>] = []
+
+    init(buffer: ShmBuffer, bufferID: UInt32, rects: [Rect], exclusive: Bool) {
+        self.buffer = buffer
+        self.bufferID = bufferID
+        self.exclusive = exclusive
+        var spans: [Range<Int>] = []
+        buffer.forEachDamagedSpan(rects) { spans.append($0..<$1) }
+        slices = SyncSlices(spans: spans)
+    }
+
+    /// The commit is synced (every span done, or sent another way).
+    var isDone: Bool { started && slices.isDone }
+
+    /// Calls `body(start, end, inSynced)` for the pieces of `span` cut where
+    /// it enters or leaves `synced` (sorted, disjoint).
+    func forEachPiece(of span: Range<Int>, _ body: (Int, Int, Bool) -> Void) {
+        var at = span.lowerBound
+        let end = span.upperBound
+        for r in synced where r.upperBound > at && r.lowerBound < end {
+            if r.lowerBound > at { body(at, r.lowerBound, false) }
+            let inEnd = min(end, r.upperBound)
+            body(max(at, r.lowerBound), inEnd, true)
+            at = inEnd
+        }
+        if at < end { body(at, end, false) }
+    }
+}

@@ -1,0 +1,46 @@
+/// The byte spans a commit's sync must bring up to date, handed out in
+/// slices of bounded size, in pool order, so that a large sync (a 4K frame:
+/// 33 MB) can be run a slice per loop turn with other channels' work in
+/// between. A pure value: it only cuts ranges.
+struct SyncSlices: Equatable {
+    /// Spans still to do, in order, without overlaps.
+    private var spans: [Range<Int>]
+    /// Index of the span the next slice starts in.
+    private var index = 0
+    /// Where in that span it starts.
+    private var position: Int
+    /// Bytes not yet handed out.
+    private(set) var remainingBytes: Int
+
+    init(spans: [Range<Int>]) {
+        self.spans = spans.filter { !$0.isEmpty }
+        position = self.spans.first?.lowerBound ?? 0
+        remainingBytes = self.spans.reduce(0) { $0 + $1.count }
+    }
+
+    var isDone: Bool { remainingBytes == 0 }
+
+    /// The next pieces, `budget` bytes at most in all (at least one byte
+    /// while any remain, so a budget below 1 still progresses).
+    mutating func next(budget: Int) -> [Range<Int>] {
+        var out: [Range<Int>] = []
+        var left = max(1, budget)
+        while left > 0 && index < spans.count {
+            let span = spans[index]
+            let end = min(span.upperBound, position + left)
+            out.append(position..<end)
+            left -= end - position
+            remainingBytes -= end - position
+            if end == span.upperBound {
+                index += 1
+                position = index < spans.count ? spans[index].lowerBound : 0
+            } else {
+                position = end
+            }
+        }
+        return out
+    }
+
+    /// Everything left, at once.
+    mutating func rest() -> [Range<Int>] { next(budget: remainingBytes) }
+}
