@@ -19,6 +19,7 @@ public final class Spawned: @unchecked Sendable {
         do {
             pid = try ChildProcess(arguments: arguments, environment: environment, removing: ["WAYLAND_SOCKET"],
                                    logPath: logPath, newProcessGroup: true).pid
+            SpawnedGroups.add(pid)
         } catch {
             throw BenchError("cannot start \(arguments[0]): \(error)")
         }
@@ -28,8 +29,13 @@ public final class Spawned: @unchecked Sendable {
     public var isRunning: Bool {
         if status != nil { return false }
         var s: Int32 = 0
-        if waitpid(pid, &s, WNOHANG) == pid { status = s; return false }
+        if waitpid(pid, &s, WNOHANG) == pid { ended(s); return false }
         return true
+    }
+
+    private func ended(_ s: Int32) {
+        status = s
+        SpawnedGroups.remove(pid)
     }
 
     /// The last lines of its log, for error messages.
@@ -47,11 +53,14 @@ public final class Spawned: @unchecked Sendable {
         kill(-pid, SIGKILL)
         if status == nil {
             var s: Int32 = 0
-            if waitpid(pid, &s, 0) == pid { status = s }
+            if waitpid(pid, &s, 0) == pid { ended(s) }
         }
     }
 
-    deinit { if status == nil { kill(-pid, SIGKILL); var s: Int32 = 0; _ = waitpid(pid, &s, 0) } }
+    deinit {
+        if status == nil { kill(-pid, SIGKILL); var s: Int32 = 0; _ = waitpid(pid, &s, 0) }
+        SpawnedGroups.remove(pid)
+    }
 }
 
 /// Something the benchmark could not do, said plainly.

@@ -104,6 +104,7 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
+        SpawnedGroups.stopWithTheBench()
         if copySpeed {
             print(MemcpyProbe.measure(tries: 31).sentence)
             return
