@@ -16,11 +16,15 @@ final class BufferReference {
     var finished = false
     /// Views made through this reference and not yet let go.
     var importers: Set<ObjectIdentifier> = []
+    /// A grant: only consumers of this guest may import (nil: an export,
+    /// which any consumer of the host given the handle may import).
+    let grantee: String?
 
     /// Bytes of a handle (128 random bits).
     static let handleBytes = 16
 
-    init(objectID: UInt32, buffer: SharedBuffer, producer: ProducerSession?) {
+    init(objectID: UInt32, buffer: SharedBuffer, producer: ProducerSession?, grantee: String? = nil) {
+        self.grantee = grantee
         var generator = SystemRandomNumberGenerator()
         handle = (0..<Self.handleBytes).map { _ in UInt8.random(in: 0...255, using: &generator) }
         self.objectID = objectID

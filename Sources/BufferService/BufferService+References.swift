@@ -1,3 +1,4 @@
+import PortholeSystem
 import Wayland
 
 /// References (seed 004): a producer exports a buffer as a handle; any
@@ -6,9 +7,11 @@ import Wayland
 /// let go. A buffer that goes away revokes its references.
 extension BufferService {
     /// Makes a reference to `b` for the producer's object `objectID` and
-    /// tells the producer its handle.
-    func export(_ b: SharedBuffer, objectID: UInt32, producer: ProducerSession) -> BufferReference {
-        let r = BufferReference(objectID: objectID, buffer: b, producer: producer)
+    /// tells the producer its handle; with `grantee`, a grant that only
+    /// consumers of that guest may import.
+    func export(_ b: SharedBuffer, objectID: UInt32, producer: ProducerSession, grantee: String? = nil) -> BufferReference {
+        let r = BufferReference(objectID: objectID, buffer: b, producer: producer, grantee: grantee)
+        if let grantee { Log.info("buffer service: guest \(b.guest) grants buffer \(b.id) (\(b.application)) to guest \(grantee)") }
         references[r.handle] = r
         b.references.append(r)
         counters.references = references.count
@@ -16,9 +19,14 @@ extension BufferService {
         return r
     }
 
-    /// The live (not revoked) reference with this handle.
-    func reference(handle: [UInt8]) -> BufferReference? {
-        handle.count == BufferReference.handleBytes ? references[handle] : nil
+    /// The live (not revoked) reference with this handle that `c` may
+    /// import: a grant only by consumers of its guest; an export by the
+    /// host's consumers, and by a guest's only for a buffer that guest may
+    /// see anyway (`ConsumerSession.maySee`).
+    func reference(handle: [UInt8], for c: ConsumerSession) -> BufferReference? {
+        guard handle.count == BufferReference.handleBytes, let r = references[handle], let b = r.buffer else { return nil }
+        if let grantee = r.grantee { return c.guest == grantee ? r : nil }
+        return c.guest == nil || c.maySee(b) ? r : nil
     }
 
     /// A consumer imported through `r`: the exporter hears how many hold it.

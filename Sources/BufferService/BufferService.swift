@@ -8,7 +8,9 @@ import Wayland
 /// get each buffer as a sealed memfd, each update as an event they release.
 /// It runs on the host proxy's event loop and knows nothing of the link:
 /// the proxy hands it one socket per producer and tells it which guests
-/// come and go.
+/// come and go. Programs of the host may publish too (`listenProducers`,
+/// under the name `hostName`), and consumers in guests, reached through
+/// their links, see what the host's policy lets them (`BufferService+Guests`).
 public final class BufferService {
     let loop: EventLoop
     let tables: ProtocolTables
@@ -21,6 +23,16 @@ public final class BufferService {
     private var listenerToken: EventLoop.Token?
     private(set) var consumers: [ObjectIdentifier: ConsumerSession] = [:]
     private var producers: [ObjectIdentifier: ProducerSession] = [:]
+    /// The host's own producers' socket (`listenProducers`).
+    var producerListener: ConnectionListener?
+    /// Where the host's own producers connect, once listening.
+    public internal(set) var producerSocketPath: String?
+    /// What host programs publish that guests' consumers may see
+    /// (`porthole host --buffers-to-guest`); nothing by default.
+    public var guestAccess: [GuestBufferAccess] = []
+    /// Guest names the host's configuration gives links (`--name`, the
+    /// policy file's rules): grants may name them before they connect.
+    public var configuredGuests: Set<String> = []
     var buffers: [UInt32: SharedBuffer] = [:]
     /// Connected guests and what their producers hold.
     private var guests: [String: GuestUsage] = [:]
@@ -43,6 +55,7 @@ public final class BufferService {
     private var lastBufferID: UInt32 = 0
     private(set) var generation: UInt32 = 0
     private var consumerCount = 0
+    var localProducerCount = 0
     private var evictionTimer: EventLoop.Token?
 
     public init(loop: EventLoop, tables: ProtocolTables = .builtin, limits: BufferServiceLimits = BufferServiceLimits()) {
@@ -70,26 +83,35 @@ public final class BufferService {
         }
     }
 
-    /// Serves one consumer on a connected socket.
-    public func serveConsumer(socket: OwnedFD) throws(SystemError) {
+    /// Serves one consumer on a connected socket: a program of the host,
+    /// or, with `guest`, a consumer in that guest reached through its link
+    /// (the host proxy's end of a socket pair), which sees only what the
+    /// host lets that guest see.
+    public func serveConsumer(socket: OwnedFD, guest: String? = nil) throws(SystemError) {
         guard consumers.count < limits.consumers else {
             Log.warning("buffer service: refusing a consumer: \(limits.consumers) connected already")
+            socket.close()
+            return
+        }
+        if let guest, !admitsConsumer(of: guest) {
             socket.close()
             return
         }
         consumerCount += 1
         weak var session: ConsumerSession?
         let connection = try ServiceConnection(
-            name: "consumer \(consumerCount)", socket: socket, loop: loop, tables: tables, global: "porthole_buffer_consumer_v1",
+            name: guest.map { "consumer \(consumerCount) of guest \($0)" } ?? "consumer \(consumerCount)", socket: socket, loop: loop,
+            tables: tables, global: "porthole_buffer_consumer_v1",
             maxQueuedBytes: limits.consumerQueueBytes, maxQueuedFds: 0) { [weak self] queued in
                 self?.counters.evictions += 1
                 return MessageFault(objectID: session?.consumerObjects.min() ?? Wire.displayID,
                              code: session?.consumerObjects.isEmpty == false ? ConsumerErrorCode.tooSlow.rawValue : DisplayErrorCode.implementation.rawValue,
                              message: "evicted: \(queued) bytes of events left unread")
             }
+        // A guest's consumer is never given a region: its copies cross the link.
         var trusted = false
-        if case .unix(let uid) = PeerIdentity.of(socket) { trusted = regionConsumers.contains(uid) }
-        let consumer = ConsumerSession(connection: connection, service: self, trustedWithRegions: trusted)
+        if guest == nil, case .unix(let uid) = PeerIdentity.of(socket) { trusted = regionConsumers.contains(uid) }
+        let consumer = ConsumerSession(connection: connection, service: self, trustedWithRegions: trusted, guest: guest)
         session = consumer
         consumers[ObjectIdentifier(consumer)] = consumer
         counters.consumers = consumers.count
@@ -103,29 +125,35 @@ public final class BufferService {
         guard guests[name] == nil else { return }
         guests[name] = GuestUsage()
         let event = PortholeBufferSubscriptionV1GuestConnected(guest: Array(name.utf8))
-        for c in consumers.values { for (id, f) in c.subscriptions where f.matches(guest: name) { c.send(event, toSubscription: id) } }
+        for c in consumers.values where c.mayHear(of: name) {
+            for (id, f) in c.subscriptions where f.matches(guest: name) { c.send(event, toSubscription: id) }
+        }
     }
 
     /// A guest's link ended (its producers have ended first).
     public func guestDisconnected(_ name: String) {
-        for p in Array(producers.values) where p.guest == name { p.end() }
+        for p in Array(producers.values) where p.guest == name && !p.isHost { p.end() }
+        for c in Array(consumers.values) where c.guest == name { c.connection.close(reason: "its guest's link ended") }
         regionChanged(.reset, guest: name, region: nil)
         guard guests.removeValue(forKey: name) != nil else { return }
         let event = PortholeBufferSubscriptionV1GuestDisconnected(guest: Array(name.utf8))
-        for c in consumers.values { for (id, f) in c.subscriptions where f.matches(guest: name) { c.send(event, toSubscription: id) } }
+        for c in consumers.values where c.mayHear(of: name) {
+            for (id, f) in c.subscriptions where f.matches(guest: name) { c.send(event, toSubscription: id) }
+        }
     }
 
     /// Serves one producer of guest `guest` on `socket` (the host proxy's
     /// end of the socket pair joined to the producer's channel). Call
     /// `end()` on the result when the channel closes.
-    public func serveProducer(socket: OwnedFD, guest: String, name: String) throws(SystemError) -> ProducerSession {
+    /// `isHost`: a program of the host instead (`serveLocalProducer`).
+    public func serveProducer(socket: OwnedFD, guest: String, name: String, isHost: Bool = false) throws(SystemError) -> ProducerSession {
         if guests[guest] == nil { guestConnected(guest) }
         let connection = try ServiceConnection(
             name: name, socket: socket, loop: loop, tables: tables, global: "porthole_buffer_producer_v1",
             maxQueuedBytes: limits.producerQueueBytes, maxQueuedFds: limits.queuedFds) { queued in
                 .implementation("\(queued) bytes of events left unread")
             }
-        let producer = ProducerSession(guest: guest, connection: connection, service: self)
+        let producer = ProducerSession(guest: guest, connection: connection, service: self, isHost: isHost)
         producers[ObjectIdentifier(producer)] = producer
         counters.producers += 1
         return producer
@@ -138,6 +166,9 @@ public final class BufferService {
         listener?.close()
         listener = nil
         if let path = socketPath { FileSystem.remove(path) }
+        producerListener?.close()
+        producerListener = nil
+        if let path = producerSocketPath { FileSystem.remove(path) }
         for p in Array(producers.values) { p.end() }
         for c in Array(consumers.values) { c.connection.close(reason: "the host proxy is shutting down") }
         if let t = evictionTimer { loop.unregister(t) }
@@ -147,6 +178,8 @@ public final class BufferService {
     // MARK: From producers
 
     func usage(of guest: String) -> GuestUsage { guests[guest] ?? GuestUsage() }
+
+    func isConnected(_ guest: String) -> Bool { guests[guest] != nil }
 
     func usage(of guest: String, application: String) -> ApplicationUsage {
         applications[ApplicationKey(guest: guest, application: application)] ?? ApplicationUsage()
@@ -176,7 +209,8 @@ public final class BufferService {
 
     func publish(_ b: SharedBuffer) {
         for c in Array(consumers.values) {
-            guard let (id, _) = c.subscriptions.sorted(by: { $0.key < $1.key }).first(where: { $0.value.matches(guest: b.guest, application: b.application) })
+            guard c.maySee(b),
+                  let (id, _) = c.subscriptions.sorted(by: { $0.key < $1.key }).first(where: { $0.value.matches(guest: b.guest, application: b.application) })
             else { continue }
             c.add(b, through: id)
         }
@@ -260,7 +294,7 @@ public final class BufferService {
         generation &+= 1
         counters.resets += 1
         let event = PortholeBufferSubscriptionV1Reset(guest: Array(guest.utf8), generation: generation)
-        for c in consumers.values {
+        for c in consumers.values where c.mayHear(of: guest) {
             for (id, f) in c.subscriptions where f.matches(guest: guest) && applications.contains(where: f.matches(application:)) {
                 c.send(event, toSubscription: id)
             }
@@ -302,8 +336,8 @@ public final class BufferService {
 
     func subscribed(_ c: ConsumerSession, subscription id: UInt32, filter: SubscriptionFilter) {
         let event = { (name: String) in PortholeBufferSubscriptionV1GuestConnected(guest: Array(name.utf8)) }
-        for name in guests.keys.sorted() where filter.matches(guest: name) { c.send(event(name), toSubscription: id) }
-        for b in buffers.values.sorted(by: { $0.id < $1.id }) where b.published && filter.matches(guest: b.guest, application: b.application) {
+        for name in guests.keys.sorted() where filter.matches(guest: name) && c.mayHear(of: name) { c.send(event(name), toSubscription: id) }
+        for b in buffers.values.sorted(by: { $0.id < $1.id }) where b.published && filter.matches(guest: b.guest, application: b.application) && c.maySee(b) {
             c.add(b, through: id)
         }
     }

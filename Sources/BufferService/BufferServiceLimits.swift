@@ -43,6 +43,15 @@ public struct BufferServiceLimits: Sendable {
     /// Fds a producer may send ahead of the requests that use them (one
     /// sendmsg's worth; consumers, whose requests carry none, may send none).
     public var queuedFds = 28
+    /// Consumers one guest may have connected at once through its link
+    /// (its others are closed at once), so that guests cannot take every
+    /// one of `consumers` from the host's programs.
+    public var consumersPerGuest = 8
+    /// Views one guest consumer may hold, and the bytes of buffer files all
+    /// of one guest's consumers may hold views of: the host proxy keeps a
+    /// mapping and a mirror of each such file to replicate it over the link.
+    public var viewsPerGuestConsumer = 16
+    public var viewBytesPerGuest: UInt64 = 1 << 30
 
     public init() {}
 }

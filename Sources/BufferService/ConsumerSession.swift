@@ -20,15 +20,38 @@ final class ConsumerSession: ServiceHandler {
     /// Region buffers reach this consumer as the region itself (see
     /// `BufferService.regionConsumers`); otherwise as copies.
     let trustedWithRegions: Bool
+    /// The guest this consumer is in (reached through its link), or nil for
+    /// a program of the host. A guest's consumer sees buffers granted to its
+    /// guest and what `BufferService.guestAccess` allows it of the host's
+    /// own, and hears of no other guest.
+    let guest: String?
+    /// Bytes of the buffer files this (guest) consumer holds views of, by view.
+    private var viewBytes: [UInt32: UInt64] = [:]
 
-    init(connection: ServiceConnection, service: BufferService, trustedWithRegions: Bool) {
+    init(connection: ServiceConnection, service: BufferService, trustedWithRegions: Bool, guest: String? = nil) {
         self.connection = connection
         self.service = service
         self.trustedWithRegions = trustedWithRegions
+        self.guest = guest
         connection.handler = self
     }
 
     var isClosed: Bool { connection.closed }
+
+    /// Whether a subscription of this consumer may show it `b`: everything
+    /// for the host's programs; for a guest's, only the host's own buffers
+    /// of applications the host lets that guest see.
+    func maySee(_ b: SharedBuffer) -> Bool {
+        guard let guest else { return true }
+        return b.producer?.isHost == true && service.guestAccess.contains { $0.allows(application: b.application, to: guest) }
+    }
+
+    /// Whether this consumer hears guest `name` come, go and reset: a
+    /// guest's consumer hears only of the host's own programs.
+    func mayHear(of name: String) -> Bool { guest == nil || name == BufferService.hostName }
+
+    /// Bytes of buffer files held for views by this consumer.
+    var heldViewBytes: UInt64 { viewBytes.values.reduce(0, +) }
 
     // MARK: ServiceHandler
 
@@ -102,12 +125,20 @@ final class ConsumerSession: ServiceHandler {
 
     /// A buffer by reference: a view through the import, or failed.
     private func importBuffer(_ i: PortholeBufferConsumerV1Import) {
-        guard let reference = service.reference(handle: i.handle), let buffer = reference.buffer else {
-            connection.send(PortholeBufferImportV1Failed(reason: Array("no such reference: unknown or revoked".utf8)), to: i.id)
+        guard let reference = service.reference(handle: i.handle, for: self), let buffer = reference.buffer else {
+            // The same answer whether the handle is unknown, revoked or
+            // granted to someone else: a guest learns nothing of others'.
+            let why = guest == nil ? "no such reference: unknown or revoked" : "no such reference for guest \(guest!): unknown, revoked or not granted to it"
+            if let guest { Log.info("buffer service: guest \(guest) tried to import a reference it was not granted (or a stale one)") }
+            connection.send(PortholeBufferImportV1Failed(reason: Array(why.utf8)), to: i.id)
             return
         }
         guard viewsByBuffer[buffer.id] == nil else {
             connection.send(PortholeBufferImportV1Failed(reason: Array("this consumer has a view of buffer \(buffer.id) already".utf8)), to: i.id)
+            return
+        }
+        if let refusal = guestQuotaRefusal(for: buffer) {
+            connection.send(PortholeBufferImportV1Failed(reason: Array(refusal.utf8)), to: i.id)
             return
         }
         let view = add(buffer, reference: reference, importObject: i.id) { viewID, fd, offset in
@@ -121,6 +152,7 @@ final class ConsumerSession: ServiceHandler {
     /// The view is gone (destroyed, or its consumer closed): it holds nothing.
     private func forget(_ view: ConsumerView) {
         pendingCount -= view.clear()
+        viewBytes.removeValue(forKey: view.objectID)
         if let buffer = view.buffer {
             viewsByBuffer.removeValue(forKey: buffer.id)
             service.viewEnded(view, of: buffer)
@@ -133,6 +165,10 @@ final class ConsumerSession: ServiceHandler {
     /// Adds a view of `buffer` through `subscription`, with its fd,
     /// properties and done; nothing if this consumer has one already.
     func add(_ buffer: SharedBuffer, through subscription: UInt32) {
+        if let refusal = guestQuotaRefusal(for: buffer) {
+            Log.warning("buffer service: \(connection.name) is not shown buffer \(buffer.id): \(refusal)")
+            return
+        }
         add(buffer) { viewID, fd, offset in
             connection.send(PortholeBufferSubscriptionV1BufferAdded(buffer: viewID, id: buffer.id, guest: Array(buffer.guest.utf8),
                                                                      application: Array(buffer.application.utf8), offset: offset, size: buffer.size),
@@ -165,6 +201,7 @@ final class ConsumerSession: ServiceHandler {
         views[viewID] = view
         viewsByBuffer[buffer.id] = view
         buffer.views[ObjectIdentifier(self)] = view
+        if guest != nil { viewBytes[viewID] = UInt64(offset) + UInt64(buffer.size) }
         announce(viewID, fd, offset)
         for p in buffer.properties {
             connection.send(PortholeBufferViewV1Property(name: Array(p.name.utf8), value: Array(p.value.utf8)), to: viewID)
@@ -184,6 +221,7 @@ final class ConsumerSession: ServiceHandler {
     /// inert and holds nothing; an import hears `revoked`.
     func removed(_ view: ConsumerView) {
         pendingCount -= view.clear()
+        viewBytes.removeValue(forKey: view.objectID)
         if let buffer = view.buffer { viewsByBuffer.removeValue(forKey: buffer.id) }
         view.buffer = nil
         if let i = view.importObject { connection.send(PortholeBufferImportV1Revoked(), to: i) }
@@ -200,6 +238,22 @@ final class ConsumerSession: ServiceHandler {
         let object = consumerObjects.min() ?? Wire.displayID
         let code = object == Wire.displayID ? DisplayErrorCode.implementation.rawValue : ConsumerErrorCode.tooSlow.rawValue
         connection.fail(MessageFault(objectID: object, code: code, message: "evicted: \(why)"))
+    }
+
+    /// Why a guest's consumer may not have a view of `buffer` more: the
+    /// host proxy keeps a mapping and a mirror of each such view's file.
+    private func guestQuotaRefusal(for buffer: SharedBuffer) -> String? {
+        guard let guest, viewsByBuffer[buffer.id] == nil else { return nil }
+        let limits = service.limits
+        guard viewBytes.count < limits.viewsPerGuestConsumer else {
+            return "a consumer in a guest holds at most \(limits.viewsPerGuestConsumer) views"
+        }
+        let held = service.viewBytes(ofGuest: guest)
+        let bytes = UInt64(buffer.inRegion ? 0 : buffer.offset) + UInt64(buffer.size)
+        guard held + bytes <= limits.viewBytesPerGuest else {
+            return "guest \(guest)'s consumers would hold views of \(held + bytes) bytes (limit \(limits.viewBytesPerGuest))"
+        }
+        return nil
     }
 
     private func fault(_ object: UInt32, _ code: ConsumerErrorCode, _ why: String) -> MessageFault {

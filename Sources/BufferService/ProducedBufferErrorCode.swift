@@ -7,4 +7,5 @@ public enum ProducedBufferErrorCode: UInt32, Sendable {
     case badDamage = 5
     case tooManyReferences = 6
     case quota = 7
+    case unknownGuest = 8
 }

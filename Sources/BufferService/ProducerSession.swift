@@ -7,8 +7,12 @@ import Wayland
 /// socket pair. Every request is checked here against the protocol's rules
 /// and the guest's quotas; the service does the fan-out.
 public final class ProducerSession: ServiceHandler {
-    /// The name the host gave the guest.
+    /// The name the host gave the guest (`BufferService.hostName` for a
+    /// program of the host).
     public let guest: String
+    /// A program of the host, on the host's producer socket: it has no
+    /// region and cannot grant (host consumers import its exports).
+    let isHost: Bool
     let connection: ServiceConnection
     private unowned let service: BufferService
     /// Bound porthole_buffer_producer_v1 objects.
@@ -21,8 +25,9 @@ public final class ProducerSession: ServiceHandler {
     private var references: [UInt32: BufferReference] = [:]
     private var ended = false
 
-    init(guest: String, connection: ServiceConnection, service: BufferService) {
+    init(guest: String, connection: ServiceConnection, service: BufferService, isHost: Bool = false) {
         self.guest = guest
+        self.isHost = isHost
         self.connection = connection
         self.service = service
         connection.handler = self
@@ -45,6 +50,8 @@ public final class ProducerSession: ServiceHandler {
             try register(try r.typed(PortholeBufferProducerV1Register.self), fd: r.fds.first, producer: id)
         case .portholeBufferProducerV1RegisterRegion?:
             try registerRegion(try r.typed(PortholeBufferProducerV1RegisterRegion.self), producer: id)
+        case .portholeBufferProducerV1Allocate? where isHost:
+            throw producerFault(id, .noRegion, "the host's producers have no shared region: register a memfd")
         case .portholeBufferProducerV1Allocate?:
             throw .invalidMethod(id, "allocate reached the host: the guest proxy answers it and sends register_region")
         case .portholeBufferProducerV1Reset?:
@@ -75,6 +82,18 @@ public final class ProducerSession: ServiceHandler {
                 throw bufferFault(id, .tooManyReferences, "more than \(service.limits.referencesPerBuffer) references to one buffer")
             }
             references[e.id] = service.export(b, objectID: e.id, producer: self)
+        case .portholeBufferV1Grant?:
+            let g = try r.typed(PortholeBufferV1Grant.self)
+            let b = try publishedBuffer(id, "grant")
+            guard b.references.count < service.limits.referencesPerBuffer else {
+                throw bufferFault(id, .tooManyReferences, "more than \(service.limits.referencesPerBuffer) references to one buffer")
+            }
+            guard let grantee = String(validatingUTF8Bytes: g.guest), g.guest.count <= service.limits.maxGuestNameBytes,
+                  grantee != guest, !isHost, service.knowsGuest(grantee) else {
+                throw bufferFault(id, .unknownGuest, "grant to \(LogText.escaped(String(decoding: g.guest, as: UTF8.self), limit: 64)): " +
+                                  (isHost ? "the host's programs export, they do not grant" : "no other guest of this host has that name"))
+            }
+            references[g.id] = service.export(b, objectID: g.id, producer: self, grantee: grantee)
         case .portholeBufferV1Update?:
             let u = try r.typed(PortholeBufferV1Update.self)
             let b = try publishedBuffer(id, "update")

@@ -63,11 +63,13 @@ public final class ChannelSet {
     }
 
     /// Whether channels of `service` may be opened on this link: the
-    /// compositor always, the buffer service once both sides offered it.
+    /// compositor always, the buffer service's producers and consumers
+    /// once both sides offered them.
     public func supports(_ service: ChannelService) -> Bool {
         switch service {
         case .compositor: return true
         case .bufferService: return link.features & LinkFeatures.bufferService != 0
+        case .bufferConsumer: return link.features & LinkFeatures.bufferConsumers != 0
         }
     }
 

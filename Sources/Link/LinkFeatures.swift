@@ -6,4 +6,7 @@ public enum LinkFeatures {
     /// The host serves buffer-service channels (`channelOpen` with service
     /// 1): producers of the guest talking to the host's buffer service.
     public static let bufferService: UInt64 = 1 << 1
+    /// The host serves buffer-consumer channels (`channelOpen` with service
+    /// 2): consumers in the guest of buffers the host lets it see.
+    public static let bufferConsumers: UInt64 = 1 << 2
 }

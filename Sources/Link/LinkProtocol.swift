@@ -9,5 +9,5 @@ public enum LinkProtocol {
     /// Resource ids created by the host have this bit set.
     public static let hostResourceBit: UInt32 = 0x8000_0000
     /// Feature bits this implementation knows.
-    public static let supportedFeatures: UInt64 = LinkFeatures.sharedRegion | LinkFeatures.bufferService
+    public static let supportedFeatures: UInt64 = LinkFeatures.sharedRegion | LinkFeatures.bufferService | LinkFeatures.bufferConsumers
 }

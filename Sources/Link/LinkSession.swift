@@ -18,16 +18,18 @@ public final class LinkSession: LinkEndpointDelegate, ChannelSetDelegate {
     /// a host its `SharedRegion`, if any, and the totals over all its
     /// guests that this link's budgets draw on. `bufferService`: this side
     /// offers buffer-service channels (a guest with a producer socket, a
-    /// host with a buffer service).
+    /// host with a buffer service); `bufferConsumers`: buffer-consumer
+    /// channels (a guest with a consumer socket, a host with a buffer service).
     public init(socket: OwnedFD, role: LinkRole, name: String, loop: EventLoop, limits: LinkLimits, counters: LinkCounters,
-                guestRegion: GuestRegion? = nil, hostRegion: SharedRegion? = nil, bufferService: Bool = false, totals: HostTotals? = nil,
+                guestRegion: GuestRegion? = nil, hostRegion: SharedRegion? = nil, bufferService: Bool = false, bufferConsumers: Bool = false, totals: HostTotals? = nil,
                 delegate: LinkSessionDelegate) throws(SystemError) {
         self.guestRegion = role == .guest ? guestRegion : nil
         self.hostRegion = role == .host ? hostRegion.map { HostRegionSession(region: $0, counters: counters, limits: limits.registry) } : nil
         self.delegate = delegate
         let offersRegion = self.guestRegion != nil || self.hostRegion != nil
         link = try LinkEndpoint(socket: socket, role: role, name: name, loop: loop, limits: limits,
-                                features: (offersRegion ? LinkFeatures.sharedRegion : 0) | (bufferService ? LinkFeatures.bufferService : 0),
+                                features: (offersRegion ? LinkFeatures.sharedRegion : 0) | (bufferService ? LinkFeatures.bufferService : 0)
+                                    | (bufferConsumers ? LinkFeatures.bufferConsumers : 0),
                                 delegate: self)
         channels = ChannelSet(link: link, loop: loop, counters: counters, totals: role == .host ? totals : nil)
         channels.delegate = self

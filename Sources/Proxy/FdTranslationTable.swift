@@ -15,6 +15,9 @@ public struct FdTranslationTable: Sendable {
         t.requests["wl_shm.create_pool"] = .shmPool
         // A buffer producer's memory file is replicated like a pool.
         t.requests["porthole_buffer_producer_v1.register"] = .shmPool
+        // A buffer a consumer in a guest views is replicated like a pool, from the host.
+        t.events["porthole_buffer_subscription_v1.buffer_added"] = .shmPool
+        t.events["porthole_buffer_import_v1.buffer_added"] = .shmPool
         t.events["wl_keyboard.keymap"] = .readOnlyFile
         t.requests["zwp_virtual_keyboard_v1.keymap"] = .readOnlyFile
         t.events["zwp_input_method_keyboard_grab_v2.keymap"] = .readOnlyFile

@@ -34,6 +34,10 @@ public final class GuestProxy: LinkSessionDelegate {
     /// Set before the first link.
     public var bufferSocketPath: String?
     private var producerListener: ConnectionListener?
+    /// Where buffer consumers in the guest connect (`--consumers-socket`);
+    /// nil: none. Set before the first link.
+    public var consumerSocketPath: String?
+    private var consumerListener: ConnectionListener?
     /// One per client, while its channel is open.
     private var connections: [ObjectIdentifier: WaylandConnection] = [:]
     /// Prints every forwarded message (`--trace`).
@@ -181,7 +185,8 @@ public final class GuestProxy: LinkSessionDelegate {
         let newSession: LinkSession
         do {
             newSession = try LinkSession(socket: socket, role: .guest, name: name, loop: loop, limits: limits, counters: stats.link,
-                                         guestRegion: region, bufferService: bufferSocketPath != nil, delegate: self)
+                                         guestRegion: region, bufferService: bufferSocketPath != nil,
+                                         bufferConsumers: consumerSocketPath != nil, delegate: self)
         } catch {
             throw .system(error)
         }
@@ -241,18 +246,43 @@ public final class GuestProxy: LinkSessionDelegate {
         return connection
     }
 
-    /// Producers get their socket with the first link; one that cannot be
-    /// opened costs the producers, not the Wayland clients.
-    private func openProducerSocket() {
-        guard let path = bufferSocketPath, producerListener == nil else { return }
+    /// Producers and consumers get their sockets with the first link; one
+    /// that cannot be opened costs them, not the Wayland clients.
+    private func openBufferSockets() {
+        if let path = bufferSocketPath, producerListener == nil {
+            producerListener = listenForBuffers(at: path, "producers") { [unowned self] client in self.acceptProducer(client) }
+        }
+        if let path = consumerSocketPath, consumerListener == nil {
+            consumerListener = listenForBuffers(at: path, "consumers") { [unowned self] client in self.acceptConsumer(client) }
+        }
+    }
+
+    private func listenForBuffers(at path: String, _ who: String, accept: @escaping (OwnedFD) -> Void) -> ConnectionListener? {
         do {
             let fd = try Socket.listen(.unix(path: path))
             try FileSystem.setMode(path, 0o700)
-            producerListener = try ConnectionListener(socket: fd, loop: loop) { [unowned self] client in self.acceptProducer(client) }
-            Log.info("buffer producers can connect to \(path)")
+            let listener = try ConnectionListener(socket: fd, loop: loop, onConnection: accept)
+            Log.info("buffer \(who) can connect to \(path)")
+            return listener
         } catch {
-            Log.warning("no buffer producers: cannot listen on \(path): \(error)")
+            Log.warning("no buffer \(who): cannot listen on \(path): \(error)")
+            return nil
         }
+    }
+
+    /// Each consumer becomes a buffer-consumer channel of the link.
+    private func acceptConsumer(_ client: OwnedFD) {
+        guard let session, session.link.isOpen else { refuse(client); return }
+        guard session.channels.supports(.bufferConsumer) else {
+            refuse(client, because: "porthole: the host proxy serves no buffer consumers in guests (no buffer service on this link)")
+            return
+        }
+        guard let channel = session.channels.open(service: .bufferConsumer) else {
+            Log.warning("refusing a buffer consumer: \(limits.maxChannels) channels already open")
+            client.close()
+            return
+        }
+        _ = serve(client, on: channel, handler: GuestConsumerHandler(), as: "buffer consumer")
     }
 
     /// Each producer becomes a buffer-service channel of the link.
@@ -311,6 +341,9 @@ public final class GuestProxy: LinkSessionDelegate {
         if producerListener != nil, let path = bufferSocketPath { FileSystem.remove(path) }
         producerListener?.close()
         producerListener = nil
+        if consumerListener != nil, let path = consumerSocketPath { FileSystem.remove(path) }
+        consumerListener?.close()
+        consumerListener = nil
     }
 
     // MARK: LinkSessionDelegate
@@ -328,7 +361,7 @@ public final class GuestProxy: LinkSessionDelegate {
                 return
             }
         }
-        openProducerSocket()
+        openBufferSockets()
         if !readyReported {
             readyReported = true
             onReady?()

@@ -24,6 +24,7 @@ final class HostLinkSession: LinkSessionDelegate {
         self.objects = Budget("Wayland objects of this guest", limit: UInt64(proxy.hostLimits.objectsPerGuest))
         session = try LinkSession(socket: socket, role: .host, name: name, loop: proxy.loop, limits: proxy.limits,
                                   counters: proxy.stats.link, hostRegion: proxy.region, bufferService: proxy.bufferService != nil,
+                                  bufferConsumers: proxy.bufferService != nil,
                                   totals: proxy.totals, delegate: self)
         session.link.traceFrames = proxy.trace
     }
@@ -47,6 +48,7 @@ final class HostLinkSession: LinkSessionDelegate {
         switch channel.service {
         case .compositor: try openCompositorChannel(channel)
         case .bufferService: try openProducerChannel(channel)
+        case .bufferConsumer: try openConsumerChannel(channel)
         }
     }
 
@@ -138,6 +140,39 @@ final class HostLinkSession: LinkSessionDelegate {
             // The service resets the producer now, before anything else
             // (such as the guest's disconnect) reaches consumers.
             producer.end()
+            self.connections.removeValue(forKey: ObjectIdentifier(c))
+            fds.give(2)
+        }
+    }
+
+    /// A consumer's channel: a socket pair whose other end the buffer
+    /// service serves as a consumer of this guest, which sees only what the
+    /// host lets this guest see.
+    private func openConsumerChannel(_ channel: LinkChannel) throws(ChannelError) {
+        guard let service = proxy.bufferService else { throw ChannelError("this host has no buffer service") }
+        let fds = session.channels.fds
+        if let level = fds.take(2, keepingFree: session.channels.fdReserve(for: .compositorConnection)) {
+            throw ChannelError("no room for a consumer's channel: \(level.exhausted(asking: 2))")
+        }
+        let ends: (OwnedFD, OwnedFD)
+        do { ends = try Socket.pair() } catch {
+            fds.give(2)
+            throw ChannelError("host proxy cannot open channel: \(error)")
+        }
+        let connection: WaylandConnection
+        do {
+            // Past the service's limits it closes its end at once, and this channel follows.
+            try service.serveConsumer(socket: ends.1, guest: session.name)
+            let budget = Budget("Wayland objects on this channel", limit: UInt64(proxy.hostLimits.objectsPerChannel), parent: objects)
+            connection = try WaylandConnection(side: .host, socket: ends.0, channel: channel, loop: proxy.loop, stats: proxy.stats,
+                                               tables: proxy.tables, handler: HostConsumerHandler(stats: proxy.stats, guest: session.name),
+                                               tracer: proxy.trace ? MessageTracer() : nil, objectBudget: budget)
+        } catch {
+            fds.give(2)
+            throw ChannelError("host proxy cannot open channel: \(error)")
+        }
+        connections[ObjectIdentifier(connection)] = connection
+        connection.onClose = { [unowned self] c in
             self.connections.removeValue(forKey: ObjectIdentifier(c))
             fds.give(2)
         }

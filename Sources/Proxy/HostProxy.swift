@@ -147,9 +147,10 @@ public final class HostProxy {
         fd.close()
     }
 
-    /// `base`, or with a number when a live guest already has it.
+    /// `base`, or with a number when a live guest already has it. The
+    /// buffer service's name for the host's own programs is never a guest's.
     private func uniqueGuestName(_ base: String) -> String {
-        let taken = Set(sessions.values.map(\.name))
+        let taken = Set(sessions.values.map(\.name)).union([BufferService.hostName])
         var name = base
         var n = 1
         while taken.contains(name) {
@@ -185,11 +186,15 @@ public final class HostProxy {
             extra = [("shared_buffers", "\(counters.buffers)"), ("buffer_producers", "\(counters.producers)"),
                      ("buffer_consumers", "\(counters.consumers)"), ("buffer_presents", "\(counters.presents)"),
                      ("buffer_resets", "\(counters.resets)"), ("consumer_evictions", "\(counters.evictions)"),
-                     ("region_copy_bytes", "\(counters.regionCopyBytes)")]
+                     ("region_copy_bytes", "\(counters.regionCopyBytes)"), ("buffer_references", "\(counters.references)")]
         }
         return stats.json(linkSent: links.reduce(0) { $0 + $1.sentBytes }, linkReceived: links.reduce(0) { $0 + $1.receivedBytes }, links: links.count,
                           guests: sessions.values.map(\.name).sorted(), extra: extra)
     }
+
+    /// The guest names this proxy's configuration gives (`guestName` and
+    /// the rules' names): buffer grants may name them before they connect.
+    public var configuredGuestNames: Set<String> { rules.isEmpty ? [guestName] : Set(rules.map(\.name)) }
 
     /// Closes every link and the listener.
     public func shutdown() {

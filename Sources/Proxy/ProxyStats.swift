@@ -27,6 +27,10 @@ public final class ProxyStats {
     /// Reads of a client's pool that faulted because the client shrank its
     /// file mid-read (guest; each ended that client).
     public var memoryFaults: UInt64 = 0
+    /// Host: views of consumers in guests whose files are copied to them
+    /// over the link now (each a mirrored resource; no region is shared
+    /// between guests, so every one is a copy).
+    public var guestConsumerViews: Int = 0
     /// Totals of links already closed (their live counters are gone).
     public var closedLinkSent: UInt64 = 0
     public var closedLinkReceived: UInt64 = 0
@@ -54,6 +58,7 @@ public final class ProxyStats {
             ("registered_buffers", "\(link.registeredBuffers)"),
             ("memory_faults", "\(memoryFaults)"),
             ("dmabuf_buffers", "\(dmabufBuffers)"),
+            ("guest_consumer_views_copied", "\(guestConsumerViews)"),
             ("open_fds", "\(openFileDescriptorCount())"),
         ] + extra
         if !guests.isEmpty {

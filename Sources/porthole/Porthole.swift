@@ -128,6 +128,12 @@ struct HostCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Where programs on this machine receive the buffers guests publish (docs/buffer-sharing.md): a socket name in $XDG_RUNTIME_DIR or an absolute path, mode 0700.", valueName: "PATH"))
     var buffersSocket = "porthole-buffers"
 
+    @Option(name: .long, help: ArgumentHelp("Where programs on this machine publish buffers (the producer protocol, as in a guest): a socket name in $XDG_RUNTIME_DIR or an absolute path, mode 0700. Their buffers reach host consumers, and consumers in guests that --buffers-to-guest names.", valueName: "PATH"))
+    var buffersProducerSocket = "porthole-buffer-producers"
+
+    @Option(name: .long, help: ArgumentHelp("Applications this machine's producers publish that consumers in guests may see: APP or APP@GUEST, comma-separated, repeatable ('*' for every application). Default: none; guests still see buffers other guests grant them.", valueName: "LIST"), transform: GuestAccessList.parse)
+    var buffersToGuest: [GuestAccessList] = []
+
     @Option(name: .long, help: ArgumentHelp("Users whose buffer consumers get a guest's region buffers as the region itself, read-only (zero copy; they can read every buffer of that guest): comma-separated uids, or 'none'. Others get a copy of each buffer. Default: this user.", valueName: "UIDS"), transform: UIDList.parse)
     var buffersRegionConsumers: UIDList?
 
@@ -204,11 +210,16 @@ struct HostCommand: ParsableCommand {
         do { try service.listen(path: try GuestProxy.socketPath(name: buffersSocket)) } catch {
             Log.warning("buffer consumers cannot connect: \(error)")
         }
+        do { try service.listenProducers(path: try GuestProxy.socketPath(name: buffersProducerSocket)) } catch {
+            Log.warning("this machine's buffer producers cannot connect: \(error)")
+        }
+        service.guestAccess = buffersToGuest.flatMap(\.rules)
         proxy.bufferService = service
         proxy.guestName = name?.text ?? "guest"
         proxy.policy = GuestPolicy(allowed: allow.reduce(into: []) { $0.formUnion($1.capabilities) }, clipboard: clipboard,
                                    labelTitles: !noTitleLabel)
         proxy.rules = rules
+        service.configuredGuests = proxy.configuredGuestNames
         var exitCode: Int32 = 0
         if link.isListen {
             try proxy.listen(on: link.address)
@@ -254,6 +265,9 @@ struct GuestCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Where programs in the guest publish buffers for the host (docs/buffer-sharing.md): a socket name in $XDG_RUNTIME_DIR or an absolute path, mode 0700; it appears once the link is up.", valueName: "PATH"))
     var buffersSocket = "porthole-buffers"
 
+    @Option(name: .long, help: ArgumentHelp("Where programs in the guest receive buffers the host lets this guest see (granted by other guests, or published on the host): a socket name in $XDG_RUNTIME_DIR or an absolute path, mode 0700; it appears once the link is up.", valueName: "PATH"))
+    var buffersConsumerSocket = "porthole-buffer-consumers"
+
     @OptionGroup var common: CommonOptions
 
     @Argument(parsing: .postTerminator, help: ArgumentHelp("Command to run with WAYLAND_DISPLAY set; porthole exits with its status.", valueName: "CMD"))
@@ -281,7 +295,10 @@ struct GuestCommand: ParsableCommand {
         }
         let proxy = GuestProxy(loop: loop, socketPath: path, tables: try common.protocolTables(), region: shared)
         proxy.reconnect = !noReconnect
-        do { proxy.bufferSocketPath = try GuestProxy.socketPath(name: buffersSocket) } catch { throw ValidationError(error.description) }
+        do {
+            proxy.bufferSocketPath = try GuestProxy.socketPath(name: buffersSocket)
+            proxy.consumerSocketPath = try GuestProxy.socketPath(name: buffersConsumerSocket)
+        } catch { throw ValidationError(error.description) }
         proxy.trace = common.tracing
         var exitCode: Int32 = 0
         var child: ChildProcess?

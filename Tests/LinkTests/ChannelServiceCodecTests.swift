@@ -11,12 +11,15 @@ import Testing
         var open: [UInt8] = []
         open.le32(1000); open.le32(1)
         #expect(try decodeFrame(rawFrame(type: 16, channel: 3, payload: open)) == .channelOpen(channel: 3, bufAlloc: 1000, service: .bufferService))
+        var consumer: [UInt8] = []
+        consumer.le32(1000); consumer.le32(2)
+        #expect(try decodeFrame(rawFrame(type: 16, channel: 3, payload: consumer)) == .channelOpen(channel: 3, bufAlloc: 1000, service: .bufferConsumer))
     }
 
     @Test func channelOpenWithAnUnknownServiceIsMalformed() {
         var open: [UInt8] = []
-        open.le32(1000); open.le32(2)
+        open.le32(1000); open.le32(3)
         let e = protocolError { () throws(LinkProtocolError) in _ = try decodeFrame(rawFrame(type: 16, channel: 3, payload: open)) }
-        #expect(e == .malformed(.channelOpen, "unknown service 2"))
+        #expect(e == .malformed(.channelOpen, "unknown service 3"))
     }
 }

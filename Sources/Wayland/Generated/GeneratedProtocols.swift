@@ -880,19 +880,20 @@ E failed 1 reason=s
 E revoked 1
 """#),
         ("porthole_buffer_producer_v1 (protocols/porthole-buffer-producer-v1.xml)", #"""
-I porthole_buffer_producer_v1 2
+I porthole_buffer_producer_v1 3
 R! destroy 1
 R register 1 id=n:porthole_buffer_v1 fd=h offset=u size=u application=s
 R reset 1
 R allocate 2 id=n:porthole_buffer_v1 size=u application=s
 R register_region 2 id=n:porthole_buffer_v1 registration=u size=u application=s
-I porthole_buffer_v1 2
+I porthole_buffer_v1 3
 R! destroy 1
 R set_property 1 name=s value=s
 R publish 1
 R update 1 x=i y=i width=i height=i
 R present 1 sequence=u render_usec=u
 R export 2 id=n:porthole_buffer_reference_v1
+R grant 3 id=n:porthole_buffer_reference_v1 guest=s
 E released 1 sequence=u
 E memory 2 fd=h offset=u region_size=u
 I porthole_buffer_reference_v1 1

@@ -77,6 +77,7 @@ public enum MessageKind: Hashable, Sendable, CaseIterable {
     case portholeBufferV1Released
     case portholeBufferV1Memory
     case portholeBufferV1Export
+    case portholeBufferV1Grant
     case portholeBufferReferenceV1Destroy
     case portholeBufferReferenceV1Revoke
     case portholeBufferReferenceV1Handle
@@ -196,6 +197,7 @@ public enum MessageKind: Hashable, Sendable, CaseIterable {
         case ("porthole_buffer_v1", "released", false): self = .portholeBufferV1Released
         case ("porthole_buffer_v1", "memory", false): self = .portholeBufferV1Memory
         case ("porthole_buffer_v1", "export", true): self = .portholeBufferV1Export
+        case ("porthole_buffer_v1", "grant", true): self = .portholeBufferV1Grant
         case ("porthole_buffer_reference_v1", "destroy", true): self = .portholeBufferReferenceV1Destroy
         case ("porthole_buffer_reference_v1", "revoke", true): self = .portholeBufferReferenceV1Revoke
         case ("porthole_buffer_reference_v1", "handle", false): self = .portholeBufferReferenceV1Handle
@@ -318,6 +320,7 @@ public enum MessageKind: Hashable, Sendable, CaseIterable {
         case .portholeBufferV1Released: PortholeBufferV1Released.self
         case .portholeBufferV1Memory: PortholeBufferV1Memory.self
         case .portholeBufferV1Export: PortholeBufferV1Export.self
+        case .portholeBufferV1Grant: PortholeBufferV1Grant.self
         case .portholeBufferReferenceV1Destroy: PortholeBufferReferenceV1Destroy.self
         case .portholeBufferReferenceV1Revoke: PortholeBufferReferenceV1Revoke.self
         case .portholeBufferReferenceV1Handle: PortholeBufferReferenceV1Handle.self
@@ -2186,6 +2189,34 @@ public struct PortholeBufferV1Export: TypedMessage, Hashable {
     }
 
     public var args: [WireArg] { [.newID(id)] }
+}
+
+/// porthole_buffer_v1.grant: request 6 of porthole_buffer_v1, since version 3.
+public struct PortholeBufferV1Grant: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferV1Grant
+    public static let interfaceName = "porthole_buffer_v1"
+    public static let messageName = "grant"
+    public static let opcode: UInt16 = 6
+    public static let isRequest = true
+
+    /// The new porthole_buffer_reference_v1's id.
+    public var id: UInt32
+    public var guest: [UInt8]
+
+    public init(id: UInt32, guest: [UInt8]) {
+        self.id = id
+        self.guest = guest
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 2,
+              case .newID(let a0) = args[0],
+              case .string(let a1?) = args[1]
+        else { return nil }
+        self.init(id: a0, guest: a1)
+    }
+
+    public var args: [WireArg] { [.newID(id), .string(guest)] }
 }
 
 /// porthole_buffer_reference_v1.destroy: request 0 of porthole_buffer_reference_v1, since version 1.

@@ -17,16 +17,22 @@ final class InProcessGuest {
 
     /// Where buffer producers connect (`--buffers-socket`).
     let producerSocketPath: String
+    /// Where buffer consumers in the guest connect (`--buffers-consumer-socket`).
+    let consumerSocketPath: String
 
     /// `mapRegion`: the guest maps the host's region file (the host must
-    /// have one). `producers`: the guest serves buffer producers.
-    init(host h: InProcessHost, mapRegion: Bool = false, producers: Bool = false) throws {
+    /// have one). `producers`, `consumers`: the guest serves buffer
+    /// producers, consumers. `label` keeps the sockets of several guests of
+    /// one host apart.
+    init(host h: InProcessHost, mapRegion: Bool = false, producers: Bool = false, consumers: Bool = false, label: String = "guest") throws {
         self.h = h
-        socketPath = h.directory + "/guest-wayland"
-        producerSocketPath = h.directory + "/guest-producers"
+        socketPath = h.directory + "/\(label)-wayland"
+        producerSocketPath = h.directory + "/\(label)-producers"
+        consumerSocketPath = h.directory + "/\(label)-consumers"
         let region = mapRegion ? try SharedRegion.guest(path: try #require(h.region).path) : nil
         guest = GuestProxy(loop: h.loop, socketPath: socketPath, region: region)
         if producers { guest.bufferSocketPath = producerSocketPath }
+        if consumers { guest.consumerSocketPath = consumerSocketPath }
         var ready = false
         guest.onReady = { ready = true }
         let (hostEnd, guestEnd) = try Socket.pair()
@@ -42,6 +48,13 @@ final class InProcessGuest {
         return c
     }
 
+    /// A new raw buffer consumer on the guest proxy's consumer socket.
+    func connectConsumer() throws -> WaylandTestClient {
+        let c = try WaylandTestClient(path: consumerSocketPath, loop: h.loop)
+        clients.append(c)
+        return c
+    }
+
     /// A new raw buffer producer on the guest proxy's producer socket.
     func connectProducer() throws -> WaylandTestClient {
         let c = try WaylandTestClient(path: producerSocketPath, loop: h.loop)
@@ -50,9 +63,14 @@ final class InProcessGuest {
     }
 
     func tearDown() {
+        shutDown()
+        h.tearDown()
+    }
+
+    /// Closes this guest's clients and its proxy (its link ends), leaving the host up.
+    func shutDown() {
         for c in clients { c.close() }
         guest.shutdown()
-        h.tearDown()
     }
 }
 

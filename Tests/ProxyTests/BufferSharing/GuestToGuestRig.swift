@@ -1,0 +1,82 @@
+import BufferService
+import PortholeSystem
+@testable import Proxy
+import Testing
+import Wayland
+
+/// One host with a buffer service and three real guest proxies on its loop:
+/// A (named "guest" by the host) serves producers, B ("guest-2") and C
+/// ("guest-3") serve consumers. The names come from the host, in the order
+/// the links arrive.
+final class GuestToGuestRig {
+    let h: InProcessHost
+    let a: InProcessGuest
+    let b: InProcessGuest
+    let c: InProcessGuest
+    static let nameA = "guest", nameB = "guest-2", nameC = "guest-3"
+
+    init(bufferLimits: BufferServiceLimits = BufferServiceLimits()) throws {
+        h = try InProcessHost(bufferLimits: bufferLimits)
+        a = try InProcessGuest(host: h, producers: true, label: "a")
+        b = try InProcessGuest(host: h, consumers: true, label: "b")
+        c = try InProcessGuest(host: h, consumers: true, label: "c")
+    }
+
+    var service: BufferService { h.host.bufferService! }
+
+    func tearDown() {
+        b.shutDown()
+        c.shutDown()
+        a.tearDown()
+    }
+
+    func pump(timeout: Double = 5, _ condition: () -> Bool) -> Bool { h.pump(timeout: timeout, until: condition) }
+
+    /// A producer in A bound at version 3 (grants) as 3.
+    func producer(sourceLocation: SourceLocation = #_sourceLocation) throws -> WaylandTestClient {
+        let p = try a.connectProducer()
+        try #require(p.bindFirstGlobal("porthole_buffer_producer_v1", version: 3, pump: { self.pump($0) }), "no producer global",
+                     sourceLocation: sourceLocation)
+        return p
+    }
+
+    /// A consumer (v2) in `guest`, bound as 3.
+    func consumer(in guest: InProcessGuest, sourceLocation: SourceLocation = #_sourceLocation) throws -> WaylandTestClient {
+        let c = try guest.connectConsumer()
+        try #require(c.bindFirstGlobal("porthole_buffer_consumer_v1", version: 2, pump: { self.pump($0) }), "no consumer global",
+                     sourceLocation: sourceLocation)
+        return c
+    }
+
+    /// A producer of the host itself (the host's producer socket), bound as 3.
+    func hostProducer(sourceLocation: SourceLocation = #_sourceLocation) throws -> WaylandTestClient {
+        let (mine, theirs) = try Socket.pair()
+        try service.serveLocalProducer(socket: theirs)
+        let p = try WaylandTestClient(socket: mine, loop: h.loop)
+        try #require(p.bindFirstGlobal("porthole_buffer_producer_v1", version: 3, pump: { self.pump($0) }), "no producer global",
+                     sourceLocation: sourceLocation)
+        return p
+    }
+
+    /// Publishes `image` as buffer 4 of `producer` and grants it to `guest`
+    /// as reference 5; returns the handle.
+    func grant(_ image: ProducerImage, on producer: WaylandTestClient, to guest: String,
+               sourceLocation: SourceLocation = #_sourceLocation) throws -> [UInt8] {
+        try image.publish(on: producer)
+        producer.send(PortholeBufferV1Grant(id: 5, guest: Array(guest.utf8)), on: 4)
+        try #require(pump { !producer.events(PortholeBufferReferenceV1Handle.self, on: 5).isEmpty || producer.displayError != nil },
+                     sourceLocation: sourceLocation)
+        return try #require(producer.events(PortholeBufferReferenceV1Handle.self, on: 5).first, "no handle: \(String(describing: producer.displayError))",
+                            sourceLocation: sourceLocation).handle
+    }
+
+    /// The host's `guest_consumer_views_copied` stat.
+    var copiedViews: Int { h.stats()["guest_consumer_views_copied"] ?? -1 }
+}
+
+extension WaylandTestClient {
+    /// Imports `handle` as import object `id` on consumer object 3.
+    func importBuffer(_ handle: [UInt8], as id: UInt32 = 4) {
+        send(PortholeBufferConsumerV1Import(id: id, handle: handle), on: 3)
+    }
+}
