@@ -142,3 +142,24 @@ import Wayland
         #expect(rig.pump { !consumer.events(PortholeBufferImportV1Failed.self, on: 5).isEmpty })
     }
 }
+
+extension GuestGrantTests {
+    @Test func theImportingGuestsConsumerCanNeitherWriteNorShrinkItsCopy() throws {
+        let rig = try GuestToGuestRig()
+        defer { rig.tearDown() }
+        let producer = try rig.producer()
+        let image = try ProducerImage(width: 16, height: 16)
+        let handle = try rig.grant(image, on: producer, to: GuestToGuestRig.nameB)
+        let consumer = try rig.consumer(in: rig.b)
+        consumer.importBuffer(handle)
+        try #require(rig.pump { !consumer.events(PortholeBufferImportV1BufferAdded.self, on: 4).isEmpty })
+        let fd = try #require(consumer.fds.first)
+        #expect(throws: SystemError.self) { try SharedMapping(fd: fd, size: image.size, writable: true) }
+        #expect(throws: SystemError.self) { try Memfd.resize(fd, to: 0) }
+        // B's proxy still writes the updates into it.
+        image.paint(x: 0, y: 0, width: 16, height: 16, 0x31)
+        producer.send(PortholeBufferV1Update(x: 0, y: 0, width: 16, height: 16), on: 4)
+        producer.send(PortholeBufferV1Present(sequence: 1, renderUsec: 0), on: 4)
+        #expect(rig.pump { (try? consumerBytes(fd, offset: 0, size: image.size)) == image.bytes })
+    }
+}
