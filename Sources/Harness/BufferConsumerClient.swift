@@ -2,7 +2,8 @@ import PortholeSystem
 import Wayland
 
 /// A consumer (porthole-buffer-consumer-v1) for `porthole buffers` and the
-/// tests: one subscription; buffers are mapped read-only as they arrive,
+/// tests: one subscription, or one import by a reference's handle; buffers
+/// are mapped read-only as they arrive,
 /// and what happens is queued as `ConsumerEvent`s. Blocking; one thread.
 public final class BufferConsumerClient {
     public private(set) var buffers: [UInt32: ConsumedBuffer] = [:]
@@ -10,6 +11,11 @@ public final class BufferConsumerClient {
     private let timeout: Duration
     private var idOfView: [UInt32: UInt32] = [:]
     private var queue: [ConsumerEvent] = []
+    /// An import by handle (`init(socketPath:importing:)`): why it found no
+    /// buffer this consumer may have, and whether its reference was revoked
+    /// since (the buffer is `removed` too).
+    public private(set) var importFailure: String?
+    public private(set) var revoked = false
 
     /// Connects to the consumer socket at `socketPath` (absolute) and
     /// subscribes to `application` ("*": every one) of `guest` (nil: every
@@ -20,6 +26,18 @@ public final class BufferConsumerClient {
         client.onEvent = { [unowned self] (event: ClientEvent) throws(HarnessError) in try handle(event) }
         let subscription = client.session.newID()
         try client.session.send(client.globalID, "subscribe", [.newID(subscription), .text(application), .text(guest)])
+        try client.roundtrip(timeout: timeout)
+    }
+
+    /// Connects to the consumer socket at `socketPath` (absolute) and
+    /// imports the buffer of the reference whose handle is `handle` (a
+    /// guest's consumer: one granted to its guest).
+    public init(socketPath: String, importing handle: [UInt8], timeout: Duration = .seconds(10)) throws(HarnessError) {
+        self.timeout = timeout
+        client = try ServiceClient(socketPath: socketPath, interface: "porthole_buffer_consumer_v1", version: 2, timeout: timeout)
+        client.onEvent = { [unowned self] (event: ClientEvent) throws(HarnessError) in try self.handle(event) }
+        let id = client.session.newID()
+        try client.session.send(client.globalID, "import", [.newID(id), .array(handle)])
         try client.roundtrip(timeout: timeout)
     }
 
@@ -66,7 +84,8 @@ public final class BufferConsumerClient {
 
     private func handle(_ e: ClientEvent) throws(HarnessError) {
         switch (e.interface.name, e.spec.name) {
-        case ("porthole_buffer_subscription_v1", "buffer_added"):
+        case ("porthole_buffer_subscription_v1", "buffer_added"), ("porthole_buffer_import_v1", "buffer_added"):
+            // The import's event has the subscription's arguments.
             guard let a = PortholeBufferSubscriptionV1BufferAdded(e.args), let fd = e.fds.first else {
                 throw .protocolViolation("buffer_added without its arguments or fd")
             }
@@ -77,6 +96,10 @@ public final class BufferConsumerClient {
                                            application: String(decoding: a.application, as: UTF8.self),
                                            offset: Int(a.offset), size: Int(a.size), viewID: a.buffer, mapping: mapping)
             idOfView[a.buffer] = a.id
+        case ("porthole_buffer_import_v1", "failed"):
+            importFailure = PortholeBufferImportV1Failed(e.args).map { String(decoding: $0.reason, as: UTF8.self) } ?? "failed"
+        case ("porthole_buffer_import_v1", "revoked"):
+            revoked = true
         case ("porthole_buffer_subscription_v1", "reset"):
             if let r = PortholeBufferSubscriptionV1Reset(e.args) { queue.append(.reset(guest: String(decoding: r.guest, as: UTF8.self), generation: r.generation)) }
         case ("porthole_buffer_subscription_v1", "guest_connected"):

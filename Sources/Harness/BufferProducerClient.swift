@@ -23,12 +23,14 @@ public final class BufferProducerClient {
     /// `properties`; `publish()` shows it. `inRegion`: allocate it in the
     /// guest's shared region (fails without one) instead of registering a
     /// memfd.
+    /// `references`: bind the version that exports and grants (3).
     public init(socketPath: String, application: String, size: Int, properties: [(String, String)], inRegion: Bool = false,
-                timeout: Duration = .seconds(10)) throws(HarnessError) {
+                references: Bool = false, timeout: Duration = .seconds(10)) throws(HarnessError) {
         guard size > 0, size <= Int(UInt32.max) else { throw .invalidArgument("buffer of \(size) bytes") }
         self.size = size
         self.timeout = timeout
-        client = try ServiceClient(socketPath: socketPath, interface: "porthole_buffer_producer_v1", version: inRegion ? 2 : 1, timeout: timeout)
+        client = try ServiceClient(socketPath: socketPath, interface: "porthole_buffer_producer_v1", version: references ? 3 : inRegion ? 2 : 1,
+                                   timeout: timeout)
         let id = client.session.newID()
         bufferID = id
         if inRegion {
@@ -66,6 +68,27 @@ public final class BufferProducerClient {
     public func publish() throws(HarnessError) {
         try client.session.send(bufferID, "publish")
         try client.roundtrip(timeout: timeout)
+    }
+
+    /// Makes a reference to the (published) buffer: a grant that only
+    /// consumers of guest `guest` may import, or with nil an export for the
+    /// host's consumers; returns its handle. Needs `references` at init.
+    public func reference(grantingTo guest: String?) throws(HarnessError) -> [UInt8] {
+        let id = client.session.newID()
+        var handle: [UInt8]?
+        let previous = client.onEvent
+        client.onEvent = { (event: ClientEvent) throws(HarnessError) in
+            if event.objectID == id, event.spec.name == "handle", case .array(let bytes) = event.args[0] { handle = bytes }
+            try previous?(event)
+        }
+        if let guest {
+            try client.session.send(bufferID, "grant", [.newID(id), .text(guest)])
+        } else {
+            try client.session.send(bufferID, "export", [.newID(id)])
+        }
+        try client.roundtrip(timeout: timeout)
+        guard let handle else { throw .protocolViolation("no handle for the reference") }
+        return handle
     }
 
     /// Reports `damage` (x, y, width, height) and presents `sequence`.

@@ -14,7 +14,7 @@ struct BuffersCommand: ParsableCommand {
 
 /// Where the consumer socket is and what to subscribe to.
 struct ConsumerOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The consumer socket of porthole host: a name in $XDG_RUNTIME_DIR or an absolute path.", valueName: "PATH"))
+    @Option(name: .long, help: ArgumentHelp("The consumer socket of porthole host (or, in a guest, of porthole guest, --buffers-consumer-socket): a name in $XDG_RUNTIME_DIR or an absolute path.", valueName: "PATH"))
     var socket = "porthole-buffers"
 
     @Option(name: .long, help: ArgumentHelp("Only buffers of this application ('*': every one).", valueName: "NAME"))
@@ -22,6 +22,9 @@ struct ConsumerOptions: ParsableArguments {
 
     @Option(name: .long, help: ArgumentHelp("Only buffers of this guest (the name porthole host gave it).", valueName: "NAME"))
     var guest: String?
+
+    @Option(name: .long, help: ArgumentHelp("Instead of subscribing, import the one buffer of this reference: its handle as 32 hex digits (porthole share publish --grant or --export prints it).", valueName: "HANDLE"), transform: ReferenceHandle.parse)
+    var `import`: ReferenceHandle?
 
     func validate() throws {
         guard !app.isEmpty, app.utf8.count <= 256 else { throw ValidationError("--app is 1 to 256 bytes") }
@@ -33,6 +36,7 @@ struct ConsumerOptions: ParsableArguments {
         Log.prefix = "porthole buffers"
         let path: String
         do { path = try GuestProxy.socketPath(name: socket) } catch { throw ValidationError(error.description) }
+        if let handle = `import` { return try BufferConsumerClient(socketPath: path, importing: handle.bytes) }
         return try BufferConsumerClient(socketPath: path, application: app, guest: guest)
     }
 }

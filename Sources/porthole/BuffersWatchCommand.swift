@@ -41,8 +41,9 @@ struct BuffersWatchCommand: ParsableCommand {
         let start = MonotonicClock.nanoseconds()
         var lastReport = start
         var window = WatchTally()
+        var revoked = false
         let end = duration.map { start + UInt64($0 * 1e9) }
-        while (frames.map { tally.updates < $0 } ?? true) && stopRequested == 0 {
+        while (frames.map { tally.updates < $0 } ?? true) && stopRequested == 0 && !revoked {
             let now = MonotonicClock.nanoseconds()
             if let end, now >= end { break }
             let wait = min(0.2, end.map { Double($0 - now) / 1e9 } ?? 0.2)
@@ -67,6 +68,14 @@ struct BuffersWatchCommand: ParsableCommand {
                 case .guestDisconnected(let guest):
                     if !quiet { say("guest \(guest) disconnected") }
                 }
+            }
+            if let why = consumer.importFailure {
+                say("import refused: \(why)")
+                throw ExitCode.failure
+            }
+            if consumer.revoked && !revoked {
+                say("reference revoked")
+                revoked = true
             }
             let after = MonotonicClock.nanoseconds()
             if after - lastReport >= 1_000_000_000 {

@@ -26,7 +26,7 @@ struct SharePublishCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: ArgumentHelp("The producer socket of porthole guest: a name in $XDG_RUNTIME_DIR or an absolute path.", valueName: "PATH"))
+    @Option(name: .long, help: ArgumentHelp("The producer socket of porthole guest (or of porthole host, --buffers-producer-socket): a name in $XDG_RUNTIME_DIR or an absolute path.", valueName: "PATH"))
     var socket = "porthole-buffers"
 
     @Option(name: .long, help: ArgumentHelp("The application name consumers subscribe to (1 to 256 bytes, not '*').", valueName: "NAME"))
@@ -57,6 +57,12 @@ struct SharePublishCommand: ParsableCommand {
     @Flag(name: .long, help: "Allocate the buffer in the guest's shared region (zero copy; the link must have a region). The producer then sees the whole region, every buffer this guest keeps there.")
     var region = false
 
+    @Option(name: .long, help: ArgumentHelp("Grant the buffer to the guest the host calls GUEST (its consumers import it by the handle printed on stdout, 'handle HEX'); repeatable.", valueName: "GUEST"))
+    var grant: [String] = []
+
+    @Flag(name: .long, help: "Export the buffer for the host's consumers and print the handle on stdout ('handle HEX').")
+    var export = false
+
     @Argument(help: ArgumentHelp("Raw frames to publish, or - for stdin.", valueName: "FILE"))
     var file: String?
 
@@ -77,7 +83,8 @@ struct SharePublishCommand: ParsableCommand {
         if let file { source = try FrameReader(path: file, frameBytes: bytes) }
         let properties = [("width", "\(size.width)"), ("height", "\(size.height)"), ("stride", "\(stride)"), ("format", format.name)]
             + property.map { ($0.name, $0.value) }
-        let producer = try BufferProducerClient(socketPath: path, application: app, size: bytes, properties: properties, inRegion: region)
+        let producer = try BufferProducerClient(socketPath: path, application: app, size: bytes, properties: properties, inRegion: region,
+                                                references: export || !grant.isEmpty)
         let band = BandPattern(width: size.width, height: size.height)
         if let source {
             guard try source.read(into: producer.pixels) else { throw ValidationError("\(file ?? "-") holds no whole frame of \(bytes) bytes") }
@@ -86,6 +93,9 @@ struct SharePublishCommand: ParsableCommand {
         }
         FrameStamp.stamp(producer.pixels, size: bytes, sequence: 0)
         try producer.publish()
+        for guest in (export ? [nil] : []) + grant.map({ Optional($0) }) {
+            say("handle \(ReferenceHandle.text(try producer.reference(grantingTo: guest)))\(guest.map { " for \($0)" } ?? "")")
+        }
         let start = MonotonicClock.nanoseconds()
         let period = fps > 0 ? UInt64(1e9 / fps) : 0
         var next = start

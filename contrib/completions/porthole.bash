@@ -187,8 +187,8 @@ _porthole() {
 _porthole_host() {
     repeating_flags=()
     non_repeating_flags=(--no-title-label --verbose --trace -h --help)
-    repeating_options=(--allow --protocol)
-    non_repeating_options=(--listen --connect --display --region --region-size --name --clipboard --policy --buffers-socket --buffers-region-consumers --max-guests --guest-fds --guest-memory --total-guest-memory --guest-objects --stats)
+    repeating_options=(--allow --buffers-to-guest --protocol)
+    non_repeating_options=(--listen --connect --display --region --region-size --name --clipboard --policy --buffers-socket --buffers-producer-socket --buffers-region-consumers --max-guests --guest-fds --guest-memory --total-guest-memory --guest-objects --stats)
     __porthole_offer_flags_options 0
 
     # Offer option value completions
@@ -224,6 +224,12 @@ _porthole_host() {
     '--buffers-socket')
         return
         ;;
+    '--buffers-producer-socket')
+        return
+        ;;
+    '--buffers-to-guest')
+        return
+        ;;
     '--buffers-region-consumers')
         return
         ;;
@@ -255,7 +261,7 @@ _porthole_guest() {
     repeating_flags=()
     non_repeating_flags=(--no-reconnect --region-fallback --verbose --trace -h --help)
     repeating_options=(--protocol)
-    non_repeating_options=(--listen --connect --socket --region --buffers-socket --stats)
+    non_repeating_options=(--listen --connect --socket --region --buffers-socket --buffers-consumer-socket --stats)
     __porthole_offer_flags_options -1
 
     # Offer option value completions
@@ -273,6 +279,9 @@ _porthole_guest() {
         return
         ;;
     '--buffers-socket')
+        return
+        ;;
+    '--buffers-consumer-socket')
         return
         ;;
     '--stats')
@@ -309,8 +318,8 @@ _porthole_share() {
 
 _porthole_share_publish() {
     repeating_flags=()
-    non_repeating_flags=(--pattern --region -h --help)
-    repeating_options=(--property)
+    non_repeating_flags=(--pattern --region --export -h --help)
+    repeating_options=(--property --grant)
     non_repeating_options=(--socket --app --size --format --fps --frames --release-timeout)
     __porthole_offer_flags_options 1
 
@@ -338,6 +347,9 @@ _porthole_share_publish() {
         return
         ;;
     '--property')
+        return
+        ;;
+    '--grant')
         return
         ;;
     esac
@@ -370,7 +382,7 @@ _porthole_buffers_list() {
     repeating_flags=()
     non_repeating_flags=(-h --help)
     repeating_options=()
-    non_repeating_options=(--socket --app --guest)
+    non_repeating_options=(--socket --app --guest --import)
     __porthole_offer_flags_options 0
 
     # Offer option value completions
@@ -382,6 +394,9 @@ _porthole_buffers_list() {
         return
         ;;
     '--guest')
+        return
+        ;;
+    '--import')
         return
         ;;
     esac
@@ -391,7 +406,7 @@ _porthole_buffers_watch() {
     repeating_flags=()
     non_repeating_flags=(--quiet --hold -h --help)
     repeating_options=()
-    non_repeating_options=(--socket --app --guest --frames --duration)
+    non_repeating_options=(--socket --app --guest --import --frames --duration)
     __porthole_offer_flags_options 0
 
     # Offer option value completions
@@ -403,6 +418,9 @@ _porthole_buffers_watch() {
         return
         ;;
     '--guest')
+        return
+        ;;
+    '--import')
         return
         ;;
     '--frames')
@@ -418,7 +436,7 @@ _porthole_buffers_dump() {
     repeating_flags=()
     non_repeating_flags=(-h --help)
     repeating_options=()
-    non_repeating_options=(--socket --app --guest)
+    non_repeating_options=(--socket --app --guest --import)
     __porthole_offer_flags_options 2
 
     # Offer option value completions
@@ -430,6 +448,9 @@ _porthole_buffers_dump() {
         return
         ;;
     '--guest')
+        return
+        ;;
+    '--import')
         return
         ;;
     esac

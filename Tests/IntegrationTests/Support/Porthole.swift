@@ -203,6 +203,9 @@ enum Porthole {
         let stats = runtime.uniqueFile("host-stats", suffix: ".json")
         var args = link.arguments + ["--display", display, "--stats", stats]
         if !extraArguments.contains("--buffers-socket") { args += ["--buffers-socket", runtime.uniqueFile("host-buffers", suffix: ".sock")] }
+        if !extraArguments.contains("--buffers-producer-socket") {
+            args += ["--buffers-producer-socket", runtime.uniqueFile("host-buffer-producers", suffix: ".sock")]
+        }
         if verbose { args.append("--verbose") }
         args += extraArguments
         return try PortholeProcess(role: .host, runtime: runtime, link: link, arguments: args,
@@ -223,6 +226,9 @@ enum Porthole {
         let stats = runtime.uniqueFile("guest-stats", suffix: ".json")
         var args = link.arguments + ["--socket", socketName, "--stats", stats]
         if !extraArguments.contains("--buffers-socket") { args += ["--buffers-socket", runtime.uniqueFile("guest-buffers", suffix: ".sock")] }
+        if !extraArguments.contains("--buffers-consumer-socket") {
+            args += ["--buffers-consumer-socket", runtime.uniqueFile("guest-buffer-consumers", suffix: ".sock")]
+        }
         if verbose { args.append("--verbose") }
         args += extraArguments
         if !command.isEmpty { args += ["--"] + command }

@@ -1,0 +1,77 @@
+import Foundation
+import Glibc
+import SystemTestSupport
+import Testing
+
+/// Guest-to-guest buffers between real processes (docs/buffer-sharing.md
+/// §7): three `porthole guest`s on one `porthole host` over unix links. A
+/// publishes 640x480 frames and grants them to B by the name the host gave
+/// B; B's `porthole buffers watch --import` verifies every frame's stamp and
+/// checksum; C's import of the same handle is refused; killing A's proxy
+/// revokes the grant for B and the host lets go of everything.
+@Suite("Buffer sharing between guests", .serialized, .tags(.processes))
+struct GuestToGuestBufferTests {
+    @Test func aGrantedGuestVerifiesEveryFrameAnotherIsRefusedAndKillingTheProducerRevokes() throws {
+        let runtime = try RuntimeDir()
+        let link = LinkAddress.unix(in: runtime)
+        let host = try Porthole.startHost(runtime: runtime, link: .listen(link), display: "wayland-none")
+        defer { host.terminate() }
+        try host.waitForListening()
+        // The host names guests in the order their links arrive: guest, guest-2, guest-3.
+        var guests: [PortholeProcess] = []
+        defer { for g in guests { g.terminate() } }
+        for (i, label) in ["a", "b", "c"].enumerated() {
+            guests.append(try Porthole.startGuest(runtime: runtime, link: .connect(link), socketName: "wayland-\(label)",
+                                                  extraArguments: ["--buffers-socket", runtime.file("\(label)-producers.sock"),
+                                                                   "--buffers-consumer-socket", runtime.file("\(label)-consumers.sock")]))
+            try host.waitForStats("guest \(label)") { $0["links"] == i + 1 }
+        }
+        for label in ["a", "b", "c"] {
+            let socket = runtime.file(label == "a" ? "a-producers.sock" : "\(label)-consumers.sock")
+            try #require(waitUntil { isSocket(socket) }, "no buffer socket in \(label)")
+        }
+        let baseline = try host.openFDCount()
+        let env = ["XDG_RUNTIME_DIR": runtime.path]
+        func porthole(_ arguments: [String]) throws -> ManagedProcess {
+            try ManagedProcess(try portholeBinary(), arguments, environment: env, logDirectory: runtime.path)
+        }
+
+        let publish = try porthole(["share", "publish", "--socket", runtime.file("a-producers.sock"), "--app", "camera", "--size", "640x480",
+                                    "--fps", "30", "--pattern", "--grant", "guest-2"])
+        defer { publish.terminate() }
+        let line = try waitFor("the handle", timeout: 10, poll: 0.05) { () -> String? in
+            publish.stdout.split(separator: "\n").first { $0.hasPrefix("handle ") && $0.hasSuffix(" for guest-2") }.map(String.init)
+        }
+        let handle = String(line.split(separator: " ")[1])
+        #expect(handle.count == 32)
+
+        // C holds the handle, but the grant names B.
+        let refused = try runCommand(try portholeBinary(), ["buffers", "watch", "--socket", runtime.file("c-consumers.sock"), "--import", handle],
+                                     environment: env, logDirectory: runtime.path, timeout: 20, check: false)
+        #expect(refused.exit.succeeded == false && refused.stdoutText.contains("import refused: no such reference for guest guest-3"), "\(refused.stdoutText)")
+
+        let frames = 60
+        let watch = try runCommand(try portholeBinary(), ["buffers", "watch", "--socket", runtime.file("b-consumers.sock"), "--import", handle,
+                                                          "--frames", "\(frames)", "--quiet"],
+                                   environment: env, logDirectory: runtime.path, timeout: 30)
+        #expect(watch.stdoutText.contains("watched \(frames) updates (\(frames) verified, 0 bad)"), "\(watch.stdoutText)")
+
+        // A second consumer in B holds on while A's guest proxy is killed.
+        let holder = try porthole(["buffers", "watch", "--socket", runtime.file("b-consumers.sock"), "--import", handle, "--duration", "60"])
+        defer { holder.terminate() }
+        #expect(waitUntil { holder.stdout.contains("added: guest=guest app=camera") && holder.stdout.contains("updates/s") }, "\(holder.diagnostics())")
+        let during = try host.waitForStats("B's view, copied") { $0["guest_consumer_views_copied"] == 1 && $0["buffer_references"] == 1 }
+        #expect(during["shared_buffers"] == 1, "\(during)")
+        _ = guests[0].process.kill()
+        #expect(holder.waitForExit(timeout: 10)?.succeeded == true, "\(holder.diagnostics())")
+        #expect(holder.stdout.contains("reference revoked"), "\(holder.stdout)")
+        let after = try host.waitForStats("everything let go") {
+            $0["links"] == 2 && $0["shared_buffers"] == 0 && $0["buffer_references"] == 0 && $0["guest_consumer_views_copied"] == 0
+                && $0["buffer_consumers"] == 0
+        }
+        #expect(after["link_errors"] == 0, "\(after)")
+        // Only A's link socket is gone from what the host held before anything was shared.
+        let fds = { (try? host.openFDCount()) ?? -1 }
+        #expect(waitUntil { fds() == baseline - 1 }, "the host holds \(fds()) fds, \(baseline) with A's link")
+    }
+}
