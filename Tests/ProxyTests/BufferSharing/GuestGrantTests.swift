@@ -163,3 +163,44 @@ extension GuestGrantTests {
         #expect(rig.pump { (try? consumerBytes(fd, offset: 0, size: image.size)) == image.bytes })
     }
 }
+
+extension GuestGrantTests {
+    @Test func aGuestsConsumersAreHeldToTheirQuotasOfConsumersViewsAndBytes() throws {
+        var limits = BufferServiceLimits()
+        limits.consumersPerGuest = 2
+        limits.viewsPerGuestConsumer = 1
+        limits.viewBytesPerGuest = 16 * 16 * 4 * 2
+        let rig = try GuestToGuestRig(bufferLimits: limits)
+        defer { rig.tearDown() }
+        let producer = try rig.producer()
+        var handles: [[UInt8]] = []
+        for (id, size) in [(UInt32(4), 16), (6, 16), (8, 24)] {
+            let image = try ProducerImage(width: size, height: size)
+            try image.publish(on: producer, id: id)
+            producer.send(PortholeBufferV1Grant(id: id + 1, guest: Array(GuestToGuestRig.nameB.utf8)), on: id)
+            try #require(rig.pump { !producer.events(PortholeBufferReferenceV1Handle.self, on: id + 1).isEmpty })
+            handles.append(producer.events(PortholeBufferReferenceV1Handle.self, on: id + 1)[0].handle)
+        }
+        let first = try rig.consumer(in: rig.b)
+        first.importBuffer(handles[0], as: 4)
+        first.importBuffer(handles[1], as: 5)
+        #expect(rig.pump { !first.events(PortholeBufferImportV1BufferAdded.self, on: 4).isEmpty })
+        #expect(rig.pump { !first.events(PortholeBufferImportV1Failed.self, on: 5).isEmpty }, "a second view past the quota of 1")
+        let why = first.events(PortholeBufferImportV1Failed.self, on: 5).first.map { String(decoding: $0.reason, as: UTF8.self) } ?? ""
+        #expect(why.contains("at most 1 views"), "\(why)")
+
+        // The guest's consumers together: 1 KiB held, the 24x24 buffer would pass 2 KiB.
+        let second = try rig.consumer(in: rig.b)
+        second.importBuffer(handles[2], as: 4)
+        #expect(rig.pump { !second.events(PortholeBufferImportV1Failed.self, on: 4).isEmpty })
+        let bytes = second.events(PortholeBufferImportV1Failed.self, on: 4).first.map { String(decoding: $0.reason, as: UTF8.self) } ?? ""
+        #expect(bytes.contains("would hold views of 3328 bytes"), "\(bytes)")
+
+        // A third consumer of the guest is closed at once; C's are its own.
+        let third = try rig.b.connectConsumer()
+        #expect(rig.pump { third.sawEOF }, "a consumer past the guest's quota is served")
+        let other = try rig.consumer(in: rig.c)
+        other.send(WlDisplaySync(callback: 4), on: 1)
+        #expect(rig.pump { !other.events(WlCallbackDone.self, on: 4).isEmpty })
+    }
+}
