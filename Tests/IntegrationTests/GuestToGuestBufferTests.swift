@@ -74,4 +74,38 @@ struct GuestToGuestBufferTests {
         let fds = { (try? host.openFDCount()) ?? -1 }
         #expect(waitUntil { fds() == baseline - 1 }, "the host holds \(fds()) fds, \(baseline) with A's link")
     }
+
+    /// Host to guest: `porthole share publish` on the host's own producer
+    /// socket, `--buffers-to-guest camera@guest`, and `porthole buffers
+    /// watch` in the guest checks every frame.
+    @Test func aHostProgramsFramesReachAConsumerInTheGuestTheHostAllows() throws {
+        let runtime = try RuntimeDir()
+        let link = LinkAddress.unix(in: runtime)
+        let producers = runtime.file("host-producers.sock")
+        let host = try Porthole.startHost(runtime: runtime, link: .listen(link), display: "wayland-none",
+                                          extraArguments: ["--buffers-producer-socket", producers, "--buffers-to-guest", "camera@guest"])
+        defer { host.terminate() }
+        try host.waitForListening()
+        let consumers = runtime.file("guest-consumers.sock")
+        let guest = try Porthole.startGuest(runtime: runtime, link: .connect(link), extraArguments: ["--buffers-consumer-socket", consumers])
+        defer { guest.terminate() }
+        try #require(waitUntil { isSocket(consumers) && isSocket(producers) }, "no buffer sockets\n\(guest.diagnostics())\n\(host.diagnostics())")
+        let env = ["XDG_RUNTIME_DIR": runtime.path]
+        let frames = 40
+        let watch = try ManagedProcess(try portholeBinary(), ["buffers", "watch", "--socket", consumers, "--app", "camera", "--frames", "\(frames)"],
+                                       environment: env, logDirectory: runtime.path)
+        try host.waitForStats("the guest's consumer") { $0["buffer_consumers"] == 1 }
+        let publish = try runCommand(try portholeBinary(), ["share", "publish", "--socket", producers, "--app", "camera", "--size", "640x480",
+                                                            "--fps", "60", "--frames", "\(frames)", "--pattern"],
+                                     environment: env, logDirectory: runtime.path, timeout: 30)
+        #expect(publish.stdoutText.contains("0 not released in time"), "\(publish.stdoutText)")
+        #expect(watch.waitForExit(timeout: 20)?.succeeded == true, "\(watch.diagnostics())")
+        #expect(watch.stdout.contains("added: guest=host app=camera"), "\(watch.stdout)")
+        #expect(watch.stdout.contains("watched \(frames) updates (\(frames) verified, 0 bad)"), "\(watch.stdout)")
+        // Only changed bytes crossed: the whole frame once, then two bands and the stamp's row a frame.
+        let whole = 640 * 480 * 4, perFrame = (2 * 16 + 1) * 640 * 4
+        let stats = try host.waitForStats("every present") { $0["buffer_presents"] == frames && ($0["pixel_bytes_sent"] ?? 0) > 0 }
+        let sent = stats["pixel_bytes_sent"] ?? 0
+        #expect(sent > 0 && sent <= whole + frames * perFrame, "\(sent) pixel bytes for \(frames) frames")
+    }
 }
