@@ -44,6 +44,12 @@ extension BufferService {
         return true
     }
 
+    /// The sharing region `guest` maps, if the host declared one for it and
+    /// `tag` is what the host wrote in its header.
+    func commonRegion(for guest: String, tag: [UInt8]) -> CommonRegion? {
+        commonRegions.first { $0.guests.contains(guest) && $0.tag == tag }
+    }
+
     /// Bytes of buffer files that `guest`'s consumers hold views of.
     func viewBytes(ofGuest guest: String) -> UInt64 {
         consumers.values.filter { $0.guest == guest }.reduce(0) { $0 + $1.heldViewBytes }

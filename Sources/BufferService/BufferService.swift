@@ -27,12 +27,12 @@ public final class BufferService {
     var producerListener: ConnectionListener?
     /// Where the host's own producers connect, once listening.
     public internal(set) var producerSocketPath: String?
-    /// What host programs publish that guests' consumers may see
-    /// (`porthole host --buffers-to-guest`); nothing by default.
+    /// What host programs publish that guests' consumers may see (`--buffers-to-guest`).
     public var guestAccess: [GuestBufferAccess] = []
-    /// Guest names the host's configuration gives links (`--name`, the
-    /// policy file's rules): grants may name them before they connect.
+    /// Guest names the host's configuration gives (grants may name them before they connect).
     public var configuredGuests: Set<String> = []
+    /// Sharing regions of several guests (`--shared-region`).
+    public var commonRegions: [CommonRegion] = []
     var buffers: [UInt32: SharedBuffer] = [:]
     /// Connected guests and what their producers hold.
     private var guests: [String: GuestUsage] = [:]
@@ -267,6 +267,7 @@ public final class BufferService {
             applications[key] = usage.buffers.isEmpty ? nil : usage
         }
         if b.ownsFile { b.file.close() }
+        if let common = b.common { common.free(UInt64(b.offset)) }
         if let copy = b.copy {
             copy.close()
             if !b.counted, var usage = guests[b.guest] {

@@ -185,7 +185,9 @@ final class ConsumerSession: ServiceHandler {
         let fd: OwnedFD
         var offset = buffer.offset
         do {
-            if buffer.inRegion && !trustedWithRegions {
+            // A guest that maps the buffer's sharing region reads it in place.
+            let sharer = guest.map { buffer.common?.guests.contains($0) == true } ?? false
+            if buffer.inRegion && !trustedWithRegions && !sharer {
                 guard let copy = service.copy(of: buffer) else { return nil }
                 fd = try copy.file.duplicate()
                 offset = 0

@@ -50,6 +50,10 @@ public final class ProducerSession: ServiceHandler {
             try register(try r.typed(PortholeBufferProducerV1Register.self), fd: r.fds.first, producer: id)
         case .portholeBufferProducerV1RegisterRegion?:
             try registerRegion(try r.typed(PortholeBufferProducerV1RegisterRegion.self), producer: id)
+        case .portholeBufferProducerV1RegisterCommon?:
+            try registerCommon(try r.typed(PortholeBufferProducerV1RegisterCommon.self), producer: id)
+        case .portholeBufferProducerV1AllocateShared?:
+            throw .invalidMethod(id, "allocate_shared reached the host: the guest proxy sends register_common")
         case .portholeBufferProducerV1Allocate? where isHost:
             throw producerFault(id, .noRegion, "the host's producers have no shared region: register a memfd")
         case .portholeBufferProducerV1Allocate?:
@@ -165,6 +169,27 @@ public final class ProducerSession: ServiceHandler {
         service.claim(r.registration, of: guest, by: buffer)
         buffers[r.id] = buffer
         service.registered(buffer)
+    }
+
+    /// A buffer in the sharing region this guest maps with others (its
+    /// `allocate_shared`, rewritten by its guest proxy with the region's tag).
+    private func registerCommon(_ r: PortholeBufferProducerV1RegisterCommon, producer: UInt32) throws(MessageFault) {
+        guard r.size > 0 else { throw producerFault(producer, .badRange, "a buffer of 0 bytes") }
+        guard !isHost, let common = service.commonRegion(for: guest, tag: r.tag) else {
+            throw producerFault(producer, .noRegion, "the host declared no sharing region for guest \(guest) with that tag")
+        }
+        let application = try self.application(r.application, producer: producer)
+        try checkQuota(adding: UInt64(r.size), application: application, producer: producer)
+        guard let offset = common.allocate(UInt64(r.size)), offset <= UInt64(UInt32.max) else {
+            throw producerFault(producer, .noRegion, "the sharing region is full: \(r.size) bytes asked, \(common.largestFree) free in one piece")
+        }
+        let buffer = SharedBuffer(id: service.nextBufferID(), guest: guest, application: application, file: common.readOnly,
+                                  fileSize: UInt64(r.size), offset: UInt32(offset), size: r.size, producer: self, objectID: r.id,
+                                  ownsFile: false, inRegion: true)
+        buffer.common = common
+        buffers[r.id] = buffer
+        service.registered(buffer)
+        connection.send(PortholeBufferV1Placed(offset: UInt32(offset)), to: r.id)
     }
 
     private func application(_ bytes: [UInt8], producer: UInt32) throws(MessageFault) -> String {

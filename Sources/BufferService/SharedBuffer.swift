@@ -27,6 +27,9 @@ final class SharedBuffer {
     let fileSize: UInt64
     /// The link registration the buffer lies in (a producer's region buffer).
     let registration: UInt32?
+    /// The sharing region of several guests the buffer lies in (its
+    /// `file`), whose guests' consumers read it in place.
+    var common: CommonRegion?
     /// A region buffer's copy for consumers not trusted with the region,
     /// made for the first of them.
     var copy: RegionCopy?

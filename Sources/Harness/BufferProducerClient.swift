@@ -24,23 +24,26 @@ public final class BufferProducerClient {
     /// guest's shared region (fails without one) instead of registering a
     /// memfd.
     /// `references`: bind the version that exports and grants (3).
+    /// `inSharingRegion`: allocate it in the sharing region this guest maps
+    /// with others (`allocate_shared`, version 3) instead.
     public init(socketPath: String, application: String, size: Int, properties: [(String, String)], inRegion: Bool = false,
-                references: Bool = false, timeout: Duration = .seconds(10)) throws(HarnessError) {
+                references: Bool = false, inSharingRegion: Bool = false, timeout: Duration = .seconds(10)) throws(HarnessError) {
         guard size > 0, size <= Int(UInt32.max) else { throw .invalidArgument("buffer of \(size) bytes") }
         self.size = size
         self.timeout = timeout
-        client = try ServiceClient(socketPath: socketPath, interface: "porthole_buffer_producer_v1", version: references ? 3 : inRegion ? 2 : 1,
+        client = try ServiceClient(socketPath: socketPath, interface: "porthole_buffer_producer_v1", version: references || inSharingRegion ? 3 : inRegion ? 2 : 1,
                                    timeout: timeout)
         let id = client.session.newID()
         bufferID = id
-        if inRegion {
+        if inRegion || inSharingRegion {
             var memory: (fd: OwnedFD, offset: Int, regionSize: Int)?
             client.onEvent = { (event: ClientEvent) throws(HarnessError) in
                 if event.objectID == id, let m = PortholeBufferV1Memory(event.args), let fd = event.fds.first {
                     memory = (fd, Int(m.offset), Int(m.regionSize))
                 }
             }
-            try client.session.send(client.globalID, "allocate", [.newID(id), .uint(UInt32(size)), .text(application)])
+            // The guest proxy answers allocate itself; allocate_shared once the host placed the buffer.
+            try client.session.send(client.globalID, inSharingRegion ? "allocate_shared" : "allocate", [.newID(id), .uint(UInt32(size)), .text(application)])
             try client.roundtrip(timeout: timeout)
             guard let memory, memory.offset <= memory.regionSize - size else { throw .protocolViolation("allocate was answered without a usable memory event") }
             mapping = try system("map the shared region") { () throws(SystemError) in try SharedMapping(fd: memory.fd, size: memory.regionSize) }

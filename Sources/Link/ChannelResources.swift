@@ -11,6 +11,8 @@ final class ChannelResources {
         case memory(MemoryResource)
         /// The shared region standing in for a pool's fd (host side).
         case region(size: UInt64)
+        /// A sharing region of several guests standing in for a view's fd (guest side).
+        case commonRegion(size: UInt64)
         /// A resource this side created; its user keeps the memory.
         case local(ResourceKind)
         /// A pipe whose read end we drain toward the peer.
@@ -50,7 +52,7 @@ final class ChannelResources {
         case .memory: return 1
         case .pipeSource: return 2
         case .pipeSink: return 1
-        case .region, .local: return 0
+        case .region, .commonRegion, .local: return 0
         }
     }
     var count: Int { entries.count }

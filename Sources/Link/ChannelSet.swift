@@ -12,6 +12,9 @@ public final class ChannelSet {
     public weak var delegate: ChannelSetDelegate?
     /// The shared region's size and fd, once both sides agreed on it (host).
     public var sharedRegion: (size: UInt64, fd: OwnedFD)?
+    /// Guest: the sharing region of several guests it maps (`--shared-region`),
+    /// which host resources of kind `commonRegion` stand for.
+    public var commonRegion: (size: UInt64, fd: OwnedFD)?
     private var channels: [UInt32: LinkChannel] = [:]
     private var closing: Set<UInt32> = []
     private var nextChannel: UInt32 = 1

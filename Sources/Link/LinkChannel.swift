@@ -244,6 +244,15 @@ public final class LinkChannel {
                 throw .regionMismatch("resource \(rid) names a \(size)-byte region; the shared region is \(shared.size) bytes")
             }
             resources.addRemote(rid, .region(size: size))
+        case .commonRegion:
+            guard link.role == .guest else { throw .unexpected("resource \(rid) names a sharing region, which only the host offers") }
+            guard let common = channelSet.commonRegion else {
+                throw .regionMismatch("resource \(rid) names a sharing region, but this guest maps none")
+            }
+            guard size == common.size else {
+                throw .regionMismatch("resource \(rid) names a \(size)-byte sharing region; this guest's is \(common.size) bytes")
+            }
+            resources.addRemote(rid, .commonRegion(size: size))
         case .pipe:
             guard size == 0 else { throw .malformed(.resourceOpen, "pipe with a size") }
             guard try holdForPeer(fds: 2, bytes: 0, resource: rid) else { return }
@@ -344,6 +353,9 @@ public final class LinkChannel {
                 if m.kind == .readOnlyFile { dropResource(rid) }
                 return fd
             } catch { throw ChannelError("cannot pass resource \(rid): \(error)") }
+        case (.shmPool, .commonRegion?):
+            guard let common = channelSet.commonRegion else { throw ChannelError("no sharing region for resource \(rid)") }
+            do { return try common.fd.duplicate() } catch { throw ChannelError("cannot pass the sharing region: \(error)") }
         case (.shmPool, .region?):
             guard let shared = channelSet.sharedRegion else { throw ChannelError("no shared region for resource \(rid)") }
             do { return try shared.fd.duplicate() } catch { throw ChannelError("cannot pass the shared region: \(error)") }
@@ -366,6 +378,12 @@ public final class LinkChannel {
         }
     }
 
+    /// Whether `rid` is a sharing region of several guests standing in for a view's file.
+    public func isCommonRegion(_ rid: UInt32) -> Bool {
+        if case .commonRegion? = resources[rid] { return true }
+        return false
+    }
+
     /// Whether `rid` is the shared region standing in for a pool.
     public func isSharedRegion(_ rid: UInt32) -> Bool {
         if case .region? = resources[rid] { return true }
@@ -378,7 +396,7 @@ public final class LinkChannel {
         let fds = ChannelResources.descriptors(of: entry)
         if fds > 0 { channelSet.fds.give(fds) }
         switch entry {
-        case .memory, .region, .local: break
+        case .memory, .region, .commonRegion, .local: break
         case .pipeSource(let s):
             if let t = s.token { loop.unregister(t) }
             s.readEnd.close()

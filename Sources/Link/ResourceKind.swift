@@ -10,4 +10,8 @@ public enum ResourceKind: UInt32, Sendable {
     /// The shared region (feature `sharedRegion`): the receiver passes its own
     /// region fd; `size` is the region's size. Never updated or extended.
     case region = 3
+    /// A sharing region the host declared for this guest and others
+    /// (feature `bufferConsumers`, host to guest only): the guest passes its
+    /// own fd of that region; `size` is the region's size. Never updated.
+    case commonRegion = 4
 }

@@ -15,7 +15,8 @@ final class GuestConsumerHandler: ConnectionHandler {
         // The proxy keeps writing the host's updates through the mapping it
         // made first; the consumer may neither write nor resize the file,
         // so it cannot make this proxy fault or change what it reads.
-        if let rid = resources.first, let fd = try? c.channel.fd(forResource: rid, as: .shmPool) {
+        // A sharing region is the region itself (docs/buffer-sharing.md §8): no seals.
+        if let rid = resources.first, !c.channel.isCommonRegion(rid), let fd = try? c.channel.fd(forResource: rid, as: .shmPool) {
             do { try Memfd.addSeals(fd, [.shrink, .grow, .futureWrite, .seal]) } catch {
                 throw .implementation("cannot seal the copy of a buffer for its consumer: \(error)")
             }

@@ -1,6 +1,7 @@
 import BufferService
 import Link
 import PortholeSystem
+import Sharing
 import Wayland
 
 /// The guest side of a buffer producer's connection (a channel for the
@@ -11,7 +12,10 @@ import Wayland
 /// them. An `allocate` instead carves the buffer out of the shared region:
 /// the producer gets the region's fd and draws there, and nothing of it is
 /// ever copied (`register_region` tells the host which registration it
-/// is). Everything else is forwarded as it is; the host checks it all.
+/// is). An `allocate_shared` goes to the host as `register_common` with the
+/// tag of the sharing region this guest maps with others; the host places
+/// the buffer and the producer gets that region's fd and the offset.
+/// Everything else is forwarded as it is; the host checks it all.
 final class GuestProducerHandler: ConnectionHandler {
     /// A buffer allocated in the region: its chunk and its registration.
     private struct RegionAllocation {
@@ -24,10 +28,15 @@ final class GuestProducerHandler: ConnectionHandler {
     private var syncs = PoolSyncQueue()
     private let stats: ProxyStats
     private let region: GuestRegion?
+    /// The sharing region of several guests (`--shared-region`).
+    private let common: SharedRegion?
+    /// Buffers of `allocate_shared` the host has not placed yet, with their size.
+    private var unplaced: [UInt32: UInt32] = [:]
 
-    init(stats: ProxyStats, region: GuestRegion?) {
+    init(stats: ProxyStats, region: GuestRegion?, common: SharedRegion? = nil) {
         self.stats = stats
         self.region = region
+        self.common = common
     }
 
     func poolResource(for fd: OwnedFD, message: ParsedMessage, on c: WaylandConnection) throws(MessageFault) -> UInt32 {
@@ -63,6 +72,17 @@ final class GuestProducerHandler: ConnectionHandler {
             m.bytes = try allocate(try m.typed(PortholeBufferProducerV1Allocate.self), producer: sender, on: c)
         case .portholeBufferProducerV1RegisterRegion?:
             throw .invalidMethod(sender, "register_region is the guest proxy's own request: producers send allocate")
+        case .portholeBufferProducerV1AllocateShared?:
+            let a = try m.typed(PortholeBufferProducerV1AllocateShared.self)
+            guard let common, let header = common.currentHeader() else {
+                throw MessageFault(objectID: sender, code: ProducerErrorCode.noRegion.rawValue,
+                                   message: "this guest maps no sharing region (porthole guest --shared-region)")
+            }
+            unplaced[a.id] = a.size
+            m.bytes = PortholeBufferProducerV1RegisterCommon(id: a.id, size: a.size, application: a.application, tag: header.tag)
+                .encode(objectID: sender)
+        case .portholeBufferProducerV1RegisterCommon?:
+            throw .invalidMethod(sender, "register_common is the guest proxy's own request: producers send allocate_shared")
         case .portholeBufferProducerV1Reset?, .portholeBufferProducerV1Destroy?:
             for b in buffers.values { b.inert = true }
         case .portholeBufferV1SetProperty?:
@@ -134,7 +154,20 @@ final class GuestProducerHandler: ConnectionHandler {
         syncs.record(b.image, bufferID: id, rects: rects, exclusive: true)
     }
 
-    func incoming(_ m: inout ParsedMessage, resources: [UInt32], on c: WaylandConnection) throws(MessageFault) -> Verdict { .forward }
+    /// The host placed a buffer of `allocate_shared`: the producer gets this
+    /// guest's fd of the sharing region and the offset, in a memory event.
+    func incoming(_ m: inout ParsedMessage, resources: [UInt32], on c: WaylandConnection) throws(MessageFault) -> Verdict {
+        guard m.spec.kind == .portholeBufferV1Placed else { return .forward }
+        let p = try m.typed(PortholeBufferV1Placed.self)
+        guard let size = unplaced.removeValue(forKey: m.sender), let common,
+              UInt64(p.offset) + UInt64(size) <= UInt64(common.size), common.size <= Int(UInt32.max) else {
+            throw .implementation("placed for a buffer this guest did not allocate in its sharing region, or outside it")
+        }
+        let fd: OwnedFD
+        do { fd = try common.fd.duplicate() } catch { throw .implementation("cannot pass the sharing region: \(error)") }
+        c.sendToSocket(PortholeBufferV1Memory(offset: p.offset, regionSize: UInt32(common.size)).encode(objectID: m.sender), fds: [fd])
+        return .drop
+    }
 
     func flushPending(on c: WaylandConnection) throws(MessageFault) {
         try syncs.flush(channel: c.channel, stats: stats)

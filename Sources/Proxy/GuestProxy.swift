@@ -37,6 +37,9 @@ public final class GuestProxy: LinkSessionDelegate {
     /// Where buffer consumers in the guest connect (`--consumers-socket`);
     /// nil: none. Set before the first link.
     public var consumerSocketPath: String?
+    /// A sharing region this guest maps with other guests (`--shared-region`):
+    /// producers allocate there, and views of buffers in it are read in place.
+    public var commonRegion: SharedRegion?
     private var consumerListener: ConnectionListener?
     /// One per client, while its channel is open.
     private var connections: [ObjectIdentifier: WaylandConnection] = [:]
@@ -191,6 +194,7 @@ public final class GuestProxy: LinkSessionDelegate {
             throw .system(error)
         }
         session = newSession
+        if let common = commonRegion { newSession.channels.commonRegion = (UInt64(common.size), common.fd) }
         let newLink = newSession.link!
         newLink.traceFrames = trace
         // A peer (or a device) that never says hello must not hold the guest.
@@ -298,7 +302,8 @@ public final class GuestProxy: LinkSessionDelegate {
             return
         }
         let application = Socket.peerProgramName(client) ?? "unknown"
-        guard let connection = serve(client, on: channel, handler: GuestProducerHandler(stats: stats, region: region), as: "buffer producer") else { return }
+        guard let connection = serve(client, on: channel, handler: GuestProducerHandler(stats: stats, region: region, common: commonRegion),
+                                     as: "buffer producer") else { return }
         Log.debug("buffer producer \(LogText.escaped(application, limit: 64)) connected as \(connection.name)")
     }
 

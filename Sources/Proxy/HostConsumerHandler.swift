@@ -1,5 +1,6 @@
 import Link
 import PortholeSystem
+import Sharing
 import Wayland
 
 /// The host side of a guest consumer's channel (docs/buffer-sharing.md §8):
@@ -9,20 +10,28 @@ import Wayland
 /// owns, mirrored to the guest the way a guest mirrors a wl_shm pool to the
 /// host: the whole buffer once its properties are known (`done`), then at
 /// each `updated` only the damaged bytes that changed, sent before the data
-/// frame carrying the event. Only the consumer global may be bound and no
-/// request may carry an fd; the service checks the rest.
+/// frame carrying the event. A view of a sharing region this guest maps
+/// too (`--shared-region`) is not copied: it becomes a resource standing for
+/// the guest's own fd of that region, and nothing crosses the link for its
+/// updates. Only the consumer global may be bound and no request may carry
+/// an fd; the service checks the rest.
 final class HostConsumerHandler: ConnectionHandler {
     static let consumerGlobal = "porthole_buffer_consumer_v1"
 
     /// Each view's mirrored file, by the view's object id.
     private var views: [UInt32: ReplicatedBuffer] = [:]
+    /// Views read in place in a sharing region: their resources.
+    private var sharedViews: [UInt32: UInt32] = [:]
     private var syncs = PoolSyncQueue()
     private let stats: ProxyStats
     private let guest: String
+    /// The sharing regions this guest maps.
+    private let commonRegions: [SharedRegion]
 
-    init(stats: ProxyStats, guest: String) {
+    init(stats: ProxyStats, guest: String, commonRegions: [SharedRegion] = []) {
         self.stats = stats
         self.guest = guest
+        self.commonRegions = commonRegions
     }
 
     /// A view's fd, from the service's `buffer_added`: a resource of the
@@ -38,6 +47,14 @@ final class HostConsumerHandler: ConnectionHandler {
             (view, id, offset, size) = (a.buffer, a.id, a.offset, a.size)
         default:
             throw .implementation("\(message.name) carries an fd the buffer service does not send")
+        }
+        if let common = commonRegions.first(where: { $0.isSameFile(fd) }) {
+            let rid: UInt32
+            do { rid = try c.channel.openResource(kind: .commonRegion, size: UInt64(common.size)) } catch { throw .implementation(error.reason) }
+            sharedViews[view] = rid
+            stats.guestConsumerViewsShared += 1
+            Log.info("\(guest): buffer \(id) reaches a consumer in the guest shared (read in place in \(common.path), nothing copied)")
+            return rid
         }
         let end = Int(offset) + Int(size)
         guard size > 0, UInt64(end) <= c.channel.limits.maxResourceSize else {
@@ -115,6 +132,10 @@ final class HostConsumerHandler: ConnectionHandler {
 
     /// Stops mirroring a view: its resource goes after what is queued.
     private func drop(_ view: UInt32, on c: WaylandConnection) {
+        if let rid = sharedViews.removeValue(forKey: view) {
+            c.channel.closeResource(rid)
+            stats.guestConsumerViewsShared -= 1
+        }
         guard let b = views.removeValue(forKey: view) else { return }
         c.channel.closeResource(b.pool.resourceID)
         stats.guestConsumerViews -= 1
@@ -127,6 +148,8 @@ final class HostConsumerHandler: ConnectionHandler {
     func closed(on c: WaylandConnection) {
         syncs.discard()
         stats.guestConsumerViews -= views.count
+        stats.guestConsumerViewsShared -= sharedViews.count
         views.removeAll()
+        sharedViews.removeAll()
     }
 }

@@ -2,6 +2,7 @@ import BufferService
 import Glibc
 import Link
 import PortholeSystem
+import Sharing
 
 /// One guest's link on the host: a connection to the compositor for each
 /// channel the guest opens, or to the buffer service for a producer's
@@ -165,7 +166,8 @@ final class HostLinkSession: LinkSessionDelegate {
             try service.serveConsumer(socket: ends.1, guest: session.name)
             let budget = Budget("Wayland objects on this channel", limit: UInt64(proxy.hostLimits.objectsPerChannel), parent: objects)
             connection = try WaylandConnection(side: .host, socket: ends.0, channel: channel, loop: proxy.loop, stats: proxy.stats,
-                                               tables: proxy.tables, handler: HostConsumerHandler(stats: proxy.stats, guest: session.name),
+                                               tables: proxy.tables, handler: HostConsumerHandler(stats: proxy.stats, guest: session.name,
+                                                                                            commonRegions: commonRegions(of: service)),
                                                tracer: proxy.trace ? MessageTracer() : nil, objectBudget: budget)
         } catch {
             fds.give(2)
@@ -176,6 +178,11 @@ final class HostLinkSession: LinkSessionDelegate {
             self.connections.removeValue(forKey: ObjectIdentifier(c))
             fds.give(2)
         }
+    }
+
+    /// The sharing regions of several guests the host declared for this one.
+    private func commonRegions(of service: BufferService) -> [SharedRegion] {
+        service.commonRegions.filter { $0.guests.contains(session.name) }.map(\.region)
     }
 
     func sessionDidClose(_ session: LinkSession, reason: String) {

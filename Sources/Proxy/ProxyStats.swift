@@ -31,6 +31,9 @@ public final class ProxyStats {
     /// over the link now (each a mirrored resource; no region is shared
     /// between guests, so every one is a copy).
     public var guestConsumerViews: Int = 0
+    /// Host: views of consumers in guests read in place in a sharing region
+    /// of several guests (nothing copied).
+    public var guestConsumerViewsShared: Int = 0
     /// Totals of links already closed (their live counters are gone).
     public var closedLinkSent: UInt64 = 0
     public var closedLinkReceived: UInt64 = 0
@@ -59,6 +62,7 @@ public final class ProxyStats {
             ("memory_faults", "\(memoryFaults)"),
             ("dmabuf_buffers", "\(dmabufBuffers)"),
             ("guest_consumer_views_copied", "\(guestConsumerViews)"),
+            ("guest_consumer_views_shared", "\(guestConsumerViewsShared)"),
             ("open_fds", "\(openFileDescriptorCount())"),
         ] + extra
         if !guests.isEmpty {

@@ -134,6 +134,9 @@ struct HostCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Applications this machine's producers publish that consumers in guests may see: APP or APP@GUEST, comma-separated, repeatable ('*' for every application). Default: none; guests still see buffers other guests grant them.", valueName: "LIST"), transform: GuestAccessList.parse)
     var buffersToGuest: [GuestAccessList] = []
 
+    @Option(name: .long, help: ArgumentHelp("A sharing region of several guests: FILE (created if absent, 64M; give each of their VMs the same file behind an ivshmem device) mapped by the guests the host names GUEST,GUEST... (porthole guest --shared-region). Buffers their producers allocate there (share publish --shared) and grant one another are read in place, not copied. Repeatable.", valueName: "FILE:GUESTS"), transform: SharedRegionDeclaration.parse)
+    var sharedRegion: [SharedRegionDeclaration] = []
+
     @Option(name: .long, help: ArgumentHelp("Users whose buffer consumers get a guest's region buffers as the region itself, read-only (zero copy; they can read every buffer of that guest): comma-separated uids, or 'none'. Others get a copy of each buffer. Default: this user.", valueName: "UIDS"), transform: UIDList.parse)
     var buffersRegionConsumers: UIDList?
 
@@ -214,6 +217,16 @@ struct HostCommand: ParsableCommand {
             Log.warning("this machine's buffer producers cannot connect: \(error)")
         }
         service.guestAccess = buffersToGuest.flatMap(\.rules)
+        for declared in sharedRegion {
+            do {
+                let region = try SharedRegion.host(path: declared.path, size: nil)
+                service.commonRegions.append(try CommonRegion(region: region, guests: declared.guests))
+                Log.info("sharing region \(declared.path) (\(region.size) bytes) for guests \(declared.guests.sorted().joined(separator: ", "))")
+            } catch {
+                Log.error("cannot use --shared-region \(declared.path): \(error)")
+                throw ExitCode.failure
+            }
+        }
         proxy.bufferService = service
         proxy.guestName = name?.text ?? "guest"
         proxy.policy = GuestPolicy(allowed: allow.reduce(into: []) { $0.formUnion($1.capabilities) }, clipboard: clipboard,
@@ -268,6 +281,9 @@ struct GuestCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Where programs in the guest receive buffers the host lets this guest see (granted by other guests, or published on the host): a socket name in $XDG_RUNTIME_DIR or an absolute path, mode 0700; it appears once the link is up.", valueName: "PATH"))
     var buffersConsumerSocket = "porthole-buffer-consumers"
 
+    @Option(name: .long, help: ArgumentHelp("A sharing region this guest maps with others, declared on the host (porthole host --shared-region): FILE, 'pci' or 'pci:ADDR' as for --region. Producers allocate there with share publish --shared, and buffers other guests place there reach this guest's consumers without a copy.", valueName: "REGION"), transform: RegionSource.parse)
+    var sharedRegion: RegionSource?
+
     @OptionGroup var common: CommonOptions
 
     @Argument(parsing: .postTerminator, help: ArgumentHelp("Command to run with WAYLAND_DISPLAY set; porthole exits with its status.", valueName: "CMD"))
@@ -299,6 +315,12 @@ struct GuestCommand: ParsableCommand {
             proxy.bufferSocketPath = try GuestProxy.socketPath(name: buffersSocket)
             proxy.consumerSocketPath = try GuestProxy.socketPath(name: buffersConsumerSocket)
         } catch { throw ValidationError(error.description) }
+        if let sharedRegion {
+            do { proxy.commonRegion = try sharedRegion.open() } catch {
+                Log.error("cannot use --shared-region \(sharedRegion): \(error)")
+                throw ExitCode.failure
+            }
+        }
         proxy.trace = common.tracing
         var exitCode: Int32 = 0
         var child: ChildProcess?

@@ -57,6 +57,9 @@ struct SharePublishCommand: ParsableCommand {
     @Flag(name: .long, help: "Allocate the buffer in the guest's shared region (zero copy; the link must have a region). The producer then sees the whole region, every buffer this guest keeps there.")
     var region = false
 
+    @Flag(name: .long, help: "Allocate the buffer in the sharing region this guest maps with others (porthole guest --shared-region): a guest it is granted to that maps the region too reads it in place, with no copy.")
+    var shared = false
+
     @Option(name: .long, help: ArgumentHelp("Grant the buffer to the guest the host calls GUEST (its consumers import it by the handle printed on stdout, 'handle HEX'); repeatable.", valueName: "GUEST"))
     var grant: [String] = []
 
@@ -71,6 +74,7 @@ struct SharePublishCommand: ParsableCommand {
         guard !app.isEmpty, app.utf8.count <= 256, app != "*" else { throw ValidationError("--app is 1 to 256 bytes, not '*'") }
         guard fps >= 0, releaseTimeout > 0 else { throw ValidationError("--fps must be 0 or more and --release-timeout more than 0") }
         if let frames, frames < 1 { throw ValidationError("--frames must be at least 1") }
+        guard !(region && shared) else { throw ValidationError("give at most one of --region and --shared") }
     }
 
     func run() throws {
@@ -84,7 +88,7 @@ struct SharePublishCommand: ParsableCommand {
         let properties = [("width", "\(size.width)"), ("height", "\(size.height)"), ("stride", "\(stride)"), ("format", format.name)]
             + property.map { ($0.name, $0.value) }
         let producer = try BufferProducerClient(socketPath: path, application: app, size: bytes, properties: properties, inRegion: region,
-                                                references: export || !grant.isEmpty)
+                                                references: export || !grant.isEmpty, inSharingRegion: shared)
         let band = BandPattern(width: size.width, height: size.height)
         if let source {
             guard try source.read(into: producer.pixels) else { throw ValidationError("\(file ?? "-") holds no whole frame of \(bytes) bytes") }

@@ -11,10 +11,16 @@ import Testing
 /// revokes the grant for B and the host lets go of everything.
 @Suite("Buffer sharing between guests", .serialized, .tags(.processes))
 struct GuestToGuestBufferTests {
-    @Test func aGrantedGuestVerifiesEveryFrameAnotherIsRefusedAndKillingTheProducerRevokes() throws {
+    /// `shared`: A and B map a sharing region the host declared for them,
+    /// A's producer allocates there, and B reads it in place (no pixel byte
+    /// on either link); otherwise B's copy comes through the host.
+    @Test("a granted guest verifies every frame, another is refused, killing the producer revokes", arguments: [false, true])
+    func aGrantedGuestVerifiesEveryFrameAnotherIsRefusedAndKillingTheProducerRevokes(shared: Bool) throws {
         let runtime = try RuntimeDir()
         let link = LinkAddress.unix(in: runtime)
-        let host = try Porthole.startHost(runtime: runtime, link: .listen(link), display: "wayland-none")
+        let common = runtime.file("sharing-region")
+        let host = try Porthole.startHost(runtime: runtime, link: .listen(link), display: "wayland-none",
+                                          extraArguments: shared ? ["--shared-region", "\(common):guest,guest-2"] : [])
         defer { host.terminate() }
         try host.waitForListening()
         // The host names guests in the order their links arrive: guest, guest-2, guest-3.
@@ -23,7 +29,8 @@ struct GuestToGuestBufferTests {
         for (i, label) in ["a", "b", "c"].enumerated() {
             guests.append(try Porthole.startGuest(runtime: runtime, link: .connect(link), socketName: "wayland-\(label)",
                                                   extraArguments: ["--buffers-socket", runtime.file("\(label)-producers.sock"),
-                                                                   "--buffers-consumer-socket", runtime.file("\(label)-consumers.sock")]))
+                                                                   "--buffers-consumer-socket", runtime.file("\(label)-consumers.sock")]
+                                                      + (shared && label != "c" ? ["--shared-region", common] : [])))
             try host.waitForStats("guest \(label)") { $0["links"] == i + 1 }
         }
         for label in ["a", "b", "c"] {
@@ -37,7 +44,7 @@ struct GuestToGuestBufferTests {
         }
 
         let publish = try porthole(["share", "publish", "--socket", runtime.file("a-producers.sock"), "--app", "camera", "--size", "640x480",
-                                    "--fps", "30", "--pattern", "--grant", "guest-2"])
+                                    "--fps", "30", "--pattern", "--grant", "guest-2"] + (shared ? ["--shared"] : []))
         defer { publish.terminate() }
         let line = try waitFor("the handle", timeout: 10, poll: 0.05) { () -> String? in
             publish.stdout.split(separator: "\n").first { $0.hasPrefix("handle ") && $0.hasSuffix(" for guest-2") }.map(String.init)
@@ -60,13 +67,23 @@ struct GuestToGuestBufferTests {
         let holder = try porthole(["buffers", "watch", "--socket", runtime.file("b-consumers.sock"), "--import", handle, "--duration", "60"])
         defer { holder.terminate() }
         #expect(waitUntil { holder.stdout.contains("added: guest=guest app=camera") && holder.stdout.contains("updates/s") }, "\(holder.diagnostics())")
-        let during = try host.waitForStats("B's view, copied") { $0["guest_consumer_views_copied"] == 1 && $0["buffer_references"] == 1 }
+        let view = shared ? "guest_consumer_views_shared" : "guest_consumer_views_copied"
+        let during = try host.waitForStats("B's view, \(shared ? "shared" : "copied")") { $0[view] == 1 && $0["buffer_references"] == 1 }
         #expect(during["shared_buffers"] == 1, "\(during)")
+        if shared {
+            // Not a pixel byte on A's link nor on B's.
+            #expect(during["pixel_bytes_sent"] == 0, "\(during)")
+            #expect(try guests[0].stats()["pixel_bytes_sent"] == 0)
+            #expect(try host.waitForLog(containing: "reaches a consumer in the guest shared").contains("guest-2"))
+        } else {
+            #expect(try host.waitForLog(containing: "reaches a consumer in the guest copied").contains("guest-2"))
+        }
         _ = guests[0].process.kill()
         #expect(holder.waitForExit(timeout: 10)?.succeeded == true, "\(holder.diagnostics())")
         #expect(holder.stdout.contains("reference revoked"), "\(holder.stdout)")
         let after = try host.waitForStats("everything let go") {
             $0["links"] == 2 && $0["shared_buffers"] == 0 && $0["buffer_references"] == 0 && $0["guest_consumer_views_copied"] == 0
+                && $0["guest_consumer_views_shared"] == 0
                 && $0["buffer_consumers"] == 0
         }
         #expect(after["link_errors"] == 0, "\(after)")

@@ -397,7 +397,7 @@ let allFrameTypes: [FrameType] = [
 
     @Test func unknownResourceKindIsMalformed() {
         var p: [UInt8] = []
-        p.le32(1); p.le32(4); p.le64(0)
+        p.le32(1); p.le32(5); p.le64(0)
         #expect(protocolError { () throws(LinkProtocolError) in _ = try decodeFrame(rawFrame(type: 32, channel: 1, payload: p)) }?.malformedType == .resourceOpen)
     }
 

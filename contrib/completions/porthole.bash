@@ -187,7 +187,7 @@ _porthole() {
 _porthole_host() {
     repeating_flags=()
     non_repeating_flags=(--no-title-label --verbose --trace -h --help)
-    repeating_options=(--allow --buffers-to-guest --protocol)
+    repeating_options=(--allow --buffers-to-guest --shared-region --protocol)
     non_repeating_options=(--listen --connect --display --region --region-size --name --clipboard --policy --buffers-socket --buffers-producer-socket --buffers-region-consumers --max-guests --guest-fds --guest-memory --total-guest-memory --guest-objects --stats)
     __porthole_offer_flags_options 0
 
@@ -230,6 +230,9 @@ _porthole_host() {
     '--buffers-to-guest')
         return
         ;;
+    '--shared-region')
+        return
+        ;;
     '--buffers-region-consumers')
         return
         ;;
@@ -261,7 +264,7 @@ _porthole_guest() {
     repeating_flags=()
     non_repeating_flags=(--no-reconnect --region-fallback --verbose --trace -h --help)
     repeating_options=(--protocol)
-    non_repeating_options=(--listen --connect --socket --region --buffers-socket --buffers-consumer-socket --stats)
+    non_repeating_options=(--listen --connect --socket --region --buffers-socket --buffers-consumer-socket --shared-region --stats)
     __porthole_offer_flags_options -1
 
     # Offer option value completions
@@ -282,6 +285,9 @@ _porthole_guest() {
         return
         ;;
     '--buffers-consumer-socket')
+        return
+        ;;
+    '--shared-region')
         return
         ;;
     '--stats')
@@ -318,7 +324,7 @@ _porthole_share() {
 
 _porthole_share_publish() {
     repeating_flags=()
-    non_repeating_flags=(--pattern --region --export -h --help)
+    non_repeating_flags=(--pattern --region --shared --export -h --help)
     repeating_options=(--property --grant)
     non_repeating_options=(--socket --app --size --format --fps --frames --release-timeout)
     __porthole_offer_flags_options 1

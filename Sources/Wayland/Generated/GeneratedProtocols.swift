@@ -886,6 +886,8 @@ R register 1 id=n:porthole_buffer_v1 fd=h offset=u size=u application=s
 R reset 1
 R allocate 2 id=n:porthole_buffer_v1 size=u application=s
 R register_region 2 id=n:porthole_buffer_v1 registration=u size=u application=s
+R allocate_shared 3 id=n:porthole_buffer_v1 size=u application=s
+R register_common 3 id=n:porthole_buffer_v1 size=u application=s tag=a
 I porthole_buffer_v1 3
 R! destroy 1
 R set_property 1 name=s value=s
@@ -895,6 +897,7 @@ R present 1 sequence=u render_usec=u
 R export 2 id=n:porthole_buffer_reference_v1
 R grant 3 id=n:porthole_buffer_reference_v1 guest=s
 E released 1 sequence=u
+E placed 3 offset=u
 E memory 2 fd=h offset=u region_size=u
 I porthole_buffer_reference_v1 1
 R! destroy 1

@@ -69,6 +69,8 @@ public enum MessageKind: Hashable, Sendable, CaseIterable {
     case portholeBufferProducerV1Destroy
     case portholeBufferProducerV1Allocate
     case portholeBufferProducerV1RegisterRegion
+    case portholeBufferProducerV1AllocateShared
+    case portholeBufferProducerV1RegisterCommon
     case portholeBufferV1SetProperty
     case portholeBufferV1Publish
     case portholeBufferV1Update
@@ -76,6 +78,7 @@ public enum MessageKind: Hashable, Sendable, CaseIterable {
     case portholeBufferV1Destroy
     case portholeBufferV1Released
     case portholeBufferV1Memory
+    case portholeBufferV1Placed
     case portholeBufferV1Export
     case portholeBufferV1Grant
     case portholeBufferReferenceV1Destroy
@@ -189,6 +192,8 @@ public enum MessageKind: Hashable, Sendable, CaseIterable {
         case ("porthole_buffer_producer_v1", "destroy", true): self = .portholeBufferProducerV1Destroy
         case ("porthole_buffer_producer_v1", "allocate", true): self = .portholeBufferProducerV1Allocate
         case ("porthole_buffer_producer_v1", "register_region", true): self = .portholeBufferProducerV1RegisterRegion
+        case ("porthole_buffer_producer_v1", "allocate_shared", true): self = .portholeBufferProducerV1AllocateShared
+        case ("porthole_buffer_producer_v1", "register_common", true): self = .portholeBufferProducerV1RegisterCommon
         case ("porthole_buffer_v1", "set_property", true): self = .portholeBufferV1SetProperty
         case ("porthole_buffer_v1", "publish", true): self = .portholeBufferV1Publish
         case ("porthole_buffer_v1", "update", true): self = .portholeBufferV1Update
@@ -196,6 +201,7 @@ public enum MessageKind: Hashable, Sendable, CaseIterable {
         case ("porthole_buffer_v1", "destroy", true): self = .portholeBufferV1Destroy
         case ("porthole_buffer_v1", "released", false): self = .portholeBufferV1Released
         case ("porthole_buffer_v1", "memory", false): self = .portholeBufferV1Memory
+        case ("porthole_buffer_v1", "placed", false): self = .portholeBufferV1Placed
         case ("porthole_buffer_v1", "export", true): self = .portholeBufferV1Export
         case ("porthole_buffer_v1", "grant", true): self = .portholeBufferV1Grant
         case ("porthole_buffer_reference_v1", "destroy", true): self = .portholeBufferReferenceV1Destroy
@@ -312,6 +318,8 @@ public enum MessageKind: Hashable, Sendable, CaseIterable {
         case .portholeBufferProducerV1Destroy: PortholeBufferProducerV1Destroy.self
         case .portholeBufferProducerV1Allocate: PortholeBufferProducerV1Allocate.self
         case .portholeBufferProducerV1RegisterRegion: PortholeBufferProducerV1RegisterRegion.self
+        case .portholeBufferProducerV1AllocateShared: PortholeBufferProducerV1AllocateShared.self
+        case .portholeBufferProducerV1RegisterCommon: PortholeBufferProducerV1RegisterCommon.self
         case .portholeBufferV1SetProperty: PortholeBufferV1SetProperty.self
         case .portholeBufferV1Publish: PortholeBufferV1Publish.self
         case .portholeBufferV1Update: PortholeBufferV1Update.self
@@ -319,6 +327,7 @@ public enum MessageKind: Hashable, Sendable, CaseIterable {
         case .portholeBufferV1Destroy: PortholeBufferV1Destroy.self
         case .portholeBufferV1Released: PortholeBufferV1Released.self
         case .portholeBufferV1Memory: PortholeBufferV1Memory.self
+        case .portholeBufferV1Placed: PortholeBufferV1Placed.self
         case .portholeBufferV1Export: PortholeBufferV1Export.self
         case .portholeBufferV1Grant: PortholeBufferV1Grant.self
         case .portholeBufferReferenceV1Destroy: PortholeBufferReferenceV1Destroy.self
@@ -1991,6 +2000,71 @@ public struct PortholeBufferProducerV1RegisterRegion: TypedMessage, Hashable {
     public var args: [WireArg] { [.newID(id), .uint(registration), .uint(size), .string(application)] }
 }
 
+/// porthole_buffer_producer_v1.allocate_shared: request 5 of porthole_buffer_producer_v1, since version 3.
+public struct PortholeBufferProducerV1AllocateShared: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferProducerV1AllocateShared
+    public static let interfaceName = "porthole_buffer_producer_v1"
+    public static let messageName = "allocate_shared"
+    public static let opcode: UInt16 = 5
+    public static let isRequest = true
+
+    /// The new porthole_buffer_v1's id.
+    public var id: UInt32
+    public var size: UInt32
+    public var application: [UInt8]
+
+    public init(id: UInt32, size: UInt32, application: [UInt8]) {
+        self.id = id
+        self.size = size
+        self.application = application
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 3,
+              case .newID(let a0) = args[0],
+              case .uint(let a1) = args[1],
+              case .string(let a2?) = args[2]
+        else { return nil }
+        self.init(id: a0, size: a1, application: a2)
+    }
+
+    public var args: [WireArg] { [.newID(id), .uint(size), .string(application)] }
+}
+
+/// porthole_buffer_producer_v1.register_common: request 6 of porthole_buffer_producer_v1, since version 3.
+public struct PortholeBufferProducerV1RegisterCommon: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferProducerV1RegisterCommon
+    public static let interfaceName = "porthole_buffer_producer_v1"
+    public static let messageName = "register_common"
+    public static let opcode: UInt16 = 6
+    public static let isRequest = true
+
+    /// The new porthole_buffer_v1's id.
+    public var id: UInt32
+    public var size: UInt32
+    public var application: [UInt8]
+    public var tag: [UInt8]
+
+    public init(id: UInt32, size: UInt32, application: [UInt8], tag: [UInt8]) {
+        self.id = id
+        self.size = size
+        self.application = application
+        self.tag = tag
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 4,
+              case .newID(let a0) = args[0],
+              case .uint(let a1) = args[1],
+              case .string(let a2?) = args[2],
+              case .array(let a3) = args[3]
+        else { return nil }
+        self.init(id: a0, size: a1, application: a2, tag: a3)
+    }
+
+    public var args: [WireArg] { [.newID(id), .uint(size), .string(application), .array(tag)] }
+}
+
 /// porthole_buffer_v1.set_property: request 1 of porthole_buffer_v1, since version 1.
 public struct PortholeBufferV1SetProperty: TypedMessage, Hashable {
     public static let kind = MessageKind.portholeBufferV1SetProperty
@@ -2138,12 +2212,12 @@ public struct PortholeBufferV1Released: TypedMessage, Hashable {
     public var args: [WireArg] { [.uint(sequence)] }
 }
 
-/// porthole_buffer_v1.memory: event 1 of porthole_buffer_v1, since version 2.
+/// porthole_buffer_v1.memory: event 2 of porthole_buffer_v1, since version 2.
 public struct PortholeBufferV1Memory: TypedMessage, Hashable {
     public static let kind = MessageKind.portholeBufferV1Memory
     public static let interfaceName = "porthole_buffer_v1"
     public static let messageName = "memory"
-    public static let opcode: UInt16 = 1
+    public static let opcode: UInt16 = 2
     public static let isRequest = false
 
     public var offset: UInt32
@@ -2164,6 +2238,30 @@ public struct PortholeBufferV1Memory: TypedMessage, Hashable {
     }
 
     public var args: [WireArg] { [.fd, .uint(offset), .uint(regionSize)] }
+}
+
+/// porthole_buffer_v1.placed: event 1 of porthole_buffer_v1, since version 3.
+public struct PortholeBufferV1Placed: TypedMessage, Hashable {
+    public static let kind = MessageKind.portholeBufferV1Placed
+    public static let interfaceName = "porthole_buffer_v1"
+    public static let messageName = "placed"
+    public static let opcode: UInt16 = 1
+    public static let isRequest = false
+
+    public var offset: UInt32
+
+    public init(offset: UInt32) {
+        self.offset = offset
+    }
+
+    public init?(_ args: [WireArg]) {
+        guard args.count == 1,
+              case .uint(let a0) = args[0]
+        else { return nil }
+        self.init(offset: a0)
+    }
+
+    public var args: [WireArg] { [.uint(offset)] }
 }
 
 /// porthole_buffer_v1.export: request 5 of porthole_buffer_v1, since version 2.

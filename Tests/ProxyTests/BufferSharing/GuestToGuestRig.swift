@@ -1,6 +1,7 @@
 import BufferService
 import PortholeSystem
 @testable import Proxy
+import Sharing
 import Testing
 import Wayland
 
@@ -15,11 +16,18 @@ final class GuestToGuestRig {
     let c: InProcessGuest
     static let nameA = "guest", nameB = "guest-2", nameC = "guest-3"
 
-    init(bufferLimits: BufferServiceLimits = BufferServiceLimits()) throws {
+    /// `commonRegion`: the host declares a sharing region of that many
+    /// bytes for A and B (`--shared-region`), which both map; C does not.
+    init(bufferLimits: BufferServiceLimits = BufferServiceLimits(), commonRegion: Int? = nil) throws {
         h = try InProcessHost(bufferLimits: bufferLimits)
-        a = try InProcessGuest(host: h, producers: true, label: "a")
-        b = try InProcessGuest(host: h, consumers: true, label: "b")
-        c = try InProcessGuest(host: h, consumers: true, label: "c")
+        let path = h.directory + "/common-region"
+        if let size = commonRegion {
+            let region = try SharedRegion.host(path: path, size: size)
+            h.host.bufferService!.commonRegions = [try CommonRegion(region: region, guests: [Self.nameA, Self.nameB])]
+        }
+        a = try InProcessGuest(host: h, producers: true, label: "a", commonRegion: commonRegion.map { _ in path })
+        b = try InProcessGuest(host: h, consumers: true, label: "b", commonRegion: commonRegion.map { _ in path })
+        c = try InProcessGuest(host: h, producers: true, consumers: true, label: "c")
     }
 
     var service: BufferService { h.host.bufferService! }

@@ -24,7 +24,9 @@ final class InProcessGuest {
     /// have one). `producers`, `consumers`: the guest serves buffer
     /// producers, consumers. `label` keeps the sockets of several guests of
     /// one host apart.
-    init(host h: InProcessHost, mapRegion: Bool = false, producers: Bool = false, consumers: Bool = false, label: String = "guest") throws {
+    /// `commonRegion`: the path of a sharing region of several guests it maps.
+    init(host h: InProcessHost, mapRegion: Bool = false, producers: Bool = false, consumers: Bool = false, label: String = "guest",
+         commonRegion: String? = nil) throws {
         self.h = h
         socketPath = h.directory + "/\(label)-wayland"
         producerSocketPath = h.directory + "/\(label)-producers"
@@ -33,6 +35,7 @@ final class InProcessGuest {
         guest = GuestProxy(loop: h.loop, socketPath: socketPath, region: region)
         if producers { guest.bufferSocketPath = producerSocketPath }
         if consumers { guest.consumerSocketPath = consumerSocketPath }
+        if let commonRegion { guest.commonRegion = try SharedRegion.guest(path: commonRegion) }
         var ready = false
         guest.onReady = { ready = true }
         let (hostEnd, guestEnd) = try Socket.pair()
