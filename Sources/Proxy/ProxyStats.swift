@@ -28,8 +28,7 @@ public final class ProxyStats {
     /// file mid-read (guest; each ended that client).
     public var memoryFaults: UInt64 = 0
     /// Host: views of consumers in guests whose files are copied to them
-    /// over the link now (each a mirrored resource; no region is shared
-    /// between guests, so every one is a copy).
+    /// over the link now (each a mirrored resource).
     public var guestConsumerViews: Int = 0
     /// Host: views of consumers in guests read in place in a sharing region
     /// of several guests (nothing copied).
