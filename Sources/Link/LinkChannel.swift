@@ -246,11 +246,14 @@ public final class LinkChannel {
             resources.addRemote(rid, .region(size: size))
         case .commonRegion:
             guard link.role == .guest else { throw .unexpected("resource \(rid) names a sharing region, which only the host offers") }
-            guard let common = channelSet.commonRegion else {
-                throw .regionMismatch("resource \(rid) names a sharing region, but this guest maps none")
-            }
-            guard size == common.size else {
-                throw .regionMismatch("resource \(rid) names a \(size)-byte sharing region; this guest's is \(common.size) bytes")
+            // The host declared this guest a sharer of a region it does not
+            // map (a configuration mistake): only this channel's consumer fails.
+            guard let common = channelSet.commonRegion, size == common.size else {
+                let why = "the host shares a \(size)-byte region with this guest, which maps "
+                    + (channelSet.commonRegion.map { "one of \($0.size) bytes" } ?? "none") + " (porthole guest --shared-region)"
+                Log.warning("\(name): \(why); closing the channel")
+                close(code: .unavailable, reason: why)
+                return
             }
             resources.addRemote(rid, .commonRegion(size: size))
         case .pipe:

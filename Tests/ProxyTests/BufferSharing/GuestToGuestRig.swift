@@ -18,7 +18,8 @@ final class GuestToGuestRig {
 
     /// `commonRegion`: the host declares a sharing region of that many
     /// bytes for A and B (`--shared-region`), which both map; C does not.
-    init(bufferLimits: BufferServiceLimits = BufferServiceLimits(), commonRegion: Int? = nil) throws {
+    /// `bMapsIt`: false makes B a declared sharer that maps nothing.
+    init(bufferLimits: BufferServiceLimits = BufferServiceLimits(), commonRegion: Int? = nil, bMapsIt: Bool = true) throws {
         h = try InProcessHost(bufferLimits: bufferLimits)
         let path = h.directory + "/common-region"
         if let size = commonRegion {
@@ -26,7 +27,7 @@ final class GuestToGuestRig {
             h.host.bufferService!.commonRegions = [try CommonRegion(region: region, guests: [Self.nameA, Self.nameB])]
         }
         a = try InProcessGuest(host: h, producers: true, label: "a", commonRegion: commonRegion.map { _ in path })
-        b = try InProcessGuest(host: h, consumers: true, label: "b", commonRegion: commonRegion.map { _ in path })
+        b = try InProcessGuest(host: h, consumers: true, label: "b", commonRegion: bMapsIt ? commonRegion.map { _ in path } : nil)
         c = try InProcessGuest(host: h, producers: true, consumers: true, label: "c")
     }
 

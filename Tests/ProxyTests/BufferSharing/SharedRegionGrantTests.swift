@@ -117,4 +117,21 @@ import Wayland
             g.send(.resourceOpen(channel: 1, resource: 5, kind: .commonRegion, size: 1 << 20))
         }
     }
+
+    @Test func aDeclaredSharerThatMapsNoRegionLosesOnlyThatConsumer() throws {
+        let rig = try GuestToGuestRig(commonRegion: 1 << 20, bMapsIt: false)
+        defer { rig.tearDown() }
+        let image = try SharedImage(rig)
+        let handle = try image.grant(to: GuestToGuestRig.nameB, as: 5, rig)
+        let b = try rig.consumer(in: rig.b)
+        b.importBuffer(handle)
+        // B's proxy closes that consumer's channel (and logs why) instead of mapping something else.
+        #expect(rig.pump { b.sawEOF }, "B's consumer was served a region B does not map")
+        #expect(b.events(PortholeBufferImportV1BufferAdded.self, on: 4).isEmpty && b.fds.isEmpty)
+        // B's link and its other consumers carry on.
+        #expect(rig.h.host.guestsServed == 3)
+        let other = try rig.consumer(in: rig.b)
+        other.send(WlDisplaySync(callback: 4), on: 1)
+        #expect(rig.pump { !other.events(WlCallbackDone.self, on: 4).isEmpty })
+    }
 }
