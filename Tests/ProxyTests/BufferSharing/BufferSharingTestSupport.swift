@@ -12,7 +12,7 @@ final class BufferSharingRig {
     let g: InProcessGuest
 
     /// `regionSize`: host and guest share a region of that many bytes.
-    init(bufferLimits: BufferServiceLimits = BufferServiceLimits(), regionSize: Int? = nil) throws {
+    init(bufferLimits: BufferServiceLimits = .patient, regionSize: Int? = nil) throws {
         h = try InProcessHost(regionSize: regionSize, bufferLimits: bufferLimits)
         g = try InProcessGuest(host: h, mapRegion: regionSize != nil, producers: true)
         if regionSize != nil { try #require(h.pump { self.g.guest.region?.active == true }, "region not agreed") }

@@ -19,7 +19,7 @@ final class GuestToGuestRig {
     /// `commonRegion`: the host declares a sharing region of that many
     /// bytes for A and B (`--shared-region`), which both map; C does not.
     /// `bMapsIt`: false makes B a declared sharer that maps nothing.
-    init(bufferLimits: BufferServiceLimits = BufferServiceLimits(), commonRegion: Int? = nil, bMapsIt: Bool = true) throws {
+    init(bufferLimits: BufferServiceLimits = .patient, commonRegion: Int? = nil, bMapsIt: Bool = true) throws {
         h = try InProcessHost(bufferLimits: bufferLimits)
         let path = h.directory + "/common-region"
         if let size = commonRegion {

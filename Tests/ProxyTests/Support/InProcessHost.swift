@@ -48,7 +48,7 @@ final class InProcessHost {
     /// the default is the host's.
     init(limits: LinkLimits = LinkLimits(), hostLimits: HostLimits = HostLimits(), regionSize: Int? = nil,
          globals: [ScriptedCompositor.Global] = ScriptedCompositor.standardGlobals, policy: GuestPolicy = GuestPolicy(),
-         bufferLimits: BufferServiceLimits = BufferServiceLimits()) throws {
+         bufferLimits: BufferServiceLimits = .patient) throws {
         let dir = try makeTemporaryDirectory("porthole-inproc")
         directory = dir
         loop = try EventLoop()
@@ -204,4 +204,16 @@ func makeTemporaryDirectory(_ prefix: String) throws -> String {
         return String(cString: p)
     }
     return try #require(made, "mkdtemp failed")
+}
+
+extension BufferServiceLimits {
+    /// The service's limits, except that a consumer may hold an update for
+    /// 30 s instead of 2 before it is evicted: a test's own consumer is
+    /// driven by the test's thread, which a loaded machine can stall for
+    /// longer than 2 s. Tests of eviction set their own timeout.
+    static var patient: BufferServiceLimits {
+        var limits = BufferServiceLimits()
+        limits.releaseTimeout = 30
+        return limits
+    }
 }
