@@ -11,9 +11,18 @@ import Testing
 /// exactly that pattern in both windows. Then a Mesa client,
 /// weston-simple-dmabuf-egl, renders with GBM on kms_swrast and shows too. The host has no dma-buf of its own (no GPU, no
 /// vgem, no udmabuf): this is the only place a real one exists.
+/// Beside it, in the same boot, the same client shows on a weston of the
+/// guest's own (GL on kms_swrast, which imports the dma-bufs itself): its
+/// windows and the host's, through Porthole, are compared pixel for pixel.
+/// Before its windows the client makes buffers that die early (destroyed
+/// right after their commit, or between attach and commit: dma-buf and
+/// wl_shm alike), which both compositors take without an error.
 @Suite("dma-buf clients in a QEMU guest", .serialized, .tags(.processes))
 struct GPUBufferVMTests {
     static let width = 240, height = 160
+    /// Rounds of early-dying buffers the client makes first (--churn): each
+    /// round two dma-bufs and two wl_shm buffers.
+    static let churnRounds = 2
 
     /// Builds Clients/dmabuf_pattern.c with the protocol code wayland-scanner
     /// makes, next to the porthole binary: scripts/vm shares that directory
@@ -33,6 +42,11 @@ struct GPUBufferVMTests {
         let binDir = URL(fileURLWithPath: try portholeBinary()).deletingLastPathComponent().path
         try runCommand("cc", ["-O2", "-Wall", "-Wextra", "-Werror", "-I", dir, "-o", "\(binDir)/\(name)"] + sources + ["-lwayland-client"],
                        logDirectory: dir, timeout: 120)
+        // The direct run's script goes beside it: the guest sees /tmp as a
+        // tmpfs of its own, so a checkout under the host's /tmp is not there.
+        let script = "\(binDir)/porthole-test-guest-weston-direct.sh"
+        try? FileManager.default.removeItem(atPath: script)
+        try FileManager.default.copyItem(atPath: packageRoot + "/Tests/IntegrationTests/Clients/guest_weston_direct.sh", toPath: script)
         return ("\(binDir)/\(name)", "/tmp/vm-bin/\(name)")
     }
 
@@ -56,6 +70,44 @@ struct GPUBufferVMTests {
         return bad
     }
 
+    /// The guest's own weston showed the same client (directly, no Porthole):
+    /// a screenshot of it with both windows exactly the pattern, each pixel
+    /// for pixel the same as a window of the host's through Porthole (paired
+    /// in reading order; both windows hold the same pattern).
+    /// weston-simple-dmabuf-egl is not compared so: its frame depends on the
+    /// time it is drawn at (a moving square), so no two runs agree.
+    func checkDirectRunMatches(vm: PortholeVM, throughPorthole shot: Image) throws {
+        let out = "\(vm.stateDir)/out"
+        var direct: Image?
+        _ = waitUntil(timeout: 150, poll: 0.5) {
+            let pngs = ((try? FileManager.default.contentsOfDirectory(atPath: out)) ?? []).filter { $0.hasPrefix("direct-") && $0.hasSuffix(".png") }
+            guard let newest = pngs.max(by: { Int($0.dropFirst(7).dropLast(4)) ?? 0 < Int($1.dropFirst(7).dropLast(4)) ?? 0 }),
+                  let image = try? Image.load(path: "\(out)/\(newest)", logDirectory: out) else { return FileManager.default.fileExists(atPath: "\(out)/direct-done") }
+            direct = image
+            return Self.windows(in: image).count == 2 || FileManager.default.fileExists(atPath: "\(out)/direct-done")
+        }
+        #expect(FileManager.default.createFile(atPath: "\(out)/direct-seen", contents: nil))
+        let log = { ((try? String(contentsOfFile: "\(out)/direct-client.log", encoding: .utf8)) ?? "") + ((try? String(contentsOfFile: "\(out)/direct-done", encoding: .utf8)) ?? "") }
+        let shotDirect = try #require(direct, "no screenshot from the guest's weston: \(log())")
+        let directWindows = Self.windows(in: shotDirect).sorted { ($0.y, $0.x) < ($1.y, $1.x) }
+        let hostWindows = Self.windows(in: shot).sorted { ($0.y, $0.x) < ($1.y, $1.x) }
+        try #require(directWindows.count == 2, "the guest's weston: windows \(directWindows) in \(shotDirect.sourcePath ?? ""); \(log())")
+        var differing = 0
+        for (d, h) in zip(directWindows, hostWindows) {
+            #expect(Self.mismatches(in: shotDirect, window: d) == 0, "directly: window \(d) differs from the pattern in \(shotDirect.sourcePath ?? "")")
+            for y in 0..<Self.height {
+                for x in 0..<Self.width where !Color(shotDirect.pixel(x: d.x + x, y: d.y + y)).matches(shot.pixel(x: h.x + x, y: h.y + y)) {
+                    differing += 1
+                }
+            }
+        }
+        #expect(differing == 0, "\(differing) pixels differ between the guest's weston (\(shotDirect.sourcePath ?? "")) and the host's through Porthole (\(shot.sourcePath ?? ""))")
+        _ = waitUntil(timeout: 30, poll: 0.2) { FileManager.default.fileExists(atPath: "\(out)/direct-done") }
+        let outcome = log()
+        #expect(outcome.contains("DMABUF-CHURN \(Self.churnRounds) rounds ok") && outcome.hasSuffix("0\n"), "the client on the guest's weston: \(outcome)")
+        print("the same dma-buf client directly on the guest's weston (GL, kms_swrast) and through Porthole on the host's: windows \(directWindows) and \(hostWindows), \(differing) pixels differ")
+    }
+
     /// weston-simple-dmabuf-egl's window (256x256, drawn by GL) shows once
     /// the pattern's windows are gone, from dma-bufs.
     func checkMesaClient(vm: PortholeVM, weston: Weston) throws {
@@ -64,7 +116,7 @@ struct GPUBufferVMTests {
         }
         let w = try #require(shot.regions(differingFrom: Weston.background, minPixels: 2000).first { $0.width == 256 && $0.height == 256 })
         #expect(shot.distinctColors(in: w) > 100, "a GL gradient, not a flat box: \(shot.sourcePath ?? "")")
-        let stats = try vm.waitForGuestStats("the Mesa client's dma-bufs", timeout: 30) { $0["dmabuf_buffers", default: 0] > 2 }
+        let stats = try vm.waitForGuestStats("the Mesa client's dma-bufs", timeout: 30) { $0["dmabuf_buffers", default: 0] > 2 + 2 * Self.churnRounds }
         #expect(stats["client_errors"] == 0, "\(stats)")
         print("weston-simple-dmabuf-egl in the guest (Mesa kms_swrast on vgem): window \(w) with \(shot.distinctColors(in: w)) colours; guest stats \(stats)")
     }
@@ -87,11 +139,15 @@ struct GPUBufferVMTests {
         let first = try settled(vm, "the first pattern client gone") { $0["clients"] == 0 }
         _ = try weston.waitForScreenshot("the second run's windows", timeout: 60, poll: 0.2) { Self.windows(in: $0).count == 2 }
         #expect(FileManager.default.createFile(atPath: "\(vm.stateDir)/out/second-seen", contents: nil))
-        let second = try settled(vm, "the second pattern client gone") { $0["clients"] == 0 && $0["dmabuf_buffers"] == 4 }
+        let second = try settled(vm, "the second pattern client gone") { $0["clients"] == 0 && $0["dmabuf_buffers"] == 4 + 4 * Self.churnRounds }
         #expect(first["registered_buffers"] == 0 && second["registered_buffers"] == 0, "region buffers left registered: \(first) then \(second)")
         #expect(first["open_fds"] != nil && first["open_fds"] == second["open_fds"],
                 "the guest proxy's descriptors after one client: \(first["open_fds"] ?? -1), after two: \(second["open_fds"] ?? -1)")
-        print("guest proxy after one dma-buf client and after two: \(first["open_fds"] ?? -1) and \(second["open_fds"] ?? -1) descriptors")
+        // The sampler saw the dma-bufs mapped while the clients ran, and none
+        // once they had gone (its newest line, written after the settle).
+        let samples = ((try? String(contentsOfFile: "\(vm.stateDir)/out/dmabuf-maps", encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Int($0) }
+        #expect((samples.max() ?? 0) > 0 && samples.last == 0, "the guest proxy's dma-buf mappings over time (peak, then now): \(samples.max() ?? -1), \(samples.last ?? -1)")
+        print("guest proxy after one dma-buf client and after two: \(first["open_fds"] ?? -1) and \(second["open_fds"] ?? -1) descriptors; dma-buf mappings: peak \(samples.max() ?? -1), now \(samples.last ?? -1)")
     }
 
     @Test("dumb buffers from the guest's vgem, exported with PRIME and submitted through zwp_linux_dmabuf_v1 (one of them y-inverted), show pixel for pixel on the host's weston as wl_shm, in stream and in region mode (where the guest proxy keeps nothing of a client that left); then weston-simple-dmabuf-egl (Mesa GBM on kms_swrast) shows too")
@@ -111,11 +167,19 @@ struct GPUBufferVMTests {
             // guest proxy's stats are written twice a second): what the guest
             // proxy holds after each must be the same (the command then waits,
             // so that the proxy is not shutting down when it is counted).
-            let then = region ? " && sleep 3 && \(client.guestPath) /dev/dri/card0 120 /tmp/vm-out/second-seen && sleep 60"
+            let pattern = "\(client.guestPath) --churn \(Self.churnRounds) /dev/dri/card0"
+            // In region mode a sampler counts the guest proxy's dma-buf
+            // mappings (lines of its /proc maps; $PPID: the command's parent
+            // is the guest proxy) every 0.2 s into the share.
+            let sampler = "{ while :; do grep -c dmabuf /proc/$PPID/maps >>/tmp/vm-out/dmabuf-maps; sleep 0.2; done & } && "
+            // In stream mode the guest's own weston shows the same client
+            // meanwhile (guest_weston_direct.sh, in the background).
+            let direct = "{ sh /tmp/vm-bin/porthole-test-guest-weston-direct.sh \(client.guestPath) /dev/dri/card0 /tmp/vm-out --churn \(Self.churnRounds) & } && "
+            let then = region ? " && sleep 3 && \(pattern) 120 /tmp/vm-out/second-seen && sleep 60"
                 : " && exec weston-simple-dmabuf-egl -d /dev/dri/card0 -i 1"
             let vm = try PortholeVM(runtime: runtime,
-                                    command: ["sh", "-c", "modprobe vgem && \(client.guestPath) /dev/dri/card0 120 /tmp/vm-out/pattern-seen\(then)"],
-                                    hostDisplay: weston.socketName, region: region, timeout: 180)
+                                    command: ["sh", "-c", "modprobe vgem && \(region ? sampler : direct)\(pattern) 120 /tmp/vm-out/pattern-seen\(then)"],
+                                    hostDisplay: weston.socketName, region: region, timeout: 240)
             defer { vm.stop() }
             let shot = try weston.waitForScreenshot("the two dma-buf windows from the guest (\(mode) mode)", timeout: 120, poll: 0.2) {
                 Self.windows(in: $0).count == 2
@@ -124,7 +188,7 @@ struct GPUBufferVMTests {
             for w in windows {
                 #expect(Self.mismatches(in: shot, window: w) == 0, "\(mode) mode: window \(w) differs from the pattern in \(shot.sourcePath ?? "")")
             }
-            let stats = try vm.waitForGuestStats("the dma-buf buffer counted (\(mode) mode)", timeout: 10) { $0["dmabuf_buffers"] == 2 }
+            let stats = try vm.waitForGuestStats("the dma-buf buffer counted (\(mode) mode)", timeout: 10) { $0["dmabuf_buffers"] == 2 + 2 * Self.churnRounds }
             #expect(stats["client_errors"] == 0 && stats["link_errors"] == 0, "\(mode): \(stats)")
             if region {
                 #expect(stats["pixel_bytes_sent"] == 0 && stats["region_pools", default: 0] >= 1, "region mode: into the region, not over the link: \(stats)")
@@ -138,6 +202,7 @@ struct GPUBufferVMTests {
             if region {
                 try checkNothingHeldAfterClients(vm: vm, weston: weston)
             } else {
+                try checkDirectRunMatches(vm: vm, throughPorthole: shot)
                 try checkMesaClient(vm: vm, weston: weston)
             }
         }

@@ -7,12 +7,23 @@
  * row first, one from a buffer stored bottom row first and created with the
  * y_invert flag (as GL clients do).
  *
- * usage: dmabuf_pattern DRM-NODE SECONDS [STOP-FILE]
+ * usage: dmabuf_pattern [--churn N] DRM-NODE SECONDS [STOP-FILE]
  * Prints "DMABUF-PATTERN shown WxH stride S" once the compositor has both
  * buffers (frame callbacks came back), stays up SECONDS more (or until
  * STOP-FILE exists), and exits 0.
+ * --churn N: first, on a window of its own, N rounds of buffers that die
+ * early, each round once with a dma-buf and once with a wl_shm buffer of
+ * the same pattern (so the two can be told apart by nothing but the kind):
+ * attach, commit, then destroy the wl_buffer and close its fd at once; and
+ * attach, destroy the wl_buffer and close its fd, then commit. A roundtrip
+ * after each round must succeed (no protocol error); the window is then
+ * destroyed. Prints "DMABUF-CHURN N rounds ok" and goes on as above.
+ * Linear XRGB8888 is used with the LINEAR modifier when the compositor
+ * offers it, else with the implicit one (DRM_FORMAT_MOD_INVALID: a GL
+ * compositor on Mesa's kms_swrast offers only that; a dumb buffer is
+ * linear either way).
  * Exit 2: the dma-buf could not be made; 3: linux-dmabuf missing or
- * refused; 4: the connection failed. The pattern: four quadrants of
+ * refused; 4: the connection failed; 5: a churn round failed. The pattern: four quadrants of
  * 0xff0000, 0x00ff00, 0x0000ff, 0xffffff (top left, top right, bottom left,
  * bottom right) with a one-pixel black frame.
  */
@@ -24,6 +35,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/dma-buf.h>
@@ -34,8 +46,11 @@
 /* DRM UAPI (drm.h, drm_mode.h), declared here: libdrm-dev is not needed. */
 struct dumb_create { uint32_t height, width, bpp, flags, handle, pitch; uint64_t size; };
 struct prime_handle { uint32_t handle, flags; int32_t fd; };
+struct dumb_destroy { uint32_t handle; };
 #define IOCTL_MODE_CREATE_DUMB _IOWR('d', 0xB2, struct dumb_create)
 #define IOCTL_PRIME_HANDLE_TO_FD _IOWR('d', 0x2D, struct prime_handle)
+#define IOCTL_MODE_DESTROY_DUMB _IOWR('d', 0xB4, struct dumb_destroy)
+#define MOD_INVALID 0x00ffffffffffffffull
 #define FOURCC_XRGB8888 0x34325258u /* "XR24" */
 
 enum { WIDTH = 240, HEIGHT = 160 };
@@ -43,11 +58,13 @@ enum { WIDTH = 240, HEIGHT = 160 };
 static struct wl_compositor *compositor;
 static struct xdg_wm_base *wm_base;
 static struct zwp_linux_dmabuf_v1 *dmabuf;
-static int configured, shown, xrgb_offered;
+static struct wl_shm *shm;
+static int configured, shown, xrgb_linear, xrgb_implicit;
 
 static void global(void *data, struct wl_registry *r, uint32_t name, const char *iface, uint32_t version) {
     (void)data;
     if (!strcmp(iface, "wl_compositor")) compositor = wl_registry_bind(r, name, &wl_compositor_interface, 4);
+    else if (!strcmp(iface, "wl_shm")) shm = wl_registry_bind(r, name, &wl_shm_interface, 1);
     else if (!strcmp(iface, "xdg_wm_base")) wm_base = wl_registry_bind(r, name, &xdg_wm_base_interface, 1);
     else if (!strcmp(iface, "zwp_linux_dmabuf_v1") && version >= 3)
         dmabuf = wl_registry_bind(r, name, &zwp_linux_dmabuf_v1_interface, 3);
@@ -58,7 +75,9 @@ static const struct wl_registry_listener registry_listener = { global, global_re
 static void dmabuf_format(void *data, struct zwp_linux_dmabuf_v1 *d, uint32_t format) { (void)data; (void)d; (void)format; }
 static void dmabuf_modifier(void *data, struct zwp_linux_dmabuf_v1 *d, uint32_t format, uint32_t hi, uint32_t lo) {
     (void)data; (void)d;
-    if (format == FOURCC_XRGB8888 && hi == 0 && lo == 0) xrgb_offered = 1;
+    uint64_t modifier = (uint64_t)hi << 32 | lo;
+    if (format == FOURCC_XRGB8888 && modifier == 0) xrgb_linear = 1;
+    if (format == FOURCC_XRGB8888 && modifier == MOD_INVALID) xrgb_implicit = 1;
 }
 static const struct zwp_linux_dmabuf_v1_listener dmabuf_listener = { dmabuf_format, dmabuf_modifier };
 
@@ -80,7 +99,7 @@ static uint32_t pattern(int x, int y) {
 
 /* A dumb buffer holding the pattern, exported as a dma-buf: its fd and pitch.
  * Bottom row first when y_inverted. Exits on failure. */
-static int make_dmabuf(int drm, int y_inverted, uint32_t *pitch) {
+static int make_dmabuf(int drm, int y_inverted, uint32_t *pitch, uint32_t *handle) {
     struct dumb_create create = { .height = HEIGHT, .width = WIDTH, .bpp = 32 };
     if (ioctl(drm, IOCTL_MODE_CREATE_DUMB, &create) != 0) { perror("DRM_IOCTL_MODE_CREATE_DUMB"); exit(2); }
     struct prime_handle prime = { .handle = create.handle, .flags = O_CLOEXEC | O_RDWR, .fd = -1 };
@@ -97,18 +116,87 @@ static int make_dmabuf(int drm, int y_inverted, uint32_t *pitch) {
     sync.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE;
     ioctl(prime.fd, DMA_BUF_IOCTL_SYNC, &sync);
     munmap(pixels, (size_t)size);
-    fprintf(stderr, "dma-buf: %lld bytes, pitch %u%s\n", (long long)size, create.pitch, y_inverted ? ", y-inverted" : "");
+    if (!handle) fprintf(stderr, "dma-buf: %lld bytes, pitch %u%s\n", (long long)size, create.pitch, y_inverted ? ", y-inverted" : "");
     *pitch = create.pitch;
+    if (handle) *handle = create.handle;
     return prime.fd;
+}
+
+/* A wl_buffer for the dma-buf `fd` (linear XRGB8888). */
+static struct wl_buffer *dmabuf_buffer(int fd, uint32_t pitch, int y_inverted) {
+    struct zwp_linux_buffer_params_v1 *params = zwp_linux_dmabuf_v1_create_params(dmabuf);
+    uint64_t modifier = xrgb_linear ? 0 : MOD_INVALID;
+    zwp_linux_buffer_params_v1_add(params, fd, 0, 0, pitch, (uint32_t)(modifier >> 32), (uint32_t)modifier);
+    uint32_t flags = y_inverted ? ZWP_LINUX_BUFFER_PARAMS_V1_FLAGS_Y_INVERT : 0;
+    struct wl_buffer *buffer = zwp_linux_buffer_params_v1_create_immed(params, WIDTH, HEIGHT, FOURCC_XRGB8888, flags);
+    zwp_linux_buffer_params_v1_destroy(params);
+    return buffer;
+}
+
+/* A wl_shm buffer of the pattern, in a memfd of its own (returned in *fd). */
+static struct wl_buffer *shm_buffer(int *fd) {
+    size_t size = (size_t)WIDTH * HEIGHT * 4;
+    *fd = (int)syscall(SYS_memfd_create, "dmabuf-pattern-shm", 1u /* MFD_CLOEXEC */);
+    if (*fd < 0 || ftruncate(*fd, (off_t)size) != 0) { perror("memfd"); exit(5); }
+    uint32_t *pixels = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+    if (pixels == MAP_FAILED) { perror("mmap of the memfd"); exit(5); }
+    for (int y = 0; y < HEIGHT; y++)
+        for (int x = 0; x < WIDTH; x++) pixels[y * WIDTH + x] = pattern(x, y);
+    munmap(pixels, size);
+    struct wl_shm_pool *pool = wl_shm_create_pool(shm, *fd, (int32_t)size);
+    struct wl_buffer *buffer = wl_shm_pool_create_buffer(pool, 0, WIDTH, HEIGHT, WIDTH * 4, WL_SHM_FORMAT_XRGB8888);
+    wl_shm_pool_destroy(pool);
+    return buffer;
+}
+
+/* Buffers that die early, on a window of its own: each round, a dma-buf and
+ * a wl_shm buffer destroyed (with their fds closed) right after the commit
+ * that shows them, and again between attach and commit. */
+static void churn(struct wl_display *display, int drm, int rounds) {
+    struct wl_surface *surface = wl_compositor_create_surface(compositor);
+    struct xdg_surface *xdg = xdg_wm_base_get_xdg_surface(wm_base, surface);
+    xdg_surface_add_listener(xdg, &surface_listener, NULL);
+    struct xdg_toplevel *toplevel = xdg_surface_get_toplevel(xdg);
+    xdg_toplevel_set_title(toplevel, "dmabuf-pattern churn");
+    int before = configured;
+    wl_surface_commit(surface);
+    while (configured == before && wl_display_dispatch(display) >= 0) {}
+    for (int round = 0; round < rounds; round++) {
+        for (int kind = 0; kind < 4; kind++) {
+            int use_dmabuf = kind < 2, commit_first = kind % 2 == 0;
+            int fd;
+            uint32_t pitch, handle = 0;
+            struct wl_buffer *buffer;
+            if (use_dmabuf) {
+                fd = make_dmabuf(drm, 0, &pitch, &handle);
+                buffer = dmabuf_buffer(fd, pitch, 0);
+            } else {
+                buffer = shm_buffer(&fd);
+            }
+            wl_surface_attach(surface, buffer, 0, 0);
+            wl_surface_damage_buffer(surface, 0, 0, WIDTH, HEIGHT);
+            if (commit_first) wl_surface_commit(surface);
+            wl_buffer_destroy(buffer);
+            close(fd);
+            if (handle) ioctl(drm, IOCTL_MODE_DESTROY_DUMB, &(struct dumb_destroy){ handle });
+            if (!commit_first) wl_surface_commit(surface);
+        }
+        if (wl_display_roundtrip(display) < 0) {
+            fprintf(stderr, "churn round %d: %s\n", round, strerror(wl_display_get_error(display)));
+            exit(5);
+        }
+    }
+    xdg_toplevel_destroy(toplevel);
+    xdg_surface_destroy(xdg);
+    wl_surface_destroy(surface);
+    if (wl_display_roundtrip(display) < 0) { fprintf(stderr, "after the churn: %s\n", strerror(wl_display_get_error(display))); exit(5); }
+    printf("DMABUF-CHURN %d rounds ok\n", rounds);
+    fflush(stdout);
 }
 
 /* A toplevel showing the dma-buf `fd` through linux-dmabuf. */
 static void show(struct wl_display *display, int fd, uint32_t pitch, int y_inverted, const char *title) {
-    struct zwp_linux_buffer_params_v1 *params = zwp_linux_dmabuf_v1_create_params(dmabuf);
-    zwp_linux_buffer_params_v1_add(params, fd, 0, 0, pitch, 0, 0);
-    uint32_t flags = y_inverted ? ZWP_LINUX_BUFFER_PARAMS_V1_FLAGS_Y_INVERT : 0;
-    struct wl_buffer *buffer = zwp_linux_buffer_params_v1_create_immed(params, WIDTH, HEIGHT, FOURCC_XRGB8888, flags);
-    zwp_linux_buffer_params_v1_destroy(params);
+    struct wl_buffer *buffer = dmabuf_buffer(fd, pitch, y_inverted);
     struct wl_surface *surface = wl_compositor_create_surface(compositor);
     struct xdg_surface *xdg = xdg_wm_base_get_xdg_surface(wm_base, surface);
     xdg_surface_add_listener(xdg, &surface_listener, NULL);
@@ -124,25 +212,28 @@ static void show(struct wl_display *display, int fd, uint32_t pitch, int y_inver
 }
 
 int main(int argc, char **argv) {
-    if (argc != 3 && argc != 4) { fprintf(stderr, "usage: %s DRM-NODE SECONDS [STOP-FILE]\n", argv[0]); return 64; }
+    int rounds = 0;
+    if (argc >= 3 && !strcmp(argv[1], "--churn")) { rounds = atoi(argv[2]); argv += 2; argc -= 2; }
+    if (argc != 3 && argc != 4) { fprintf(stderr, "usage: %s [--churn N] DRM-NODE SECONDS [STOP-FILE]\n", argv[0]); return 64; }
     const char *stop_file = argc == 4 ? argv[3] : NULL;
     int seconds = atoi(argv[2]);
     int drm = open(argv[1], O_RDWR | O_CLOEXEC);
     if (drm < 0) { perror(argv[1]); return 2; }
     uint32_t pitch, inverted_pitch;
-    int fd = make_dmabuf(drm, 0, &pitch);
-    int inverted_fd = make_dmabuf(drm, 1, &inverted_pitch);
+    int fd = make_dmabuf(drm, 0, &pitch, NULL);
+    int inverted_fd = make_dmabuf(drm, 1, &inverted_pitch, NULL);
 
     struct wl_display *display = wl_display_connect(NULL);
     if (!display) { perror("wl_display_connect"); return 4; }
     struct wl_registry *registry = wl_display_get_registry(display);
     wl_registry_add_listener(registry, &registry_listener, NULL);
     wl_display_roundtrip(display);
-    if (!compositor || !wm_base || !dmabuf) { fprintf(stderr, "no compositor, xdg_wm_base or zwp_linux_dmabuf_v1 v3\n"); return 3; }
+    if (!compositor || !wm_base || !dmabuf || !shm) { fprintf(stderr, "no compositor, wl_shm, xdg_wm_base or zwp_linux_dmabuf_v1 v3\n"); return 3; }
     zwp_linux_dmabuf_v1_add_listener(dmabuf, &dmabuf_listener, NULL);
     xdg_wm_base_add_listener(wm_base, &wm_listener, NULL);
     wl_display_roundtrip(display);
-    if (!xrgb_offered) { fprintf(stderr, "XRGB8888 (linear) is not offered\n"); return 3; }
+    if (!xrgb_linear && !xrgb_implicit) { fprintf(stderr, "XRGB8888 (linear or implicit) is not offered\n"); return 3; }
+    if (rounds > 0) churn(display, drm, rounds);
 
     show(display, fd, pitch, 0, "dmabuf-pattern");
     show(display, inverted_fd, inverted_pitch, 1, "dmabuf-pattern y-inverted");

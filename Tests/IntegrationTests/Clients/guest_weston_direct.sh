@@ -1,0 +1,58 @@
+#!/bin/sh
+# Runs in the QEMU guest (GPUBufferVMTests): the dma-buf pattern client
+# against a weston of the guest's own, without Porthole, and that weston's
+# screenshot, so the test can compare it with what the host shows through
+# Porthole.
+#
+# usage: guest_weston_direct.sh CLIENT DRM-NODE OUT-DIR [CLIENT-OPTION...]
+# Writes to OUT-DIR: direct-weston.log, direct-client.log, screenshots
+# (direct-N.png, one a second once the client has shown its windows, until
+# the test makes OUT-DIR/direct-seen, at most 60) and, last, direct-done
+# holding the client's exit status (or a word saying what failed).
+# The output is 1280x720 like the host's weston in the test, and weston
+# places new windows with an unseeded random(): the same client makes the
+# same windows at the same places in both.
+#
+# weston 10's pixman renderer has no linux-dmabuf, so this weston renders
+# with GL: headless, on Mesa's kms_swrast over the same vgem device (EGL's
+# surfaceless/device platform picks kms_swrast on vgem when software
+# rendering is asked for), which imports the client's dumb-buffer dma-bufs.
+client=$1 node=$2 out=$3
+shift 3
+runtime=$(mktemp -d /tmp/direct-weston.XXXXXX)
+cat >"$runtime/weston.ini" <<'INI'
+[core]
+idle-time=0
+[shell]
+background-color=0xff204060
+panel-position=none
+locking=false
+animation=none
+close-animation=none
+startup-animation=none
+focus-animation=none
+INI
+done_with() { echo "$1" >"$out/direct-done"; kill "$weston" 2>/dev/null; exit 0; }
+LIBGL_ALWAYS_SOFTWARE=1 XDG_RUNTIME_DIR=$runtime WAYLAND_DISPLAY= weston --config="$runtime/weston.ini" \
+  --backend=headless-backend.so --socket=direct --width=1280 --height=720 --use-gl --debug \
+  >"$out/direct-weston.log" 2>&1 &
+weston=$!
+for _ in $(seq 600); do [ -S "$runtime/direct" ] && break; sleep 0.1; done
+[ -S "$runtime/direct" ] || done_with "no-weston-socket"
+XDG_RUNTIME_DIR=$runtime WAYLAND_DISPLAY=direct "$client" "$@" "$node" 120 "$runtime/stop" >"$out/direct-client.log" 2>&1 &
+pid=$!
+for _ in $(seq 600); do grep -q '^DMABUF-PATTERN shown' "$out/direct-client.log" && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+grep -q '^DMABUF-PATTERN shown' "$out/direct-client.log" || { wait "$pid"; done_with "client-failed-$?"; }
+shots=$runtime/shots
+mkdir -p "$shots"
+for n in $(seq 60); do
+  [ -e "$out/direct-seen" ] && break
+  (cd "$shots" && XDG_RUNTIME_DIR=$runtime WAYLAND_DISPLAY=direct weston-screenshooter) >>"$out/direct-client.log" 2>&1 \
+    || done_with "no-screenshot"
+  # Renamed into place whole: the test never reads half a file.
+  for f in "$shots"/wayland-screenshot-*.png; do cp "$f" "$out/.direct-$n.png" && mv "$out/.direct-$n.png" "$out/direct-$n.png"; rm -f "$f"; done
+  sleep 1
+done
+touch "$runtime/stop"
+wait "$pid"
+done_with "$?"
