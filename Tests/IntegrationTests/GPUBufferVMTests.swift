@@ -23,6 +23,9 @@ struct GPUBufferVMTests {
     /// Rounds of early-dying buffers the client makes first (--churn): each
     /// round two dma-bufs and two wl_shm buffers.
     static let churnRounds = 2
+    /// Fully changed frames the client commits from one wl_shm buffer, then
+    /// from one dma-buf, to measure what a frame costs on each path.
+    static let measuredFrames = 30
 
     /// Builds Clients/dmabuf_pattern.c with the protocol code wayland-scanner
     /// makes, next to the porthole binary: scripts/vm shares that directory
@@ -108,6 +111,32 @@ struct GPUBufferVMTests {
         print("the same dma-buf client directly on the guest's weston (GL, kms_swrast) and through Porthole on the host's: windows \(directWindows) and \(hostWindows), \(differing) pixels differ")
     }
 
+    /// The frames from one wl_shm buffer and then from one dma-buf, every
+    /// pixel changed each frame: the guest proxy's stats before, between and
+    /// after (snapshots the guest took) give commits and bytes per frame, the
+    /// client's clock the frame rate (paced by the host weston's frame
+    /// callbacks, so it says little of the copy's cost, which the bytes do).
+    /// Each frame of either kind must be copied whole: nothing of a change is
+    /// skipped.
+    func checkFrameCost(vm: PortholeVM) throws {
+        let out = "\(vm.stateDir)/out"
+        _ = waitUntil(timeout: 120, poll: 0.5) { FileManager.default.fileExists(atPath: "\(out)/stats-2.json") }
+        let snaps = try (0...2).map { try readStatsFile("\(out)/stats-\($0).json") }
+        let frameBytes = Self.width * Self.height * 4
+        for (i, kind) in ["shm", "dmabuf"].enumerated() {
+            let line = ((try? String(contentsOfFile: "\(out)/frames-\(kind)", encoding: .utf8)) ?? "").split(separator: "\n").first { $0.hasPrefix("DMABUF-FRAMES") }
+            let seconds = try #require(line.flatMap { Double($0.split(separator: " ")[5]) }, "\(kind): no DMABUF-FRAMES line")
+            let delta = { (key: String) in snaps[i + 1][key, default: 0] - snaps[i][key, default: 0] }
+            // Each run also shows its two windows first: 2 more buffers' worth.
+            let (commits, copied, sent) = (delta("commits"), delta("copied_bytes"), delta("pixel_bytes_sent"))
+            #expect(commits >= Self.measuredFrames && copied >= Self.measuredFrames * frameBytes && sent >= Self.measuredFrames * frameBytes,
+                    "\(kind): \(commits) commits, \(copied) bytes copied, \(sent) sent for \(Self.measuredFrames) frames of \(frameBytes) bytes")
+            print(String(format: "frame cost, %@ (stream mode, %dx%d, every pixel changed): %d frames in %.3f s (%.1f fps); guest proxy: %d commits, %d bytes copied (%.0f a frame with the two windows' 2 frames counted), %d pixel bytes sent",
+                         kind, Self.width, Self.height, Self.measuredFrames, seconds, Double(Self.measuredFrames) / seconds, commits, copied,
+                         Double(copied) / Double(Self.measuredFrames + 2), sent))
+        }
+    }
+
     /// weston-simple-dmabuf-egl's window (256x256, drawn by GL) shows once
     /// the pattern's windows are gone, from dma-bufs.
     func checkMesaClient(vm: PortholeVM, weston: Weston) throws {
@@ -116,7 +145,10 @@ struct GPUBufferVMTests {
         }
         let w = try #require(shot.regions(differingFrom: Weston.background, minPixels: 2000).first { $0.width == 256 && $0.height == 256 })
         #expect(shot.distinctColors(in: w) > 100, "a GL gradient, not a flat box: \(shot.sourcePath ?? "")")
-        let stats = try vm.waitForGuestStats("the Mesa client's dma-bufs", timeout: 30) { $0["dmabuf_buffers", default: 0] > 2 + 2 * Self.churnRounds }
+        let stats = try vm.waitForGuestStats("the Mesa client's dma-bufs", timeout: 30) {
+            // The pattern client's, then the measuring runs' (2 windows each, and the dma-buf run's frames).
+            $0["dmabuf_buffers", default: 0] > 2 + 2 * Self.churnRounds + 2 + 3
+        }
         #expect(stats["client_errors"] == 0, "\(stats)")
         print("weston-simple-dmabuf-egl in the guest (Mesa kms_swrast on vgem): window \(w) with \(shot.distinctColors(in: w)) colours; guest stats \(stats)")
     }
@@ -144,13 +176,17 @@ struct GPUBufferVMTests {
         #expect(first["open_fds"] != nil && first["open_fds"] == second["open_fds"],
                 "the guest proxy's descriptors after one client: \(first["open_fds"] ?? -1), after two: \(second["open_fds"] ?? -1)")
         // The sampler saw the dma-bufs mapped while the clients ran, and none
-        // once they had gone (its newest line, written after the settle).
-        let samples = ((try? String(contentsOfFile: "\(vm.stateDir)/out/dmabuf-maps", encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Int($0) }
-        #expect((samples.max() ?? 0) > 0 && samples.last == 0, "the guest proxy's dma-buf mappings over time (peak, then now): \(samples.max() ?? -1), \(samples.last ?? -1)")
-        print("guest proxy after one dma-buf client and after two: \(first["open_fds"] ?? -1) and \(second["open_fds"] ?? -1) descriptors; dma-buf mappings: peak \(samples.max() ?? -1), now \(samples.last ?? -1)")
+        // once they had gone (its newest line, written after the settle); the
+        // descriptors are those it counted before the first client.
+        let samples = ((try? String(contentsOfFile: "\(vm.stateDir)/out/samples", encoding: .utf8)) ?? "").split(separator: "\n")
+            .map { $0.split(separator: " ").compactMap { Int($0) } }.filter { $0.count == 2 }
+        let (before, now, peak) = (samples.first ?? [-1, -1], samples.last ?? [-1, -1], samples.map { $0[1] }.max() ?? -1)
+        #expect(peak > 0 && now[1] == 0, "the guest proxy's dma-buf mappings: peak \(peak), now \(now[1])")
+        #expect(before[0] > 0 && before[0] == now[0], "the guest proxy's descriptors before the first client: \(before[0]), now: \(now[0])")
+        print("guest proxy after one dma-buf client and after two: \(first["open_fds"] ?? -1) and \(second["open_fds"] ?? -1) descriptors (\(before[0]) before any, \(now[0]) by the guest's own count); dma-buf mappings: peak \(peak), now \(now[1])")
     }
 
-    @Test("dumb buffers from the guest's vgem, exported with PRIME and submitted through zwp_linux_dmabuf_v1 (one of them y-inverted), show pixel for pixel on the host's weston as wl_shm, in stream and in region mode (where the guest proxy keeps nothing of a client that left); then weston-simple-dmabuf-egl (Mesa GBM on kms_swrast) shows too")
+    @Test("dumb buffers from the guest's vgem, exported with PRIME and submitted through zwp_linux_dmabuf_v1 (one of them y-inverted), show pixel for pixel on the host's weston as wl_shm, identical to the same client on a weston of the guest's own, in stream and in region mode; buffers destroyed at commit are no error; a fully changed frame costs one frame's copy on either path; the guest proxy keeps no descriptor or mapping of a client that left; then weston-simple-dmabuf-egl (Mesa GBM on kms_swrast) shows too")
     func dumbBufferPatternShowsExactly() throws {
         let runtime = try RuntimeDir(prefix: "vm-dmabuf")
         let client = try Self.buildClient(in: runtime)
@@ -168,15 +204,21 @@ struct GPUBufferVMTests {
             // proxy holds after each must be the same (the command then waits,
             // so that the proxy is not shutting down when it is counted).
             let pattern = "\(client.guestPath) --churn \(Self.churnRounds) /dev/dri/card0"
-            // In region mode a sampler counts the guest proxy's dma-buf
-            // mappings (lines of its /proc maps; $PPID: the command's parent
-            // is the guest proxy) every 0.2 s into the share.
-            let sampler = "{ while :; do grep -c dmabuf /proc/$PPID/maps >>/tmp/vm-out/dmabuf-maps; sleep 0.2; done & } && "
+            // In region mode a sampler counts the guest proxy's descriptors
+            // and dma-buf mappings (lines of its /proc maps) every 0.2 s
+            // into the share, from before the first client ($PPID: the
+            // command's parent is the guest proxy).
+            let sampler = "{ while :; do echo $(ls /proc/$PPID/fd | wc -l) $(grep -c dmabuf /proc/$PPID/maps) >>/tmp/vm-out/samples; sleep 0.2; done & } && sleep 0.5 && "
             // In stream mode the guest's own weston shows the same client
             // meanwhile (guest_weston_direct.sh, in the background).
             let direct = "{ sh /tmp/vm-bin/porthole-test-guest-weston-direct.sh \(client.guestPath) /dev/dri/card0 /tmp/vm-out --churn \(Self.churnRounds) & } && "
+            // In stream mode, once the pattern is gone, the frame cost is
+            // measured (checkFrameCost) before the Mesa client runs.
+            let snap = { (n: Int) in "sleep 1.2 && cp /tmp/vm-out/guest-stats.json /tmp/vm-out/stats-\(n).json" }
+            let frames = "\(snap(0)) && \(client.guestPath) --shm-frames \(Self.measuredFrames) /dev/dri/card0 0 >/tmp/vm-out/frames-shm && \(snap(1))"
+                + " && \(client.guestPath) --frames \(Self.measuredFrames) /dev/dri/card0 0 >/tmp/vm-out/frames-dmabuf && \(snap(2))"
             let then = region ? " && sleep 3 && \(pattern) 120 /tmp/vm-out/second-seen && sleep 60"
-                : " && exec weston-simple-dmabuf-egl -d /dev/dri/card0 -i 1"
+                : " && \(frames) && exec weston-simple-dmabuf-egl -d /dev/dri/card0 -i 1"
             let vm = try PortholeVM(runtime: runtime,
                                     command: ["sh", "-c", "modprobe vgem && \(region ? sampler : direct)\(pattern) 120 /tmp/vm-out/pattern-seen\(then)"],
                                     hostDisplay: weston.socketName, region: region, timeout: 240)
@@ -203,6 +245,7 @@ struct GPUBufferVMTests {
                 try checkNothingHeldAfterClients(vm: vm, weston: weston)
             } else {
                 try checkDirectRunMatches(vm: vm, throughPorthole: shot)
+                try checkFrameCost(vm: vm)
                 try checkMesaClient(vm: vm, weston: weston)
             }
         }

@@ -7,7 +7,7 @@
  * row first, one from a buffer stored bottom row first and created with the
  * y_invert flag (as GL clients do).
  *
- * usage: dmabuf_pattern [--churn N] DRM-NODE SECONDS [STOP-FILE]
+ * usage: dmabuf_pattern [--churn N | --frames N | --shm-frames N] DRM-NODE SECONDS [STOP-FILE]
  * Prints "DMABUF-PATTERN shown WxH stride S" once the compositor has both
  * buffers (frame callbacks came back), stays up SECONDS more (or until
  * STOP-FILE exists), and exits 0.
@@ -18,6 +18,10 @@
  * attach, destroy the wl_buffer and close its fd, then commit. A roundtrip
  * after each round must succeed (no protocol error); the window is then
  * destroyed. Prints "DMABUF-CHURN N rounds ok" and goes on as above.
+ * --frames N / --shm-frames N: then N frames on the first window, each a
+ * full redraw (the pattern and its inverse in turn) of one dma-buf (or one
+ * wl_shm buffer), committed with full damage once the previous frame's
+ * callback came back (with N even the last one is the pattern); prints "DMABUF-FRAMES dmabuf|shm N frames in S s".
  * Linear XRGB8888 is used with the LINEAR modifier when the compositor
  * offers it, else with the implicit one (DRM_FORMAT_MOD_INVALID: a GL
  * compositor on Mesa's kms_swrast offers only that; a dumb buffer is
@@ -60,6 +64,7 @@ static struct xdg_wm_base *wm_base;
 static struct zwp_linux_dmabuf_v1 *dmabuf;
 static struct wl_shm *shm;
 static int configured, shown, xrgb_linear, xrgb_implicit;
+static struct wl_surface *first_surface;
 
 static void global(void *data, struct wl_registry *r, uint32_t name, const char *iface, uint32_t version) {
     (void)data;
@@ -209,12 +214,61 @@ static void show(struct wl_display *display, int fd, uint32_t pitch, int y_inver
     wl_surface_damage_buffer(surface, 0, 0, WIDTH, HEIGHT);
     wl_callback_add_listener(wl_surface_frame(surface), &frame_listener, NULL);
     wl_surface_commit(surface);
+    if (!first_surface) first_surface = surface;
+}
+
+/* Fills `pixels` (stride `pitch`) with the pattern, inverted when `inverse`. */
+static void draw(uint8_t *pixels, uint32_t pitch, int inverse) {
+    for (int y = 0; y < HEIGHT; y++) {
+        uint32_t *row = (uint32_t *)(pixels + (size_t)y * pitch);
+        for (int x = 0; x < WIDTH; x++) row[x] = inverse ? pattern(x, y) ^ 0x00ffffffu : pattern(x, y);
+    }
+}
+
+/* N fully changed frames on the first window, from one dma-buf or one
+ * wl_shm buffer, each after the previous frame's callback; prints the time. */
+static void frames(struct wl_display *display, int drm, int count, int use_shm) {
+    int fd;
+    uint32_t pitch = WIDTH * 4, handle = 0;
+    struct wl_buffer *buffer = use_shm ? shm_buffer(&fd) : NULL;
+    if (!use_shm) {
+        fd = make_dmabuf(drm, 0, &pitch, &handle);
+        buffer = dmabuf_buffer(fd, pitch, 0);
+    }
+    size_t size = (size_t)pitch * HEIGHT;
+    uint8_t *pixels = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (pixels == MAP_FAILED) { perror("mmap for frames"); exit(5); }
+    struct timespec start, end;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (int i = 0; i < count; i++) {
+        struct dma_buf_sync sync = { DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE };
+        if (!use_shm) ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync);
+        draw(pixels, pitch, i % 2 == 0);
+        sync.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE;
+        if (!use_shm) ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync);
+        int before = shown;
+        wl_surface_attach(first_surface, buffer, 0, 0);
+        wl_surface_damage_buffer(first_surface, 0, 0, WIDTH, HEIGHT);
+        wl_callback_add_listener(wl_surface_frame(first_surface), &frame_listener, NULL);
+        wl_surface_commit(first_surface);
+        while (shown == before && wl_display_dispatch(display) >= 0) {}
+        if (shown == before) { fprintf(stderr, "frames: connection failed\n"); exit(4); }
+    }
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    munmap(pixels, size);
+    printf("DMABUF-FRAMES %s %d frames in %.3f s\n", use_shm ? "shm" : "dmabuf", count,
+           (double)(end.tv_sec - start.tv_sec) + (double)(end.tv_nsec - start.tv_nsec) / 1e9);
+    fflush(stdout);
 }
 
 int main(int argc, char **argv) {
-    int rounds = 0;
+    int rounds = 0, frame_count = 0, shm_frames = 0;
     if (argc >= 3 && !strcmp(argv[1], "--churn")) { rounds = atoi(argv[2]); argv += 2; argc -= 2; }
-    if (argc != 3 && argc != 4) { fprintf(stderr, "usage: %s [--churn N] DRM-NODE SECONDS [STOP-FILE]\n", argv[0]); return 64; }
+    else if (argc >= 3 && (!strcmp(argv[1], "--frames") || !strcmp(argv[1], "--shm-frames"))) {
+        shm_frames = !strcmp(argv[1], "--shm-frames");
+        frame_count = atoi(argv[2]); argv += 2; argc -= 2;
+    }
+    if (argc != 3 && argc != 4) { fprintf(stderr, "usage: %s [--churn N | --frames N | --shm-frames N] DRM-NODE SECONDS [STOP-FILE]\n", argv[0]); return 64; }
     const char *stop_file = argc == 4 ? argv[3] : NULL;
     int seconds = atoi(argv[2]);
     int drm = open(argv[1], O_RDWR | O_CLOEXEC);
@@ -241,6 +295,7 @@ int main(int argc, char **argv) {
     if (shown < 2) { fprintf(stderr, "connection failed: %s\n", strerror(wl_display_get_error(display))); return 4; }
     printf("DMABUF-PATTERN shown %dx%d stride %u\n", WIDTH, HEIGHT, pitch);
     fflush(stdout);
+    if (frame_count > 0) frames(display, drm, frame_count, shm_frames);
     time_t end = time(NULL) + seconds;
     while (time(NULL) < end && !(stop_file && access(stop_file, F_OK) == 0)) {
         if (wl_display_roundtrip(display) < 0) { fprintf(stderr, "connection lost\n"); return 4; }
