@@ -9,9 +9,8 @@
 # (direct-N.png, one a second once the client has shown its windows, until
 # the test makes OUT-DIR/direct-seen, at most 60) and, last, direct-done
 # holding the client's exit status (or a word saying what failed).
-# The output is 1280x720 like the host's weston in the test, and weston
-# places new windows with an unseeded random(): the same client makes the
-# same windows at the same places in both.
+# The output is 1280x720 like the host's weston in the test (the windows
+# have so far landed at the same places in both).
 #
 # weston 10's pixman renderer has no linux-dmabuf, so this weston renders
 # with GL: headless, on Mesa's kms_swrast over the same vgem device (EGL's
