@@ -26,6 +26,8 @@ struct GPUBufferVMTests {
     /// Fully changed frames the client commits from one wl_shm buffer, then
     /// from one dma-buf, to measure what a frame costs on each path.
     static let measuredFrames = 30
+    /// guest_weston_direct.sh's name beside the client (in the guest, in /tmp/vm-bin).
+    static let directScript = "porthole-test-guest-weston-direct.sh"
 
     /// Builds Clients/dmabuf_pattern.c with the protocol code wayland-scanner
     /// makes, next to the porthole binary: scripts/vm shares that directory
@@ -47,7 +49,7 @@ struct GPUBufferVMTests {
                        logDirectory: dir, timeout: 120)
         // The direct run's script goes beside it: the guest sees /tmp as a
         // tmpfs of its own, so a checkout under the host's /tmp is not there.
-        let script = "\(binDir)/porthole-test-guest-weston-direct.sh"
+        let script = "\(binDir)/\(directScript)"
         try? FileManager.default.removeItem(atPath: script)
         try FileManager.default.copyItem(atPath: packageRoot + "/Tests/IntegrationTests/Clients/guest_weston_direct.sh", toPath: script)
         return ("\(binDir)/\(name)", "/tmp/vm-bin/\(name)")
@@ -125,7 +127,7 @@ struct GPUBufferVMTests {
         let frameBytes = Self.width * Self.height * 4
         for (i, kind) in ["shm", "dmabuf"].enumerated() {
             let line = ((try? String(contentsOfFile: "\(out)/frames-\(kind)", encoding: .utf8)) ?? "").split(separator: "\n").first { $0.hasPrefix("DMABUF-FRAMES") }
-            let seconds = try #require(line.flatMap { Double($0.split(separator: " ")[5]) }, "\(kind): no DMABUF-FRAMES line")
+            let seconds = try #require(line.flatMap { $0.split(separator: " ").dropFirst(5).first.flatMap { Double($0) } }, "\(kind): no DMABUF-FRAMES line")
             let delta = { (key: String) in snaps[i + 1][key, default: 0] - snaps[i][key, default: 0] }
             // Each run also shows its two windows first: 2 more buffers' worth.
             let (commits, copied, sent) = (delta("commits"), delta("copied_bytes"), delta("pixel_bytes_sent"))
@@ -190,7 +192,10 @@ struct GPUBufferVMTests {
     func dumbBufferPatternShowsExactly() throws {
         let runtime = try RuntimeDir(prefix: "vm-dmabuf")
         let client = try Self.buildClient(in: runtime)
-        defer { unlink(client.hostPath) }
+        defer {
+            unlink(client.hostPath)
+            unlink(URL(fileURLWithPath: client.hostPath).deletingLastPathComponent().path + "/" + Self.directScript)
+        }
         for region in [false, true] {
             let mode = region ? "region" : "stream"
             let weston = try Weston(runtime: runtime)
@@ -211,7 +216,7 @@ struct GPUBufferVMTests {
             let sampler = "{ while :; do echo $(ls /proc/$PPID/fd | wc -l) $(grep -c dmabuf /proc/$PPID/maps) >>/tmp/vm-out/samples; sleep 0.2; done & } && sleep 0.5 && "
             // In stream mode the guest's own weston shows the same client
             // meanwhile (guest_weston_direct.sh, in the background).
-            let direct = "{ sh /tmp/vm-bin/porthole-test-guest-weston-direct.sh \(client.guestPath) /dev/dri/card0 /tmp/vm-out --churn \(Self.churnRounds) & } && "
+            let direct = "{ sh /tmp/vm-bin/\(Self.directScript) \(client.guestPath) /dev/dri/card0 /tmp/vm-out --churn \(Self.churnRounds) & } && "
             // In stream mode, once the pattern is gone, the frame cost is
             // measured (checkFrameCost) before the Mesa client runs.
             let snap = { (n: Int) in "sleep 1.2 && cp /tmp/vm-out/guest-stats.json /tmp/vm-out/stats-\(n).json" }
