@@ -64,6 +64,9 @@ public final class BufferProducerClient {
         }
     }
 
+    /// The connection's fd: readable when the service sent something or went away.
+    public var fileDescriptor: Int32 { client.session.fileDescriptor }
+
     /// The buffer's memory, to draw into.
     public var pixels: UnsafeMutableRawPointer { mapping.base! + offset }
 

@@ -3,12 +3,12 @@ import PipeWireBridge
 import PortholeSystem
 import Proxy
 
-/// `porthole pipewire`: guest buffers as PipeWire video nodes on the host.
+/// `porthole pipewire`: guest buffers as PipeWire video nodes on the host, and PipeWire video into guests.
 struct PipeWireCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pipewire",
         abstract: "Show guest buffers to PipeWire programs (run on the host, next to porthole host).",
-        subcommands: [PipeWireExportCommand.self]
+        subcommands: [PipeWireExportCommand.self, PipeWireImportCommand.self]
     )
 }
 

@@ -474,13 +474,13 @@ _porthole_pipewire() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    export)
+    export|import)
         # Offer subcommand argument completions
         "_porthole_pipewire_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'export' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'export import' -- "${cur}"))
         ;;
     esac
 }
@@ -507,6 +507,33 @@ _porthole_pipewire_export() {
         return
         ;;
     '--max-nodes')
+        return
+        ;;
+    esac
+}
+
+_porthole_pipewire_import() {
+    repeating_flags=()
+    non_repeating_flags=(--any -h --help)
+    repeating_options=()
+    non_repeating_options=(--target --app --buffers-producer-socket --remote --release-timeout)
+    __porthole_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--target')
+        return
+        ;;
+    '--app')
+        return
+        ;;
+    '--buffers-producer-socket')
+        return
+        ;;
+    '--remote')
+        return
+        ;;
+    '--release-timeout')
         return
         ;;
     esac

@@ -67,4 +67,31 @@ struct spa_meta_header *porthole_pw_buffer_header(struct spa_buffer *buffer);
 /// The damage array and, in *capacity, how many regions fit in it.
 struct spa_meta_region *porthole_pw_buffer_damage(struct spa_buffer *buffer, uint32_t *capacity);
 
+// --- a video input stream (pipewire_sink.c) ----------------------------------
+
+/// What an input stream reports: state changes, the format a source fixed
+/// (0 x 0 when cleared), and that a buffer is ready to dequeue. All run
+/// inside porthole_pw_loop_iterate.
+struct porthole_pw_sink_events {
+    void (*state_changed)(void *user, int state, const char *error);
+    void (*format_changed)(void *user, uint32_t spa_format, uint32_t width, uint32_t height);
+    void (*process)(void *user);
+};
+
+struct porthole_pw_sink;
+
+/// An input pw_stream with the given properties (target.object picks the
+/// source; without it the session manager does). NULL on failure.
+struct porthole_pw_sink *porthole_pw_sink_new(struct pw_core *core, const char *name,
+                                              const char *const *keys, const char *const *values, uint32_t n_props,
+                                              const struct porthole_pw_sink_events *events, void *user);
+
+/// Connects, offering BGRx, BGRA, RGBx and RGBA raw video of any size up to
+/// max_side, in memfd or memptr buffers mapped for the caller.
+int porthole_pw_sink_connect(struct porthole_pw_sink *sink, uint32_t max_side);
+
+struct pw_stream *porthole_pw_sink_stream(struct porthole_pw_sink *sink);
+
+void porthole_pw_sink_destroy(struct porthole_pw_sink *sink);
+
 #endif
