@@ -39,6 +39,7 @@ public final class PipeWireImporter {
     public private(set) var frames: UInt32 = 0
     public private(set) var buffersRegistered = 0
     public private(set) var releaseTimeouts = 0
+    public private(set) var roundTrips = RoundTripTimes()
     private let options: Options
     private let report: (String) -> Void
     private let pipewire: PipeWireContext
@@ -97,6 +98,7 @@ public final class PipeWireImporter {
 
     public var summary: String {
         "\(frames) frames in \(buffersRegistered) buffers, \(releaseTimeouts) not released in time, \(stream?.refused ?? 0) refused"
+            + roundTrips.text
     }
 
     private func fail(_ error: BridgeError) {
@@ -124,6 +126,7 @@ public final class PipeWireImporter {
 
     private func frame(_ pixels: UnsafeRawPointer, stride: Int, format: ImportFormat) {
         guard failure == nil else { return }
+        let start = MonotonicClock.nanoseconds()
         do throws(HarnessError) {
             if producerFormat != format {
                 closeProducer()
@@ -144,7 +147,11 @@ public final class PipeWireImporter {
             guard let p = producer else { return }
             frames &+= 1
             try p.present(frames, damage: [(0, 0, format.width, format.height)], renderUsec: 0)
-            if try !p.waitReleased(frames, timeout: options.releaseTimeout) { releaseTimeouts += 1 }
+            if try p.waitReleased(frames, timeout: options.releaseTimeout) {
+                roundTrips.add(nanoseconds: MonotonicClock.nanoseconds() - start)
+            } else {
+                releaseTimeouts += 1
+            }
         } catch {
             fail(.bufferService("the host's buffer service: \(error)"))
         }
