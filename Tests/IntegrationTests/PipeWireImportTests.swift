@@ -131,4 +131,23 @@ struct PipeWireImportTests {
         #expect(exit == .exited(1), "\(bridge.diagnostics())")
         #expect(bridge.stderr.contains("the host's buffer service"), "\(bridge.stderr)")
     }
+
+    @Test func theImportEndsWithStatusOneWhenThePipeWireDaemonGoes() throws {
+        let runtime = try RuntimeDir()
+        let daemon = try PipeWireDaemon(runtime: runtime)
+        let producers = runtime.file("host-producers.sock")
+        let host = try Porthole.startHost(runtime: runtime, link: .listen(LinkAddress.unix(in: runtime)), display: "wayland-none",
+                                          extraArguments: ["--buffers-producer-socket", producers])
+        defer { host.terminate() }
+        try host.waitForListening()
+        let bridge = try ManagedProcess(try portholeBinary(), ["pipewire", "import", "--target", "testsrc", "--app", "camera",
+                                                               "--buffers-producer-socket", producers],
+                                        environment: daemon.environment, logDirectory: runtime.path)
+        defer { bridge.terminate() }
+        try #require(waitUntil(timeout: 20) { bridge.stdout.contains("stream paused") }, "\(bridge.diagnostics())")
+        daemon.stop()
+        let exit = bridge.waitForExit(timeout: 10)
+        #expect(exit == .exited(1), "\(bridge.diagnostics())")
+        #expect(bridge.stderr.contains("the PipeWire daemon reported"), "\(bridge.stderr)")
+    }
 }
