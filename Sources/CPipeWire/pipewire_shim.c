@@ -1,6 +1,7 @@
 // See CPipeWire.h: only the parts of libpipewire that are macros or C
 // callback tables live here.
 #include "CPipeWire.h"
+#include "pipewire_stream.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -118,16 +119,9 @@ static const struct pw_stream_events source_events = {
 struct porthole_pw_source *porthole_pw_source_new(struct pw_core *core, const char *name,
                                                   const char *const *keys, const char *const *values, uint32_t n_props,
                                                   const struct porthole_pw_source_events *events, void *user) {
-    struct pw_properties *props = pw_properties_new(NULL, NULL);
-    if (!props) return NULL;
-    for (uint32_t i = 0; i < n_props; i++) pw_properties_set(props, keys[i], values[i]);
     struct porthole_pw_source *s = calloc(1, sizeof(*s));
-    if (!s) {
-        pw_properties_free(props);
-        return NULL;
-    }
-    // pw_stream_new takes the properties, also on failure.
-    s->stream = pw_stream_new(core, name, props);
+    if (!s) return NULL;
+    s->stream = porthole_pw_stream_with_properties(core, name, keys, values, n_props);
     if (!s->stream) {
         free(s);
         return NULL;

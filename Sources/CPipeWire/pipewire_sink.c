@@ -2,6 +2,7 @@
 // format offer and buffer parameters are SPA pod builder macros, and the
 // events a C callback table, so they live here.
 #include "CPipeWire.h"
+#include "pipewire_stream.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -64,16 +65,9 @@ static const struct pw_stream_events sink_events = {
 struct porthole_pw_sink *porthole_pw_sink_new(struct pw_core *core, const char *name,
                                               const char *const *keys, const char *const *values, uint32_t n_props,
                                               const struct porthole_pw_sink_events *events, void *user) {
-    struct pw_properties *props = pw_properties_new(NULL, NULL);
-    if (!props) return NULL;
-    for (uint32_t i = 0; i < n_props; i++) pw_properties_set(props, keys[i], values[i]);
     struct porthole_pw_sink *s = calloc(1, sizeof(*s));
-    if (!s) {
-        pw_properties_free(props);
-        return NULL;
-    }
-    // pw_stream_new takes the properties, also on failure.
-    s->stream = pw_stream_new(core, name, props);
+    if (!s) return NULL;
+    s->stream = porthole_pw_stream_with_properties(core, name, keys, values, n_props);
     if (!s->stream) {
         free(s);
         return NULL;

@@ -16,8 +16,16 @@ final class PipeWireContext {
     private(set) var failure: String?
 
     /// Connects to the daemon `remote` (nil: $PIPEWIRE_REMOTE or
-    /// pipewire-0 in $XDG_RUNTIME_DIR).
+    /// pipewire-0 in $XDG_RUNTIME_DIR). First blocks SIGINT and SIGTERM in
+    /// the calling thread: PipeWire starts threads of its own (its data
+    /// loop) that inherit this mask, so the signals reach only the loop's
+    /// signalfd and the bridge stops cleanly instead of dying in one of them.
     init(remote: String?) throws(BridgeError) {
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        sigaddset(&stopSignals, SIGINT)
+        sigaddset(&stopSignals, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
         pw_init(nil, nil)
         guard let loop = pw_loop_new(nil) else { throw .pipewire("cannot make a PipeWire loop: \(Self.errnoText())") }
         guard let context = pw_context_new(loop, nil, 0) else {

@@ -55,14 +55,6 @@ public final class PipeWireExporter {
     public init(options: Options, report: @escaping (String) -> Void) throws(BridgeError) {
         self.options = options
         self.report = report
-        // PipeWire starts threads of its own (its data loop); they inherit
-        // this mask, so SIGINT and SIGTERM reach only the loop's signalfd
-        // and the bridge stops cleanly instead of dying in one of them.
-        var stopSignals = sigset_t()
-        sigemptyset(&stopSignals)
-        sigaddset(&stopSignals, SIGINT)
-        sigaddset(&stopSignals, SIGTERM)
-        pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
         pipewire = try PipeWireContext(remote: options.remote)
         do {
             consumer = try BufferConsumerClient(socketPath: options.socketPath, application: options.application, guest: options.guest)

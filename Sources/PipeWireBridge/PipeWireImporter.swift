@@ -54,13 +54,6 @@ public final class PipeWireImporter {
     public init(options: Options, report: @escaping (String) -> Void) throws(BridgeError) {
         self.options = options
         self.report = report
-        // As in the exporter: PipeWire's own threads inherit this mask, so
-        // SIGINT and SIGTERM reach only the loop's signalfd.
-        var stopSignals = sigset_t()
-        sigemptyset(&stopSignals)
-        sigaddset(&stopSignals, SIGINT)
-        sigaddset(&stopSignals, SIGTERM)
-        pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
         pipewire = try PipeWireContext(remote: options.remote)
         var properties = [
             ("media.type", "Video"),
