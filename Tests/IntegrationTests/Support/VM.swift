@@ -25,6 +25,9 @@ final class PortholeVM: @unchecked Sendable {
     ///   removes, a temporary directory of its own).
     /// - region: shared-region mode (`--region pci` in the guest, an
     ///   ivshmem-plain device backed by the host proxy's region file).
+    /// - regionFile: the host file behind the VM's ivshmem-plain device, of
+    ///   the script's default size (else a file the script makes and removes);
+    ///   several VMs given one file share its memory.
     init(
         runtime: RuntimeDir,
         command: [String],
@@ -34,6 +37,7 @@ final class PortholeVM: @unchecked Sendable {
         hostOptions: [String] = [],
         keepState: Bool = true,
         region: Bool = false,
+        regionFile: String? = nil,
         timeout: Int = 300
     ) throws {
         self.runtime = runtime
@@ -41,6 +45,7 @@ final class PortholeVM: @unchecked Sendable {
         var args = ["--porthole", try portholeBinary(), "--timeout", String(timeout)]
         if keepState { args += ["--state-dir", stateDir] }
         if region { args += ["--mode", "region"] }
+        if let regionFile { args += ["--region", regionFile] }
         if let hostSocket { args += ["--host-socket", hostSocket] }
         if let hostDisplay { args += ["--host-opt", "--display", "--host-opt", hostDisplay] }
         for option in guestOptions { args += ["--guest-opt", option] }
