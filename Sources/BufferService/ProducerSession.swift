@@ -82,16 +82,12 @@ public final class ProducerSession: ServiceHandler {
         case .portholeBufferV1Export?:
             let e = try r.typed(PortholeBufferV1Export.self)
             let b = try publishedBuffer(id, "export")
-            guard b.references.count < service.limits.referencesPerBuffer else {
-                throw bufferFault(id, .tooManyReferences, "more than \(service.limits.referencesPerBuffer) references to one buffer")
-            }
+            try checkRoomForReference(b, id)
             references[e.id] = service.export(b, objectID: e.id, producer: self)
         case .portholeBufferV1Grant?:
             let g = try r.typed(PortholeBufferV1Grant.self)
             let b = try publishedBuffer(id, "grant")
-            guard b.references.count < service.limits.referencesPerBuffer else {
-                throw bufferFault(id, .tooManyReferences, "more than \(service.limits.referencesPerBuffer) references to one buffer")
-            }
+            try checkRoomForReference(b, id)
             guard let grantee = String(validatingUTF8Bytes: g.guest), g.guest.count <= service.limits.maxGuestNameBytes,
                   grantee != guest, !isHost, service.knowsGuest(grantee) else {
                 throw bufferFault(id, .unknownGuest, "grant to \(LogText.escaped(String(decoding: g.guest, as: UTF8.self), limit: 64)): " +
@@ -258,6 +254,13 @@ public final class ProducerSession: ServiceHandler {
     private func buffer(_ id: UInt32) throws(MessageFault) -> SharedBuffer {
         guard let b = buffers[id] else { throw .invalidObject("porthole_buffer_v1@\(id) is not a buffer of this producer") }
         return b
+    }
+
+    /// A buffer holds at most `referencesPerBuffer` live references (export and grant alike).
+    private func checkRoomForReference(_ b: SharedBuffer, _ id: UInt32) throws(MessageFault) {
+        guard b.references.count < service.limits.referencesPerBuffer else {
+            throw bufferFault(id, .tooManyReferences, "more than \(service.limits.referencesPerBuffer) references to one buffer")
+        }
     }
 
     private func publishedBuffer(_ id: UInt32, _ what: String) throws(MessageFault) -> SharedBuffer {

@@ -18,10 +18,7 @@ import Wayland
         let handle = try rig.grant(image, on: producer, to: GuestToGuestRig.nameB)
         #expect(handle.count == 16)
 
-        let consumer = try rig.consumer(in: rig.b)
-        consumer.importBuffer(handle)
-        try #require(rig.pump { !consumer.events(PortholeBufferImportV1BufferAdded.self, on: 4).isEmpty }, "no buffer_added in B")
-        let added = consumer.events(PortholeBufferImportV1BufferAdded.self, on: 4)[0]
+        let (consumer, added) = try rig.imported(handle)
         #expect(added.guest == Array(GuestToGuestRig.nameA.utf8) && added.application == Array("camera".utf8))
         #expect(rig.pump { consumer.events(PortholeBufferViewV1Done.self, on: added.buffer).count == 1 })
         let fd = try #require(consumer.fds.first, "no fd in B")
@@ -98,10 +95,8 @@ import Wayland
         let producer = try rig.producer()
         let image = try ProducerImage(width: 16, height: 16)
         let handle = try rig.grant(image, on: producer, to: GuestToGuestRig.nameB)
-        let consumer = try rig.consumer(in: rig.b)
-        consumer.importBuffer(handle)
-        try #require(rig.pump { !consumer.events(PortholeBufferImportV1BufferAdded.self, on: 4).isEmpty })
-        let view = consumer.events(PortholeBufferImportV1BufferAdded.self, on: 4)[0].buffer
+        let (consumer, added) = try rig.imported(handle)
+        let view = added.buffer
 
         producer.send(PortholeBufferReferenceV1Revoke(), on: 5)
         #expect(rig.pump { !consumer.events(PortholeBufferImportV1Revoked.self, on: 4).isEmpty }, "B is not told")
@@ -124,10 +119,8 @@ import Wayland
         let producer = try rig.producer()
         let image = try ProducerImage(width: 64, height: 64)
         let handle = try rig.grant(image, on: producer, to: GuestToGuestRig.nameB)
-        let consumer = try rig.consumer(in: rig.b)
-        consumer.importBuffer(handle)
-        try #require(rig.pump { !consumer.events(PortholeBufferImportV1BufferAdded.self, on: 4).isEmpty })
-        let view = consumer.events(PortholeBufferImportV1BufferAdded.self, on: 4)[0].buffer
+        let (consumer, added) = try rig.imported(handle)
+        let view = added.buffer
         let heldBefore = rig.h.host.heldForGuests
 
         rig.a.shutDown()
@@ -150,9 +143,7 @@ extension GuestGrantTests {
         let producer = try rig.producer()
         let image = try ProducerImage(width: 16, height: 16)
         let handle = try rig.grant(image, on: producer, to: GuestToGuestRig.nameB)
-        let consumer = try rig.consumer(in: rig.b)
-        consumer.importBuffer(handle)
-        try #require(rig.pump { !consumer.events(PortholeBufferImportV1BufferAdded.self, on: 4).isEmpty })
+        let (consumer, _) = try rig.imported(handle)
         let fd = try #require(consumer.fds.first)
         #expect(throws: SystemError.self) { try SharedMapping(fd: fd, size: image.size, writable: true) }
         #expect(throws: SystemError.self) { try Memfd.resize(fd, to: 0) }

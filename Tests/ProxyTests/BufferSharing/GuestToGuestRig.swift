@@ -79,6 +79,18 @@ final class GuestToGuestRig {
                             sourceLocation: sourceLocation).handle
     }
 
+    /// A new consumer in B that imports `handle` (import object 4) and has
+    /// its buffer_added; returns the consumer and that event.
+    func imported(_ handle: [UInt8], sourceLocation: SourceLocation = #_sourceLocation)
+        throws -> (consumer: WaylandTestClient, added: PortholeBufferImportV1BufferAdded)
+    {
+        let consumer = try self.consumer(in: b, sourceLocation: sourceLocation)
+        consumer.importBuffer(handle)
+        try #require(pump { !consumer.events(PortholeBufferImportV1BufferAdded.self, on: 4).isEmpty }, "no buffer_added in B",
+                     sourceLocation: sourceLocation)
+        return (consumer, consumer.events(PortholeBufferImportV1BufferAdded.self, on: 4)[0])
+    }
+
     /// The host's `guest_consumer_views_copied` stat.
     var copiedViews: Int { h.stats()["guest_consumer_views_copied"] ?? -1 }
 }
