@@ -21,6 +21,11 @@ protocol ClientPool: AnyObject {
     /// Brings the host's copy of `spans` (pool bytes of the job's buffer,
     /// the next slice) up to date.
     func syncSpans(_ spans: [Range<Int>], of job: inout SyncJob, channel: LinkChannel, stats: ProxyStats) throws(MessageFault)
+    /// The sync of `spans` as work another thread can run, or nil if it
+    /// runs on the loop only (`syncSpans`).
+    func detachedCopy(_ spans: [Range<Int>], of job: SyncJob) throws(MessageFault) -> RegionCopyWork?
+    /// Counts a detached copy's outcome into the job and the stats.
+    func finishDetached(_ copy: OffloadedCopy, of job: inout SyncJob, stats: ProxyStats) throws(MessageFault)
     /// The commit's last slice is done: what it says about the next commits.
     func endSync(_ job: SyncJob)
 }

@@ -9,7 +9,7 @@ import Wayland
 final class GuestHandler: ConnectionHandler {
     private let pools: ClientPools
     private var surfaces = SurfaceTracker()
-    private var syncs = PoolSyncQueue()
+    private var syncs: PoolSyncQueue
     private let stats: ProxyStats
     /// porthole_shared_memory_v1, when the guest maps a region.
     private let sharedMemory: SharedMemoryExtension?
@@ -20,8 +20,10 @@ final class GuestHandler: ConnectionHandler {
 
     /// `dmabufDevice`: offer zwp_linux_dmabuf_v1, naming this DRM device
     /// (a dev_t, 0 for none) in feedback; nil: do not offer it.
-    init(region: GuestRegion?, stats: ProxyStats, application: String, dmabufDevice: UInt64? = nil) {
+    /// `offload`: where large region copies run (nil: on the loop, in slices).
+    init(region: GuestRegion?, stats: ProxyStats, application: String, dmabufDevice: UInt64? = nil, offload: SyncOffload? = nil) {
         self.region = region
+        syncs = PoolSyncQueue(offload: offload)
         self.stats = stats
         let pools = ClientPools(region: region, stats: stats, application: application)
         self.pools = pools
@@ -122,7 +124,7 @@ final class GuestHandler: ConnectionHandler {
         // Slices sent over the link wait while it holds a slice's worth
         // unsent: whatever another channel sends next queues behind no more.
         if c.channel.linkQueuedBytes > SyncTuning.linkQueueLimit { return .waitForLink }
-        return try syncs.advance(budget: SyncTuning.sliceBytes, channel: c.channel, stats: stats) ? .done : .more
+        return try syncs.advance(budget: SyncTuning.sliceBytes, channel: c.channel, stats: stats) { [weak c] in c?.resumeSlicing() }
     }
 
     func poolResource(for fd: OwnedFD, message: ParsedMessage, on c: WaylandConnection) throws(MessageFault) -> UInt32 {

@@ -76,6 +76,11 @@ public final class GuestProxy: LinkSessionDelegate {
     /// that follows gets as long again.
     public var connectTimeout: Double = Socket.connectTimeout
     private var handshakeTimer: EventLoop.Token?
+    /// Large region copies run on a thread of their own (`SyncOffload`);
+    /// false: on the loop, in slices. Set before the first client.
+    public var copyThread = true
+    /// The worker for region copies, made at the first client that can use it.
+    private(set) var copyOffload: SyncOffload?
 
     public init(loop: EventLoop, socketPath: String, tables: ProtocolTables = .builtin, limits: LinkLimits = LinkLimits(),
                 region: SharedRegion? = nil) {
@@ -218,12 +223,28 @@ public final class GuestProxy: LinkSessionDelegate {
         Log.info("guest clients can connect to \(socketPath)")
     }
 
+    /// The worker for this proxy's region copies, started on first use; nil
+    /// without a region, without `copyThread`, or if no thread can start
+    /// (the copies then run on the loop, in slices).
+    private func regionCopyOffload() -> SyncOffload? {
+        guard region != nil, copyThread else { return nil }
+        if let copyOffload { return copyOffload }
+        do {
+            copyOffload = SyncOffload(worker: try BackgroundWorker(loop: loop))
+        } catch {
+            Log.warning("region copies stay on the loop: \(error)")
+            copyThread = false
+        }
+        return copyOffload
+    }
+
     private func acceptClient(_ client: OwnedFD) {
         guard let session, session.link.isOpen else { refuse(client); return }
         let application = Socket.peerProgramName(client) ?? "unknown"
         let device = DRMDevices.firstDevice()
         let offer = offerDmabuf ?? (device != nil && !DRMDevices.hasVirglDevice())
-        let handler = GuestHandler(region: region, stats: stats, application: application, dmabufDevice: offer ? device ?? 0 : nil)
+        let handler = GuestHandler(region: region, stats: stats, application: application, dmabufDevice: offer ? device ?? 0 : nil,
+                                   offload: regionCopyOffload())
         guard let channel = session.channels.open() else {
             Log.warning("refusing a client: \(limits.maxChannels) clients already connected")
             client.close()

@@ -108,37 +108,43 @@ final class RegionPool: ClientPool {
     }
 
     func syncSpans(_ spans: [Range<Int>], of job: inout SyncJob, channel: LinkChannel, stats: ProxyStats) throws(MessageFault) {
-        guard let chunk = job.buffer.chunk else { return }
-        guard let client = client?.base, clientFileSize() >= size else { throw ClientMemoryGuard.shrank(job.bufferID, size) }
-        let copy = region.region.pointer(at: chunk.offset)
-        let b = job.buffer, bufferID = job.bufferID, blind = job.blind
-        let read = { () throws(MessageFault) -> (Int, Int) in
-            try self.copySpans(spans, of: b, blind: blind, bufferID: bufferID, client: client, copy: copy, stats: stats)
-        }
-        let (compared, copied) = if let clientFile { try clientFile.reading(bufferID: bufferID, read) } else { try read() }
-        job.compared += compared
-        job.changed += copied
-        stats.copiedBytes += UInt64(copied)
+        guard let work = try copyWork(spans, of: job) else { return }
+        let outcome = if let clientFile { try clientFile.reading(bufferID: job.bufferID) { work.run() } } else { work.run() }
+        try Self.apply(outcome, of: work, to: &job, stats: stats)
     }
 
-    /// Copies `spans` (blind), or their changed bytes, from the client's
-    /// memory into the chunk; returns the bytes compared and copied.
-    private func copySpans(_ spans: [Range<Int>], of b: ShmBuffer, blind: Bool, bufferID: UInt32, client: UnsafeMutableRawPointer,
-                           copy: UnsafeMutableRawPointer, stats: ProxyStats) throws(MessageFault) -> (Int, Int) {
-        try ClientMemoryGuard.read(client, length: self.client?.size ?? size, bufferID: bufferID, stats: stats) { () -> (Int, Int) in
-            var compared = 0, copied = 0
-            for span in spans {
-                let source = client + b.sourceShift(at: span.lowerBound)
-                if blind {
-                    (copy + span.lowerBound).copyMemory(from: source + span.lowerBound, byteCount: span.count)
-                    copied += span.count
-                } else {
-                    compared += span.count
-                    copied += ByteDiff.diff(client: source, copy: copy, start: span.lowerBound, end: span.upperBound)
-                }
-            }
-            return (compared, copied)
+    /// The copy of `spans` as work for any thread; nil for a cooperative
+    /// pool (nothing to copy). A dma-buf's reads need the loop's bracket
+    /// (`ClientFile.reading`), so only `syncSpans` runs those.
+    func copyWork(_ spans: [Range<Int>], of job: SyncJob) throws(MessageFault) -> RegionCopyWork? {
+        guard let chunk = job.buffer.chunk else { return nil }
+        guard let mapping = client, let base = mapping.base, clientFileSize() >= size else { throw ClientMemoryGuard.shrank(job.bufferID, size) }
+        let b = job.buffer
+        return RegionCopyWork(client: base, clientLength: size, copy: region.region.pointer(at: chunk.offset),
+                              spans: spans.map { .init(range: $0, shift: b.sourceShift(at: $0.lowerBound)) },
+                              blind: job.blind, keepAlive: [mapping, region.region])
+    }
+
+    func detachedCopy(_ spans: [Range<Int>], of job: SyncJob) throws(MessageFault) -> RegionCopyWork? {
+        guard clientFile?.isDmaBuf != true else { return nil }
+        return try copyWork(spans, of: job)
+    }
+
+    func finishDetached(_ copy: OffloadedCopy, of job: inout SyncJob, stats: ProxyStats) throws(MessageFault) {
+        try Self.apply(copy.result.outcome, of: copy.work, to: &job, stats: stats)
+    }
+
+    /// Counts a finished copy into the job and the stats; a fault is the
+    /// client's wl_shm error.
+    private static func apply(_ outcome: RegionCopyWork.Outcome, of work: RegionCopyWork, to job: inout SyncJob, stats: ProxyStats) throws(MessageFault) {
+        if let e = outcome.guardError { throw .implementation("cannot read the pool safely: \(e)") }
+        if outcome.faulted {
+            stats.memoryFaults += 1
+            throw ClientMemoryGuard.shrank(job.bufferID, work.clientLength)
         }
+        job.compared += outcome.compared
+        job.changed += outcome.copied
+        stats.copiedBytes += UInt64(outcome.copied)
     }
 
     func endSync(_ job: SyncJob) {

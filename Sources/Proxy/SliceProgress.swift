@@ -6,4 +6,6 @@ enum SliceProgress: Equatable {
     case more
     /// More slices are due once the link has written what it holds.
     case waitForLink
+    /// The worker is copying; its completion resumes the slicing.
+    case waitForWorker
 }

@@ -160,6 +160,11 @@ final class StreamPool: ClientPool {
         return (compared, copied, sent)
     }
 
+    /// Stream syncs send what they copy over the link: the loop's work.
+    func detachedCopy(_ spans: [Range<Int>], of job: SyncJob) throws(MessageFault) -> RegionCopyWork? { nil }
+
+    func finishDetached(_ copy: OffloadedCopy, of job: inout SyncJob, stats: ProxyStats) throws(MessageFault) {}
+
     func endSync(_ job: SyncJob) {
         if !job.blind && SyncTuning.mostlyChanged(copied: job.changed, compared: job.compared) { blindCommits = SyncTuning.blindCommitRun }
     }

@@ -43,4 +43,10 @@ struct SyncSlices: Equatable {
 
     /// Everything left, at once.
     mutating func rest() -> [Range<Int>] { next(budget: remainingBytes) }
+
+    /// Everything left, without handing it out.
+    func peekRest() -> [Range<Int>] {
+        var copy = self
+        return copy.rest()
+    }
 }

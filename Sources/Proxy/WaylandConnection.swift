@@ -236,7 +236,17 @@ final class WaylandConnection: LinkChannelDelegate {
         case .waitForLink:
             // The link's writes wake the loop; look again soon after.
             loop.after(Self.linkPollSeconds) { [weak self] in self?.continueSlicing() }
+        case .waitForWorker:
+            break
         }
+    }
+
+    /// The worker finished a copy this connection waits for. Called from
+    /// the loop (the worker's completion, or a flush waiting for it): the
+    /// slicing goes on at the next turn, not inside the caller.
+    func resumeSlicing() {
+        guard slicing else { return }
+        loop.nextTurn { [weak self] in self?.continueSlicing() }
     }
 
     /// How soon a slice waiting for the link looks again.

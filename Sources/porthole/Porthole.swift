@@ -275,6 +275,9 @@ struct GuestCommand: ParsableCommand {
     @Flag(name: .long, help: "If the --region cannot be opened, warn and copy buffers over the link instead of exiting.")
     var regionFallback = false
 
+    @Flag(name: .long, inversion: .prefixedNo, help: "Copy frames over 2 MiB into the --region on a thread of their own, so the proxy's loop stays free for other windows' commits (--no-copy-thread: on the loop, 2 MiB a turn).")
+    var copyThread = true
+
     @Option(name: .long, help: ArgumentHelp("Where programs in the guest publish buffers for the host (docs/buffer-sharing.md): a socket name in $XDG_RUNTIME_DIR or an absolute path, mode 0700; it appears once the link is up.", valueName: "PATH"))
     var buffersSocket = "porthole-buffers"
 
@@ -311,6 +314,7 @@ struct GuestCommand: ParsableCommand {
         }
         let proxy = GuestProxy(loop: loop, socketPath: path, tables: try common.protocolTables(), region: shared)
         proxy.reconnect = !noReconnect
+        proxy.copyThread = copyThread
         do {
             proxy.bufferSocketPath = try GuestProxy.socketPath(name: buffersSocket)
             proxy.consumerSocketPath = try GuestProxy.socketPath(name: buffersConsumerSocket)

@@ -4,14 +4,17 @@ import PortholeSystem
 import Testing
 import Wayland
 
-/// A large commit's sync runs in slices on the guest proxy's loop: another
-/// client's small commit, read while the large one is being synced, reaches
-/// the compositor first, and both arrive with every byte.
+/// A large commit's sync runs in slices on the guest proxy's loop (or, in
+/// region mode, on the copy thread): another client's small commit, read
+/// while the large one is being synced, reaches the compositor first, and
+/// both arrive with every byte.
 @Suite("Sliced syncs on the guest proxy") struct SlicedSyncTests {
     /// One raw client with one surface and one buffer of `width` x `height` in a memfd pool.
     final class Window {
         let client: WaylandTestClient
         let memory: SharedMapping
+        /// The pool's file (the client's copy of the fd).
+        let file: OwnedFD
         let width: Int, height: Int
         /// The compositor connection the host opened for it.
         var compositor: CompositorClient!
@@ -25,6 +28,7 @@ import Wayland
             let size = width * height * 4
             let fd = try Memfd.create(name: name, size: size)
             memory = try SharedMapping(fd: fd, size: size)
+            file = fd
             client.send(WlDisplayGetRegistry(registry: 2), on: Wire.displayID)
             try #require(h.pump { self.client.globals()["wl_shm"] != nil })
             let globals = client.globals()
@@ -49,11 +53,12 @@ import Wayland
         var commits: Int { compositor.messages(named: "wl_surface.commit").count }
     }
 
-    @Test("a small commit read during a 32 MiB sync reaches the compositor before it", arguments: [false, true])
-    func aSmallCommitOvertakesALargeSync(region: Bool) throws {
+    @Test("a small commit read during a 32 MiB sync reaches the compositor before it",
+          arguments: [(region: false, copyThread: false), (true, false), (true, true)])
+    func aSmallCommitOvertakesALargeSync(region: Bool, copyThread: Bool) throws {
         let big = 4096 * 2048 * 4
         let h = try InProcessHost(regionSize: region ? 128 << 20 : nil)
-        let gp = try InProcessGuest(host: h, mapRegion: region)
+        let gp = try InProcessGuest(host: h, mapRegion: region, copyThread: copyThread)
         defer { gp.tearDown() }
         let large = try Window(gp, width: 4096, height: 2048, name: "large")
         let small = try Window(gp, width: 64, height: 64, name: "small")

@@ -64,4 +64,9 @@ int porthole_fault_guard_begin(const void *base, size_t length);
 /// Ends this thread's guarded range; returns how many faults it caught.
 int porthole_fault_guard_end(void);
 
+/// Copies n bytes with streaming stores where the CPU has them (AVX2), else
+/// memcpy. Only for copies larger than the cache whose target is not read
+/// again soon by this core: see streaming_copy.c.
+void porthole_copy_streaming(void *dst, const void *src, size_t n);
+
 #endif

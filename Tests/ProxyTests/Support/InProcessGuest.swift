@@ -25,14 +25,16 @@ final class InProcessGuest {
     /// producers, consumers. `label` keeps the sockets of several guests of
     /// one host apart.
     /// `commonRegion`: the path of a sharing region of several guests it maps.
+    /// `copyThread`: large region copies run on the proxy's copy thread.
     init(host h: InProcessHost, mapRegion: Bool = false, producers: Bool = false, consumers: Bool = false, label: String = "guest",
-         commonRegion: String? = nil) throws {
+         commonRegion: String? = nil, copyThread: Bool = true) throws {
         self.h = h
         socketPath = h.directory + "/\(label)-wayland"
         producerSocketPath = h.directory + "/\(label)-producers"
         consumerSocketPath = h.directory + "/\(label)-consumers"
         let region = mapRegion ? try SharedRegion.guest(path: try #require(h.region).path) : nil
         guest = GuestProxy(loop: h.loop, socketPath: socketPath, region: region)
+        guest.copyThread = copyThread
         if producers { guest.bufferSocketPath = producerSocketPath }
         if consumers { guest.consumerSocketPath = consumerSocketPath }
         if let commonRegion { guest.commonRegion = try SharedRegion.guest(path: commonRegion) }
