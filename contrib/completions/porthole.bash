@@ -262,7 +262,7 @@ _porthole_host() {
 
 _porthole_guest() {
     repeating_flags=()
-    non_repeating_flags=(--no-reconnect --region-fallback --verbose --trace -h --help)
+    non_repeating_flags=(--no-reconnect --region-fallback --copy-thread --no-copy-thread --verbose --trace -h --help)
     repeating_options=(--protocol)
     non_repeating_options=(--listen --connect --socket --region --buffers-socket --buffers-consumer-socket --shared-region --stats)
     __porthole_offer_flags_options -1
