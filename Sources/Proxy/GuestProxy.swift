@@ -77,7 +77,7 @@ public final class GuestProxy: LinkSessionDelegate {
     public var connectTimeout: Double = Socket.connectTimeout
     private var handshakeTimer: EventLoop.Token?
     /// Large region copies run on a thread of their own (`SyncOffload`);
-    /// false: on the loop, in slices. Set before the first client.
+    /// false: on the loop, in slices. Set before the first link.
     public var copyThread = true
     /// The worker for region copies, made at the first client that can use it.
     private(set) var copyOffload: SyncOffload?
@@ -220,10 +220,14 @@ public final class GuestProxy: LinkSessionDelegate {
         let fd = try Socket.listen(.unix(path: socketPath))
         try FileSystem.setMode(socketPath, 0o700)
         waylandListener = try ConnectionListener(socket: fd, loop: loop) { [unowned self] client in self.acceptClient(client) }
+        // The copy thread starts with the socket, not with the first client:
+        // what the proxy holds with no client connected stays the same.
+        _ = regionCopyOffload()
         Log.info("guest clients can connect to \(socketPath)")
     }
 
-    /// The worker for this proxy's region copies, started on first use; nil
+    /// The worker for this proxy's region copies, started with the Wayland
+    /// socket; nil
     /// without a region, without `copyThread`, or if no thread can start
     /// (the copies then run on the loop, in slices).
     private func regionCopyOffload() -> SyncOffload? {
