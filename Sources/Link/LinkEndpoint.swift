@@ -118,13 +118,16 @@ public final class LinkEndpoint {
         if traceFrames { Log.trace("\(name) sent \(frame.traceLine)") }
         scratch.removeAll(keepingCapacity: true)
         FrameCodec.encode(frame, into: &scratch)
-        enqueue(scratch)
+        enqueue(scratch, channel: frame.channel)
     }
 
-    /// Queues already-encoded frame bytes (see `FrameCodec`).
-    public func enqueue(_ encoded: [UInt8]) {
+    /// Queues one already-encoded frame (see `FrameCodec`) of `channel`
+    /// (nil: a link-wide frame, which nothing overtakes).
+    public func enqueue(_ encoded: [UInt8], channel: UInt32?) {
         guard !isClosed else { return }
+        output.beginFrame(channel: channel, bytes: encoded.count)
         output.append(encoded)
+        output.endFrame()
         flush()
     }
 
@@ -157,6 +160,7 @@ public final class LinkEndpoint {
             if traceFrames { Log.trace("\(name) sent resourceUpdate(channel \(channel), resource \(resource), \(pieces.count) ranges, \(data) bytes)") }
             let tableBytes = 16 * pieces.count
             let pieceList = pieces
+            output.beginFrame(channel: channel, bytes: LinkProtocol.headerSize + 8 + tableBytes + data)
             output.append(count: LinkProtocol.headerSize + 8 + tableBytes) { p in
                 FrameCodec.writeUpdateHeader(into: p, channel: channel, resource: resource, ranges: pieceList, dataBytes: data)
             }
@@ -167,6 +171,7 @@ public final class LinkEndpoint {
                     output.append(UnsafeRawBufferPointer(start: base + piece.offset, count: piece.length))
                 }
             }
+            output.endFrame()
             total += data
         }
         flush()
@@ -189,7 +194,9 @@ public final class LinkEndpoint {
             var bytes: [UInt8] = []
             FrameCodec.encode(.closeLink(code: code.rawValue, reason: limits.reasonText(reason)), into: &bytes)
             // Not send(): a failing write there would re-enter close().
+            output.beginFrame(channel: nil, bytes: bytes.count)
             output.append(bytes)
+            output.endFrame()
             _ = try? output.flush(to: socket, kind: streamKind)
         }
         isClosed = true

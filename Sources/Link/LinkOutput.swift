@@ -7,6 +7,15 @@ import PortholeSystem
 /// or until it calls `detach(_:)`), and written with a gather write. Nothing
 /// is allocated per frame once the store has grown to the working size.
 /// No fds travel on a link.
+///
+/// Bytes are queued a frame at a time (`beginFrame`, appends, `endFrame`),
+/// and small frames of a quiet channel go ahead of other channels' bulk:
+/// a frame of a channel with nothing else queued but such small frames,
+/// up to `expressBytes` in all, is placed right after the frame being
+/// written and the small frames placed there before it. So a window's
+/// keystroke does not wait behind megabytes of another window's pixels.
+/// The order within a channel never changes, nor around a link-wide frame
+/// (no channel): while one is queued, every frame goes to the end.
 final class LinkOutput {
     private enum Segment {
         /// Bytes `offset..<offset + length` of the store.
@@ -21,10 +30,39 @@ final class LinkOutput {
         }
     }
 
-    private var segments: [Segment] = []
+    /// A segment and the frame it belongs to.
+    private struct Piece {
+        var segment: Segment
+        /// The frame's channel; nil for a link-wide frame.
+        var channel: UInt32?
+        /// Placed ahead of other channels' frames.
+        var express: Bool
+        /// The frame's last piece.
+        var endsFrame: Bool
+    }
+
+    /// The frame being queued: where its next piece goes.
+    private struct Building {
+        var channel: UInt32?
+        var express: Bool
+        /// Index of its first piece, and where the next one goes.
+        var start: Int
+        var next: Int
+    }
+
+    private var segments: [Piece] = []
     private var first = 0
     /// Bytes of `segments[first]` already written.
     private var firstDone = 0
+    /// `segments[first]` is not the start of its frame, or is partly written:
+    /// nothing may be placed before the end of that frame.
+    private var midFrame = false
+    private var building: Building?
+    /// Per channel: express bytes queued, and frames queued at the end.
+    private var expressQueued: [UInt32: Int] = [:]
+    private var tailFrames: [UInt32: Int] = [:]
+    /// Link-wide frames queued.
+    private var linkFrames = 0
     private var store: UnsafeMutableRawPointer
     private var storeCapacity: Int
     private var storeUsed = 0
@@ -41,6 +79,8 @@ final class LinkOutput {
     static let keptStore = 16 << 20
     /// Most segments per write.
     static let maxIovecs = 64
+    /// Most bytes a channel may have queued ahead of others' frames.
+    static let expressBytes = 64 << 10
 
     init() {
         storeCapacity = 1 << 16
@@ -51,6 +91,53 @@ final class LinkOutput {
     deinit { store.deallocate() }
 
     var isEmpty: Bool { queuedBytes == 0 }
+
+    /// Starts a frame of `bytes` bytes on `channel` (nil: a link-wide
+    /// frame); the appends up to `endFrame` are its bytes.
+    func beginFrame(channel: UInt32?, bytes: Int) {
+        precondition(building == nil, "a frame is already being queued")
+        var express = false
+        if let c = channel, linkFrames == 0, tailFrames[c, default: 0] == 0,
+           expressQueued[c, default: 0] + bytes <= Self.expressBytes, queuedBytes > 0 {
+            express = true
+        }
+        let at = express ? expressEnd() : segments.count
+        building = Building(channel: channel, express: express, start: at, next: at)
+    }
+
+    /// Ends the frame begun by `beginFrame`.
+    func endFrame() {
+        guard let b = building else { preconditionFailure("no frame is being queued") }
+        building = nil
+        guard b.next > b.start else { return }
+        segments[b.next - 1].endsFrame = true
+        guard !b.express else { return }
+        if let c = b.channel { tailFrames[c, default: 0] += 1 } else { linkFrames += 1 }
+    }
+
+    /// Where the next express frame goes: after the frame being written and
+    /// the express frames that follow it.
+    private func expressEnd() -> Int {
+        var i = first
+        if midFrame {
+            while i < segments.count {
+                i += 1
+                if segments[i - 1].endsFrame { break }
+            }
+        }
+        while i < segments.count && segments[i].express { i += 1 }
+        return i
+    }
+
+    /// Puts `segment` into the frame being built.
+    private func place(_ segment: Segment) {
+        guard var b = building else { preconditionFailure("bytes queued outside a frame") }
+        let piece = Piece(segment: segment, channel: b.channel, express: b.express, endsFrame: false)
+        if b.next == segments.count { segments.append(piece) } else { segments.insert(piece, at: b.next) }
+        b.next += 1
+        building = b
+        if b.express, let c = b.channel { expressQueued[c, default: 0] += segment.length }
+    }
 
     /// Copies bytes into the queue.
     func append(_ bytes: UnsafeRawBufferPointer) {
@@ -74,7 +161,7 @@ final class LinkOutput {
     /// keeps them unchanged until they are written or `detach(owner)`.
     func appendReference(_ pointer: UnsafeRawPointer, length: Int, owner: AnyObject) {
         guard length > 0 else { return }
-        segments.append(.external(pointer, length: length, owner: owner))
+        place(.external(pointer, length: length, owner: owner))
         externalCount += 1
         queuedBytes += length
         externalBytesQueued += UInt64(length)
@@ -85,12 +172,12 @@ final class LinkOutput {
     func detach(_ owner: AnyObject) {
         guard externalCount > 0 else { return }
         for i in first..<segments.count {
-            guard case .external(let p, let n, let o) = segments[i], o === owner else { continue }
+            guard case .external(let p, let n, let o) = segments[i].segment, o === owner else { continue }
             // The written part of the first segment is skipped on writing; copy the rest.
             let skip = i == first ? firstDone : 0
             let at = reserve(n)
             (store + at + skip).copyMemory(from: p + skip, byteCount: n - skip)
-            segments[i] = .owned(offset: at, length: n)
+            segments[i].segment = .owned(offset: at, length: n)
             externalCount -= 1
         }
     }
@@ -100,6 +187,11 @@ final class LinkOutput {
         segments.removeAll()
         first = 0
         firstDone = 0
+        midFrame = false
+        building = nil
+        expressQueued.removeAll()
+        tailFrames.removeAll()
+        linkFrames = 0
         storeUsed = 0
         externalCount = 0
         queuedBytes = 0
@@ -107,12 +199,13 @@ final class LinkOutput {
 
     /// Writes as much as `fd` takes. Returns true when the queue is empty.
     func flush(to fd: OwnedFD, kind: StreamKind) throws(SystemError) -> Bool {
+        precondition(building == nil, "flush in the middle of queuing a frame")
         while queuedBytes > 0 {
             iov.removeAll(keepingCapacity: true)
             var i = first
             while i < segments.count && iov.count < Self.maxIovecs {
                 let skip = i == first ? firstDone : 0
-                switch segments[i] {
+                switch segments[i].segment {
                 case .owned(let offset, let n):
                     iov.append(iovec(iov_base: store + offset + skip, iov_len: n - skip))
                 case .external(let p, let n, _):
@@ -135,20 +228,37 @@ final class LinkOutput {
         queuedBytes -= sent
         totalWritten += UInt64(sent)
         while left > 0 {
-            let rest = segments[first].length - firstDone
+            let piece = segments[first]
+            let rest = piece.segment.length - firstDone
+            let taken = min(left, rest)
+            if piece.express, let c = piece.channel {
+                let q = expressQueued[c, default: 0] - taken
+                expressQueued[c] = q > 0 ? q : nil
+            }
             if left < rest {
                 firstDone += left
+                midFrame = true
                 return
             }
             left -= rest
-            if case .external = segments[first] { externalCount -= 1 }
-            segments[first] = .owned(offset: 0, length: 0) // drop the owner reference now
+            if case .external = piece.segment { externalCount -= 1 }
+            if piece.endsFrame && !piece.express {
+                if let c = piece.channel {
+                    let n = tailFrames[c, default: 0] - 1
+                    tailFrames[c] = n > 0 ? n : nil
+                } else {
+                    linkFrames -= 1
+                }
+            }
+            midFrame = !piece.endsFrame
+            segments[first].segment = .owned(offset: 0, length: 0) // drop the owner reference now
             first += 1
             firstDone = 0
         }
         if first == segments.count {
             segments.removeAll(keepingCapacity: true)
             first = 0
+            midFrame = false
             storeUsed = 0
             if storeCapacity > Self.keptStore {
                 store.deallocate()
@@ -163,10 +273,12 @@ final class LinkOutput {
 
     private func addOwned(_ at: Int, _ n: Int) {
         queuedBytes += n
-        if let last = segments.last, segments.count > first, case .owned(let o, let l) = last, o + l == at {
-            segments[segments.count - 1] = .owned(offset: o, length: l + n)
+        // Bytes right after the frame's previous owned piece in the store extend it.
+        if let b = building, b.next > b.start, case .owned(let o, let l) = segments[b.next - 1].segment, o + l == at {
+            segments[b.next - 1].segment = .owned(offset: o, length: l + n)
+            if b.express, let c = b.channel { expressQueued[c, default: 0] += n }
         } else {
-            segments.append(.owned(offset: at, length: n))
+            place(.owned(offset: at, length: n))
         }
     }
 
@@ -177,13 +289,13 @@ final class LinkOutput {
             // First slide the live bytes down over the written ones.
             var low = storeUsed
             for i in first..<segments.count {
-                if case .owned(let o, _) = segments[i] { low = min(low, o) }
+                if case .owned(let o, _) = segments[i].segment { low = min(low, o) }
             }
             if low > 0 {
                 if storeUsed > low { memmove(store, store + low, storeUsed - low) }
                 storeUsed -= low
                 for i in first..<segments.count {
-                    if case .owned(let o, let l) = segments[i] { segments[i] = .owned(offset: o - low, length: l) }
+                    if case .owned(let o, let l) = segments[i].segment { segments[i].segment = .owned(offset: o - low, length: l) }
                 }
             }
         }

@@ -33,7 +33,7 @@ final class RawGuestLink: LinkEndpointDelegate {
     func send(_ frame: LinkFrame) { endpoint.send(frame) }
 
     /// Bytes as they are, framed or not.
-    func sendRaw(_ bytes: [UInt8]) { endpoint.enqueue(bytes) }
+    func sendRaw(_ bytes: [UInt8]) { endpoint.enqueue(bytes, channel: nil) }
 
     func openChannel(_ c: UInt32, service: ChannelService = .compositor) { send(.channelOpen(channel: c, bufAlloc: bufAlloc, service: service)) }
 
