@@ -54,8 +54,19 @@ public final class LinkEndpoint {
     static let referenceMinimum = 4096
     /// Bytes read into the buffer when it is empty between frames.
     static let firstRead = 32768
-    /// Socket buffer asked for on a socket link (capped by the kernel).
-    static let socketBuffer: Int32 = 4 << 20
+    /// Socket buffers asked for on a link within the machine (unix, vsock).
+    /// Bytes in the socket are the only ones a small frame of another
+    /// channel cannot overtake (`LinkOutput`): at the host's rate of about
+    /// 5 GB/s, 512 KiB each way (which the kernel doubles) is at most about
+    /// 0.2 ms of wait, and a 4K frame goes as fast as with 4 MiB
+    /// (docs/benchmarks.md, "Stream mode: express frames").
+    static let localSocketBuffer: Int32 = 512 << 10
+    /// On TCP, where a network's bandwidth-delay product may need more.
+    static let networkSocketBuffer: Int32 = 4 << 20
+    /// Largest data of one `resourceUpdate` frame that `sendUpdate` makes:
+    /// a frame being written is never overtaken, so its size is another
+    /// channel's wait.
+    static let updateFrameData = 256 << 10
     /// Most bytes read from the socket in one turn of the loop.
     static let readBudget = 4 << 20
     /// Most frames handled in one turn of the loop. A frame can cost the
@@ -98,8 +109,11 @@ public final class LinkEndpoint {
         self.delegate = delegate
         self.offeredFeatures = offered & LinkProtocol.supportedFeatures
         // Pixel updates are megabytes: with the default ~200 KiB socket
-        // buffer the two proxies wake each other up for every few hundred KiB.
-        if streamKind == .socket { Socket.setBufferSizes(socket, bytes: Self.socketBuffer) }
+        // buffer the two proxies wake each other up for every few hundred
+        // KiB; with a few MiB, another window's small commit waits behind them.
+        if streamKind == .socket {
+            Socket.setBufferSizes(socket, bytes: Socket.isNetwork(socket) ? Self.networkSocketBuffer : Self.localSocketBuffer)
+        }
         token = try loop.register(socket.rawValue, events: .readable) { [weak self] events in
             self?.handle(events)
         }
@@ -140,7 +154,7 @@ public final class LinkEndpoint {
     @discardableResult
     public func sendUpdate(channel: UInt32, resource: UInt32, base: UnsafeRawPointer, runs: [UpdateRun], owner: AnyObject) -> Int {
         guard !isClosed else { return 0 }
-        let budget = limits.maxPayload - 4096
+        let budget = min(limits.maxPayload - 4096, Self.updateFrameData)
         var total = 0
         var i = 0
         var runDone = 0

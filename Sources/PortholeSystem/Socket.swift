@@ -136,6 +136,15 @@ public enum Socket {
         return (OwnedFD(fds[0]), OwnedFD(fds[1]))
     }
 
+    /// Whether the socket is TCP/IP (SO_DOMAIN AF_INET or AF_INET6), not
+    /// within the machine (unix, vsock).
+    public static func isNetwork(_ socket: OwnedFD) -> Bool {
+        var domain: Int32 = 0
+        var len = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(socket.rawValue, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 else { return false }
+        return domain == AF_INET || domain == AF_INET6
+    }
+
     /// Asks for socket buffers of `bytes` each way (the kernel caps them at
     /// net.core.wmem_max and rmem_max). Best effort; false if refused.
     @discardableResult

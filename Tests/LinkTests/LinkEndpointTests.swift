@@ -168,6 +168,19 @@ import Testing
 
     // MARK: Frames after the handshake
 
+    /// Whether `received` is `sent` with, at most, frames of different
+    /// channels swapped between two link-wide frames.
+    static func orderKept(sent: [LinkFrame], received: [LinkFrame]) -> Bool {
+        func pieces(_ frames: [LinkFrame]) -> [[UInt32: [LinkFrame]]] {
+            var out: [[UInt32: [LinkFrame]]] = [[:]]
+            for f in frames {
+                if let c = f.channel { out[out.count - 1][c, default: []].append(f) } else { out.append([UInt32.max: [f]]); out.append([:]) }
+            }
+            return out
+        }
+        return pieces(sent) == pieces(received)
+    }
+
     @Test func framesArriveInOrderAfterTheHandshake() throws {
         let (loop, guest, rg, host, rh) = try endpointPair()
         var rng = SplitMix64(seed: 99)
@@ -196,8 +209,12 @@ import Testing
         #expect(try runLoop(loop) { rh.frames.count >= toHost.count && rg.frames.count >= toGuest.count })
         #expect(sentToHost)
         #expect(rh.frames.count == toHost.count)
-        #expect(rh.frames == toHost)
-        #expect(rg.frames == toGuest)
+        // Small frames of a quiet channel may go ahead of other channels'
+        // big ones (LinkOutput); each channel's own order, and the order
+        // around link-wide frames, stay as sent.
+        #expect(Self.orderKept(sent: toHost, received: rh.frames))
+        #expect(Self.orderKept(sent: toGuest, received: rg.frames))
+        #expect(rh.frames != toHost, "no frame went ahead of another channel's big frame")
         #expect(rg.closes.isEmpty && rh.closes.isEmpty)
         let toHostBytes = toHost.reduce(0) { $0 + FrameCodec.encode($1).count } + helloSize
         #expect(guest.sentBytes == UInt64(toHostBytes))
