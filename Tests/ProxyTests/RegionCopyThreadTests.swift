@@ -49,14 +49,27 @@ import Wayland
         return (h, gp, large, small, worker)
     }
 
-    @Test("a client whose pool file shrinks before its queued copy runs gets wl_shm invalid_fd; the proxy and the other window go on")
-    func aPoolShrinkingUnderTheCopyEndsThatClient() throws {
-        let (h, gp, large, small, worker) = try setUp()
-        defer { gp.tearDown() }
+    /// The large window's next commit, its copy handed to the copy thread
+    /// and held there behind a blocker the test lets go.
+    func commitHeldOnTheCopyThread(_ h: InProcessHost, _ large: Window, _ worker: BackgroundWorker) throws -> Blocker {
         let blocker = Blocker()
         blocker.hold(worker)
         large.draw(2)
         try #require(h.pump { worker.pendingCount == 2 }, "the large commit's copy was not handed to the copy thread")
+        return blocker
+    }
+
+    /// The other window's next commit still reaches the compositor.
+    func expectItGoesOn(_ h: InProcessHost, _ small: Window) throws {
+        small.draw(3)
+        try #require(h.pump(timeout: 20) { small.commits == 2 }, "the other window stopped")
+    }
+
+    @Test("a client whose pool file shrinks before its queued copy runs gets wl_shm invalid_fd; the proxy and the other window go on")
+    func aPoolShrinkingUnderTheCopyEndsThatClient() throws {
+        let (h, gp, large, small, worker) = try setUp()
+        defer { gp.tearDown() }
+        let blocker = try commitHeldOnTheCopyThread(h, large, worker)
         // The copy was handed over (the file was whole then) and waits behind the blocker.
         #expect(ftruncate(large.file.rawValue, 4096) == 0)
         let faultsBefore = gp.guest.stats.memoryFaults
@@ -67,18 +80,14 @@ import Wayland
         #expect(error.message.contains("shrank"), "\(error.message)")
         #expect(gp.guest.stats.memoryFaults == faultsBefore + 1, "the copy thread's fault was not caught and counted")
         #expect(large.commits == 1, "the commit of a pool that could not be read reached the compositor")
-        small.draw(3)
-        try #require(h.pump(timeout: 20) { small.commits == 2 }, "the other window stopped")
+        try expectItGoesOn(h, small)
     }
 
     @Test("a client that disconnects while its copy is queued is closed after the copy ends, and the other window goes on")
     func aClientClosingDuringItsCopy() throws {
         let (h, gp, large, small, worker) = try setUp()
         defer { gp.tearDown() }
-        let blocker = Blocker()
-        blocker.hold(worker)
-        large.draw(2)
-        try #require(h.pump { worker.pendingCount == 2 }, "the large commit's copy was not handed to the copy thread")
+        let blocker = try commitHeldOnTheCopyThread(h, large, worker)
         let clientsBefore = gp.guest.stats.clients
         large.client.close()
         // The loop waits for the copy before it gives the chunk back, so the
@@ -86,7 +95,6 @@ import Wayland
         blocker.releaseSoon()
         try #require(h.pump(timeout: 20) { gp.guest.stats.clients == clientsBefore - 1 }, "the closed client's connection stayed open")
         #expect(large.commits == 1)
-        small.draw(3)
-        try #require(h.pump(timeout: 20) { small.commits == 2 }, "the other window stopped")
+        try expectItGoesOn(h, small)
     }
 }
