@@ -66,7 +66,7 @@ public final class LinkEndpoint {
     /// Largest data of one `resourceUpdate` frame that `sendUpdate` makes:
     /// a frame being written is never overtaken, so its size is another
     /// channel's wait.
-    static let updateFrameData = 256 << 10
+    public static let updateFrameData = 256 << 10
     /// Most bytes read from the socket in one turn of the loop.
     static let readBudget = 4 << 20
     /// Most frames handled in one turn of the loop. A frame can cost the
