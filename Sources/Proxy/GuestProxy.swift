@@ -301,35 +301,35 @@ public final class GuestProxy: LinkSessionDelegate {
 
     /// Each consumer becomes a buffer-consumer channel of the link.
     private func acceptConsumer(_ client: OwnedFD) {
-        guard let session, session.link.isOpen else { refuse(client); return }
-        guard session.channels.supports(.bufferConsumer) else {
-            refuse(client, because: "porthole: the host proxy serves no buffer consumers in guests (no buffer service on this link)")
-            return
-        }
-        guard let channel = session.channels.open(service: .bufferConsumer) else {
-            Log.warning("refusing a buffer consumer: \(limits.maxChannels) channels already open")
-            client.close()
-            return
-        }
+        guard let channel = openChannel(for: client, service: .bufferConsumer, who: "buffer consumer",
+                                        unserved: "the host proxy serves no buffer consumers in guests") else { return }
         _ = serve(client, on: channel, handler: GuestConsumerHandler(), as: "buffer consumer")
     }
 
     /// Each producer becomes a buffer-service channel of the link.
     private func acceptProducer(_ client: OwnedFD) {
-        guard let session, session.link.isOpen else { refuse(client); return }
-        guard session.channels.supports(.bufferService) else {
-            refuse(client, because: "porthole: the host proxy serves no buffer producers (no buffer service on this link)")
-            return
-        }
-        guard let channel = session.channels.open(service: .bufferService) else {
-            Log.warning("refusing a buffer producer: \(limits.maxChannels) channels already open")
-            client.close()
-            return
-        }
+        guard let channel = openChannel(for: client, service: .bufferService, who: "buffer producer",
+                                        unserved: "the host proxy serves no buffer producers") else { return }
         let application = Socket.peerProgramName(client) ?? "unknown"
         guard let connection = serve(client, on: channel, handler: GuestProducerHandler(stats: stats, region: region, common: commonRegion),
                                      as: "buffer producer") else { return }
         Log.debug("buffer producer \(LogText.escaped(application, limit: 64)) connected as \(connection.name)")
+    }
+
+    /// A channel of `service` for a buffer client, or nil after refusing it
+    /// (no link, a host without that service, or no channel left).
+    private func openChannel(for client: OwnedFD, service: ChannelService, who: String, unserved: String) -> LinkChannel? {
+        guard let session, session.link.isOpen else { refuse(client); return nil }
+        guard session.channels.supports(service) else {
+            refuse(client, because: "porthole: \(unserved) (no buffer service on this link)")
+            return nil
+        }
+        guard let channel = session.channels.open(service: service) else {
+            Log.warning("refusing a \(who): \(limits.maxChannels) channels already open")
+            client.close()
+            return nil
+        }
+        return channel
     }
 
     /// Tells a client that cannot be served why (a wl_display.error), then

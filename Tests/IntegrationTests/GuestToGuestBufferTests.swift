@@ -97,16 +97,8 @@ struct GuestToGuestBufferTests {
     /// watch` in the guest checks every frame.
     @Test func aHostProgramsFramesReachAConsumerInTheGuestTheHostAllows() throws {
         let runtime = try RuntimeDir()
-        let link = LinkAddress.unix(in: runtime)
-        let producers = runtime.file("host-producers.sock")
-        let host = try Porthole.startHost(runtime: runtime, link: .listen(link), display: "wayland-none",
-                                          extraArguments: ["--buffers-producer-socket", producers, "--buffers-to-guest", "camera@guest"])
-        defer { host.terminate() }
-        try host.waitForListening()
-        let consumers = runtime.file("guest-consumers.sock")
-        let guest = try Porthole.startGuest(runtime: runtime, link: .connect(link), extraArguments: ["--buffers-consumer-socket", consumers])
-        defer { guest.terminate() }
-        try #require(waitUntil { isSocket(consumers) && isSocket(producers) }, "no buffer sockets\n\(guest.diagnostics())\n\(host.diagnostics())")
+        let (host, guest, producers, consumers) = try Porthole.startHostToGuestBuffers(runtime: runtime, application: "camera")
+        defer { guest.terminate(); host.terminate() }
         let env = ["XDG_RUNTIME_DIR": runtime.path]
         let frames = 40
         let watch = try ManagedProcess(try portholeBinary(), ["buffers", "watch", "--socket", consumers, "--app", "camera", "--frames", "\(frames)"],

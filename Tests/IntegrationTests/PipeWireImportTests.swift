@@ -37,16 +37,8 @@ struct PipeWireImportTests {
         let runtime = try RuntimeDir()
         let daemon = try PipeWireDaemon(runtime: runtime)
         defer { daemon.stop() }
-        let link = LinkAddress.unix(in: runtime)
-        let producers = runtime.file("host-producers.sock")
-        let host = try Porthole.startHost(runtime: runtime, link: .listen(link), display: "wayland-none",
-                                          extraArguments: ["--buffers-producer-socket", producers, "--buffers-to-guest", "camera@guest"])
-        defer { host.terminate() }
-        try host.waitForListening()
-        let consumers = runtime.file("guest-consumers.sock")
-        let guest = try Porthole.startGuest(runtime: runtime, link: .connect(link), extraArguments: ["--buffers-consumer-socket", consumers])
-        defer { guest.terminate() }
-        try #require(waitUntil { isSocket(consumers) && isSocket(producers) }, "no buffer sockets\n\(guest.diagnostics())\n\(host.diagnostics())")
+        let (host, guest, producers, consumers) = try Porthole.startHostToGuestBuffers(runtime: runtime, application: "camera")
+        defer { guest.terminate(); host.terminate() }
         let consumer = try BufferConsumerClient(socketPath: consumers, application: "camera")
         defer { consumer.close() }
         let bridge = try ManagedProcess(try portholeBinary(), ["pipewire", "import", "--target", "testsrc", "--app", "camera",

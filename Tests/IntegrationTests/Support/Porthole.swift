@@ -235,6 +235,34 @@ enum Porthole {
         return try PortholeProcess(role: .guest, runtime: runtime, link: link, arguments: args,
                                    statsPath: stats, socketName: socketName, environment: environment)
     }
+
+    /// A host whose producer socket's `application` buffers go to the guest
+    /// (`--buffers-to-guest APP@guest`), and that guest with a consumer
+    /// socket, both up: host programs publish on `producers`, guest
+    /// programs receive on `consumers`. The caller terminates both.
+    static func startHostToGuestBuffers(runtime: RuntimeDir, application: String)
+        throws -> (host: PortholeProcess, guest: PortholeProcess, producers: String, consumers: String) {
+        let link = LinkAddress.unix(in: runtime)
+        let producers = runtime.file("host-producers.sock")
+        let host = try startHost(runtime: runtime, link: .listen(link), display: "wayland-none",
+                                 extraArguments: ["--buffers-producer-socket", producers, "--buffers-to-guest", "\(application)@guest"])
+        let consumers = runtime.file("guest-consumers.sock")
+        let guest: PortholeProcess
+        do {
+            try host.waitForListening()
+            guest = try startGuest(runtime: runtime, link: .connect(link), extraArguments: ["--buffers-consumer-socket", consumers])
+        } catch {
+            host.terminate()
+            throw error
+        }
+        guard waitUntil({ isSocket(consumers) && isSocket(producers) }) else {
+            let why = "no buffer sockets\n\(guest.diagnostics())\n\(host.diagnostics())"
+            guest.terminate()
+            host.terminate()
+            throw SupportError(why)
+        }
+        return (host, guest, producers, consumers)
+    }
 }
 
 /// A whole chain: headless weston <- porthole host <- link -> porthole guest,
