@@ -121,14 +121,12 @@ struct porthole_pw_source *porthole_pw_source_new(struct pw_core *core, const ch
                                                   const struct porthole_pw_source_events *events, void *user) {
     struct porthole_pw_source *s = calloc(1, sizeof(*s));
     if (!s) return NULL;
-    s->stream = porthole_pw_stream_with_properties(core, name, keys, values, n_props);
-    if (!s->stream) {
+    s->events = *events;
+    s->user = user;
+    if (!porthole_pw_stream_open(&s->stream, &s->hook, core, name, keys, values, n_props, &source_events, s)) {
         free(s);
         return NULL;
     }
-    s->events = *events;
-    s->user = user;
-    pw_stream_add_listener(s->stream, &s->hook, &source_events, s);
     return s;
 }
 

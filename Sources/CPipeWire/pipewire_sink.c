@@ -67,14 +67,12 @@ struct porthole_pw_sink *porthole_pw_sink_new(struct pw_core *core, const char *
                                               const struct porthole_pw_sink_events *events, void *user) {
     struct porthole_pw_sink *s = calloc(1, sizeof(*s));
     if (!s) return NULL;
-    s->stream = porthole_pw_stream_with_properties(core, name, keys, values, n_props);
-    if (!s->stream) {
+    s->events = *events;
+    s->user = user;
+    if (!porthole_pw_stream_open(&s->stream, &s->hook, core, name, keys, values, n_props, &sink_events, s)) {
         free(s);
         return NULL;
     }
-    s->events = *events;
-    s->user = user;
-    pw_stream_add_listener(s->stream, &s->hook, &sink_events, s);
     return s;
 }
 

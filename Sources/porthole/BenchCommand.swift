@@ -126,19 +126,12 @@ struct BenchCommand: ParsableCommand {
         var results: [BenchResult] = []
         var failed = false
         for m in mode.isEmpty ? [.stream] : mode {
-            var config = BenchConfig(mode: m)
-            config.compositor = compositor
+            var config = config(m, frames: frames ?? 120, maxSeconds: maxSeconds)
             config.width = w
             config.height = h
             config.pattern = pattern
             config.fraction = damage
             config.clients = clients
-            config.frames = frames ?? 120
-            config.warmup = warmup
-            config.fullCheckInterval = fullCheckEvery
-            config.maxSeconds = maxSeconds
-            config.waypipeCompression = waypipeCompress
-            config.portholePath = portholePath
             let result: BenchResult
             do { result = try BenchRunner.run(config) } catch {
                 FileHandle.standardError.write(Data("porthole bench: \(config.modeLabel): \(error)\n".utf8))
@@ -162,21 +155,27 @@ struct BenchCommand: ParsableCommand {
 }
 
 extension BenchCommand {
+    /// A run of mode `m` with the options every kind of run shares.
+    func config(_ m: BenchMode, frames: Int, maxSeconds: Double?) -> BenchConfig {
+        var config = BenchConfig(mode: m)
+        config.compositor = compositor
+        config.frames = frames
+        config.warmup = warmup
+        config.fullCheckInterval = fullCheckEvery
+        config.maxSeconds = maxSeconds
+        config.waypipeCompression = waypipeCompress
+        config.portholePath = portholePath
+        return config
+    }
+
     /// `--client` runs: for each mode, every client alone and then the mix.
     func runMixed() throws {
         let specs = mixedClients.compactMap { ClientSpec(argument: $0) }
         var comparisons: [MixedComparison] = []
         var failed = false
         for m in mode.isEmpty ? [.stream] : mode {
-            var config = BenchConfig(mode: m)
-            config.compositor = compositor
+            var config = config(m, frames: frames ?? 100_000, maxSeconds: maxSeconds ?? 2)
             config.mix = specs
-            config.frames = frames ?? 100_000
-            config.warmup = warmup
-            config.fullCheckInterval = fullCheckEvery
-            config.maxSeconds = maxSeconds ?? 2
-            config.waypipeCompression = waypipeCompress
-            config.portholePath = portholePath
             let c: MixedComparison
             do { c = try MixedComparison.run(config) } catch {
                 FileHandle.standardError.write(Data("porthole bench: \(config.modeLabel): \(error)\n".utf8))
