@@ -6,13 +6,6 @@ import PortholeSystem
 /// meanwhile unmaps nothing under it). The loop runs small ones itself; a
 /// large one goes to the `BackgroundWorker` (`SyncOffload`).
 struct RegionCopyWork: @unchecked Sendable {
-    /// Bytes [lower, upper) of the pool, read `shift` bytes further on in the
-    /// client's memory (a y-inverted buffer's rows run backwards).
-    struct Span {
-        var range: Range<Int>
-        var shift: Int
-    }
-
     /// What a run did.
     struct Outcome: Sendable {
         var compared = 0
@@ -26,13 +19,15 @@ struct RegionCopyWork: @unchecked Sendable {
     let client: UnsafeMutableRawPointer
     let clientLength: Int
     let copy: UnsafeMutableRawPointer
-    let spans: [Span]
+    /// Pool bytes to bring up to date; each is read where `rows` says in the
+    /// client's memory (a y-inverted buffer's rows run backwards).
+    let spans: [Range<Int>]
+    let rows: RowFlip
     /// Copy without comparing.
     let blind: Bool
-    /// The client's mapping and the region, kept mapped while this exists.
+    /// For work run on another thread: the client's mapping and the region,
+    /// kept mapped while this exists (empty when the loop runs it).
     let keepAlive: [AnyObject]
-
-    var bytes: Int { spans.reduce(0) { $0 + $1.range.count } }
 
     /// Copies the spans (blind: all of them; else only bytes that differ).
     /// A blind copy of a large span streams past the cache: the compositor
@@ -43,14 +38,14 @@ struct RegionCopyWork: @unchecked Sendable {
         do {
             let guarded = try MemoryFaultGuard.reading(client, length: clientLength) { () -> (Int, Int) in
                 var compared = 0, copied = 0
-                for s in spans {
-                    let source = client + s.shift
+                for span in spans {
+                    let source = client + rows.shift(at: span.lowerBound)
                     if blind {
-                        StreamingCopy.copy(to: copy + s.range.lowerBound, from: source + s.range.lowerBound, count: s.range.count)
-                        copied += s.range.count
+                        StreamingCopy.copy(to: copy + span.lowerBound, from: source + span.lowerBound, count: span.count)
+                        copied += span.count
                     } else {
-                        compared += s.range.count
-                        copied += ByteDiff.diff(client: source, copy: copy, start: s.range.lowerBound, end: s.range.upperBound)
+                        compared += span.count
+                        copied += ByteDiff.diff(client: source, copy: copy, start: span.lowerBound, end: span.upperBound)
                     }
                 }
                 return (compared, copied)

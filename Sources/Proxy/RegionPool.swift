@@ -108,7 +108,7 @@ final class RegionPool: ClientPool {
     }
 
     func syncSpans(_ spans: [Range<Int>], of job: inout SyncJob, channel: LinkChannel, stats: ProxyStats) throws(MessageFault) {
-        guard let work = try copyWork(spans, of: job) else { return }
+        guard let work = try copyWork(spans, of: job, detached: false) else { return }
         let outcome = if let clientFile { try clientFile.reading(bufferID: job.bufferID) { work.run() } } else { work.run() }
         try Self.apply(outcome, of: work, to: &job, stats: stats)
     }
@@ -116,18 +116,18 @@ final class RegionPool: ClientPool {
     /// The copy of `spans` as work for any thread; nil for a cooperative
     /// pool (nothing to copy). A dma-buf's reads need the loop's bracket
     /// (`ClientFile.reading`), so only `syncSpans` runs those.
-    func copyWork(_ spans: [Range<Int>], of job: SyncJob) throws(MessageFault) -> RegionCopyWork? {
+    /// `detached`: another thread runs it, so it keeps the mappings alive.
+    func copyWork(_ spans: [Range<Int>], of job: SyncJob, detached: Bool) throws(MessageFault) -> RegionCopyWork? {
         guard let chunk = job.buffer.chunk else { return nil }
         guard let mapping = client, let base = mapping.base, clientFileSize() >= size else { throw ClientMemoryGuard.shrank(job.bufferID, size) }
-        let b = job.buffer
         return RegionCopyWork(client: base, clientLength: size, copy: region.region.pointer(at: chunk.offset),
-                              spans: spans.map { .init(range: $0, shift: b.sourceShift(at: $0.lowerBound)) },
-                              blind: job.blind, keepAlive: [mapping, region.region])
+                              spans: spans, rows: job.buffer.rows, blind: job.blind,
+                              keepAlive: detached ? [mapping, region.region] : [])
     }
 
     func detachedCopy(_ spans: [Range<Int>], of job: SyncJob) throws(MessageFault) -> RegionCopyWork? {
         guard clientFile?.isDmaBuf != true else { return nil }
-        return try copyWork(spans, of: job)
+        return try copyWork(spans, of: job, detached: true)
     }
 
     func finishDetached(_ copy: OffloadedCopy, of job: inout SyncJob, stats: ProxyStats) throws(MessageFault) {

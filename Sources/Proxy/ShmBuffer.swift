@@ -29,11 +29,10 @@ struct ShmBuffer {
     /// How far from a byte of the host's copy (a pool offset in the span of
     /// `start`) the client's byte is: 0, or for a y-inverted buffer the
     /// distance to the mirrored row. Spans of such a buffer are one row each.
-    func sourceShift(at start: Int) -> Int {
-        guard yInverted else { return 0 }
-        let row = (start - offset) / stride
-        return (height - 1 - 2 * row) * stride
-    }
+    func sourceShift(at start: Int) -> Int { rows.shift(at: start) }
+
+    /// Its rows' order, as a value (`RowFlip`).
+    var rows: RowFlip { RowFlip(inverted: yInverted, offset: offset, stride: stride, height: height) }
 
     /// Calls `body(start, end)` with the pool byte spans `rects` cover:
     /// whole rows when a rectangle spans the stride (and the buffer is not
