@@ -8,6 +8,9 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <linux/sched.h>
+#include <linux/sched/types.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 const unsigned int porthole_seal_seal = F_SEAL_SEAL;
@@ -99,4 +102,26 @@ int porthole_peer_identity(int sock, unsigned *uid, unsigned *cid, char *address
     default:
         return 0;
     }
+}
+
+// sched_setattr has no glibc wrapper. The thread keeps its policy and nice
+// value (a user's `nice porthole ...` stays); only the slice changes, and
+// SCHED_FLAG_RESET_ON_FORK gives threads and processes started later the
+// kernel's default slice again.
+int porthole_set_time_slice(unsigned long long ns) {
+    struct sched_attr a;
+    memset(&a, 0, sizeof a);
+    if (syscall(SYS_sched_getattr, 0, &a, sizeof a, 0) != 0) return -1;
+    if (a.sched_policy != SCHED_NORMAL && a.sched_policy != SCHED_BATCH) { errno = EPERM; return -1; }
+    a.size = sizeof a;
+    a.sched_flags = SCHED_FLAG_RESET_ON_FORK;
+    a.sched_runtime = ns;
+    return (int)syscall(SYS_sched_setattr, 0, &a, 0);
+}
+
+unsigned long long porthole_time_slice(void) {
+    struct sched_attr a;
+    memset(&a, 0, sizeof a);
+    if (syscall(SYS_sched_getattr, 0, &a, sizeof a, 0) != 0) return 0;
+    return a.sched_runtime;
 }

@@ -31,6 +31,9 @@ struct CommonOptions: ParsableArguments {
     @Flag(name: .long, help: "Print every Wayland message forwarded (interface, message, argument names and values) and every link frame, like WAYLAND_DEBUG; also on with PORTHOLE_TRACE=1.")
     var trace = false
 
+    @Flag(name: .long, inversion: .prefixedNo, help: "Ask the kernel for 0.1 ms time slices for the proxy's loop (Linux 6.12+), so that a window's commit wakes it ahead of busy programs even while it moves another window's frames (--no-short-slice: the kernel's default).")
+    var shortSlice = true
+
     /// --trace, or PORTHOLE_TRACE=1 in the environment.
     var tracing: Bool { trace || getenv("PORTHOLE_TRACE").map { String(cString: $0) == "1" } == true }
 
@@ -243,7 +246,7 @@ struct HostCommand: ParsableCommand {
                 loop.stop()
             }
         }
-        try runLoop(loop, stats: common.stats, statsJSON: proxy.statsJSON) { sig in
+        try runLoop(loop, common: common, statsJSON: proxy.statsJSON) { sig in
             Log.info("signal \(sig): shutting down")
             exitCode = 0
             proxy.shutdown()
@@ -354,7 +357,7 @@ struct GuestCommand: ParsableCommand {
             exitCode = status
             loop.stop()
         }
-        try runLoop(loop, stats: common.stats, statsJSON: proxy.statsJSON) { sig in
+        try runLoop(loop, common: common, statsJSON: proxy.statsJSON) { sig in
             if let c = child {
                 c.signal(sig)
             } else {
@@ -373,8 +376,15 @@ struct GuestCommand: ParsableCommand {
 
 /// Runs the loop with the stats timer and SIGINT/SIGTERM handling; writes
 /// the stats file one last time when the loop ends.
-func runLoop(_ loop: EventLoop, stats: String?, statsJSON: @escaping () -> String, onSignal: @escaping (Int32) -> Void) throws {
+func runLoop(_ loop: EventLoop, common: CommonOptions, statsJSON: @escaping () -> String, onSignal: @escaping (Int32) -> Void) throws {
     try loop.onSignals([SIGINT, SIGTERM]) { onSignal($0) }
+    if common.shortSlice {
+        do {
+            try ThreadScheduling.requestTimeSlice(nanoseconds: ThreadScheduling.shortestSlice)
+            Log.debug("time slice \(ThreadScheduling.requestedTimeSlice) ns")
+        } catch { Log.warning("keeping the kernel's time slice: \(error)") }
+    }
+    let stats = common.stats
     if let stats {
         try loop.addTimer(nanoseconds: 500_000_000) { ProxyStats.write(statsJSON(), to: stats) }
         // Written once everything is set up, so the file's presence means "ready".

@@ -68,5 +68,10 @@ int porthole_fault_guard_end(void);
 /// memcpy. Only for copies larger than the cache whose target is not read
 /// again soon by this core: see streaming_copy.c.
 void porthole_copy_streaming(void *dst, const void *src, size_t n);
+/// Asks for time slices of `ns` for the calling thread (Linux 6.12+ honours
+/// it for SCHED_NORMAL); later children get the default. -1 with errno.
+int porthole_set_time_slice(unsigned long long ns);
+/// The calling thread's requested slice (0: the kernel's default).
+unsigned long long porthole_time_slice(void);
 
 #endif

@@ -1,0 +1,29 @@
+import CPorthole
+import Glibc
+
+/// How the kernel shares the CPU with the calling thread.
+///
+/// Why a proxy asks for short slices: every commit of every window crosses
+/// both proxies' loops, and a loop that is also moving a 4K video's frames
+/// is a busy thread to the scheduler. Under EEVDF (Linux 6.6+; the slice is
+/// settable from 6.12) a woken thread runs ahead of the one on the CPU only
+/// if its deadline, its slice from now, comes first; with the default slice
+/// (0.7-3 ms, growing with the CPU count) a typing window's commit can wait
+/// that long for a loop that just slept. A 0.1 ms slice puts the loop's
+/// deadline first, the CPU share stays the same (docs/benchmarks.md, "Short
+/// time slices").
+public enum ThreadScheduling {
+    /// The shortest slice the kernel grants a SCHED_NORMAL thread.
+    public static let shortestSlice: UInt64 = 100_000
+
+    /// Asks for slices of `nanoseconds` for the calling thread. Threads and
+    /// processes it starts afterwards get the kernel's default: a copy
+    /// thread or a guest's application gains nothing from a short slice.
+    /// Kernels before 6.12 accept and ignore it.
+    public static func requestTimeSlice(nanoseconds: UInt64) throws(SystemError) {
+        try syscall("sched_setattr") { porthole_set_time_slice(nanoseconds) }
+    }
+
+    /// The calling thread's requested slice in nanoseconds (0: the default).
+    public static var requestedTimeSlice: UInt64 { porthole_time_slice() }
+}
