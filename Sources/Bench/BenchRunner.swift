@@ -106,7 +106,7 @@ public enum BenchRunner {
                 let client = try FrameClient(socketPath: mode.clientSocket, width: spec.width, height: spec.height,
                                              appID: "\(appIDPrefix)\(i)", title: "porthole bench \(i)",
                                              sharedMemory: config.mode == .cooperative)
-                workers.append(ClientWorker(index: i, client: client, plan: plans[i], ledger: ledger))
+                workers.append(ClientWorker(index: i, client: client, plan: plans[i], ledger: ledger, interval: spec.frameInterval))
             }
         } catch {
             keepRuntime = true
@@ -268,13 +268,18 @@ final class ClientWorker: @unchecked Sendable {
     let painter: FramePainter
     let plan: DamagePlan
     let ledger: FrameLedger
+    /// Nanoseconds between frames of a client with a frame rate.
+    let interval: UInt64?
+    /// When the next frame of such a client is due.
+    private var due: UInt64 = 0
     // Written by the worker thread, read after `StartGate.waitUntilAllDone`.
     private(set) var failure: String?
     private(set) var measured = 0
     private(set) var finished: UInt64 = 0
 
-    init(index: Int, client: FrameClient, plan: DamagePlan, ledger: FrameLedger) {
+    init(index: Int, client: FrameClient, plan: DamagePlan, ledger: FrameLedger, interval: UInt64? = nil) {
         self.index = index
+        self.interval = interval
         self.client = client
         self.plan = plan
         self.painter = FramePainter(plan: plan)
@@ -282,6 +287,7 @@ final class ClientWorker: @unchecked Sendable {
     }
 
     private func drawAndWait(_ k: Int) throws(HarnessError) {
+        waitUntilDue()
         let damage = plan.isFull(frame: k) ? nil : plan.rects(frame: k)
         let painter = self.painter, ledger = self.ledger, index = self.index
         try client.draw(frame: k, damage: damage, paint: { base, stride, held in
@@ -290,6 +296,20 @@ final class ClientWorker: @unchecked Sendable {
             ledger.commit(client: index, frame: k, at: MonotonicClock.nanoseconds())
         })
         try client.waitForFrameCallback()
+    }
+
+    /// Sleeps until the next frame of a paced client is due. A frame that
+    /// comes late is drawn at once and the next is due an interval after
+    /// it: a slow moment is not made up with a burst.
+    private func waitUntilDue() {
+        guard let interval else { return }
+        let now = MonotonicClock.nanoseconds()
+        if due > now {
+            var left = timespec(tv_sec: Int((due - now) / 1_000_000_000), tv_nsec: Int((due - now) % 1_000_000_000))
+            var rest = timespec()
+            while nanosleep(&left, &rest) != 0 && errno == EINTR { left = rest }
+        }
+        due = max(due, now) + interval
     }
 
     func run(warmup: Int, frames: Int, gate: StartGate) {

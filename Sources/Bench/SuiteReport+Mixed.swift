@@ -63,7 +63,10 @@ extension SuiteReport {
         for c in mixedCases {
             md.append("### A desktop: \(c.sizeLabel) through one proxy pair")
             md.append("")
-            md.append("Each client drew as fast as its frame callbacks came back, first alone, then beside the other (the run stops when one has drawn its frames, so every measured frame had its neighbour). Latency is commit to arrival at the sink; every frame was verified.")
+            let paced = c.mix.compactMap { s in s.rate.map { "\(s.sizeLabel) at most \($0) frames a second" } }
+            let pace = paced.isEmpty ? "Each client drew as fast as its frame callbacks came back"
+                                     : "Each client drew as fast as its frame callbacks came back (\(paced.joined(separator: ", ")): a video playing)"
+            md.append("\(pace), first alone, then beside the other (the run stops when one has drawn its frames, so every measured frame had its neighbour). Latency is commit to arrival at the sink; every frame was verified.")
             md.append("")
             md.append(Format.markdown(Self.mixedHeader, mixedRows(c), left: 2))
             md.append("")

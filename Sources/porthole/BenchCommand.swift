@@ -48,7 +48,7 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Bench clients drawing at once, each in its own window.")
     var clients = 1
 
-    @Option(name: .customLong("client"), help: ArgumentHelp("A window of a mixed run through one proxy pair, e.g. 3840x2160:full; repeat for each window (replaces --size, --pattern and --clients). Each client also runs alone in the same mode, for comparison; the run stops when one client has drawn --frames.", valueName: "WxH:PATTERN"))
+    @Option(name: .customLong("client"), help: ArgumentHelp("A window of a mixed run through one proxy pair, e.g. 3840x2160:full, or 3840x2160:full@60 for a window drawing at most 60 frames a second (a video); repeat for each window (replaces --size, --pattern and --clients). Each client also runs alone in the same mode, for comparison; the run stops when one client has drawn --frames.", valueName: "WxH:PATTERN[@FPS]"))
     var mixedClients: [String] = []
 
     @Option(name: .long, help: "Measured frames per client (default 120; with --client 100000, bounded by --max-seconds).")
@@ -94,7 +94,7 @@ struct BenchCommand: ParsableCommand {
         guard clients >= 1 && clients <= 64 else { throw ValidationError("--clients must be 1 to 64") }
         guard (frames ?? 1) >= 1 else { throw ValidationError("--frames must be at least 1") }
         for c in mixedClients where ClientSpec(argument: c) == nil {
-            throw ValidationError("--client \(c): expected WxH:PATTERN with sides 1 to \(ClientSpec.maxSide) and a pattern of full, band, scattered or typing")
+            throw ValidationError("--client \(c): expected WxH:PATTERN or WxH:PATTERN@FPS with sides 1 to \(ClientSpec.maxSide), a pattern of full, band, scattered or typing and a rate of 1 to \(ClientSpec.maxRate)")
         }
         if !mixedClients.isEmpty && suite { throw ValidationError("--client and --suite do not go together (the suite has its own mixed case)") }
         guard warmup >= 1 else { throw ValidationError("--warmup must be at least 1") }

@@ -8,8 +8,16 @@ import Testing
         #expect(ClientSpec(argument: "640x480:scattered")?.description == "640x480:scattered")
     }
 
+    @Test func aRateAfterThePatternCapsTheClientsFramesPerSecond() {
+        #expect(ClientSpec(argument: "3840x2160:full@60") == ClientSpec(width: 3840, height: 2160, pattern: .full, rate: 60))
+        #expect(ClientSpec(argument: "3840x2160:full@60")?.description == "3840x2160:full@60")
+        #expect(ClientSpec(argument: "3840x2160:full@60")?.frameInterval == 16_666_666)
+        #expect(ClientSpec(argument: "3840x2160:full")?.frameInterval == nil)
+    }
+
     @Test(arguments: ["", "1280x720", "1280x720:", ":typing", "1280x720:video", "0x720:full", "1280x16385:full",
-                      "1280x720x3:full", "1280x720:full:full", "-5x720:band", "axb:full"])
+                      "1280x720x3:full", "1280x720:full:full", "-5x720:band", "axb:full",
+                      "1280x720:full@", "1280x720:full@0", "1280x720:full@1001", "1280x720:full@60@60", "1280x720:full@x", "1280x720@60:full"])
     func anArgumentThatIsNotSizeAndPatternIsRefused(_ text: String) {
         #expect(ClientSpec(argument: text) == nil)
     }
@@ -45,5 +53,19 @@ import Testing
         #expect(c.alone.map { $0.perClient.first?.frames } == [30, 30])
         #expect(c.p99Ratio(client: 1) != nil)
         #expect(MixedComparison.table([c]).contains("200x120:typing"))
+    }
+
+    @Test func aClientWithARateDrawsNoFasterThanItsRate() throws {
+        var config = BenchConfig(mode: .direct)
+        config.mix = [ClientSpec(width: 160, height: 100, pattern: .full, rate: 50), ClientSpec(width: 160, height: 100, pattern: .typing)]
+        config.frames = 100_000
+        config.maxSeconds = 1
+        let c = try MixedComparison.run(config)
+        #expect(c.passed, "\(c.mixed.failures)")
+        // 50 a second over about a second of measuring (the unpaced client alone draws thousands).
+        let paced = try #require(c.mixed.perClient.first)
+        #expect(paced.fps <= 55 && paced.fps >= 25, "paced client: \(paced.fps) fps")
+        #expect(try #require(c.alone.first?.perClient.first).fps <= 55)
+        #expect(c.mixed.perClient[1].fps > 200)
     }
 }
