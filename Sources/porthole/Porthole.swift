@@ -374,7 +374,8 @@ struct GuestCommand: ParsableCommand {
     }
 }
 
-/// Runs the loop with the stats timer and SIGINT/SIGTERM handling; writes
+/// Runs the loop on this thread with its short time slice (unless
+/// --no-short-slice), the stats timer and SIGINT/SIGTERM handling; writes
 /// the stats file one last time when the loop ends.
 func runLoop(_ loop: EventLoop, common: CommonOptions, statsJSON: @escaping () -> String, onSignal: @escaping (Int32) -> Void) throws {
     try loop.onSignals([SIGINT, SIGTERM]) { onSignal($0) }
