@@ -28,6 +28,9 @@ public struct BenchConfig: Sendable {
     public var waypipeCompression: WaypipeCompression = .none
     /// The porthole executable for the proxies.
     public var portholePath: String = ProcFS.executablePath()
+    /// Guest proxies (stream mode): each its own link to the one host proxy,
+    /// as several VMs have; client i connects to guest i % guests.
+    public var guests: Int = 1
 
     public init(mode: BenchMode) { self.mode = mode }
 
@@ -45,7 +48,8 @@ public struct BenchConfig: Sendable {
 
     /// "waypipe" or "waypipe-lz4" (compressed), else the mode's name.
     public var modeLabel: String {
-        mode == .waypipe && waypipeCompression != .none ? "waypipe-\(waypipeCompression.rawValue)" : mode.rawValue
+        if mode == .waypipe && waypipeCompression != .none { return "waypipe-\(waypipeCompression.rawValue)" }
+        return guests > 1 ? "\(mode.rawValue)/\(guests)-guests" : mode.rawValue
     }
 }
 

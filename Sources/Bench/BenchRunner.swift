@@ -90,7 +90,7 @@ public enum BenchRunner {
         let mode: RunningMode
         switch config.mode {
         case .direct: mode = DirectMode(compositorSocket: compositorPath)
-        case .stream: mode = try StreamMode(porthole: config.portholePath, runtime: runtime, compositorSocket: compositorPath)
+        case .stream: mode = try StreamMode(porthole: config.portholePath, runtime: runtime, compositorSocket: compositorPath, guests: config.guests)
         case .waypipe: mode = try WaypipeMode(runtime: runtime, compositorName: compositorName, compression: config.waypipeCompression)
         case .region, .cooperative:
             mode = try StreamMode(porthole: config.portholePath, runtime: runtime, compositorSocket: compositorPath,
@@ -103,7 +103,7 @@ public enum BenchRunner {
         defer { for w in workers { w.client.close() } }
         do {
             for (i, spec) in specs.enumerated() {
-                let client = try FrameClient(socketPath: mode.clientSocket, width: spec.width, height: spec.height,
+                let client = try FrameClient(socketPath: mode.clientSocket(for: i), width: spec.width, height: spec.height,
                                              appID: "\(appIDPrefix)\(i)", title: "porthole bench \(i)",
                                              sharedMemory: config.mode == .cooperative)
                 workers.append(ClientWorker(index: i, client: client, plan: plans[i], ledger: ledger, interval: spec.frameInterval))

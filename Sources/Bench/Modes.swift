@@ -48,8 +48,8 @@ struct ModeCounters {
 
 /// A mode set up and running: where clients connect and how to read its counters.
 protocol RunningMode: AnyObject {
-    /// The absolute path of the socket bench clients connect to.
-    var clientSocket: String { get }
+    /// The absolute path of the socket bench client `index` connects to.
+    func clientSocket(for index: Int) -> String
     /// Whether proxy processes are involved at all.
     var hasProxies: Bool { get }
     /// Reads the counters. Called while the clients are idle; may wait briefly
@@ -65,21 +65,23 @@ protocol RunningMode: AnyObject {
 final class DirectMode: RunningMode {
     let clientSocket: String
     init(compositorSocket: String) { clientSocket = compositorSocket }
+    func clientSocket(for index: Int) -> String { clientSocket }
     var hasProxies: Bool { false }
     func counters() throws -> ModeCounters { ModeCounters(processes: .zero) }
     func checkAlive() throws {}
     func stop() {}
 }
 
-/// porthole host (listening on a unix link) and porthole guest, each writing
-/// its --stats file; with `regionBytes`, both map a shared region file in
+/// porthole host (listening on a unix link) and one or more porthole
+/// guests (each its own link, as several VMs), each writing its --stats
+/// file; with `regionBytes`, host and guest map a shared region file in
 /// /dev/shm (removed at stop).
 final class StreamMode: RunningMode {
-    let clientSocket: String
     private let host: Spawned
-    private let guest: Spawned
+    private let guests: [Spawned]
+    private let sockets: [String]
     private let hostStats: String
-    private let guestStats: String
+    private let guestStats: [String]
     private let regionFile: String?
 
     /// A power-of-two region holding every client's two buffers, 16 MiB to 1 GiB.
@@ -91,11 +93,12 @@ final class StreamMode: RunningMode {
         return size
     }
 
-    init(porthole: String, runtime: String, compositorSocket: String, regionBytes: Int? = nil) throws {
+    init(porthole: String, runtime: String, compositorSocket: String, regionBytes: Int? = nil, guests count: Int = 1) throws {
+        precondition(count >= 1 && (count == 1 || regionBytes == nil), "several guests only without a region")
         let link = "\(runtime)/porthole-link.sock"
         hostStats = "\(runtime)/host-stats.json"
-        guestStats = "\(runtime)/guest-stats.json"
-        clientSocket = "\(runtime)/porthole-guest"
+        guestStats = (0..<count).map { k in k == 0 ? "\(runtime)/guest-stats.json" : "\(runtime)/guest-\(k)-stats.json" }
+        sockets = (0..<count).map { k in k == 0 ? "\(runtime)/porthole-guest" : "\(runtime)/porthole-guest-\(k)" }
         let env = ["XDG_RUNTIME_DIR": runtime]
         var hostRegion: [String] = [], guestRegion: [String] = []
         if let regionBytes {
@@ -108,35 +111,41 @@ final class StreamMode: RunningMode {
         }
         let host = try Spawned(name: "porthole host", arguments: [porthole, "host", "--listen", "unix:\(link)", "--display", compositorSocket, "--stats", hostStats] + hostRegion,
                            environment: env, logPath: "\(runtime)/porthole-host.log")
-        guard waitUntil(timeout: 10, { isSocket(link) || !host.isRunning }), host.isRunning else {
+        let regionFile = self.regionFile
+        var started: [Spawned] = []
+        func fail(_ why: String) -> BenchError {
+            for g in started { g.stop() }
             host.stop()
             if let f = regionFile { unlink(f) }
-            throw BenchError("porthole host did not listen on \(link):\n\(host.logTail())")
+            return BenchError(why)
         }
-        let guest: Spawned
-        do {
-            guest = try Spawned(name: "porthole guest", arguments: [porthole, "guest", "--connect", "unix:\(link)", "--socket", clientSocket,
-                                                                    "--no-reconnect", "--stats", guestStats] + guestRegion,
-                                environment: env, logPath: "\(runtime)/porthole-guest.log")
-        } catch {
-            host.stop()
-            if let f = regionFile { unlink(f) }
-            throw error
+        guard waitUntil(timeout: 10, { isSocket(link) || !host.isRunning }), host.isRunning else {
+            throw fail("porthole host did not listen on \(link):\n\(host.logTail())")
+        }
+        for k in 0..<count {
+            // Buffer-sharing sockets are per guest: several guests in one runtime directory must not share them.
+            let named = k == 0 ? [] : ["--buffers-socket", "porthole-buffers-\(k)", "--buffers-consumer-socket", "porthole-buffer-consumers-\(k)"]
+            do {
+                started.append(try Spawned(name: "porthole guest", arguments: [porthole, "guest", "--connect", "unix:\(link)", "--socket", sockets[k],
+                                                                              "--no-reconnect", "--stats", guestStats[k]] + named + guestRegion,
+                                          environment: env, logPath: k == 0 ? "\(runtime)/porthole-guest.log" : "\(runtime)/porthole-guest-\(k).log"))
+            } catch {
+                throw fail("porthole guest \(k) did not start: \(error)")
+            }
+        }
+        let guests = started, sockets = self.sockets, files = guestStats + [hostStats]
+        let up = waitUntil(timeout: 10) {
+            (sockets.allSatisfy(isSocket) && files.allSatisfy { FileManager.default.fileExists(atPath: $0) })
+                || !guests.allSatisfy(\.isRunning) || !host.isRunning
+        }
+        guard up, guests.allSatisfy(\.isRunning), host.isRunning else {
+            throw fail("porthole guest or host did not come up:\n" + guests.map { $0.logTail() }.joined(separator: "\n") + "\n\(host.logTail())")
         }
         self.host = host
-        self.guest = guest
-        let hostStats = self.hostStats, guestStats = self.guestStats, socket = clientSocket
-        let up = waitUntil(timeout: 10) {
-            (isSocket(socket) && FileManager.default.fileExists(atPath: hostStats) && FileManager.default.fileExists(atPath: guestStats))
-                || !guest.isRunning || !host.isRunning
-        }
-        guard up, guest.isRunning, host.isRunning else {
-            guest.stop()
-            host.stop()
-            if let f = regionFile { unlink(f) }
-            throw BenchError("porthole guest or host did not come up:\n\(guest.logTail())\n\(host.logTail())")
-        }
+        self.guests = guests
     }
+
+    func clientSocket(for index: Int) -> String { sockets[index % sockets.count] }
 
     var hasProxies: Bool { true }
 
@@ -144,24 +153,24 @@ final class StreamMode: RunningMode {
         let asked = Date()
         // The stats files are rewritten every half second: wait for a write
         // after this moment, so they include everything sent until now.
-        let paths = [guestStats, hostStats]
+        let paths = guestStats + [hostStats]
         guard waitUntil(timeout: 3, { paths.allSatisfy { modificationDate($0).map { $0 > asked } ?? false } }) else {
             throw BenchError("the porthole stats files were not rewritten within 3 s")
         }
         let stats = try paths.map { try readStats($0) }
         let link = stats.reduce(UInt64(0)) { $0 + ($1["link_sent_bytes"] ?? 0) }
         let copied = stats.reduce(UInt64(0)) { $0 + ($1["copied_bytes"] ?? 0) }
-        return ModeCounters(processes: ProcFS.sample(tree: [guest.pid, host.pid]), linkBytes: link, copiedBytes: copied)
+        return ModeCounters(processes: ProcFS.sample(tree: guests.map(\.pid) + [host.pid]), linkBytes: link, copiedBytes: copied)
     }
 
     func checkAlive() throws {
-        guard guest.isRunning, host.isRunning else {
-            throw BenchError("a porthole proxy ended:\n\(guest.logTail())\n\(host.logTail())")
+        guard guests.allSatisfy(\.isRunning), host.isRunning else {
+            throw BenchError("a porthole proxy ended:\n" + guests.map { $0.logTail() }.joined(separator: "\n") + "\n\(host.logTail())")
         }
     }
 
     func stop() {
-        guest.stop()
+        for g in guests { g.stop() }
         host.stop()
         if let regionFile { unlink(regionFile) }
     }
@@ -173,6 +182,8 @@ final class WaypipeMode: RunningMode {
     let clientSocket: String
     private let client: Spawned
     private let server: Spawned
+
+    func clientSocket(for index: Int) -> String { clientSocket }
 
     init(runtime: String, compositorName: String, compression: WaypipeCompression) throws {
         let link = "\(runtime)/waypipe-link.sock"

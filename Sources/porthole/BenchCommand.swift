@@ -84,6 +84,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .long, help: "Only time memcpy of one 3840x2160 frame (what --suite prints beside the region results).")
     var copySpeed = false
 
+    @Option(name: .long, help: ArgumentHelp("Stream mode: spread the clients over N guest proxies (client i on guest i mod N), each its own link to the one host proxy, as N VMs on one host. Other modes run as usual.", valueName: "N"))
+    var guests = 1
+
     @Flag(name: .long, help: "--suite: a short smoke run (small sizes, few frames); nothing is written unless --output is given.")
     var quick = false
 
@@ -92,6 +95,8 @@ struct BenchCommand: ParsableCommand {
         if let d = damage, !(d > 0 && d <= 1) { throw ValidationError("--damage must be in (0, 1]") }
         if pattern == .full, let d = damage, d != 1 { throw ValidationError("--pattern full repaints everything: give --pattern band or scattered for --damage \(d)") }
         guard clients >= 1 && clients <= 64 else { throw ValidationError("--clients must be 1 to 64") }
+        guard guests >= 1 && guests <= 8 else { throw ValidationError("--guests must be 1 to 8") }
+        if guests > 1 && suite { throw ValidationError("--guests and --suite do not go together") }
         guard (frames ?? 1) >= 1 else { throw ValidationError("--frames must be at least 1") }
         for c in mixedClients where ClientSpec(argument: c) == nil {
             throw ValidationError("--client \(c): expected WxH:PATTERN or WxH:PATTERN@FPS with sides 1 to \(ClientSpec.maxSide), a pattern of full, band, scattered or typing and a rate of 1 to \(ClientSpec.maxRate)")
@@ -165,6 +170,7 @@ extension BenchCommand {
         config.maxSeconds = maxSeconds
         config.waypipeCompression = waypipeCompress
         config.portholePath = portholePath
+        config.guests = m == .stream ? guests : 1
         return config
     }
 

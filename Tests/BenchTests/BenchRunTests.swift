@@ -83,6 +83,29 @@ struct BenchTestError: Error, CustomStringConvertible {
         #expect(result.copiedBytesPerFrame != nil && result.cpuSecondsPerFrame != nil && result.peakRSSBytes != nil)
     }
 
+    /// Two guest proxies on one host proxy (as two VMs): two clients each
+    /// through its own guest and link, every frame verified, both guests'
+    /// counters in the total.
+    @Test func streamModeWithTwoGuestsDeliversEveryClientsFramesThroughItsOwnLink() throws {
+        var config = BenchConfig(mode: .stream)
+        config.portholePath = try BenchRunTests.portholeBinary()
+        config.width = 256
+        config.height = 160
+        config.pattern = .band
+        config.clients = 2
+        config.guests = 2
+        config.frames = 20
+        config.fullCheckInterval = 5
+        let result = try BenchRunner.run(config)
+        #expect(result.failures.isEmpty)
+        #expect(result.passed && result.frames == 40)
+        #expect(result.config.modeLabel == "stream/2-guests")
+        // As with one guest: two bands' bytes a frame (and a little protocol),
+        // now over two links.
+        let link = try #require(result.linkBytesPerFrame)
+        #expect(link >= 81_920 && link < 81_920 * 1.25, "\(link) link bytes per frame")
+    }
+
     /// Region mode: verified frames, link bytes are protocol only (tens of
     /// bytes a frame), while the guest still copies the changed bytes.
     /// Cooperative mode: verified frames and no copies at all.

@@ -543,7 +543,7 @@ _porthole_bench() {
     repeating_flags=()
     non_repeating_flags=(--json --suite --copy-speed --quick -h --help)
     repeating_options=(--mode --client)
-    non_repeating_options=(--compositor --size --pattern --damage --clients --frames --warmup --full-check-every --max-seconds --waypipe-compress --output --suite-waypipe-compress --porthole)
+    non_repeating_options=(--compositor --size --pattern --damage --clients --frames --warmup --full-check-every --max-seconds --waypipe-compress --output --suite-waypipe-compress --porthole --guests)
     __porthole_offer_flags_options 0
 
     # Offer option value completions
@@ -595,6 +595,9 @@ _porthole_bench() {
         return
         ;;
     '--porthole')
+        return
+        ;;
+    '--guests')
         return
         ;;
     esac
