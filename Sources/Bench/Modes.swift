@@ -139,13 +139,16 @@ final class StreamMode: RunningMode {
                 || !guests.allSatisfy(\.isRunning) || !host.isRunning
         }
         guard up, guests.allSatisfy(\.isRunning), host.isRunning else {
-            throw fail("porthole guest or host did not come up:\n" + guests.map { $0.logTail() }.joined(separator: "\n") + "\n\(host.logTail())")
+            throw fail("porthole guest or host did not come up:\n" + Self.logTails(guests + [host]))
         }
         self.host = host
         self.guests = guests
     }
 
     func clientSocket(for index: Int) -> String { sockets[index % sockets.count] }
+
+    /// The last lines of each proxy's log, for an error.
+    private static func logTails(_ proxies: [Spawned]) -> String { proxies.map { $0.logTail() }.joined(separator: "\n") }
 
     var hasProxies: Bool { true }
 
@@ -165,7 +168,7 @@ final class StreamMode: RunningMode {
 
     func checkAlive() throws {
         guard guests.allSatisfy(\.isRunning), host.isRunning else {
-            throw BenchError("a porthole proxy ended:\n" + guests.map { $0.logTail() }.joined(separator: "\n") + "\n\(host.logTail())")
+            throw BenchError("a porthole proxy ended:\n" + Self.logTails(guests + [host]))
         }
     }
 

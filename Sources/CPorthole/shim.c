@@ -107,7 +107,7 @@ int porthole_peer_identity(int sock, unsigned *uid, unsigned *cid, char *address
 // sched_setattr has no glibc wrapper. The thread keeps its policy and nice
 // value (a user's `nice porthole ...` stays); only the slice changes, and
 // SCHED_FLAG_RESET_ON_FORK gives threads and processes started later the
-// kernel's default slice again.
+// kernel's default slice again (and nice 0 if ours was negative).
 int porthole_set_time_slice(unsigned long long ns) {
     struct sched_attr a;
     memset(&a, 0, sizeof a);

@@ -19,11 +19,14 @@ public enum ThreadScheduling {
     /// Asks for slices of `nanoseconds` for the calling thread. Threads and
     /// processes it starts afterwards get the kernel's default: a copy
     /// thread or a guest's application gains nothing from a short slice.
-    /// Kernels before 6.12 accept and ignore it.
+    /// (The kernel's reset on fork also starts them at nice 0 if this
+    /// thread's nice value was negative.) Kernels before 6.12 accept and
+    /// ignore it.
     public static func requestTimeSlice(nanoseconds: UInt64) throws(SystemError) {
         try syscall("sched_setattr") { porthole_set_time_slice(nanoseconds) }
     }
 
-    /// The calling thread's requested slice in nanoseconds (0: the default).
+    /// The calling thread's slice in nanoseconds as the kernel reports it:
+    /// the one asked for, else its default (0 if it cannot say).
     public static var requestedTimeSlice: UInt64 { porthole_time_slice() }
 }

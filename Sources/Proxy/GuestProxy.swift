@@ -79,7 +79,7 @@ public final class GuestProxy: LinkSessionDelegate {
     /// Large region copies run on a thread of their own (`SyncOffload`);
     /// false: on the loop, in slices. Set before the first link.
     public var copyThread = true
-    /// The worker for region copies, made at the first client that can use it.
+    /// The worker for region copies, made with the Wayland socket.
     private(set) var copyOffload: SyncOffload?
 
     public init(loop: EventLoop, socketPath: String, tables: ProtocolTables = .builtin, limits: LinkLimits = LinkLimits(),
@@ -227,9 +227,8 @@ public final class GuestProxy: LinkSessionDelegate {
     }
 
     /// The worker for this proxy's region copies, started with the Wayland
-    /// socket; nil
-    /// without a region, without `copyThread`, or if no thread can start
-    /// (the copies then run on the loop, in slices).
+    /// socket; nil without a region, without `copyThread`, or if no thread
+    /// can start (the copies then run on the loop, in slices).
     private func regionCopyOffload() -> SyncOffload? {
         guard region != nil, copyThread else { return nil }
         if let copyOffload { return copyOffload }

@@ -71,7 +71,8 @@ void porthole_copy_streaming(void *dst, const void *src, size_t n);
 /// Asks for time slices of `ns` for the calling thread (Linux 6.12+ honours
 /// it for SCHED_NORMAL); later children get the default. -1 with errno.
 int porthole_set_time_slice(unsigned long long ns);
-/// The calling thread's requested slice (0: the kernel's default).
+/// The calling thread's slice as the kernel reports it: the one asked for,
+/// else its default (0 if it cannot say).
 unsigned long long porthole_time_slice(void);
 
 #endif
