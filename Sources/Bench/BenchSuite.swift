@@ -32,10 +32,14 @@ public enum BenchSuite {
         public var clients: Int
         /// The windows of a mixed case (empty for a matrix cell).
         public var mix: [ClientSpec] = []
+        /// A mixed case's guest proxies, one host (stream mode only): each
+        /// window in a VM of its own.
+        public var guests = 1
         public var isMixed: Bool { !mix.isEmpty }
         public var sizeLabel: String { isMixed ? mix.map(\.description).joined(separator: " + ") : "\(width)x\(height)" }
         public var damageLabel: String {
-            isMixed ? "mixed" : pattern == .full ? "full" : pattern == .typing ? "typing" : "\(pattern.rawValue) \(percent(pattern.defaultFraction))"
+            isMixed ? (guests > 1 ? "mixed, \(guests) VMs" : "mixed")
+                : pattern == .full ? "full" : pattern == .typing ? "typing" : "\(pattern.rawValue) \(percent(pattern.defaultFraction))"
         }
     }
 
@@ -88,12 +92,19 @@ public enum BenchSuite {
         for mix in [[video, editor], [paced, editor]] {
             out.append(Case(width: mix[0].width, height: mix[0].height, pattern: .full, clients: mix.count, mix: mix))
         }
+        // Two VMs on one host: the video in one, the editor in the other.
+        // One guest must not slow another down.
+        out.append(Case(width: video.width, height: video.height, pattern: .full, clients: 2, mix: [video, editor], guests: 2))
         return out
     }
 
     /// The modes a mixed case runs in: porthole's and direct (waypipe's
-    /// single loop is not what it measures).
+    /// single loop is not what it measures); with several VMs, stream mode
+    /// (the others have no link between guest and host to share).
     static let mixedModes: Set<BenchMode> = [.direct, .stream, .region, .cooperative]
+    static func runs(_ mode: BenchMode, in c: Case) -> Bool {
+        !c.isMixed || (c.guests > 1 ? mode == .stream : mixedModes.contains(mode))
+    }
 
     /// The modes run in every case, as (mode, waypipe compression).
     /// Every mode; waypipe once per compression.
@@ -130,7 +141,7 @@ public enum BenchSuite {
             // runs the modes in the opposite order.
             var order = (0..<modes.count).map { modes[($0 + i) % modes.count] }
             if round % 2 == 1 { order.reverse() }
-            for (mode, compression) in order where !c.isMixed || mixedModes.contains(mode) {
+            for (mode, compression) in order where runs(mode, in: c) {
                 let config = configuration(c, mode: mode, compression: compression, options: options)
                 let head = "[\(round + 1).\(i + 1)/\(cases.count)] \(c.sizeLabel) \(c.damageLabel) x\(c.clients) \(config.modeLabel)"
                 do {
@@ -210,6 +221,7 @@ public enum BenchSuite {
         config.pattern = c.pattern
         config.clients = c.clients
         config.mix = c.mix
+        config.guests = c.guests
         config.frames = c.isMixed ? (options.quick ? 20 : mixedFrames) : frames(width: c.width, clients: c.clients, quick: options.quick)
         config.warmup = warmup
         config.fullCheckInterval = fullCheckInterval

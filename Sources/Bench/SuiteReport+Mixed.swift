@@ -14,10 +14,18 @@ extension SuiteReport {
         return 1 / r.fps - 1 / d.fps
     }
 
+    /// The mode labels of case `c`: the suite's, then any of its own
+    /// (stream/2-guests).
+    func labels(of c: BenchSuite.Case) -> [String] {
+        let own = outcomes.filter { key($0.testCase) == key(c) }.map(\.label)
+        var seen = Set<String>()
+        return (labels + own).filter { own.contains($0) && seen.insert($0).inserted }
+    }
+
     /// (mode, client index, the mix's result, the client's run alone) of every mixed case.
     private func mixedRows(_ c: BenchSuite.Case) -> [[String]] {
         var rows: [[String]] = []
-        for l in labels {
+        for l in labels(of: c) {
             guard let o = outcome(c, l) else { continue }
             guard let mixed = o.result else {
                 rows.append([l, "failed: \((o.error ?? "").replacingOccurrences(of: "|", with: "/").prefix(120))"] + Array(repeating: "", count: 8))
@@ -43,13 +51,14 @@ extension SuiteReport {
     /// The mixed cases for the console.
     var mixedText: String {
         mixedCases.map { c in
-            "mixed \(c.sizeLabel), one proxy pair\n" + Format.table(Self.mixedHeader, mixedRows(c))
+            "mixed \(c.sizeLabel), " + (c.guests > 1 ? "\(c.guests) guest proxies, one host proxy" : "one proxy pair") + "\n"
+                + Format.table(Self.mixedHeader, mixedRows(c))
         }.joined(separator: "\n")
     }
 
     /// The typing client's p99 beside its neighbour minus alone, per mode, with the issue's 1 ms target.
     func mixedTarget(_ c: BenchSuite.Case) -> String {
-        let items = ["stream", "region"].compactMap { l -> String? in
+        let items = labels(of: c).filter { $0.hasPrefix("stream") || $0.hasPrefix("region") }.compactMap { l -> String? in
             guard let o = outcome(c, l), let mixed = o.result, let k = mixed.perClient.indices.last, k < o.alone.count,
                   let m = mixed.perClient[k].latencyP99, let a = o.alone[k].perClient.first?.latencyP99 else { return nil }
             return "\(l): \(Format.ms(m)) ms beside, \(Format.ms(a)) ms alone (\(Format.signedMs(m - a)), \(m - a <= 0.001 ? "met" : "missed"))"
@@ -61,8 +70,15 @@ extension SuiteReport {
     var mixedMarkdown: [String] {
         var md: [String] = []
         for c in mixedCases {
-            md.append("### A desktop: \(c.sizeLabel) through one proxy pair")
-            md.append("")
+            if c.guests > 1 {
+                md.append("### Two VMs on one host: \(c.mix.map(\.description).joined(separator: " in one, ")) in the other")
+                md.append("")
+                md.append("Stream mode, each window through a guest proxy of its own (as each in its own VM), both guests linked to one host proxy: the host's loop and receive threads are shared, nothing else.")
+                md.append("")
+            } else {
+                md.append("### A desktop: \(c.sizeLabel) through one proxy pair")
+                md.append("")
+            }
             let paced = c.mix.compactMap { s in s.rate.map { "\(s.sizeLabel) at most \($0) frames a second" } }
             let pace = paced.isEmpty ? "Each client drew as fast as its frame callbacks came back"
                                      : "Each client drew as fast as its frame callbacks came back (\(paced.joined(separator: ", ")): a video playing)"

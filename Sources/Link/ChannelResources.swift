@@ -118,11 +118,8 @@ final class ChannelResources {
         if case .region? = entries[rid] { throw .unexpected("resource \(rid) is the shared region, which takes no updates over the link") }
         guard case .memory(let m)? = entries[rid] else { throw .unknownResource(channel: channel, resource: rid) }
         guard !m.sealed else { throw .unexpected("update to sealed resource \(rid)") }
-        for r in ranges {
-            let (end, overflow) = r.offset.addingReportingOverflow(UInt64(r.length))
-            guard !overflow, end <= m.size else {
-                throw .rangeOutsideResource(resource: rid, offset: r.offset, length: r.length, size: m.size)
-            }
+        if let r = ranges.first(where: { !$0.fits(within: m.size) }) {
+            throw .rangeOutsideResource(resource: rid, offset: r.offset, length: r.length, size: m.size)
         }
         return m
     }

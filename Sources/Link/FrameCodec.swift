@@ -96,6 +96,16 @@ public enum FrameCodec {
         return UpdateHead(channel: header.channel, resource: head.resource, ranges: head.ranges, headBytes: updateHeadBytes(rangeCount: head.ranges.count))
     }
 
+    /// The range count of the `resourceUpdate` whose header and fixed part
+    /// start `bytes`; nil for another frame or a count no valid frame has
+    /// (`decodeUpdateHead` then says why). How much of the head to read next.
+    static func updateRangeCount(_ bytes: UnsafeRawBufferPointer, limits: LinkLimits) -> Int? {
+        guard bytes.count >= updateHeadBytes(rangeCount: 0), let header = readHeader(bytes),
+              header.type == FrameType.resourceUpdate.rawValue else { return nil }
+        let count = Int(bytes.loadUnaligned(fromByteOffset: LinkProtocol.headerSize + 4, as: UInt32.self).littleEndian)
+        return count <= limits.maxRangesPerUpdate ? count : nil
+    }
+
     /// Writes a `resourceUpdate`'s frame header, fixed part and range table
     /// (`12 + 8 + 16·ranges.count` bytes) at `p`; `dataBytes` of range data
     /// (the sum of the lengths) must follow.
@@ -131,7 +141,7 @@ public enum FrameCodec {
     private static let updateRangeBytes = 16
 
     /// Frame header, fixed part and range table of a `resourceUpdate`.
-    private static func updateHeadBytes(rangeCount: Int) -> Int {
+    static func updateHeadBytes(rangeCount: Int) -> Int {
         LinkProtocol.headerSize + updateFixedBytes + updateRangeBytes * rangeCount
     }
 

@@ -212,7 +212,10 @@ public final class LinkChannel {
         let m = try resources.updatable(rid, ranges: ranges, channel: id)
         guard let mapping = m.mapping, let base = mapping.base, UInt64(mapping.size) >= m.size else { return nil }
         let counters = self.counters
-        return UpdateTarget(base: base, owner: mapping) { t in counters.updateBytesCopied += UInt64(t.copied) }
+        return UpdateTarget(base: base, limit: m.size, owner: mapping) { t in
+            counters.updateBytesCopied += UInt64(t.copied)
+            counters.updateBytesOnThreads += UInt64(t.onThread)
+        }
     }
 
     /// Credit came back or the link drained.

@@ -8,6 +8,8 @@ public final class LinkCounters {
     /// Update bytes copied into local memory in user space (bytes the kernel
     /// received straight into place are not copies).
     public var updateBytesCopied: UInt64 = 0
+    /// Update bytes a receive thread took in, not the loop (`ReceiveThreads`).
+    public var updateBytesOnThreads: UInt64 = 0
     /// Links on which both proxies agreed to use the shared region (now).
     public var regionLinks: Int = 0
     /// Buffers registered in the shared region now.

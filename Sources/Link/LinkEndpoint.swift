@@ -38,18 +38,29 @@ public final class LinkEndpoint {
 
     private struct Inbound {
         let target: UpdateTarget
-        let ranges: [UpdateRange]
-        var index = 0
-        /// Bytes of `ranges[index]` already written.
-        var done = 0
-        var remaining: Int
-        /// The whole frame's length, header included.
-        let frameLength: Int
+        var progress: UpdateProgress
+    }
+    /// Host: where long update data is received off the loop (nil: on it).
+    public var receiveThreads: ReceiveThreads?
+    /// The update being received on a receive thread; the loop does not
+    /// read this link's socket meanwhile.
+    private var handedOver: HandedOver?
+    /// The loop finishes the current frame itself (see `takeBack`).
+    private var handOverPaused = false
+
+    private struct HandedOver {
+        let job: BulkReceive
+        let target: UpdateTarget
+        let worker: BackgroundWorker
+        let ticket: BackgroundWorker.Ticket
     }
 
     /// Runs at least this long are received straight into their target when
     /// nothing is buffered ahead of them.
     static let directReceiveMinimum = 16384
+    /// Update data at least this long left to receive goes to a receive
+    /// thread, if the link has them: less is not worth two wake-ups.
+    static let handOverMinimum = 65536
     /// Runs at least this long are queued by reference, not copied.
     static let referenceMinimum = 4096
     /// Bytes read into the buffer when it is empty between frames.
@@ -204,6 +215,13 @@ public final class LinkEndpoint {
     /// Ends the link: tells the peer why (best effort) and closes the socket.
     public func close(reason: String, code: LinkCloseCode = .orderly, notifyPeer: Bool = true) {
         guard !isClosed else { return }
+        // The thread reads the socket and writes the mapping: both stay
+        // open until it has returned (at its next read, well under a ms).
+        if let h = handedOver {
+            handedOver = nil
+            h.job.cancel()
+            h.worker.wait(for: h.ticket)
+        }
         if notifyPeer {
             var bytes: [UInt8] = []
             FrameCodec.encode(.closeLink(code: code.rawValue, reason: limits.reasonText(reason)), into: &bytes)
@@ -256,6 +274,8 @@ public final class LinkEndpoint {
     private func handle(_ events: EventLoop.Events) {
         if events.contains(.writable) { flush() }
         guard !isClosed else { return }
+        // A receive thread reads the socket now, its end included.
+        if handedOver != nil { return }
         // Any of these bits (`.hangup` is two: a tty or pipe reports EPOLLHUP alone).
         guard !events.isDisjoint(with: [.readable, .hangup, .error]) else { return }
         if inputHeld {
@@ -281,7 +301,8 @@ public final class LinkEndpoint {
         do {
             try processFrames(&turn)
             while !isClosed && !peerEnded && !turn.isSpent && !inputHeld {
-                // Straight into the target when a long run is next and nothing is buffered ahead of it.
+                // Long update data with nothing buffered ahead of it: on a receive thread, or straight into the target.
+                if input.count == 0 && handOver() { return }
                 if input.count == 0, let n = try receiveDirect(budget: turn.bytes) {
                     if n == 0 { break }
                     turn.bytes -= n
@@ -322,7 +343,7 @@ public final class LinkEndpoint {
         if peerEnded {
             // Unread bytes at end of stream are an incomplete frame (a peer killed mid-frame).
             // An update being received into place: its bytes so far count too.
-            let partial = input.count + (inbound.map { $0.frameLength - $0.remaining } ?? 0)
+            let partial = input.count + (inbound.map { $0.progress.frameLength - $0.progress.remaining } ?? 0)
             let reason = partial > 0
                 ? "peer closed the connection in the middle of a frame (\(partial) bytes of it dropped)"
                 : "peer closed the connection"
@@ -338,7 +359,7 @@ public final class LinkEndpoint {
         turnYielded = true
         watch()
         loop.nextTurn { [weak self] in
-            guard let self, !self.isClosed else { return }
+            guard let self, !self.isClosed, self.handedOver == nil else { return }
             self.turnYielded = false
             self.watch()
             if !self.inputHeld { self.serveTurn() }
@@ -349,7 +370,7 @@ public final class LinkEndpoint {
     /// held or waiting for its turn, and room to write while bytes are queued.
     private func watch() {
         guard let t = token else { return }
-        var interest: EventLoop.Events = inputHeld || turnYielded ? [] : .readable
+        var interest: EventLoop.Events = inputHeld || turnYielded || handedOver != nil ? [] : .readable
         if output.queuedBytes > 0 { interest.insert(.writable) }
         loop.modify(t, events: interest)
     }
@@ -358,11 +379,10 @@ public final class LinkEndpoint {
     /// target, if it is long enough. Nil when it is not (use the buffer);
     /// else the bytes received (0: the socket has nothing now).
     private func receiveDirect(budget: Int) throws(LinkProtocolError) -> Int? {
-        guard var u = inbound, u.index < u.ranges.count else { return nil }
-        let range = u.ranges[u.index]
-        let left = Int(range.length) - u.done
+        guard var u = inbound, !u.progress.isComplete else { return nil }
+        let (offset, left) = u.progress.next
         guard left >= Self.directReceiveMinimum else { return nil }
-        let into = UnsafeMutableRawBufferPointer(start: u.target.base + Int(range.offset) + u.done, count: min(left, budget))
+        let into = UnsafeMutableRawBufferPointer(start: u.target.base + offset, count: min(left, budget))
         var fds: [OwnedFD] = []
         let r: Socket.Received
         do {
@@ -379,11 +399,9 @@ public final class LinkEndpoint {
         case .bytes(let n):
             receivedBytes += UInt64(n)
             u.target.direct += n
-            u.done += n
-            u.remaining -= n
-            if u.done == Int(range.length) { u.index += 1; u.done = 0 }
+            u.progress.advance(n)
             inbound = u
-            if u.remaining == 0 { finishInbound() }
+            if u.progress.isComplete { finishInbound() }
             return n
         case .wouldBlock:
             return 0
@@ -396,27 +414,71 @@ public final class LinkEndpoint {
     /// Moves buffered bytes into the update being received.
     private func drainInbound() {
         guard var u = inbound else { return }
-        while u.remaining > 0 && input.count > 0 {
-            let range = u.ranges[u.index]
-            let n = min(Int(range.length) - u.done, input.count)
-            if n > 0 {
-                let to = u.target.base + Int(range.offset) + u.done
-                input.withUnconsumed { to.copyMemory(from: $0.baseAddress!, byteCount: n) }
-                input.consume(n)
-                u.target.copied += n
-                u.done += n
-                u.remaining -= n
-            }
-            if u.done == Int(range.length) { u.index += 1; u.done = 0 }
-        }
+        let n = input.withUnconsumed { u.progress.scatter($0, into: u.target.base) }
+        input.consume(n)
+        u.target.copied += n
         inbound = u
-        if u.remaining == 0 { finishInbound() }
+        if u.progress.isComplete { finishInbound() }
     }
 
     private func finishInbound() {
         guard let u = inbound else { return }
         inbound = nil
+        handOverPaused = false
+        u.target.frames += 1
         u.target.completed(u.target)
+    }
+
+    /// Gives the update being received, and the socket, to a receive
+    /// thread if it has enough data left and a thread is free. The loop
+    /// reads this link again when the job is back (`takeBack`).
+    private func handOver() -> Bool {
+        guard let u = inbound, let threads = receiveThreads, streamKind == .socket, !handOverPaused,
+              u.progress.remaining >= Self.handOverMinimum else { return false }
+        let job: BulkReceive
+        do { job = try BulkReceive(socket: socket, target: u.target, progress: u.progress, limits: limits) } catch { return false }
+        guard let (worker, ticket) = threads.start(job, completion: { [weak self] in self?.takeBack(job) }) else { return false }
+        inbound = nil
+        handedOver = HandedOver(job: job, target: u.target, worker: worker, ticket: ticket)
+        watch()
+        return true
+    }
+
+    /// The receive thread is done with the link: what it received is
+    /// counted, a frame it stopped in the middle of goes on here, and the
+    /// loop reads the socket again.
+    private func takeBack(_ job: BulkReceive) {
+        guard let h = handedOver, h.job === job else { return }
+        handedOver = nil
+        receivedBytes += UInt64(job.receivedBytes)
+        receivedFrames += UInt64(job.startedFrames)
+        let target = h.target
+        target.direct += job.direct
+        target.copied += job.copied
+        target.onThread += job.direct + job.copied
+        target.frames += job.finishedFrames
+        if traceFrames {
+            Log.trace("\(name) received \(job.startedFrames) more resourceUpdate frames of resource \(job.resource) on a receive thread (\(job.receivedBytes) bytes, \(job.ending))")
+        }
+        if let p = job.progress {
+            inbound = Inbound(target: target, progress: p)
+            // It stopped inside a frame (the peer is slow, or gone): the
+            // loop finishes that frame itself rather than hand it straight back.
+            handOverPaused = true
+        } else {
+            target.completed(target)
+        }
+        switch job.ending {
+        case .readFailed(let why):
+            close(reason: why, notifyPeer: false)
+            return
+        case .fileDescriptors:
+            fail(.fileDescriptors)
+            return
+        case .handedBack, .idle, .timeUp, .endOfStream, .cancelled:
+            break
+        }
+        watch()
     }
 
     /// Ends the link for the peer's protocol error.
@@ -428,7 +490,7 @@ public final class LinkEndpoint {
 
     /// Frames read before the host stopped reading, once the peer took enough.
     private func processHeldFrames() {
-        guard !isClosed, !inputHeld, !turnYielded else { return }
+        guard !isClosed, !inputHeld, !turnYielded, handedOver == nil else { return }
         serveTurn()
     }
 
@@ -487,8 +549,14 @@ public final class LinkEndpoint {
         if traceFrames {
             Log.trace("\(name) received resourceUpdate(channel \(head.channel), resource \(head.resource), \(head.ranges.count) ranges, \(length - head.headBytes) bytes, into place)")
         }
+        // The delegate checked the ranges against the resource; the target's
+        // limit is what this side (and a receive thread) holds to.
+        if let r = head.ranges.first(where: { !$0.fits(within: target.limit) }) {
+            throw .rangeOutsideResource(resource: head.resource, offset: r.offset, length: r.length, size: target.limit)
+        }
         input.consume(head.headBytes)
-        inbound = Inbound(target: target, ranges: head.ranges, remaining: length - head.headBytes, frameLength: length)
+        inbound = Inbound(target: target, progress: UpdateProgress(channel: head.channel, resource: head.resource, ranges: head.ranges,
+                                                                   remaining: length - head.headBytes, frameLength: length))
         if length == head.headBytes { finishInbound() }
         return true
     }

@@ -6,4 +6,11 @@ public struct UpdateRange: Equatable, Sendable {
         self.offset = offset
         self.length = length
     }
+
+    /// Whether the range lies inside a resource of `size` bytes (offsets
+    /// come from the peer: the sum may overflow).
+    public func fits(within size: UInt64) -> Bool {
+        let (end, overflow) = offset.addingReportingOverflow(UInt64(length))
+        return !overflow && end <= size
+    }
 }

@@ -204,6 +204,33 @@ public enum Socket {
         }
     }
 
+    /// Copies what `socket` holds into `buffer` without taking it (a later
+    /// receive gets the same bytes). Never waits; fds are not taken either.
+    public static func peek(_ socket: OwnedFD, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Received {
+        let s = socket.rawValue
+        return try Received.retrying("recv (peek) on fd \(s)", endOfStreamOn: ECONNRESET) { () -> Int in
+            recv(s, buffer.baseAddress, buffer.count, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT))
+        }
+    }
+
+    /// What `waitReadable(_:unless:timeout:)` saw first.
+    public enum Readiness: Equatable, Sendable {
+        case readable
+        case cancelled
+        case timedOut
+    }
+
+    /// Waits until `socket` has something to read (or hung up), `cancel`
+    /// was signalled (which wins when both are), or `timeout` ms passed.
+    public static func waitReadable(_ socket: OwnedFD, unless cancel: EventSignal, timeout: Int32) throws(SystemError) -> Readiness {
+        var p = [pollfd(fd: socket.rawValue, events: Int16(POLLIN), revents: 0),
+                 pollfd(fd: cancel.rawValue, events: Int16(POLLIN), revents: 0)]
+        let n = try syscall("poll fd \(socket.rawValue)") { poll(&p, 2, timeout) }
+        if n == 0 { return .timedOut }
+        if p[1].revents != 0 { return .cancelled }
+        return .readable
+    }
+
     struct Resolved { var family: Int32; var address: [UInt8] }
 
     static func resolve(host: String, port: UInt16, passive: Bool) throws(SystemError) -> [Resolved] {

@@ -28,6 +28,7 @@ final class HostLinkSession: LinkSessionDelegate {
                                   bufferConsumers: proxy.bufferService != nil,
                                   totals: proxy.totals, delegate: self)
         session.link.traceFrames = proxy.trace
+        session.link.receiveThreads = proxy.receiveThreads
     }
 
     var link: LinkEndpoint { session.link }

@@ -42,6 +42,9 @@ public final class HostProxy {
     private(set) var refusedLinks = 0
     /// Called when a link ends (the CLI stops a --connect host then).
     public var onLinkClosed: ((String) -> Void)?
+    /// Where guests' long update data is received off the loop (`--receive-threads`;
+    /// nil or 0 threads: on the loop). Set before the first link.
+    public var receiveThreads: ReceiveThreads?
 
     /// How guests' dma-buf buffers reach the compositor, for the log at
     /// start. Always as wl_shm copies today: handing them on as dma-bufs
@@ -199,6 +202,7 @@ public final class HostProxy {
     /// Closes every link and the listener.
     public func shutdown() {
         for s in Array(sessions.values) { s.link.close(reason: "host proxy shutting down") }
+        receiveThreads?.stop()
         bufferService?.shutdown()
         listener?.close()
     }

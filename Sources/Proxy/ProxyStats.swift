@@ -49,6 +49,7 @@ public final class ProxyStats {
             ("pixel_bytes_sent", "\(pixelBytesSent)"),
             ("pipe_bytes_sent", "\(link.pipeBytesSent)"),
             ("copied_bytes", "\(copiedBytes + link.updateBytesCopied)"),
+            ("update_bytes_on_receive_threads", "\(link.updateBytesOnThreads)"),
             ("commits", "\(commits)"),
             ("clients", "\(clients)"),
             ("links", "\(links)"),

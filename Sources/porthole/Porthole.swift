@@ -160,6 +160,9 @@ struct HostCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Wayland objects one guest may have alive on all its clients together. Default: 65536.", valueName: "N"))
     var guestObjects: Int?
 
+    @Option(name: .long, help: ArgumentHelp("Threads that receive guests' long pixel updates straight into place, shared by all guests, so the loop stays free for every window's small messages (0: the loop receives everything). Default: 2.", valueName: "N"))
+    var receiveThreads = 2
+
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -170,6 +173,7 @@ struct HostCommand: ParsableCommand {
         for (option, value) in [("--max-guests", maxGuests), ("--guest-fds", guestFds), ("--guest-objects", guestObjects)] {
             if let value, value < 1 { throw ValidationError("\(option) must be at least 1") }
         }
+        guard (0...64).contains(receiveThreads) else { throw ValidationError("--receive-threads must be from 0 to 64") }
     }
 
     /// The per-guest quotas the options set, over the defaults.
@@ -210,6 +214,7 @@ struct HostCommand: ParsableCommand {
                               hostLimits: hostLimits, region: shared)
         } catch { throw ValidationError(error.description) }
         proxy.trace = common.tracing
+        if receiveThreads > 0 { proxy.receiveThreads = ReceiveThreads(loop: loop, count: receiveThreads) }
         Log.info(HostProxy.dmabufPresentation())
         let service = BufferService(loop: loop, tables: tables)
         if let uids = buffersRegionConsumers { service.regionConsumers = uids.uids }

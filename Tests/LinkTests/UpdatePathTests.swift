@@ -18,6 +18,8 @@ private final class TargetRecorder: LinkEndpointDelegate {
     /// Throw this from updateTargetFor.
     var refusal: LinkProtocolError?
     var asked: [(channel: UInt32, resource: UInt32, ranges: [UpdateRange])] = []
+    /// Called for each frame handled (not received into place).
+    var onFrame: ((LinkFrame) -> Void)?
 
     init(size: Int) {
         self.size = size
@@ -29,7 +31,10 @@ private final class TargetRecorder: LinkEndpointDelegate {
     var bytes: [UInt8] { Array(UnsafeRawBufferPointer(start: memory, count: size)) }
 
     func linkDidOpen(_ link: LinkEndpoint) {}
-    func link(_ link: LinkEndpoint, received frame: LinkFrame) throws(LinkProtocolError) { frames.append(frame) }
+    func link(_ link: LinkEndpoint, received frame: LinkFrame) throws(LinkProtocolError) {
+        frames.append(frame)
+        onFrame?(frame)
+    }
     func linkDidDrain(_ link: LinkEndpoint) {}
     func linkDidClose(_ link: LinkEndpoint, reason: String) { closes.append(reason) }
     func link(_ link: LinkEndpoint, updateTargetFor channel: UInt32, resource: UInt32,
@@ -40,13 +45,17 @@ private final class TargetRecorder: LinkEndpointDelegate {
         for r in ranges where r.offset + UInt64(r.length) > UInt64(size) {
             throw .rangeOutsideResource(resource: resource, offset: r.offset, length: r.length, size: UInt64(size))
         }
-        return UpdateTarget(base: memory, owner: self) { [unowned self] t in
-            completed += 1
+        return UpdateTarget(base: memory, limit: UInt64(size), owner: self) { [unowned self] t in
+            completed += t.frames
             copied += t.copied
             direct += t.direct
         }
     }
 }
+
+/// Whether two byte arrays are equal: an expectation given the result, not
+/// the arrays, prints no megabytes when it fails.
+private func sameBytes(_ a: [UInt8], _ b: [UInt8]) -> Bool { a == b }
 
 /// Memory that the sender reads update runs from.
 private final class Source {
@@ -112,7 +121,8 @@ private func apply(_ frames: [LinkFrame], size: Int) -> [UInt8] {
             #expect(8 + 16 * ranges.count + bytes.count <= LinkLimits().maxPayload - 4096)
         }
         #expect(updates.count >= total / LinkEndpoint.updateFrameData, "frames carry at most \(LinkEndpoint.updateFrameData) bytes of data")
-        #expect(apply(updates, size: size) == expectedImage(source, runs))
+        let same1 = sameBytes(apply(updates, size: size), expectedImage(source, runs))
+        #expect(same1)
         #expect(link.referencedBytes > 2_000_000, "long runs are queued by reference, not copied")
     }
 
@@ -136,13 +146,16 @@ private func apply(_ frames: [LinkFrame], size: Int) -> [UInt8] {
         try peer.startReading()
         #expect(try runLoop(loop) { link.queuedBytes == 0 && peer.frames.last == .creditRequest(channel: 1) })
         let updates = peer.frames.filter { if case .resourceUpdate = $0 { true } else { false } }
-        #expect(apply(updates, size: size) == original)
+        let same2 = sameBytes(apply(updates, size: size), original)
+        #expect(same2)
     }
 
     /// The update frames arrive in pieces of random sizes, one piece per loop
     /// tick; every byte ends up in the target, nothing arrives as a frame.
-    @Test(arguments: [UInt64(1), 2, 3])
-    func updatesAreReceivedStraightIntoTheTarget(seed: UInt64) throws {
+    /// With a receive thread, it stops and gives the link back whenever
+    /// the pieces pause.
+    @Test(arguments: [UInt64(1), 2, 3], [0, 1])
+    func updatesAreReceivedStraightIntoTheTarget(seed: UInt64, receiveThreads: Int) throws {
         var rng = SplitMix64(seed: seed)
         let size = 3_200_000
         let source = Source(size: size, using: &rng)
@@ -163,6 +176,9 @@ private func apply(_ frames: [LinkFrame], size: Int) -> [UInt8] {
         let (c, d) = try Socket.pair()
         let recorder = TargetRecorder(size: size)
         let receiver = try LinkEndpoint(socket: c, role: .host, name: "h", loop: loop, delegate: recorder)
+        let threads = ReceiveThreads(loop: loop, count: receiveThreads)
+        defer { threads.stop() }
+        receiver.receiveThreads = threads
         let peer = try RawPeer(socket: d, loop: loop)
         var at = 0
         let feeder = try loop.addTimer(nanoseconds: 100_000) {
@@ -179,8 +195,10 @@ private func apply(_ frames: [LinkFrame], size: Int) -> [UInt8] {
         let updateCount = capture.frames.filter { if case .resourceUpdate = $0 { true } else { false } }.count
         #expect(recorder.completed == updateCount)
         #expect(recorder.copied + recorder.direct == runs.reduce(0) { $0 + $1.length })
-        #expect(recorder.bytes == expectedImage(source, runs))
+        let same3 = sameBytes(recorder.bytes, expectedImage(source, runs))
+        #expect(same3)
         #expect(receiver.receivedBytes == UInt64(stream.count))
+        #expect(receiveThreads == 0 || threads.jobs > 0, "some data went to the receive thread")
     }
 
     @Test func aRangeTheTargetRefusesEndsTheLinkBeforeAnyDataIsWritten() throws {
@@ -263,6 +281,74 @@ private func apply(_ frames: [LinkFrame], size: Int) -> [UInt8] {
         #expect(recorder.closes.last?.contains("in the middle of a frame (\(cut) bytes of it dropped)") == true, "\(recorder.closes)")
         #expect(recorder.completed == 0)
         #expect(!receiver.closedByProtocolError)
+    }
+
+    /// Updates of one resource, a frame of another kind, more updates: the
+    /// first run is whole in memory when that frame is handled, though a
+    /// receive thread took it, and the link's counts add up.
+    @Test func aFrameAfterUpdatesOnAReceiveThreadIsHandledAfterThem() throws {
+        var rng = SplitMix64(seed: 9)
+        let size = 8_000_000
+        let source = Source(size: size, using: &rng)
+        let loop = try EventLoop()
+        let (a, b) = try Socket.pair()
+        let sender = try LinkEndpoint(socket: a, role: .guest, name: "g", loop: loop, delegate: nil)
+        let recorder = TargetRecorder(size: size)
+        let receiver = try LinkEndpoint(socket: b, role: .host, name: "h", loop: loop, delegate: recorder)
+        let threads = ReceiveThreads(loop: loop, count: 1)
+        defer { threads.stop() }
+        receiver.receiveThreads = threads
+        #expect(try runLoop(loop) { sender.isOpen && receiver.isOpen })
+        var imageAtCredit: Bool?
+        recorder.onFrame = { frame in
+            if frame == .creditRequest(channel: 1) {
+                imageAtCredit = sameBytes(Array(recorder.bytes[0..<4_000_000]), Array(source.bytes[0..<4_000_000]))
+            }
+        }
+        sender.sendUpdate(channel: 1, resource: 2, base: source.pointer, runs: [UpdateRun(offset: 0, length: 4_000_000)], owner: source)
+        sender.send(.creditRequest(channel: 1))
+        sender.sendUpdate(channel: 1, resource: 2, base: source.pointer, runs: [UpdateRun(offset: 4_000_000, length: 4_000_000)], owner: source)
+        sender.send(.creditRequest(channel: 2))
+        // sendUpdate's frames carry one range each here; the hello and two credit requests besides.
+        let perFrame = LinkEndpoint.updateFrameData - 8 - 16
+        let updates = 2 * ((4_000_000 + perFrame - 1) / perFrame)
+        // (The second request, of a quiet channel, may overtake the second run.)
+        #expect(try runLoop(loop) { (recorder.frames.count == 2 && recorder.completed == updates) || !recorder.closes.isEmpty })
+        #expect(recorder.closes.isEmpty)
+        #expect(imageAtCredit == true, "the first 4 MB were in place when the frame after them was handled")
+        let same4 = sameBytes(recorder.bytes, source.bytes)
+        #expect(same4)
+        #expect(threads.jobs >= 2)
+        #expect(receiver.receivedBytes == sender.sentBytes)
+        #expect(recorder.direct + recorder.copied == size)
+
+        #expect(receiver.receivedFrames == UInt64(updates + 3))
+    }
+
+    /// Closing a link whose update is on a receive thread waits for the
+    /// thread to stop reading and writing (at its next read), and is quick.
+    @Test func closingALinkWithAnUpdateOnAReceiveThreadStopsTheThreadFirst() throws {
+        let loop = try EventLoop()
+        let (c, d) = try Socket.pair()
+        let recorder = TargetRecorder(size: 1 << 20)
+        let receiver = try LinkEndpoint(socket: c, role: .host, name: "h", loop: loop, delegate: recorder)
+        let threads = ReceiveThreads(loop: loop, count: 1)
+        defer { threads.stop() }
+        receiver.receiveThreads = threads
+        let peer = try RawPeer(socket: d, loop: loop)
+        peer.sendHello(role: .guest)
+        #expect(try runLoop(loop) { receiver.isOpen })
+        let frame = FrameCodec.encode(.resourceUpdate(channel: 1, resource: 1, ranges: [UpdateRange(offset: 0, length: 900_000)],
+                                                     bytes: [UInt8](repeating: 7, count: 900_000)))
+        // Half of it, then a pause shorter than the thread waits for more.
+        peer.send(Array(frame[0..<200_000]))
+        #expect(try runLoop(loop) { threads.jobs == 1 })
+        let start = MonotonicClock.nanoseconds()
+        receiver.close(reason: "test")
+        let took = MonotonicClock.nanoseconds() - start
+        #expect(receiver.isClosed)
+        #expect(took < 50_000_000, "closing took \(took) ns")
+        #expect(recorder.completed == 0)
     }
 
     /// A guest link and a raw host peer on a socket pair, handshake done.

@@ -188,7 +188,7 @@ _porthole_host() {
     repeating_flags=()
     non_repeating_flags=(--no-title-label --verbose --trace --short-slice --no-short-slice -h --help)
     repeating_options=(--allow --buffers-to-guest --shared-region --protocol)
-    non_repeating_options=(--listen --connect --display --region --region-size --name --clipboard --policy --buffers-socket --buffers-producer-socket --buffers-region-consumers --max-guests --guest-fds --guest-memory --total-guest-memory --guest-objects --stats)
+    non_repeating_options=(--listen --connect --display --region --region-size --name --clipboard --policy --buffers-socket --buffers-producer-socket --buffers-region-consumers --max-guests --guest-fds --guest-memory --total-guest-memory --guest-objects --receive-threads --stats)
     __porthole_offer_flags_options 0
 
     # Offer option value completions
@@ -249,6 +249,9 @@ _porthole_host() {
         return
         ;;
     '--guest-objects')
+        return
+        ;;
+    '--receive-threads')
         return
         ;;
     '--stats')

@@ -23,7 +23,7 @@ function __porthole_parse_tokens -S
         __porthole_parse_subcommand 0 'h/help'
         switch $unparsed_tokens[1]
         case 'host'
-            __porthole_parse_subcommand 0 'listen=' 'connect=' 'display=' 'region=' 'region-size=' 'name=' 'allow=+' 'clipboard=' 'no-title-label' 'policy=' 'buffers-socket=' 'buffers-producer-socket=' 'buffers-to-guest=+' 'shared-region=+' 'buffers-region-consumers=' 'max-guests=' 'guest-fds=' 'guest-memory=' 'total-guest-memory=' 'guest-objects=' 'stats=' 'verbose' 'trace' 'short-slice' 'no-short-slice' 'protocol=+' 'h/help'
+            __porthole_parse_subcommand 0 'listen=' 'connect=' 'display=' 'region=' 'region-size=' 'name=' 'allow=+' 'clipboard=' 'no-title-label' 'policy=' 'buffers-socket=' 'buffers-producer-socket=' 'buffers-to-guest=+' 'shared-region=+' 'buffers-region-consumers=' 'max-guests=' 'guest-fds=' 'guest-memory=' 'total-guest-memory=' 'guest-objects=' 'receive-threads=' 'stats=' 'verbose' 'trace' 'short-slice' 'no-short-slice' 'protocol=+' 'h/help'
         case 'guest'
             __porthole_parse_subcommand -r 1 'listen=' 'connect=' 'socket=' 'no-reconnect' 'region=' 'region-fallback' 'copy-thread' 'no-copy-thread' 'buffers-socket=' 'buffers-consumer-socket=' 'shared-region=' 'stats=' 'verbose' 'trace' 'short-slice' 'no-short-slice' 'protocol=+' 'h/help'
         case 'share'
@@ -135,6 +135,7 @@ complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_opti
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole host" guest-memory' -l 'guest-memory' -d 'Shared memory one guest may make the host hold (its clients\' pools). Default: 2G.' -rfka ''
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole host" total-guest-memory' -l 'total-guest-memory' -d 'Shared memory all guests together may make the host hold. Default: half the machine\'s memory.' -rfka ''
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole host" guest-objects' -l 'guest-objects' -d 'Wayland objects one guest may have alive on all its clients together. Default: 65536.' -rfka ''
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole host" receive-threads' -l 'receive-threads' -d 'Threads that receive guests\' long pixel updates straight into place, shared by all guests, so the loop stays free for every window\'s small messages (0: the loop receives everything). Default: 2.' -rfka ''
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole host" stats' -l 'stats' -d 'Write counters as JSON to FILE every second and at exit.' -rfka ''
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole host" verbose' -l 'verbose' -d 'Log every channel and resource event.'
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole host" trace' -l 'trace' -d 'Print every Wayland message forwarded (interface, message, argument names and values) and every link frame, like WAYLAND_DEBUG; also on with PORTHOLE_TRACE=1.'

@@ -1,0 +1,34 @@
+import CPorthole
+import Glibc
+
+/// A flag one thread raises and another waits on beside its other
+/// descriptors (an eventfd): how the loop tells a worker blocked in poll to
+/// stop. Raising it is the only thing a second thread does with it.
+public final class EventSignal: @unchecked Sendable {
+    private let fd: OwnedFD
+
+    public init() throws(SystemError) {
+        fd = OwnedFD(try syscall("eventfd") { eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK)) })
+    }
+
+    /// The descriptor to poll: readable once signalled, until `reset`.
+    public var rawValue: Int32 { fd.rawValue }
+
+    /// Raises the flag (any number of times: it stays raised).
+    public func signal() {
+        var one: UInt64 = 1
+        _ = write(fd.rawValue, &one, 8)
+    }
+
+    /// Lowers it again.
+    public func reset() {
+        var count: UInt64 = 0
+        _ = read(fd.rawValue, &count, 8)
+    }
+
+    /// Whether it is raised now.
+    public var isSignalled: Bool {
+        var p = pollfd(fd: fd.rawValue, events: Int16(POLLIN), revents: 0)
+        return poll(&p, 1, 0) > 0
+    }
+}

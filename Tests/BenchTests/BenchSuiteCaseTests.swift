@@ -1,0 +1,27 @@
+@testable import Bench
+import Testing
+
+/// Which cases the suite runs, and in which modes.
+@Suite struct BenchSuiteCaseTests {
+    @Test func theSuiteRunsTwoVMsOnOneHostInStreamModeOnly() {
+        let twoVMs = BenchSuite.cases(quick: false).filter { $0.guests > 1 }
+        #expect(twoVMs.count == 1)
+        guard let c = twoVMs.first else { return }
+        #expect(c.mix.map(\.description) == ["3840x2160:full", "1280x720:typing"])
+        #expect(BenchMode.allCases.filter { BenchSuite.runs($0, in: c) } == [.stream])
+        let options = BenchSuite.Options(quick: false, waypipeCompressions: [.none], outputDirectory: nil, command: "", portholePath: "/bin/true")
+        let config = BenchSuite.configuration(c, mode: .stream, compression: .none, options: options)
+        #expect(config.guests == 2 && config.modeLabel == "stream/2-guests")
+        // Its own key: its runs are not mixed up with the one-VM desktop case's.
+        let desktop = BenchSuite.cases(quick: false).filter { $0.isMixed && $0.guests == 1 }
+        #expect(desktop.count == 2)
+        #expect(!desktop.map(SuiteReport.key).contains(SuiteReport.key(c)))
+    }
+
+    @Test func theOneVMDesktopCasesRunEveryPortholeModeAndDirect() {
+        let desktop = BenchSuite.cases(quick: true).filter { $0.isMixed && $0.guests == 1 }
+        for c in desktop {
+            #expect(Set(BenchMode.allCases.filter { BenchSuite.runs($0, in: c) }) == [.direct, .stream, .region, .cooperative])
+        }
+    }
+}
