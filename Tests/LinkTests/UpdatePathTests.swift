@@ -256,11 +256,16 @@ private func apply(_ frames: [LinkFrame], size: Int) -> [UInt8] {
 
     /// A peer killed in the middle of an update being received into place:
     /// the close reason counts the bytes of it that did arrive.
-    @Test func aPeerGoneInTheMiddleOfAnUpdateReportsThePartialFrame() throws {
+    /// With a receive thread, which sees the end first and gives the link back.
+    @Test(arguments: [0, 1])
+    func aPeerGoneInTheMiddleOfAnUpdateReportsThePartialFrame(receiveThreads: Int) throws {
         let loop = try EventLoop()
         let (c, d) = try Socket.pair()
         let recorder = TargetRecorder(size: 1 << 20)
         let receiver = try LinkEndpoint(socket: c, role: .host, name: "h", loop: loop, delegate: recorder)
+        let threads = ReceiveThreads(loop: loop, count: receiveThreads)
+        defer { threads.stop() }
+        receiver.receiveThreads = threads
         let peer = try RawPeer(socket: d, loop: loop)
         peer.sendHello(role: .guest)
         #expect(try runLoop(loop) { receiver.isOpen })
@@ -281,6 +286,7 @@ private func apply(_ frames: [LinkFrame], size: Int) -> [UInt8] {
         #expect(recorder.closes.last?.contains("in the middle of a frame (\(cut) bytes of it dropped)") == true, "\(recorder.closes)")
         #expect(recorder.completed == 0)
         #expect(!receiver.closedByProtocolError)
+        #expect(receiveThreads == 0 || threads.jobs > 0, "part of it went to the receive thread")
     }
 
     /// Updates of one resource, a frame of another kind, more updates: the
