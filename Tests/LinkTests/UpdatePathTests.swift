@@ -260,15 +260,9 @@ private func apply(_ frames: [LinkFrame], size: Int) -> [UInt8] {
     @Test(arguments: [0, 1])
     func aPeerGoneInTheMiddleOfAnUpdateReportsThePartialFrame(receiveThreads: Int) throws {
         let loop = try EventLoop()
-        let (c, d) = try Socket.pair()
         let recorder = TargetRecorder(size: 1 << 20)
-        let receiver = try LinkEndpoint(socket: c, role: .host, name: "h", loop: loop, delegate: recorder)
-        let threads = ReceiveThreads(loop: loop, count: receiveThreads)
+        let (receiver, peer, threads) = try openedHostLink(loop, delegate: recorder, receiveThreads: receiveThreads)
         defer { threads.stop() }
-        receiver.receiveThreads = threads
-        let peer = try RawPeer(socket: d, loop: loop)
-        peer.sendHello(role: .guest)
-        #expect(try runLoop(loop) { receiver.isOpen })
         let frame = FrameCodec.encode(.resourceUpdate(channel: 1, resource: 1, ranges: [UpdateRange(offset: 0, length: 500_000)],
                                                      bytes: [UInt8](repeating: 7, count: 500_000)))
         let cut = 300_000
@@ -335,15 +329,9 @@ private func apply(_ frames: [LinkFrame], size: Int) -> [UInt8] {
     /// thread to stop reading and writing (at its next read), and is quick.
     @Test func closingALinkWithAnUpdateOnAReceiveThreadStopsTheThreadFirst() throws {
         let loop = try EventLoop()
-        let (c, d) = try Socket.pair()
         let recorder = TargetRecorder(size: 1 << 20)
-        let receiver = try LinkEndpoint(socket: c, role: .host, name: "h", loop: loop, delegate: recorder)
-        let threads = ReceiveThreads(loop: loop, count: 1)
+        let (receiver, peer, threads) = try openedHostLink(loop, delegate: recorder, receiveThreads: 1)
         defer { threads.stop() }
-        receiver.receiveThreads = threads
-        let peer = try RawPeer(socket: d, loop: loop)
-        peer.sendHello(role: .guest)
-        #expect(try runLoop(loop) { receiver.isOpen })
         let frame = FrameCodec.encode(.resourceUpdate(channel: 1, resource: 1, ranges: [UpdateRange(offset: 0, length: 900_000)],
                                                      bytes: [UInt8](repeating: 7, count: 900_000)))
         // Half of it, then a pause shorter than the thread waits for more.
@@ -365,6 +353,19 @@ private func apply(_ frames: [LinkFrame], size: Int) -> [UInt8] {
         peer.sendHello(role: .host)
         #expect(try runLoop(loop) { link.isOpen })
         return (link, peer)
+    }
+
+    /// A host link with `receiveThreads` receive threads (the caller stops
+    /// them), delivering to `delegate`, and a raw guest peer; handshake done.
+    private func openedHostLink(_ loop: EventLoop, delegate: TargetRecorder, receiveThreads: Int) throws -> (LinkEndpoint, RawPeer, ReceiveThreads) {
+        let (c, d) = try Socket.pair()
+        let receiver = try LinkEndpoint(socket: c, role: .host, name: "h", loop: loop, delegate: delegate)
+        let threads = ReceiveThreads(loop: loop, count: receiveThreads)
+        receiver.receiveThreads = threads
+        let peer = try RawPeer(socket: d, loop: loop)
+        peer.sendHello(role: .guest)
+        #expect(try runLoop(loop) { receiver.isOpen })
+        return (receiver, peer, threads)
     }
 
     /// A host link delivering to `delegate` and a raw guest peer that has sent its hello.
