@@ -81,6 +81,8 @@ final class BulkReceive: @unchecked Sendable {
     static let defaultIdleTimeout: Int32 = 2
     /// Longest head peeked at: a frame of more ranges goes to the loop.
     static let maxHeadBytes = 16384
+    /// Bytes peeked first: a head of up to 62 ranges.
+    static let firstPeek = 1024
 
     init(socket: OwnedFD, target: UpdateTarget, progress: UpdateProgress, limits: LinkLimits,
          idleTimeout: Int32 = BulkReceive.defaultIdleTimeout) throws(SystemError) {
@@ -167,12 +169,14 @@ final class BulkReceive: @unchecked Sendable {
     /// Peeks at the next frame; takes its head if it is an update this job
     /// may receive (see the type's comment), else leaves it for the loop.
     private func takeNextHead(_ head: UnsafeMutableRawBufferPointer) -> Step {
-        let fixed = FrameCodec.updateHeadBytes(rangeCount: 0)
-        guard let have = peek(UnsafeMutableRawBufferPointer(rebasing: head[0..<fixed])) else { return .end(.handedBack) }
+        // One peek shows the heads of the frames `sendUpdate` makes (a few
+        // ranges); a second only for a longer range table.
+        guard let have = peek(UnsafeMutableRawBufferPointer(rebasing: head[0..<Self.firstPeek])) else { return .end(.handedBack) }
         if have == 0 { return .wait }
-        guard have == fixed, let count = FrameCodec.updateRangeCount(UnsafeRawBufferPointer(head), limits: limits) else { return .end(.handedBack) }
+        guard have >= FrameCodec.updateHeadBytes(rangeCount: 0),
+              let count = FrameCodec.updateRangeCount(UnsafeRawBufferPointer(rebasing: head[0..<have]), limits: limits) else { return .end(.handedBack) }
         let headBytes = FrameCodec.updateHeadBytes(rangeCount: count)
-        guard headBytes <= head.count, peek(UnsafeMutableRawBufferPointer(rebasing: head[0..<headBytes])) == headBytes,
+        guard headBytes <= head.count, headBytes <= have || peek(UnsafeMutableRawBufferPointer(rebasing: head[0..<headBytes])) == headBytes,
               let next = try? FrameCodec.decodeUpdateHead(UnsafeRawBufferPointer(rebasing: head[0..<headBytes]), limits: limits),
               next.channel == channel, next.resource == resource,
               next.ranges.allSatisfy({ $0.fits(within: limit) }) else { return .end(.handedBack) }

@@ -83,6 +83,21 @@ import Testing
         #expect(try leftFrames(receiving) == [.creditRequest(channel: 1), update(offset: 0, length: 100, value: 4)])
     }
 
+    /// A head longer than the first peek (100 ranges) is peeked again whole and taken.
+    @Test func aJobTakesAnUpdateWhoseRangeTableOutrunsTheFirstPeek() throws {
+        let memory = Memory(size: 400_000)
+        let ranges = (0..<100).map { UpdateRange(offset: UInt64(200_000 + $0 * 100), length: 10) }
+        let many = LinkFrame.resourceUpdate(channel: 1, resource: 2, ranges: ranges, bytes: [UInt8](repeating: 6, count: 1000))
+        let (job, receiving, _) = try handOver(update(offset: 0, length: 100_000, value: 1), then: [many, .creditRequest(channel: 1)], memory: memory)
+        #expect(FrameCodec.updateHeadBytes(rangeCount: 100) > BulkReceive.firstPeek)
+        job.run()
+        #expect(job.ending == .handedBack)
+        #expect(job.finishedFrames == 2 && job.startedFrames == 1)
+        #expect(ranges.allSatisfy { r in memory.bytes(Int(r.offset)..<Int(r.offset) + 10).allSatisfy { $0 == 6 } })
+        #expect(memory.bytes(200_010..<200_100).allSatisfy { $0 == 0 })
+        #expect(try leftFrames(receiving) == [.creditRequest(channel: 1)])
+    }
+
     /// Updates it may not write are left for the loop to judge, untouched.
     @Test(arguments: ["another resource", "another channel", "a range past the limit", "a range past the end of memory"])
     func aJobLeavesAnUpdateItMayNotWriteInTheSocket(kind: String) throws {
