@@ -29,7 +29,7 @@ final class BulkReceive: @unchecked Sendable {
         /// The next frame is not one it takes (or a budget ran out): the
         /// loop reads on from there.
         case handedBack
-        /// Nothing arrived for `idleTimeout` ms.
+        /// Nothing arrived for `idleTimeout` seconds.
         case idle
         /// The job ran for `timeBudget` inside one frame (a peer sending
         /// slowly): the loop finishes the frame.
@@ -53,7 +53,7 @@ final class BulkReceive: @unchecked Sendable {
     private let limits: LinkLimits
     private let wake: EventSignal
     private let stop = Atomic<Bool>(false)
-    private let idleTimeout: Int32
+    private let idleTimeout: Double
 
     // The thread's until the job returns; the loop's after.
     /// The frame being received; nil between frames.
@@ -77,15 +77,15 @@ final class BulkReceive: @unchecked Sendable {
     /// threads go round the busy links and a slow one gives its thread back.
     static let budget = 64 << 20
     static let timeBudget: UInt64 = 20_000_000
-    /// How long the thread waits for more before giving the link back, ms.
-    static let defaultIdleTimeout: Int32 = 2
+    /// How long the thread waits for more before giving the link back, s.
+    static let defaultIdleTimeout = 0.002
     /// Longest head peeked at: a frame of more ranges goes to the loop.
     static let maxHeadBytes = 16384
     /// Bytes peeked first: a head of up to 62 ranges.
     static let firstPeek = 1024
 
     init(socket: OwnedFD, target: UpdateTarget, progress: UpdateProgress, limits: LinkLimits,
-         idleTimeout: Int32 = BulkReceive.defaultIdleTimeout) throws(SystemError) {
+         idleTimeout: Double = BulkReceive.defaultIdleTimeout) throws(SystemError) {
         self.idleTimeout = idleTimeout
         self.socket = socket
         base = target.base

@@ -10,7 +10,7 @@ public final class ReceiveThreads {
     /// Started with the host: a fixed cost (a thread and an eventfd each),
     /// not one that grows with use.
     private var workers: [BackgroundWorker] = []
-    /// Jobs handed out, for the counters.
+    /// Jobs handed out (tests read it).
     public private(set) var jobs: UInt64 = 0
 
     /// Starts `count` threads (0: none; every link receives on the loop).

@@ -31,9 +31,9 @@ public final class BackgroundWorker {
         let state = Mutex(State())
         /// Counts queued work (and the stop); the thread sleeps on it.
         let pending: UnsafeMutablePointer<sem_t>
-        let wake: Int32
+        let wake: EventSignal
 
-        init(wake: Int32) {
+        init(wake: EventSignal) {
             self.wake = wake
             pending = .allocate(capacity: 1)
             sem_init(pending, 0, 0)
@@ -57,14 +57,13 @@ public final class BackgroundWorker {
                 }
                 work()
                 state.withLock { $0.done.append(ticket) }
-                var one: UInt64 = 1
-                _ = write(wake, &one, 8)
+                wake.signal()
             }
         }
     }
 
     private let loop: EventLoop
-    private let wakeFD: OwnedFD
+    private let wake: EventSignal
     private let shared: Shared
     private var token: EventLoop.Token?
     private var thread: pthread_t?
@@ -73,9 +72,9 @@ public final class BackgroundWorker {
 
     public init(loop: EventLoop) throws(SystemError) {
         self.loop = loop
-        wakeFD = OwnedFD(try syscall("eventfd") { eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK)) })
-        shared = Shared(wake: wakeFD.rawValue)
-        token = try loop.register(wakeFD.rawValue, events: .readable) { [weak self] _ in self?.drain() }
+        wake = try EventSignal()
+        shared = Shared(wake: wake)
+        token = try loop.register(wake.rawValue, events: .readable) { [weak self] _ in self?.drain() }
         let box = Unmanaged.passRetained(shared)
         var t = pthread_t()
         let rc = pthread_create(&t, nil, { raw in
@@ -122,7 +121,7 @@ public final class BackgroundWorker {
     /// error, a connection closing.
     public func wait(for ticket: Ticket) {
         while completions[ticket] != nil {
-            var p = pollfd(fd: wakeFD.rawValue, events: Int16(POLLIN), revents: 0)
+            var p = pollfd(fd: wake.rawValue, events: Int16(POLLIN), revents: 0)
             _ = poll(&p, 1, 100)
             drain()
         }
@@ -135,8 +134,7 @@ public final class BackgroundWorker {
     public func isPending(_ ticket: Ticket) -> Bool { completions[ticket] != nil }
 
     private func drain() {
-        var count: UInt64 = 0
-        _ = read(wakeFD.rawValue, &count, 8)
+        wake.reset()
         let done = shared.state.withLock { s -> [Ticket] in
             defer { s.done.removeAll() }
             return s.done

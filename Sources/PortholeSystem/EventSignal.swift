@@ -2,8 +2,9 @@ import CPorthole
 import Glibc
 
 /// A flag one thread raises and another waits on beside its other
-/// descriptors (an eventfd): how the loop tells a worker blocked in poll to
-/// stop. Raising it is the only thing a second thread does with it.
+/// descriptors (an eventfd): how a worker tells the loop its work is done
+/// (`BackgroundWorker`), and how the loop tells a worker blocked in poll to
+/// stop (`BulkReceive`). One thread raises it, the other lowers it.
 public final class EventSignal: @unchecked Sendable {
     private let fd: OwnedFD
 
@@ -24,11 +25,5 @@ public final class EventSignal: @unchecked Sendable {
     public func reset() {
         var count: UInt64 = 0
         _ = read(fd.rawValue, &count, 8)
-    }
-
-    /// Whether it is raised now.
-    public var isSignalled: Bool {
-        var p = pollfd(fd: fd.rawValue, events: Int16(POLLIN), revents: 0)
-        return poll(&p, 1, 0) > 0
     }
 }

@@ -221,11 +221,11 @@ public enum Socket {
     }
 
     /// Waits until `socket` has something to read (or hung up), `cancel`
-    /// was signalled (which wins when both are), or `timeout` ms passed.
-    public static func waitReadable(_ socket: OwnedFD, unless cancel: EventSignal, timeout: Int32) throws(SystemError) -> Readiness {
+    /// was signalled (which wins when both are), or `timeout` seconds passed.
+    public static func waitReadable(_ socket: OwnedFD, unless cancel: EventSignal, timeout: Double) throws(SystemError) -> Readiness {
         var p = [pollfd(fd: socket.rawValue, events: Int16(POLLIN), revents: 0),
                  pollfd(fd: cancel.rawValue, events: Int16(POLLIN), revents: 0)]
-        let n = try syscall("poll fd \(socket.rawValue)") { poll(&p, 2, timeout) }
+        let n = try syscall("poll fd \(socket.rawValue)") { poll(&p, 2, Int32(max(0, min(timeout, 3600)) * 1000)) }
         if n == 0 { return .timedOut }
         if p[1].revents != 0 { return .cancelled }
         return .readable

@@ -27,7 +27,7 @@ import Testing
 
     /// `cut`: only the stream's first bytes are written.
     private func handOver(_ first: LinkFrame, then rest: [LinkFrame], memory: Memory, limit: UInt64? = nil, cut: Int? = nil,
-                          idleTimeout: Int32 = BulkReceive.defaultIdleTimeout) throws -> (BulkReceive, OwnedFD, OwnedFD) {
+                          idleTimeout: Double = BulkReceive.defaultIdleTimeout) throws -> (BulkReceive, OwnedFD, OwnedFD) {
         let (receiving, sending) = try Socket.pair()
         Socket.setBufferSizes(receiving, bytes: 2 << 20)
         Socket.setBufferSizes(sending, bytes: 2 << 20)
@@ -136,7 +136,7 @@ import Testing
     @Test func aPeerTricklingItsBytesHoldsAThreadOnlyForTheTimeBudget() throws {
         let memory = Memory(size: 300_000)
         let (job, _, sending) = try handOver(update(offset: 0, length: 200_000, value: 5), then: [], memory: memory,
-                                             cut: FrameCodec.updateHeadBytes(rangeCount: 1) + 1000, idleTimeout: 500)
+                                             cut: FrameCodec.updateHeadBytes(rangeCount: 1) + 1000, idleTimeout: 0.5)
         let writer = sending.rawValue
         let stop = Atomic<Bool>(false)
         let trickle = try TestThread {
