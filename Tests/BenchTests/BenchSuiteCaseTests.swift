@@ -24,4 +24,18 @@ import Testing
             #expect(Set(BenchMode.allCases.filter { BenchSuite.runs($0, in: c) }) == [.direct, .stream, .region, .cooperative])
         }
     }
+
+    @Test func typingCasesMeasureThousandsOfFramesSoTheirP99IsNotAFewFrames() {
+        let options = BenchSuite.Options(quick: false, waypipeCompressions: [.none], outputDirectory: nil, command: "", portholePath: "/bin/true")
+        let typing = BenchSuite.cases(quick: false).filter { $0.pattern == .typing && !$0.isMixed }
+        #expect(typing.count == 4)
+        for c in typing {
+            let config = BenchSuite.configuration(c, mode: .direct, compression: .none, options: options)
+            #expect(config.frames * config.clients >= 4000, "\(c.sizeLabel) x\(c.clients): \(config.frames) frames a client")
+            #expect(config.maxSeconds == BenchSuite.maxSeconds)
+        }
+        // The other patterns keep their counts (a 4K full frame is 33 MB).
+        let big = BenchSuite.cases(quick: false).first { $0.width == 3840 && $0.pattern == .full && $0.clients == 1 && !$0.isMixed }
+        #expect(big.map { BenchSuite.configuration($0, mode: .direct, compression: .none, options: options).frames } == 120)
+    }
 }
