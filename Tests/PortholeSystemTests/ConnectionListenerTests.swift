@@ -10,7 +10,9 @@ import Testing
 @Suite struct ConnectionListenerTests {
     @Test func aListenerOutOfDescriptorsWaitsInsteadOfSpinning() throws {
         let loop = try EventLoop()
-        let path = temporarySocketPath()
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("sock")
         let socket = try Socket.listen(.unix(path: path))
         var attempts = 0
         var outOfDescriptors = true
@@ -37,7 +39,9 @@ import Testing
 
     @Test func connectionsAreAcceptedUntilNoneWait() throws {
         let loop = try EventLoop()
-        let path = temporarySocketPath()
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("sock")
         var accepted: [OwnedFD] = []
         let listener = try ConnectionListener(socket: try Socket.listen(.unix(path: path)), loop: loop) { accepted.append($0) }
         defer { listener.close() }

@@ -1,5 +1,6 @@
 import Foundation
 @testable import PortholeSystem
+import SystemTestSupport
 import Testing
 
 /// Telling a virtio-gpu that renders with virgl from other DRM devices, on
@@ -9,9 +10,8 @@ import Testing
     /// a PCI function (device 0x1050, as in a QEMU guest with
     /// virtio-gpu-pci) with the virtio device as its child virtioN, or with
     /// `direct` the virtio device itself; and a connector directory
-    /// (card0-Virtual-1) to skip. Removed by the caller.
-    func fakeSysfs(_ cards: [(type: String, features: String)], direct: Bool = false) throws -> String {
-        let root = NSTemporaryDirectory() + "/porthole-drm-\(UUID().uuidString)"
+    /// (card0-Virtual-1) to skip. Made in `root`, which the caller removes.
+    func fakeSysfs(_ cards: [(type: String, features: String)], direct: Bool = false, in root: String) throws {
         for (i, c) in cards.enumerated() {
             let pci = "\(root)/card\(i)/device"
             let dir = direct ? pci : "\(pci)/virtio\(i)"
@@ -22,13 +22,13 @@ import Testing
             try "\(c.features)\n".write(toFile: "\(dir)/features", atomically: true, encoding: .utf8)
         }
         try FileManager.default.createDirectory(atPath: "\(root)/card0-Virtual-1", withIntermediateDirectories: true)
-        return root
     }
 
     func hasVirgl(_ cards: [(type: String, features: String)], direct: Bool = false) throws -> Bool {
-        let root = try fakeSysfs(cards, direct: direct)
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        return DRMDevices.hasVirglDevice(sysfs: root)
+        try withTemporaryDirectory(prefix: "porthole-drm") { root in
+            try fakeSysfs(cards, direct: direct, in: root.path)
+            return DRMDevices.hasVirglDevice(sysfs: root.path)
+        }
     }
 
     @Test func aVirtioGPUWithVirglIsToldApartFromA2DOneAndFromOtherDevices() throws {

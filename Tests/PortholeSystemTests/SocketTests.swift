@@ -194,8 +194,9 @@ private func receiveAll(_ socket: OwnedFD, count: Int, fds: inout [OwnedFD]) thr
 
 @Suite struct ListenConnectTests {
     @Test func unixListenConnectAccept() throws {
-        let path = temporarySocketPath()
-        defer { removeSocketPath(path) }
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("sock")
         let listener = try Socket.listen(.unix(path: path))
         #expect(fcntl(listener.rawValue, F_GETFL) & O_NONBLOCK != 0)
         #expect(try Socket.accept(listener) == nil, "no connection is pending yet")
@@ -219,8 +220,9 @@ private func receiveAll(_ socket: OwnedFD, count: Int, fds: inout [OwnedFD]) thr
     }
 
     @Test func staleUnixSocketFileIsReplacedButALiveOneIsNot() throws {
-        let path = temporarySocketPath()
-        defer { removeSocketPath(path) }
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("sock")
         var first: OwnedFD? = try Socket.listen(.unix(path: path))
         #expect(first != nil)
         // A live listener: a second listen must fail instead of stealing the path.
@@ -239,8 +241,9 @@ private func receiveAll(_ socket: OwnedFD, count: Int, fds: inout [OwnedFD]) thr
     }
 
     @Test func connectToNothingFails() throws {
-        let path = temporarySocketPath()
-        defer { removeSocketPath(path) }
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("sock")
         do {
             _ = try Socket.connect(.unix(path: path))
             Issue.record("connect to a missing socket should fail")

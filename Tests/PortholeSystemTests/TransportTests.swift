@@ -138,8 +138,9 @@ private func seconds(since start: UInt64) -> Double { Double(monotonicNow() - st
     }
 
     @Test func refusesWhatIsNotACharacterDevice() throws {
-        let path = temporarySocketPath("regular")
-        defer { removeSocketPath(path) }
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("regular")
         let fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0o600)
         #expect(fd >= 0)
         close(fd)
@@ -207,14 +208,16 @@ private final class FakeVMM: @unchecked Sendable {
     }
 
     let path: String
+    private let directory: TemporaryDirectory
     private let listener: OwnedFD
     private let done = DispatchSemaphore(value: 0)
     /// The line the client sent (read after `finish()`).
     private(set) var request = ""
 
     init(_ behaviour: Behaviour) throws {
-        path = temporarySocketPath("vmm.sock")
-        listener = try Socket.listen(.unix(path: path))
+        directory = try TemporaryDirectory()
+        path = directory.file("vmm.sock")
+        do { listener = try Socket.listen(.unix(path: path)) } catch { directory.remove(); throw error }
         let fd = listener.rawValue
         DispatchQueue.global().async { [self] in
             serve(listener: fd, behaviour)
@@ -224,13 +227,13 @@ private final class FakeVMM: @unchecked Sendable {
 
     private var finished = false
 
-    /// Waits for the server thread, then removes the socket. Idempotent.
+    /// Waits for the server thread, then removes the socket's directory. Idempotent.
     func finish() {
         guard !finished else { return }
         finished = true
         if done.wait(timeout: .now() + 20) == .timedOut { Issue.record("fake VMM thread still running") }
         listener.close()
-        removeSocketPath(path)
+        directory.remove()
     }
 
     private func serve(listener: Int32, _ behaviour: Behaviour) {
@@ -319,6 +322,7 @@ private final class FakeVMM: @unchecked Sendable {
     @Test func acceptsABareOKAndCRLF() throws {
         for answer in ["OK\n", "OK 52\r\n"] {
             let vmm = try FakeVMM(.answer(answer))
+            defer { vmm.finish() }
             let fd = try Socket.connect(.vsockMux(path: vmm.path, port: 52))
             fd.close()
             vmm.finish()
@@ -354,8 +358,9 @@ private final class FakeVMM: @unchecked Sendable {
     }
 
     @Test func noVMMListeningIsAConnectError() throws {
-        let path = temporarySocketPath("absent.sock")
-        defer { removeSocketPath(path) }
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("absent.sock")
         let e = systemError("no VMM") { _ = try Socket.connect(.vsockMux(path: path, port: 9)) }
         #expect(e?.code == ENOENT)
         #expect(e?.description.hasPrefix("connect vsock-mux:\(path):9") == true, "\(String(describing: e))")
@@ -364,8 +369,9 @@ private final class FakeVMM: @unchecked Sendable {
 
 @Suite struct PendingConnectTests {
     @Test func connectsToAUnixListenerOnTheLoop() throws {
-        let path = temporarySocketPath()
-        defer { removeSocketPath(path) }
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("sock")
         let listener = try Socket.listen(.unix(path: path))
         let loop = try EventLoop()
         var result: Result<OwnedFD, SystemError>?
@@ -380,8 +386,9 @@ private final class FakeVMM: @unchecked Sendable {
     }
 
     @Test func reportsAMissingSocket() throws {
-        let path = temporarySocketPath()
-        defer { removeSocketPath(path) }
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("sock")
         let loop = try EventLoop()
         var result: Result<OwnedFD, SystemError>?
         _ = PendingConnect(to: .unix(path: path), loop: loop) { result = $0 }

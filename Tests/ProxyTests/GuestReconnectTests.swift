@@ -2,6 +2,7 @@ import Glibc
 import Link
 import PortholeSystem
 import Proxy
+import SystemTestSupport
 import Testing
 
 /// Runs `loop` until `condition` holds or `seconds` pass (all on the loop's
@@ -19,11 +20,6 @@ private func run(_ loop: EventLoop, seconds: Double = 10, until condition: @esca
     loop.unregister(deadline)
     if timedOut { Issue.record("condition still false after \(seconds) s") }
     return condition()
-}
-
-private func temporaryDirectory() -> String {
-    var template = Array("/tmp/porthole-guest-XXXXXX".utf8CString)
-    return template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
 }
 
 /// A unix listener on the loop that accepts every connection and keeps it,
@@ -54,8 +50,9 @@ private final class SilentHost {
 
 @Suite("Guest proxy link re-establishment") struct GuestReconnectTests {
     @Test func retriesAMissingHostUntilItAppears() throws {
-        let dir = temporaryDirectory()
-        defer { rmdir(dir) }
+        let directory = try TemporaryDirectory(prefix: "porthole-guest")
+        defer { directory.remove() }
+        let dir = directory.path
         let loop = try EventLoop()
         let proxy = GuestProxy(loop: loop, socketPath: dir + "/wayland-test")
         proxy.retryDelays = (0.05, 0.2)
@@ -70,15 +67,14 @@ private final class SilentHost {
         #expect(try run(loop) { host?.connections.isEmpty == false })
         #expect(gaveUp == nil)
         proxy.shutdown()
-        unlink(dir + "/absent.sock")
     }
 
     @Test func aHostThatNeverSaysHelloIsLeftAndDialledAgain() throws {
-        let dir = temporaryDirectory()
-        defer { rmdir(dir) }
+        let directory = try TemporaryDirectory(prefix: "porthole-guest")
+        defer { directory.remove() }
+        let dir = directory.path
         let loop = try EventLoop()
         let host = try SilentHost(path: dir + "/link.sock", loop: loop)
-        defer { unlink(dir + "/link.sock") }
         let proxy = GuestProxy(loop: loop, socketPath: dir + "/wayland-test")
         proxy.retryDelays = (0.05, 0.2)
         proxy.connectTimeout = 0.3
@@ -90,8 +86,9 @@ private final class SilentHost {
     }
 
     @Test func withoutReconnectAFailedConnectIsReported() throws {
-        let dir = temporaryDirectory()
-        defer { rmdir(dir) }
+        let directory = try TemporaryDirectory(prefix: "porthole-guest")
+        defer { directory.remove() }
+        let dir = directory.path
         let loop = try EventLoop()
         let proxy = GuestProxy(loop: loop, socketPath: dir + "/wayland-test")
         proxy.reconnect = false
@@ -105,11 +102,11 @@ private final class SilentHost {
     @Test func aGuestAndHostProxyPairRecoverFromALinkDrop() throws {
         // Host and guest proxies in one loop, joined over a unix link; the
         // host side is shut down and a new host proxy takes its place.
-        let dir = temporaryDirectory()
-        defer { rmdir(dir) }
+        let directory = try TemporaryDirectory(prefix: "porthole-guest")
+        defer { directory.remove() }
+        let dir = directory.path
         let loop = try EventLoop()
         let linkPath = dir + "/link.sock"
-        defer { unlink(linkPath) }
         var host: HostProxy? = HostProxy(loop: loop, displayPath: dir + "/no-compositor")
         try host!.listen(on: .unix(path: linkPath))
         let guest = GuestProxy(loop: loop, socketPath: dir + "/wayland-test")
@@ -128,7 +125,6 @@ private final class SilentHost {
         #expect(ready == 1, "onReady is reported once")
         guest.shutdown()
         second.shutdown()
-        unlink(dir + "/wayland-test")
     }
 }
 

@@ -1,18 +1,14 @@
 import Foundation
 import Glibc
 import Sharing
+import SystemTestSupport
 import Testing
 
 @Suite struct SharedRegionTests {
-    func tempPath(_ name: String) -> String {
-        let dir = NSTemporaryDirectory() + "porthole-region-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        return dir + "/" + name
-    }
-
     @Test func hostCreatesTheFileAndTheGuestReadsTheSameTag() throws {
-        let path = tempPath("region")
-        defer { unlink(path) }
+        let directory = try TemporaryDirectory(prefix: "porthole-region")
+        defer { directory.remove() }
+        let path = directory.file("region")
         let host = try SharedRegion.host(path: path, size: 2 << 20)
         #expect(host.size == 2 << 20)
         #expect(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int == 2 << 20)
@@ -30,8 +26,9 @@ import Testing
     }
 
     @Test func sizesAreCheckedOnBothSides() throws {
-        let path = tempPath("odd")
-        defer { unlink(path) }
+        let directory = try TemporaryDirectory(prefix: "porthole-region")
+        defer { directory.remove() }
+        let path = directory.file("odd")
         #expect(throws: RegionError.self) { try SharedRegion.host(path: path, size: 3 << 20) }
         #expect(throws: RegionError.self) { try SharedRegion.host(path: path, size: 1 << 19) }
         #expect(throws: RegionError.self) { try SharedRegion.host(path: path, size: 2 << 30) }
@@ -43,8 +40,7 @@ import Testing
         } catch {
             #expect(error.description.contains("1048576") && error.description.contains("4194304"), "\(error)")
         }
-        let odd = tempPath("odd-guest")
-        defer { unlink(odd) }
+        let odd = directory.file("odd-guest")
         let fd = open(odd, O_RDWR | O_CREAT, 0o600)
         ftruncate(fd, 3 << 20)
         close(fd)
@@ -66,7 +62,9 @@ import Testing
 
     /// A fake sysfs tree: two PCI devices, one of them ivshmem.
     @Test func pciLookupFindsTheIvshmemDevice() throws {
-        let root = tempPath("devices")
+        let directory = try TemporaryDirectory(prefix: "porthole-region")
+        defer { directory.remove() }
+        let root = directory.file("devices")
         let fm = FileManager.default
         func device(_ addr: String, vendor: String, device: String, bar: Bool) throws {
             let dir = root + "/" + addr
@@ -91,6 +89,5 @@ import Testing
         let region = try SharedRegion.pci(address: nil, devices: root)
         #expect(region.size == 1 << 20)
         #expect(region.currentHeader() == nil, "no host wrote a header into this one")
-        try? fm.removeItem(atPath: root)
     }
 }

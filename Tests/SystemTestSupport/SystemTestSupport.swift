@@ -3,8 +3,9 @@ import PortholeSystem
 import Testing
 
 // Helpers several test targets share: blocking writes and polls on raw
-// descriptors, a monotonic clock, temporary socket paths, a pty, a seeded
-// random generator, and running an event loop under a watchdog thread.
+// descriptors, a monotonic clock, a pty, a seeded random generator, and
+// running an event loop under a watchdog thread. Temporary directories:
+// TemporaryDirectory.swift.
 
 /// Writes all of `bytes` to a (possibly non-blocking) descriptor, polling as needed.
 public func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
@@ -40,21 +41,6 @@ public func monotonicNow() -> UInt64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}
-
-/// A unique path for a unix socket in a fresh temporary directory.
-public func temporarySocketPath(_ name: String = "sock") -> String {
-    var template = Array("/tmp/porthole-test-XXXXXX".utf8CString)
-    let dir = template.withUnsafeMutableBufferPointer { buf -> String in
-        guard let p = mkdtemp(buf.baseAddress!) else { return "/tmp" }
-        return String(cString: p)
-    }
-    return "\(dir)/\(name)"
-}
-
-public func removeSocketPath(_ path: String) {
-    unlink(path)
-    if let slash = path.lastIndex(of: "/") { rmdir(String(path[..<slash])) }
 }
 
 /// What the watchdog thread needs: the socket it pokes on timeout and the one

@@ -11,8 +11,9 @@ import Wayland
     /// Runs `body` with a started compositor on a fresh socket.
     static func withCompositor(frameInterval: Duration = .milliseconds(2), bufferRelease: BufferRelease = .afterCopy,
                                 _ body: (RecordingCompositor) throws -> Void) throws {
-        let path = temporarySocketPath()
-        defer { removeSocketPath(path) }
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("sock")
         let compositor = RecordingCompositor(socketPath: path, frameInterval: frameInterval, bufferRelease: bufferRelease)
         try compositor.start()
         defer { compositor.stop() }

@@ -1,21 +1,23 @@
 import Foundation
 import Glibc
+import SystemTestSupport
 import Testing
 import Wayland
 
 /// Protocol files loaded at start (`--protocol`) on top of the built-in tables,
 /// and the project's own protocols/ directory.
 @Suite struct ProtocolTablesMergeTests {
-    /// Writes `text` to a new file in a fresh temporary directory.
+    /// Writes `text` to a new file in a fresh temporary directory, which
+    /// `remove(_:)` deletes.
     private func temporaryFile(_ name: String, _ text: String) throws -> String {
-        var template = Array("/tmp/porthole-proto-XXXXXX".utf8CString)
-        let dir = try template.withUnsafeMutableBufferPointer { buf -> String in
-            guard let p = mkdtemp(buf.baseAddress!) else { throw POSIXError(.EIO) }
-            return String(cString: p)
+        let directory = try TemporaryDirectory(prefix: "porthole-proto")
+        do {
+            try text.write(toFile: directory.file(name), atomically: true, encoding: .utf8)
+        } catch {
+            directory.remove()
+            throw error
         }
-        let path = "\(dir)/\(name)"
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
+        return directory.file(name)
     }
 
     private func remove(_ path: String) {

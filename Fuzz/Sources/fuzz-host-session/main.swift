@@ -15,8 +15,7 @@ import Wayland
 
 Log.prefix = "fuzz host"
 let loop = try! EventLoop()
-var template = Array("/tmp/porthole-fuzz-XXXXXX".utf8CString)
-let directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+let directory = TemporaryDirectory.removedAtExit("porthole-fuzz")
 let compositor = try! LoopCompositor(path: directory + "/wayland-0", loop: loop)
 var limits = LinkLimits()
 limits.maxResourceSize = 4 << 20

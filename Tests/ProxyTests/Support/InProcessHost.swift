@@ -23,7 +23,10 @@ import Wayland
 ///     h.pump { ch.compositor.messages.count == 1 }
 final class InProcessHost {
     let loop: EventLoop
-    let directory: String
+    /// Holds the compositor's socket, the region file and whatever a test
+    /// adds (guest proxies' sockets).
+    let temporaryDirectory: TemporaryDirectory
+    var directory: String { temporaryDirectory.path }
     let compositor: ScriptedCompositor
     let host: HostProxy
     let region: SharedRegion?
@@ -49,8 +52,13 @@ final class InProcessHost {
     init(limits: LinkLimits = LinkLimits(), hostLimits: HostLimits = HostLimits(), regionSize: Int? = nil,
          globals: [ScriptedCompositor.Global] = ScriptedCompositor.standardGlobals, policy: GuestPolicy = GuestPolicy(),
          bufferLimits: BufferServiceLimits = .patient) throws {
-        let dir = try makeTemporaryDirectory("porthole-inproc")
-        directory = dir
+        let temporary = try TemporaryDirectory(prefix: "porthole-inproc")
+        // A compositor or region that fails to start throws before any
+        // tearDown could be deferred: the directory goes with the error.
+        var started = false
+        defer { if !started { temporary.remove() } }
+        temporaryDirectory = temporary
+        let dir = temporary.path
         loop = try EventLoop()
         self.limits = limits
         compositor = try ScriptedCompositor(path: dir + "/wayland-0", loop: loop, globals: globals)
@@ -62,6 +70,7 @@ final class InProcessHost {
         host.registersSecurityContexts = false
         host.policy = policy
         host.bufferService = BufferService(loop: loop, limits: bufferLimits)
+        started = true
     }
 
     /// Shuts the host down and removes the temporary directory.
@@ -70,8 +79,13 @@ final class InProcessHost {
         for g in guests { g.endpoint.close(reason: "test over", notifyPeer: false) }
         settle()
         compositor.stop()
-        try? FileManager.default.removeItem(atPath: directory)
+        temporaryDirectory.remove()
     }
+
+    /// For a fixture that throws after making its host (a guest that did
+    /// not come up): neither its deferred `tearDown` nor its own deinit
+    /// runs then, but the host is released.
+    deinit { temporaryDirectory.remove() }
 
     // MARK: Driving the loop
 
@@ -194,16 +208,6 @@ final class InProcessHost {
         }
         return out
     }
-}
-
-/// A fresh directory under /tmp.
-func makeTemporaryDirectory(_ prefix: String) throws -> String {
-    var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
-    let made = template.withUnsafeMutableBufferPointer { buf -> String? in
-        guard let p = mkdtemp(buf.baseAddress!) else { return nil }
-        return String(cString: p)
-    }
-    return try #require(made, "mkdtemp failed")
 }
 
 extension BufferServiceLimits {
