@@ -109,7 +109,7 @@ public enum FrameCodec {
     /// Writes a `resourceUpdate`'s frame header, fixed part and range table
     /// (`12 + 8 + 16·ranges.count` bytes) at `p`; `dataBytes` of range data
     /// (the sum of the lengths) must follow.
-    public static func writeUpdateHeader(into p: UnsafeMutableRawPointer, channel: UInt32, resource: UInt32, ranges: [UpdateRun], dataBytes: Int) {
+    public static func writeUpdateHeader(into p: UnsafeMutableRawPointer, channel: UInt32, resource: UInt32, ranges: some Collection<UpdateRun>, dataBytes: Int) {
         let headBytes = updateHeadBytes(rangeCount: ranges.count)
         storeHeader(p, type: .resourceUpdate, channel: channel, payload: headBytes - LinkProtocol.headerSize + dataBytes)
         storeUpdateHead(p + LinkProtocol.headerSize, resource: resource, ranges: ranges) { (UInt64($0.offset), UInt32($0.length)) }

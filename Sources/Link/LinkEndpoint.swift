@@ -166,6 +166,12 @@ public final class LinkEndpoint {
     public func sendUpdate(channel: UInt32, resource: UInt32, base: UnsafeRawPointer, runs: [UpdateRun], owner: AnyObject) -> Int {
         guard !isClosed else { return 0 }
         let budget = min(limits.maxPayload - 4096, Self.updateFrameData)
+        // Worked on as a local: a class property changed once per run pays
+        // a dynamic exclusivity check each time, and scattered damage has
+        // hundreds of runs a commit (a third of the guest's CPU went there).
+        var pieces: [UpdateRun] = []
+        swap(&pieces, &self.pieces)
+        defer { swap(&pieces, &self.pieces) }
         var total = 0
         var i = 0
         var runDone = 0
@@ -184,16 +190,34 @@ public final class LinkEndpoint {
             if pieces.isEmpty { continue }
             if traceFrames { Log.trace("\(name) sent resourceUpdate(channel \(channel), resource \(resource), \(pieces.count) ranges, \(data) bytes)") }
             let tableBytes = 16 * pieces.count
-            let pieceList = pieces
             output.beginFrame(channel: channel, bytes: LinkProtocol.headerSize + 8 + tableBytes + data)
-            output.append(count: LinkProtocol.headerSize + 8 + tableBytes) { p in
-                FrameCodec.writeUpdateHeader(into: p, channel: channel, resource: resource, ranges: pieceList, dataBytes: data)
-            }
-            for piece in pieces {
-                if piece.length >= Self.referenceMinimum {
-                    output.appendReference(base + piece.offset, length: piece.length, owner: owner)
-                } else {
-                    output.append(UnsafeRawBufferPointer(start: base + piece.offset, count: piece.length))
+            pieces.withUnsafeBufferPointer { list in
+                output.append(count: LinkProtocol.headerSize + 8 + tableBytes) { p in
+                    FrameCodec.writeUpdateHeader(into: p, channel: channel, resource: resource, ranges: list, dataBytes: data)
+                }
+                // Long pieces go by reference; each stretch of short ones
+                // between them is copied into the queue with one append.
+                var k = 0
+                while k < list.count {
+                    if list[k].length >= Self.referenceMinimum {
+                        output.appendReference(base + list[k].offset, length: list[k].length, owner: owner)
+                        k += 1
+                        continue
+                    }
+                    var end = k, bytes = 0
+                    while end < list.count && list[end].length < Self.referenceMinimum {
+                        bytes += list[end].length
+                        end += 1
+                    }
+                    let stretch = UnsafeBufferPointer(rebasing: list[k..<end])
+                    output.append(count: bytes) { p in
+                        var at = p
+                        for piece in stretch {
+                            at.copyMemory(from: base + piece.offset, byteCount: piece.length)
+                            at += piece.length
+                        }
+                    }
+                    k = end
                 }
             }
             output.endFrame()

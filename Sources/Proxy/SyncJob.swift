@@ -36,17 +36,26 @@ struct SyncJob {
     /// The commit is synced (every span done, or sent another way).
     var isDone: Bool { started && slices.isDone }
 
-    /// Calls `body(start, end, inSynced)` for the pieces of `span` cut where
-    /// it enters or leaves `synced` (sorted, disjoint).
-    func forEachPiece(of span: Range<Int>, _ body: (Int, Int, Bool) -> Void) {
-        var at = span.lowerBound
-        let end = span.upperBound
-        for r in synced where r.upperBound > at && r.lowerBound < end {
-            if r.lowerBound > at { body(at, r.lowerBound, false) }
-            let inEnd = min(end, r.upperBound)
-            body(max(at, r.lowerBound), inEnd, true)
-            at = inEnd
+    /// The pieces of `spans`, in order, cut where they enter or leave
+    /// `synced` (sorted, disjoint), each with whether it lies in `synced`.
+    /// A list rather than a callback: the sync's loop over them changes
+    /// counters and a run list, which a closure would have to capture (and
+    /// captured variables changed per piece cost a dynamic exclusivity
+    /// check each).
+    func pieces(of spans: [Range<Int>]) -> [(range: Range<Int>, inSynced: Bool)] {
+        var out: [(range: Range<Int>, inSynced: Bool)] = []
+        out.reserveCapacity(spans.count)
+        for span in spans {
+            var at = span.lowerBound
+            let end = span.upperBound
+            for r in synced where r.upperBound > at && r.lowerBound < end {
+                if r.lowerBound > at { out.append((at..<r.lowerBound, false)) }
+                let inEnd = min(end, r.upperBound)
+                out.append((max(at, r.lowerBound)..<inEnd, true))
+                at = inEnd
+            }
+            if at < end { out.append((at..<end, false)) }
         }
-        if at < end { body(at, end, false) }
+        return out
     }
 }
