@@ -17,9 +17,11 @@ final class StreamPool: ClientPool {
     var blindCommits = 0
     /// Bytes sent straight from the client's memory, which the mirror missed.
     var stale = StaleRanges()
-    /// Changed runs of the sync being sent: kept between syncs for its
-    /// capacity, moved into a local while one runs.
+    /// Changed runs of the sync being sent, and the pieces of its spans:
+    /// kept between syncs for their capacity, moved into locals while one
+    /// runs.
     private var runs: [UpdateRun] = []
+    private var pieces: [SyncJob.Piece] = []
     private var sealedAgainstShrink = false
 
     init(resourceID: UInt32, client file: ClientFile, size: Int) throws(SystemError) {
@@ -129,7 +131,10 @@ final class StreamPool: ClientPool {
         defer { swap(&runs, &self.runs) }
         runs.removeAll(keepingCapacity: true)
         let b = job.buffer, blind = job.blind, resource = resourceID, owner = self.mirror
-        let pieces = job.pieces(of: spans)
+        var pieces: [SyncJob.Piece] = []
+        swap(&pieces, &self.pieces)
+        defer { swap(&pieces, &self.pieces) }
+        job.pieces(of: spans, into: &pieces)
         // The client can still shrink its file while we read it.
         try ClientMemoryGuard.read(client, length: self.client.size, bufferID: job.bufferID, stats: stats) {
             for (range, inSynced) in pieces {

@@ -36,15 +36,17 @@ struct SyncJob {
     /// The commit is synced (every span done, or sent another way).
     var isDone: Bool { started && slices.isDone }
 
-    /// The pieces of `spans`, in order, cut where they enter or leave
-    /// `synced` (sorted, disjoint), each with whether it lies in `synced`.
-    /// A list rather than a callback: the sync's loop over them changes
-    /// counters and a run list, which a closure would have to capture (and
-    /// captured variables changed per piece cost a dynamic exclusivity
-    /// check each).
-    func pieces(of spans: [Range<Int>]) -> [(range: Range<Int>, inSynced: Bool)] {
-        var out: [(range: Range<Int>, inSynced: Bool)] = []
-        out.reserveCapacity(spans.count)
+    /// One piece of a span: its bytes, and whether they lie in `synced`.
+    typealias Piece = (range: Range<Int>, inSynced: Bool)
+
+    /// Replaces `out` with the pieces of `spans`, in order, cut where they
+    /// enter or leave `synced` (sorted, disjoint). A list rather than a
+    /// callback: the sync's loop over them changes counters and a run list,
+    /// which a closure would have to capture (and captured variables changed
+    /// per piece cost a dynamic exclusivity check each); filled in place so
+    /// that a reused list allocates nothing per commit.
+    func pieces(of spans: [Range<Int>], into out: inout [Piece]) {
+        out.removeAll(keepingCapacity: true)
         for span in spans {
             var at = span.lowerBound
             let end = span.upperBound
@@ -56,6 +58,5 @@ struct SyncJob {
             }
             if at < end { out.append((at..<end, false)) }
         }
-        return out
     }
 }

@@ -16,14 +16,16 @@ import Testing
 
     @Test func piecesAreCutAtTheSyncedRangesAndCoverEachSpanInOrder() throws {
         let j = try job(synced: [10..<20, 30..<40, 90..<95])
-        let pieces = j.pieces(of: [0..<35, 38..<50, 60..<70, 92..<100])
+        var pieces: [SyncJob.Piece] = [(0..<1, true)]  // replaced, not appended to
+        j.pieces(of: [0..<35, 38..<50, 60..<70, 92..<100], into: &pieces)
         let got = pieces.map { "\($0.range.lowerBound)-\($0.range.upperBound)\($0.inSynced ? "s" : "")" }
         #expect(got == ["0-10", "10-20s", "20-30", "30-35s", "38-40s", "40-50", "60-70", "92-95s", "95-100"])
     }
 
     @Test func withNothingSyncedEachSpanIsOnePiece() throws {
         let j = try job(synced: [])
-        let pieces = j.pieces(of: [0..<64, 128..<192])
+        var pieces: [SyncJob.Piece] = []
+        j.pieces(of: [0..<64, 128..<192], into: &pieces)
         #expect(pieces.map(\.range) == [0..<64, 128..<192] && pieces.allSatisfy { !$0.inSynced })
     }
 }
