@@ -20,7 +20,11 @@ public enum BenchRunner {
         let plans = specs.map(\.plan)
         let runtime = try makeRuntimeDirectory()
         var keepRuntime = false
-        defer { if !keepRuntime { try? FileManager.default.removeItem(atPath: runtime) } }
+        RunDirectories.add(runtime)
+        defer {
+            RunDirectories.remove(runtime)
+            if !keepRuntime { try? FileManager.default.removeItem(atPath: runtime) }
+        }
 
         let perClient = config.warmup + config.frames
         let ledger = FrameLedger(clients: specs.count, framesPerClient: perClient)

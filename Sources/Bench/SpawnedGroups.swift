@@ -12,8 +12,9 @@ public enum SpawnedGroups {
     static func remove(_ pid: pid_t) { live.withLock { _ = $0.remove(pid) } }
 
     /// From now on, SIGINT, SIGTERM and SIGHUP end the bench on a thread of
-    /// their own: every helper's group gets SIGKILL, then the bench exits as
-    /// the signal would have ended it. Call before starting any thread, so
+    /// their own: every helper's group gets SIGKILL, the runs' directories
+    /// are removed (`RunDirectories`), then the bench exits as the signal
+    /// would have ended it. Call before starting any thread, so
     /// that every thread inherits the blocked signals.
     public static func stopWithTheBench() {
         var set = sigset_t()
@@ -29,6 +30,7 @@ public enum SpawnedGroups {
             let groups = live.withLock { $0 }
             for pid in groups { kill(-pid, SIGKILL) }
             for pid in groups { var status: Int32 = 0; _ = waitpid(pid, &status, 0) }
+            RunDirectories.removeAll()
             exit(128 + signal)
         }
         waiter.start()

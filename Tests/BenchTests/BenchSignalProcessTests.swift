@@ -35,6 +35,9 @@ import Testing
             helpers = Self.children(of: bench.processIdentifier)
         }
         try #require(helpers.count >= 2, "the bench started \(helpers.count) helpers")
+        // The run's directory (sockets, logs), from a proxy's command line.
+        let runtime = helpers.lazy.compactMap(Self.runtimeDirectory(of:)).first
+        try #require(runtime != nil, "no /tmp/porthole-bench-* in the helpers' command lines")
         kill(bench.processIdentifier, signal)
         bench.waitUntilExit()
         #expect(bench.terminationReason == .exit && bench.terminationStatus == 128 + signal)
@@ -46,5 +49,21 @@ import Testing
             left = left.filter { kill($0, 0) == 0 }
         }
         #expect(left.isEmpty, "still running after the bench: \(left)")
+        // Nor does it leave its run's directory in /tmp.
+        let leftDirectory = runtime.map { FileManager.default.fileExists(atPath: $0) } ?? true
+        #expect(!leftDirectory, "\(runtime ?? "?") is still there")
+    }
+
+    /// The bench's runtime directory a helper was started with: the
+    /// directory of the first /tmp/porthole-bench-* path in its arguments.
+    static func runtimeDirectory(of pid: pid_t) -> String? {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
+        for argument in data.split(separator: 0).map({ String(decoding: $0, as: UTF8.self) }) {
+            guard let start = argument.range(of: "/tmp/porthole-bench-") else { continue }
+            let path = argument[start.lowerBound...]
+            let end = path.dropFirst("/tmp/porthole-bench-".count).firstIndex(of: "/") ?? path.endIndex
+            return String(path[..<end])
+        }
+        return nil
     }
 }
