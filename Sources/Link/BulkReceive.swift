@@ -69,9 +69,9 @@ final class BulkReceive: @unchecked Sendable {
     private(set) var copied = 0
     private(set) var ending = Ending.handedBack
 
-    /// A frame's data at most this long (ranges of scattered damage) goes
-    /// through a scratch buffer: one recv for many short ranges.
-    static let directMinimum = 16384
+    /// Ranges shorter than the loop's `LinkEndpoint.directReceiveMinimum`
+    /// (scattered damage) go through a scratch buffer of this size: one
+    /// recv for many short ranges.
     static let scratchBytes = 65536
     /// Most data taken in one job, and longest it lasts (ns), so that the
     /// threads go round the busy links and a slow one gives its thread back.
@@ -146,7 +146,7 @@ final class BulkReceive: @unchecked Sendable {
     /// One read of the current frame's data.
     private func receiveData(_ p: inout UpdateProgress, scratch: UnsafeMutableRawBufferPointer) -> Step {
         let (offset, left) = p.next
-        let straight = left >= Self.directMinimum
+        let straight = left >= LinkEndpoint.directReceiveMinimum
         let into = straight
             ? UnsafeMutableRawBufferPointer(start: base + offset, count: left)
             : UnsafeMutableRawBufferPointer(rebasing: scratch[0..<min(scratch.count, p.remaining)])
