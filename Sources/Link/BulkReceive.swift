@@ -125,8 +125,8 @@ final class BulkReceive: @unchecked Sendable {
             switch outcome {
             case .progressed: continue
             case .wait:
-                switch (try? Socket.waitReadable(socket, unless: wake, timeout: idleTimeout)) ?? .readable {
-                case .readable: continue
+                switch (try? Socket.waitReadable(socket, unless: wake, timeout: idleTimeout)) ?? .ready {
+                case .ready: continue
                 case .cancelled: ending = .cancelled; return
                 case .timedOut: ending = .idle; return
                 }

@@ -79,11 +79,19 @@ public final class ChannelSet {
     /// Whether `id` may not be (re)used: open, or closed and unacknowledged.
     private func isTaken(_ id: UInt32) -> Bool { channels[id] != nil || closing.contains(id) }
 
-    /// Handles a channel-scoped frame. Throwing ends the link.
-    public func receive(_ frame: LinkFrame) throws(LinkProtocolError) {
+    /// Handles a channel-scoped frame, read on the link's main connection
+    /// or (`onLane`, host) on its bulk lane. Throwing ends the link.
+    public func receive(_ frame: LinkFrame, onLane: Bool = false) throws(LinkProtocolError) {
         switch frame {
         case .channelOpen(let c, let bufAlloc, let service):
+            guard !onLane else { throw .unexpected("channelOpen on the bulk lane") }
             try accept(c, peerBufAlloc: bufAlloc, service: service)
+        case .laneMove(let c):
+            guard link.role == .host, !onLane else { throw .unexpected("laneMove(channel \(c)) from the host or on the lane") }
+            guard link.features & LinkFeatures.bulkLane != 0 else { throw .unexpected("laneMove on a link without the bulk lane") }
+            guard let ch = try target(c, frame) else { return }
+            guard !ch.onLane else { throw .unexpected("channel \(c) moved to the bulk lane twice") }
+            ch.onLane = true
         case .channelAccept(let c, let bufAlloc):
             guard link.role == .guest else { throw .unexpected("the host does not open channels") }
             guard let ch = try target(c, frame) else { return }
@@ -91,8 +99,25 @@ public final class ChannelSet {
             ch.establish(peerBufAlloc: bufAlloc)
         default:
             guard let c = frame.channel else { throw .unexpected("frame without a channel: \(frame.traceLine)") }
-            try target(c, frame)?.receive(frame)
+            guard let ch = try target(c, frame) else { return }
+            try checkConnection(ch, onLane: onLane)
+            try ch.receive(frame)
         }
+    }
+
+    /// Host: a moved channel's frames come on the lane only, and the others' on the main connection only.
+    private func checkConnection(_ ch: LinkChannel, onLane: Bool) throws(LinkProtocolError) {
+        guard link.role == .host, ch.onLane != onLane else { return }
+        throw .unexpected(onLane ? "a frame of channel \(ch.id) on the bulk lane before its laneMove"
+                                 : "a frame of channel \(ch.id) on the main connection after it moved to the bulk lane")
+    }
+
+    /// Host: whether a lane frame of channel `c` may be handled now (see
+    /// `LinkEndpointDelegate.link(_:laneFrameReady:)`). An id never opened
+    /// waits too: its open may still be unread on the main connection.
+    public func laneFrameReady(_ c: UInt32) -> Bool {
+        if let ch = channels[c] { return ch.onLane }
+        return closing.contains(c)
     }
 
     /// Host: the guest opens channel `c`.
@@ -143,8 +168,11 @@ public final class ChannelSet {
     }
 
     /// Where a `resourceUpdate`'s data goes (see `LinkEndpointDelegate`).
-    public func updateTarget(channel c: UInt32, resource: UInt32, ranges: [UpdateRange]) throws(LinkProtocolError) -> UpdateTarget? {
-        if let ch = channels[c] { return try ch.updateTarget(resource: resource, ranges: ranges) }
+    public func updateTarget(channel c: UInt32, resource: UInt32, ranges: [UpdateRange], onLane: Bool = false) throws(LinkProtocolError) -> UpdateTarget? {
+        if let ch = channels[c] {
+            try checkConnection(ch, onLane: onLane)
+            return try ch.updateTarget(resource: resource, ranges: ranges)
+        }
         guard closing.contains(c) else { throw .unknownChannel(c) }
         return nil
     }

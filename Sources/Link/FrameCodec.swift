@@ -61,6 +61,12 @@ public enum FrameCodec {
             w.header(.bufferUnregister, 0); w.u32(id)
         case .registryReset:
             w.header(.registryReset, 0)
+        case .laneOffer(let token):
+            w.header(.laneOffer, 0); w.token(token)
+        case .laneAttach(let token):
+            w.header(.laneAttach, 0); w.u32(LinkProtocol.magic); w.token(token)
+        case .laneMove(let c):
+            w.header(.laneMove, c)
         }
         w.finish()
         out = w.out
@@ -189,6 +195,10 @@ public enum FrameCodec {
         return (resource, ranges)
     }
 
+    /// The channel field of the frame header at the start of `bytes` (0 for
+    /// a link-wide frame), or nil if the header is not complete.
+    public static func frameChannel(_ bytes: UnsafeRawBufferPointer) -> UInt32? { readHeader(bytes)?.channel }
+
     /// Length of the frame at the start of `bytes`, or nil if its header is not
     /// complete yet. Throws if the header announces an impossible frame.
     public static func frameLength(_ bytes: UnsafeRawBufferPointer, limits: LinkLimits) throws(LinkProtocolError) -> Int? {
@@ -271,6 +281,14 @@ public enum FrameCodec {
             frame = .bufferUnregister(id: try r.u32())
         case .registryReset:
             frame = .registryReset
+        case .laneOffer:
+            frame = .laneOffer(token: try r.take(LinkProtocol.laneTokenBytes))
+        case .laneAttach:
+            let magic = try r.u32()
+            guard magic == LinkProtocol.magic else { throw .badMagic(magic) }
+            frame = .laneAttach(token: try r.take(LinkProtocol.laneTokenBytes))
+        case .laneMove:
+            frame = .laneMove(channel: channel)
         }
         guard r.remaining == 0 else { throw .malformed(type, "\(r.remaining) trailing bytes") }
         return frame
@@ -305,6 +323,10 @@ public enum FrameCodec {
         mutating func bufAlloc(_ b: UInt32) { u32(b); u32(0) }
         /// closeLink and channelClose: u32 code, then the reason's UTF-8 to the end.
         mutating func closing(_ code: UInt32, _ reason: String) { u32(code); bytes(Array(reason.utf8)) }
+        /// A lane token: exactly `laneTokenBytes`, zero-padded or cut.
+        mutating func token(_ t: [UInt8]) {
+            for i in 0..<LinkProtocol.laneTokenBytes { u8(i < t.count ? t[i] : 0) }
+        }
         mutating func finish() {
             let payload = out.count - start - LinkProtocol.headerSize
             out.withUnsafeMutableBytes { storeHeader($0.baseAddress! + start, type: type, channel: channel, payload: payload) }

@@ -3,12 +3,15 @@ public enum FrameType: UInt16, Sendable {
     case hello = 1
     case closeLink = 2
     case regionInfo = 3
+    case laneOffer = 4
+    case laneAttach = 5
     case channelOpen = 16
     case channelAccept = 17
     case channelClose = 18
     case data = 19
     case creditUpdate = 20
     case creditRequest = 21
+    case laneMove = 22
     case resourceOpen = 32
     case resourceExtend = 33
     case resourceUpdate = 34

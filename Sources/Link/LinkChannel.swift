@@ -44,10 +44,14 @@ public final class LinkChannel {
     public var limits: LinkLimits { link.limits }
     var loop: EventLoop { channelSet.loop }
     var counters: LinkCounters { channelSet.counters }
-    /// Too much is queued on the link: producers should pause.
-    public var isCongested: Bool { link.isCongested }
-    /// Bytes queued on the link (every channel's) and not yet written.
-    public var linkQueuedBytes: Int { link.queuedBytes }
+    /// Too much is queued on the connection this channel's frames go on: producers should pause.
+    public var isCongested: Bool { link.isCongested(channel: id) }
+    /// Bytes queued on that connection (every channel's there) and not yet written.
+    public var linkQueuedBytes: Int { link.queuedBytes(channel: id) }
+    /// Guest: this channel's frames go on the link's bulk lane.
+    public var isOnLane: Bool { link.isOnLane(id) }
+    /// Host: the guest moved this channel to the bulk lane; its frames come there.
+    var onLane = false
 
     // MARK: Outbox
 

@@ -8,14 +8,17 @@ import PortholeSystem
 public final class LinkEndpoint {
     public let role: LinkRole
     public let limits: LinkLimits
-    public let name: String
+    /// For logs. A host names a guest once its handshake is done (until
+    /// then the connection may turn out to be a bulk lane).
+    public var name: String
     public weak var delegate: LinkEndpointDelegate?
     public private(set) var isOpen = false
     public private(set) var isClosed = false
     /// Feature bits both sides support.
     public private(set) var features: UInt64 = 0
     /// Bytes written to and read from the socket.
-    public private(set) var sentBytes: UInt64 = 0
+    public var sentBytes: UInt64 { writer.map { w in w.locked { $0.totalWritten } } ?? loopSentBytes }
+    private var loopSentBytes: UInt64 = 0
     public private(set) var receivedBytes: UInt64 = 0
     /// Frames read and handled.
     public private(set) var receivedFrames: UInt64 = 0
@@ -47,6 +50,39 @@ public final class LinkEndpoint {
     private var handedOver: HandedOver?
     /// The loop finishes the current frame itself (see `takeBack`).
     private var handOverPaused = false
+
+    // The bulk lane (docs/link-protocol.md §12).
+
+    /// This link's bulk lane, once attached.
+    public private(set) var lane: LinkEndpoint?
+    /// Bytes the lane wrote, also after it closed.
+    public var laneSentBytes: UInt64 { lane?.sentBytes ?? closedLaneSentBytes }
+    private var closedLaneSentBytes: UInt64 = 0
+    /// Of a lane: its link's main connection.
+    public private(set) weak var laneOwner: LinkEndpoint?
+    /// A guest's lane: the token it attaches with, sent instead of a hello.
+    private let attachToken: [UInt8]?
+    /// Host: the token offered for this link's lane, until a lane used it.
+    private var offeredLaneToken: [UInt8]?
+    /// Guest: channels moved to the lane; their frames go there. Kept after
+    /// a channel closes: its last frame (an acknowledgement, say) must not
+    /// overtake its earlier ones, and ids are not reused within a link.
+    private var laneChannels: Set<UInt32> = []
+    /// Host lane: the next frame's channel has not moved yet (its move, or
+    /// its open, is unread on the main connection); reading waits.
+    private var laneWaiting = false
+    /// A guest lane read the host's hello.
+    private var laneHelloSeen = false
+    /// A guest lane's writer thread, which writes its whole queue.
+    private var writer: LinkWriter?
+    private var writerToken: EventLoop.Token?
+    /// Guest: update bytes each channel not yet on the lane sent since the
+    /// start of its current second.
+    private var laneCandidates: [UInt32: (since: UInt64, bytes: Int)] = [:]
+    /// A channel moves to the lane once it sends this much update data
+    /// within a second: a video or a window being resized, not a window's
+    /// first frame (33 MB at 3840x2160) followed by a cursor's blinks.
+    public static let laneRate = 64 << 20
 
     private struct HandedOver {
         let job: BulkReceive
@@ -109,8 +145,33 @@ public final class LinkEndpoint {
     /// Starts the handshake on a connected socket or an open byte stream.
     /// `features` are the bits this side offers (a proxy without a shared
     /// region leaves `sharedRegion` out).
-    public init(socket: OwnedFD, role: LinkRole, name: String, loop: EventLoop, limits: LinkLimits = LinkLimits(),
-                features offered: UInt64 = 0, delegate: LinkEndpointDelegate?) throws(SystemError) {
+    public convenience init(socket: OwnedFD, role: LinkRole, name: String, loop: EventLoop, limits: LinkLimits = LinkLimits(),
+                            features offered: UInt64 = 0, delegate: LinkEndpointDelegate?) throws(SystemError) {
+        try self.init(socket: socket, role: role, name: name, loop: loop, limits: limits, features: offered, attachToken: nil, delegate: delegate)
+    }
+
+    /// Guest: opens `main`'s bulk lane on `socket`, a new connection to the
+    /// host, with the token the host offered. Its queue is written by a
+    /// thread of its own (`LinkWriter`); what it carries goes out as
+    /// `main`'s channels move onto it (`sendUpdate`).
+    /// `roomBelow`: its producers hear (`linkDidDrain`) when its queue falls to this.
+    public static func attachLane(to main: LinkEndpoint, socket: OwnedFD, token: [UInt8], roomBelow: Int) throws(SystemError) {
+        guard main.role == .guest, main.isOpen, main.lane == nil, main.laneOwner == nil else { return }
+        let lane = try LinkEndpoint(socket: socket, role: .guest, name: "\(main.name) lane", loop: main.loop, limits: main.limits,
+                                    features: 0, attachToken: token, delegate: nil)
+        do { try lane.startWriter(roomBelow: roomBelow) } catch {
+            lane.close(reason: "cannot start its writer: \(error)", notifyPeer: false)
+            throw error
+        }
+        lane.laneOwner = main
+        lane.isOpen = true
+        lane.traceFrames = main.traceFrames
+        main.lane = lane
+    }
+
+    private init(socket: OwnedFD, role: LinkRole, name: String, loop: EventLoop, limits: LinkLimits,
+                 features offered: UInt64, attachToken: [UInt8]?, delegate: LinkEndpointDelegate?) throws(SystemError) {
+        self.attachToken = attachToken
         self.socket = socket
         streamKind = StreamKind.of(socket)
         self.role = role
@@ -128,18 +189,38 @@ public final class LinkEndpoint {
         token = try loop.register(socket.rawValue, events: .readable) { [weak self] events in
             self?.handle(events)
         }
-        send(.hello(version: LinkProtocol.version, role: role, features: offeredFeatures))
+        if let attachToken {
+            send(.laneAttach(token: attachToken))
+        } else {
+            send(.hello(version: LinkProtocol.version, role: role, features: offeredFeatures))
+        }
     }
 
+    deinit { writer?.stop() }
+
     /// Whether producers should pause: too much is queued for the socket.
-    public var isCongested: Bool { output.queuedBytes > limits.linkHighWater }
+    public var isCongested: Bool { queuedBytes > limits.linkHighWater }
 
     /// Bytes queued and not yet written.
-    public var queuedBytes: Int { output.queuedBytes }
+    public var queuedBytes: Int { writer.map { w in w.locked { $0.queuedBytes } } ?? output.queuedBytes }
+
+    /// The same for the connection `channel`'s frames go on (the lane, once it moved there).
+    public func isCongested(channel: UInt32) -> Bool { route(channel).isCongested }
+    public func queuedBytes(channel: UInt32) -> Int { route(channel).queuedBytes }
+    /// Guest: whether `channel` moved to the bulk lane.
+    public func isOnLane(_ channel: UInt32) -> Bool { lane != nil && laneChannels.contains(channel) }
+
+    /// Where frames of `channel` go: the lane, once the channel moved there.
+    private func route(_ channel: UInt32?) -> LinkEndpoint {
+        if let c = channel, let lane, laneChannels.contains(c) { return lane }
+        return self
+    }
 
     /// Queues a frame.
     public func send(_ frame: LinkFrame) {
         guard !isClosed else { return }
+        let to = route(frame.channel)
+        if to !== self { return to.send(frame) }
         if traceFrames { Log.trace("\(name) sent \(frame.traceLine)") }
         scratch.removeAll(keepingCapacity: true)
         FrameCodec.encode(frame, into: &scratch)
@@ -150,10 +231,20 @@ public final class LinkEndpoint {
     /// (nil: a link-wide frame, which nothing overtakes).
     public func enqueue(_ encoded: [UInt8], channel: UInt32?) {
         guard !isClosed else { return }
-        output.beginFrame(channel: channel, bytes: encoded.count)
-        output.append(encoded)
-        output.endFrame()
+        let to = route(channel)
+        if to !== self { return to.enqueue(encoded, channel: channel) }
+        if let writer {
+            writer.locked { o in Self.queue(encoded, channel: channel, on: o) }
+        } else {
+            Self.queue(encoded, channel: channel, on: output)
+        }
         flush()
+    }
+
+    private static func queue(_ encoded: [UInt8], channel: UInt32?, on o: LinkOutput) {
+        o.beginFrame(channel: channel, bytes: encoded.count)
+        o.append(encoded)
+        o.endFrame()
     }
 
     /// Sends `runs` of the memory at `base` as `resourceUpdate` frames of at
@@ -165,6 +256,48 @@ public final class LinkEndpoint {
     @discardableResult
     public func sendUpdate(channel: UInt32, resource: UInt32, base: UnsafeRawPointer, runs: [UpdateRun], owner: AnyObject) -> Int {
         guard !isClosed else { return 0 }
+        if let lane, !laneChannels.contains(channel), lane.isOpen, sendsInBulk(channel, runs) {
+            // After every frame of the channel queued so far on this
+            // connection: the host handles the channel's lane frames only
+            // once it has read this.
+            send(.laneMove(channel: channel))
+            laneChannels.insert(channel)
+            Log.info("\(name): channel \(channel) moved to the bulk lane")
+        }
+        let to = route(channel)
+        if to !== self { return to.sendUpdate(channel: channel, resource: resource, base: base, runs: runs, owner: owner) }
+        let total: Int
+        if let writer {
+            total = writer.locked { o in queueUpdate(on: o, channel: channel, resource: resource, base: base, runs: runs, owner: owner) }
+        } else {
+            total = queueUpdate(on: output, channel: channel, resource: resource, base: base, runs: runs, owner: owner)
+        }
+        flush()
+        return total
+    }
+
+    /// Whether `channel`, sending `runs` now, has reached `laneRate`.
+    private func sendsInBulk(_ channel: UInt32, _ runs: [UpdateRun]) -> Bool {
+        var n = 0
+        for r in runs { n += r.length }
+        let now = MonotonicClock.nanoseconds()
+        var entry = laneCandidates[channel] ?? (now, 0)
+        if now - entry.since > 1_000_000_000 { entry = (now, 0) }
+        entry.bytes += n
+        guard entry.bytes < Self.laneRate else {
+            laneCandidates[channel] = nil
+            return true
+        }
+        // Closed channels' entries are not told apart: a guest with
+        // thousands of windows over time starts counting afresh.
+        if laneCandidates.count >= 4096 && laneCandidates[channel] == nil { laneCandidates.removeAll() }
+        laneCandidates[channel] = entry
+        return false
+    }
+
+    /// `sendUpdate`'s frames, queued on `output` (locked, with a writer).
+    private func queueUpdate(on output: LinkOutput, channel: UInt32, resource: UInt32, base: UnsafeRawPointer,
+                             runs: [UpdateRun], owner: AnyObject) -> Int {
         let budget = min(limits.maxPayload - 4096, Self.updateFrameData)
         // Worked on as a local: a class property changed once per run pays
         // a dynamic exclusivity check each time, and scattered damage has
@@ -223,22 +356,30 @@ public final class LinkEndpoint {
             output.endFrame()
             total += data
         }
-        flush()
         return total
     }
 
     /// Copies any bytes of `owner` still queued by reference into the queue,
     /// so the owner may change or unmap its memory.
     public func detach(_ owner: AnyObject) {
-        output.detach(owner)
+        if let writer { writer.waitUntilNotWriting(owner) } else { output.detach(owner) }
+        lane?.detach(owner)
     }
 
-    /// Bytes queued by reference so far (not copied in user space).
-    public var referencedBytes: UInt64 { output.externalBytesQueued }
+    /// Bytes queued by reference so far (not copied in user space), the lane's included.
+    public var referencedBytes: UInt64 {
+        (writer.map { w in w.locked { $0.externalBytesQueued } } ?? output.externalBytesQueued) + (lane?.referencedBytes ?? 0)
+    }
 
     /// Ends the link: tells the peer why (best effort) and closes the socket.
     public func close(reason: String, code: LinkCloseCode = .orderly, notifyPeer: Bool = true) {
         guard !isClosed else { return }
+        if let w = writer {
+            w.stop()
+            writer = nil
+            if let t = writerToken { loop.unregister(t) }
+            writerToken = nil
+        }
         // The thread reads the socket and writes the mapping: both stay
         // open until it has returned (at its next read, well under a ms).
         if let h = handedOver {
@@ -262,35 +403,104 @@ public final class LinkEndpoint {
         output.discard()
         inbound = nil
         socket.close()
+        // A link and its lane end together.
+        if let l = lane {
+            closedLaneSentBytes = l.sentBytes
+            lane = nil
+            l.close(reason: "its link closed", notifyPeer: false)
+        }
+        if let owner = laneOwner {
+            laneOwner = nil
+            owner.lane = nil
+            owner.close(reason: "its bulk lane closed: \(reason)", code: closedByProtocolError ? .protocolError : code,
+                        notifyPeer: true)
+        }
         delegate?.linkDidClose(self, reason: reason)
+    }
+
+    // MARK: Writer thread (a guest's lane)
+
+    /// From now on a thread of its own writes what is queued (a guest's
+    /// lane; tests start one on any endpoint); small frames still go from
+    /// the loop when that thread is idle. Producers hear (`linkDidDrain`)
+    /// when the queue falls to `roomBelow`.
+    func startWriter(roomBelow: Int) throws(SystemError) {
+        guard writer == nil, !isClosed else { return }
+        let w = try LinkWriter(output: output, socket: socket, kind: streamKind, drainMark: limits.linkHighWater, roomMark: roomBelow)
+        do {
+            writerToken = try loop.register(w.loopWake.rawValue, events: .readable) { [weak self] _ in self?.writerNews() }
+        } catch {
+            w.stop()
+            throw error
+        }
+        writer = w
+        watch()
+        flush()
+    }
+
+    /// The writer drained the queue below a mark, or failed.
+    private func writerNews() {
+        guard let writer, !isClosed else { return }
+        let news = writer.takeNews()
+        if let failure = news.failure {
+            close(reason: failure, notifyPeer: false)
+            return
+        }
+        afterWrite()
+        if news.room && !news.drained { tellDrained() }
+    }
+
+    /// Producers may go on: told to the delegate of the link (a lane's owner's).
+    private func tellDrained() {
+        if let owner = laneOwner {
+            owner.delegate?.linkDidDrain(owner)
+        } else {
+            delegate?.linkDidDrain(self)
+        }
     }
 
     private func flush() {
         guard !isClosed else { return }
-        let before = output.totalWritten
         do {
-            _ = try output.flush(to: socket, kind: streamKind)
-            sentBytes += output.totalWritten - before
-            if inputHeld && output.queuedBytes <= limits.maxQueuedBytes / 2 {
-                inputHeld = false
-                // What was read before the hold is handled from the loop,
-                // not from inside whatever send() flushed.
-                loop.defer_ { [weak self] in self?.processHeldFrames() }
+            if let writer {
+                try writer.queued(directUpTo: Self.directWrite)
+            } else {
+                let before = output.totalWritten
+                _ = try output.flush(to: socket, kind: streamKind)
+                loopSentBytes += output.totalWritten - before
             }
-            watch()
         } catch {
             close(reason: "write failed: \(error)", notifyPeer: false)
             return
         }
-        if wasCongested && !isCongested {
+        afterWrite()
+    }
+
+    /// With a writer: the loop writes the queue itself (no hand-over) when
+    /// the writer is idle and this little is queued.
+    static let directWrite = 65536
+
+    /// What follows any write: a held peer may be read again, the loop
+    /// watches for what it waits for, producers hear of a drained queue.
+    private func afterWrite() {
+        let queued = queuedBytes
+        if inputHeld && queued <= limits.maxQueuedBytes / 2 {
+            inputHeld = false
+            // What was read before the hold is handled from the loop,
+            // not from inside whatever send() flushed.
+            loop.defer_ { [weak self] in self?.processHeldFrames() }
+        }
+        watch()
+        let congested = queued > limits.linkHighWater
+        if wasCongested && !congested {
             wasCongested = false
             // Told from the loop, not from inside send(): the producer that
             // is sending right now must not be re-entered.
             loop.defer_ { [weak self] in
                 guard let self, !self.isClosed else { return }
-                self.delegate?.linkDidDrain(self)
+                self.tellDrained()
             }
-        } else if isCongested {
+        } else if congested {
             wasCongested = true
         }
     }
@@ -306,7 +516,14 @@ public final class LinkEndpoint {
             // epoll reports a hangup whatever we ask for: a peer that went
             // away with answers still queued for it will never read them.
             if !events.isDisjoint(with: [.hangup, .error]) {
-                close(reason: "peer closed the connection with \(output.queuedBytes) bytes queued for it", notifyPeer: false)
+                close(reason: "peer closed the connection with \(queuedBytes) bytes queued for it", notifyPeer: false)
+            }
+            return
+        }
+        if laneWaiting {
+            // The same for a lane whose next frame waits for the main connection.
+            if !events.isDisjoint(with: [.hangup, .error]) {
+                close(reason: "peer closed the bulk lane while a frame of it waited", notifyPeer: false)
             }
             return
         }
@@ -324,7 +541,7 @@ public final class LinkEndpoint {
         var turn = Turn()
         do {
             try processFrames(&turn)
-            while !isClosed && !peerEnded && !turn.isSpent && !inputHeld {
+            while !isClosed && !peerEnded && !turn.isSpent && !inputHeld && !laneWaiting {
                 // Long update data with nothing buffered ahead of it: on a receive thread, or straight into the target.
                 if input.count == 0 && handOver() { return }
                 if input.count == 0, let n = try receiveDirect(budget: turn.bytes) {
@@ -394,8 +611,8 @@ public final class LinkEndpoint {
     /// held or waiting for its turn, and room to write while bytes are queued.
     private func watch() {
         guard let t = token else { return }
-        var interest: EventLoop.Events = inputHeld || turnYielded || handedOver != nil ? [] : .readable
-        if output.queuedBytes > 0 { interest.insert(.writable) }
+        var interest: EventLoop.Events = inputHeld || turnYielded || handedOver != nil || laneWaiting ? [] : .readable
+        if writer == nil && output.queuedBytes > 0 { interest.insert(.writable) }
         loop.modify(t, events: interest)
     }
 
@@ -528,10 +745,10 @@ public final class LinkEndpoint {
             // A guest that sends but never reads (credit requests, say, each
             // answered) would otherwise grow the queue without end. The host
             // reads nothing more until the guest has taken half of it.
-            if role == .host && output.queuedBytes > limits.maxQueuedBytes {
+            if role == .host && queuedBytes > limits.maxQueuedBytes {
                 if !inputHeld {
                     inputHeld = true
-                    Log.debug("\(name): \(output.queuedBytes) bytes queued for the peer; reading no more from it until it takes them")
+                    Log.debug("\(name): \(queuedBytes) bytes queued for the peer; reading no more from it until it takes them")
                     watch()
                 }
                 return
@@ -541,6 +758,19 @@ public final class LinkEndpoint {
                 Result { () throws(LinkProtocolError) -> Int? in try FrameCodec.frameLength(b, limits: limits) }
             }.get()
             guard let length else { return }
+            if let owner = laneOwner, role == .host {
+                // A frame of a channel whose move (or open) is still unread
+                // on the main connection waits for it; link-wide frames
+                // (channel 0) go on to `dispatch`, which judges them.
+                let c = input.withUnconsumed { FrameCodec.frameChannel($0) } ?? 0
+                if c != 0 && !(owner.delegate?.link(owner, laneFrameReady: c) ?? false) {
+                    if !laneWaiting {
+                        laneWaiting = true
+                        watch()
+                    }
+                    return
+                }
+            }
             if isOpen, try startUpdate(length: length) {
                 turn.frames -= 1
                 receivedFrames += 1
@@ -567,9 +797,13 @@ public final class LinkEndpoint {
         guard let head = try input.withUnconsumed({ (b: UnsafeRawBufferPointer) -> Result<FrameCodec.UpdateHead?, LinkProtocolError> in
             Result { () throws(LinkProtocolError) -> FrameCodec.UpdateHead? in try FrameCodec.decodeUpdateHead(b, limits: limits) }
         }).get() else { return false }
-        guard let target = try delegate?.link(self, updateTargetFor: head.channel, resource: head.resource, ranges: head.ranges) else {
-            return false
+        let found: UpdateTarget?
+        if let owner = laneOwner {
+            found = try owner.delegate?.link(owner, laneUpdateTargetFor: head.channel, resource: head.resource, ranges: head.ranges)
+        } else {
+            found = try delegate?.link(self, updateTargetFor: head.channel, resource: head.resource, ranges: head.ranges)
         }
+        guard let target = found else { return false }
         if traceFrames {
             Log.trace("\(name) received resourceUpdate(channel \(head.channel), resource \(head.resource), \(head.ranges.count) ranges, \(length - head.headBytes) bytes, into place)")
         }
@@ -587,7 +821,9 @@ public final class LinkEndpoint {
 
     private func dispatch(_ frame: LinkFrame) throws(LinkProtocolError) {
         if traceFrames { Log.trace("\(name) received \(frame.traceLine)") }
+        if let owner = laneOwner { return try dispatchOnLane(frame, owner: owner) }
         if !isOpen {
+            if case .laneAttach(let token) = frame, role == .host { return try becomeLane(token) }
             guard case .hello(let version, let peerRole, let peerFeatures) = frame else {
                 if case .closeLink(_, let reason) = frame { close(reason: "peer refused: \(LogText.escaped(reason))", notifyPeer: false); return }
                 throw .helloExpected(FrameCodec.encode(frame)[4...5].withUnsafeBytes { $0.loadUnaligned(as: UInt16.self) })
@@ -603,8 +839,74 @@ public final class LinkEndpoint {
         case .hello: throw .unexpected("second hello")
         case .closeLink(let code, let reason):
             close(reason: "peer closed the link (code \(code)): \(LogText.escaped(reason))", notifyPeer: false)
+        case .laneOffer(let token):
+            guard role == .guest, features & LinkFeatures.bulkLane != 0 else { throw .unexpected("laneOffer where no bulk lane was agreed") }
+            delegate?.link(self, offersLane: token)
+        case .laneAttach:
+            throw .unexpected("laneAttach on a link's main connection")
         default:
             try delegate?.link(self, received: frame)
+            // What a waiting lane frame may have waited for.
+            switch frame {
+            case .laneMove, .channelOpen: lane?.laneMayGoOn()
+            default: break
+            }
         }
+    }
+
+    // MARK: Bulk lane (docs/link-protocol.md §12)
+
+    /// Host: offers the guest a bulk lane for this link, attached with
+    /// `token` (secret, random; used once).
+    public func offerLane(token: [UInt8]) {
+        guard role == .host, isOpen, !isClosed, laneOwner == nil, features & LinkFeatures.bulkLane != 0, offeredLaneToken == nil else { return }
+        offeredLaneToken = token
+        send(.laneOffer(token: token))
+    }
+
+    /// Host: whether `token` is this link's offered lane token, which it
+    /// then no longer is (one lane per link). Compared in constant time.
+    public func takeLaneToken(_ token: [UInt8]) -> Bool {
+        guard let offered = offeredLaneToken, isOpen, !isClosed, lane == nil, token.count == offered.count else { return false }
+        var difference: UInt8 = 0
+        for i in 0..<offered.count { difference |= offered[i] ^ token[i] }
+        guard difference == 0 else { return false }
+        offeredLaneToken = nil
+        return true
+    }
+
+    /// Host: this connection said `laneAttach` first: it becomes the lane
+    /// of the link that offered the token, if any.
+    private func becomeLane(_ token: [UInt8]) throws(LinkProtocolError) {
+        guard let owner = delegate?.link(self, attachesLane: token), owner !== self, owner.lane == nil else {
+            throw .unexpected("laneAttach with a token no link offered")
+        }
+        laneOwner = owner
+        owner.lane = self
+        isOpen = true
+        Log.info("\(owner.name): bulk lane attached (\(name))")
+    }
+
+    /// A frame read on a lane.
+    private func dispatchOnLane(_ frame: LinkFrame, owner: LinkEndpoint) throws(LinkProtocolError) {
+        switch frame {
+        case .closeLink(let code, let reason):
+            close(reason: "peer closed the bulk lane (code \(code)): \(LogText.escaped(reason))", notifyPeer: false)
+        case .hello(_, let peerRole, _) where role == .guest && !laneHelloSeen && peerRole != role:
+            // The host greets every new connection before it knows it is a lane.
+            laneHelloSeen = true
+        default:
+            guard role == .host, frame.channel != nil else { throw .unexpected("\(frame.traceLine) on the bulk lane") }
+            try owner.delegate?.link(owner, receivedOnLane: frame)
+        }
+    }
+
+    /// Host lane: the main connection handled a frame a waiting one may
+    /// have waited for: look again.
+    private func laneMayGoOn() {
+        guard laneWaiting, !isClosed else { return }
+        laneWaiting = false
+        watch()
+        loop.defer_ { [weak self] in self?.processHeldFrames() }
     }
 }

@@ -15,9 +15,36 @@ public protocol LinkEndpointDelegate: AnyObject {
     /// frame is delivered whole through `link(_:received:)` instead.
     func link(_ link: LinkEndpoint, updateTargetFor channel: UInt32, resource: UInt32,
               ranges: [UpdateRange]) throws(LinkProtocolError) -> UpdateTarget?
+
+    // The bulk lane (docs/link-protocol.md §12). `link` is always the
+    // link's main connection, also for what its lane read.
+
+    /// Guest: the host offers a bulk lane; `token` attaches it.
+    func link(_ link: LinkEndpoint, offersLane token: [UInt8])
+    /// Host: a new connection (`lane`) asks to be the bulk lane of the link
+    /// that offered `token`: that link's main connection, or nil (the new
+    /// connection is then closed).
+    func link(_ lane: LinkEndpoint, attachesLane token: [UInt8]) -> LinkEndpoint?
+    /// Host: whether a frame of `channel` read on the lane may be handled
+    /// now: its channel moved to the lane (or is closing). Otherwise its
+    /// move, or its open, is still unread on the main connection.
+    func link(_ link: LinkEndpoint, laneFrameReady channel: UInt32) -> Bool
+    /// Host: a frame read on the lane (and ready).
+    func link(_ link: LinkEndpoint, receivedOnLane frame: LinkFrame) throws(LinkProtocolError)
+    /// Host: `link(_:updateTargetFor:...)` for an update read on the lane.
+    func link(_ link: LinkEndpoint, laneUpdateTargetFor channel: UInt32, resource: UInt32,
+              ranges: [UpdateRange]) throws(LinkProtocolError) -> UpdateTarget?
 }
 
 extension LinkEndpointDelegate {
     public func link(_ link: LinkEndpoint, updateTargetFor channel: UInt32, resource: UInt32,
+                     ranges: [UpdateRange]) throws(LinkProtocolError) -> UpdateTarget? { nil }
+    public func link(_ link: LinkEndpoint, offersLane token: [UInt8]) {}
+    public func link(_ lane: LinkEndpoint, attachesLane token: [UInt8]) -> LinkEndpoint? { nil }
+    public func link(_ link: LinkEndpoint, laneFrameReady channel: UInt32) -> Bool { false }
+    public func link(_ link: LinkEndpoint, receivedOnLane frame: LinkFrame) throws(LinkProtocolError) {
+        throw .unexpected("this side takes no bulk lane")
+    }
+    public func link(_ link: LinkEndpoint, laneUpdateTargetFor channel: UInt32, resource: UInt32,
                      ranges: [UpdateRange]) throws(LinkProtocolError) -> UpdateTarget? { nil }
 }

@@ -26,6 +26,9 @@ extension LinkFrame {
         case .bufferRegister(let d): return "bufferRegister(id \(d.id), \(d.size) bytes, \(d.ranges.count) ranges, \(d.properties.count) properties)"
         case .bufferUnregister(let id): return "bufferUnregister(id \(id))"
         case .registryReset: return "registryReset"
+        case .laneOffer: return "laneOffer"
+        case .laneAttach: return "laneAttach"
+        case .laneMove(let c): return "laneMove(channel \(c))"
         }
     }
 

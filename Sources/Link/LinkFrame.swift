@@ -26,6 +26,13 @@ public enum LinkFrame: Equatable, Sendable {
     case bufferUnregister(id: UInt32)
     /// The guest declares every registered buffer invalid.
     case registryReset
+    /// Host: the secret with which the guest may open this link's bulk
+    /// lane, a second connection (docs/link-protocol.md §12).
+    case laneOffer(token: [UInt8])
+    /// The first frame on a bulk lane connection, in place of a hello.
+    case laneAttach(token: [UInt8])
+    /// Guest: from here on, every frame of `channel` from the guest comes on the lane.
+    case laneMove(channel: UInt32)
 
     /// The receive-buffer state a peer advertises (virtio-vsock's buf_alloc and fwd_cnt).
     public struct Credit: Equatable, Sendable {

@@ -16,6 +16,12 @@ import PortholeSystem
 /// keystroke does not wait behind megabytes of another window's pixels.
 /// The order within a channel never changes, nor around a link-wide frame
 /// (no channel): while one is queued, every frame goes to the end.
+///
+/// A `LinkWriter` thread may write from the front (`takeWrite`, then
+/// `finishWrite`) while the loop queues more; the writer's lock guards
+/// every call then. The bytes being written stay queued until finished;
+/// nothing is placed before them, and their owners may not change their
+/// memory (`isWriting(_:)`).
 final class LinkOutput {
     private enum Segment {
         /// Bytes `offset..<offset + length` of the store.
@@ -68,6 +74,16 @@ final class LinkOutput {
     private var storeUsed = 0
     private var externalCount = 0
     private var iov: [iovec] = []
+    /// A writer's write in progress: the index after its last segment, and
+    /// the owners of the memory it reads.
+    private var writingEnd: Int?
+    private var writingOwners: [ObjectIdentifier] = []
+    /// Express frames go at or after this index: where the last one went
+    /// (before skipping the express frames there). A writer's write that
+    /// sends less than it took moves the front back into a frame that
+    /// express frames were already placed after; without this floor the
+    /// next one would go before them and overtake its own channel.
+    private var expressFloor = 0
 
     /// Bytes queued and not yet written.
     private(set) var queuedBytes = 0
@@ -115,16 +131,20 @@ final class LinkOutput {
         if let c = b.channel { tailFrames[c, default: 0] += 1 } else { linkFrames += 1 }
     }
 
-    /// Where the next express frame goes: after the frame being written and
-    /// the express frames that follow it.
+    /// Where the next express frame goes: after the frame being written
+    /// (all of a writer's write) and the express frames that follow it.
     private func expressEnd() -> Int {
         var i = first
-        if midFrame {
+        if midFrame || writingEnd != nil {
+            // The last segment being written, or the first.
+            i = max(first, (writingEnd ?? first) - 1)
             while i < segments.count {
                 i += 1
                 if segments[i - 1].endsFrame { break }
             }
         }
+        i = max(i, expressFloor)
+        expressFloor = i
         while i < segments.count && segments[i].express { i += 1 }
         return i
     }
@@ -170,6 +190,7 @@ final class LinkOutput {
     /// Copies every still-queued byte of `owner` into the store, so that the
     /// owner may change or unmap its memory.
     func detach(_ owner: AnyObject) {
+        precondition(!isWriting(owner), "detach of memory being written")
         guard externalCount > 0 else { return }
         for i in first..<segments.count {
             guard case .external(let p, let n, let o) = segments[i].segment, o === owner else { continue }
@@ -184,8 +205,10 @@ final class LinkOutput {
 
     /// Drops everything queued.
     func discard() {
+        precondition(writingEnd == nil, "discard while a writer writes")
         segments.removeAll()
         first = 0
+        expressFloor = 0
         firstDone = 0
         midFrame = false
         building = nil
@@ -197,9 +220,57 @@ final class LinkOutput {
         queuedBytes = 0
     }
 
+    /// The front of the queue, up to `maxBytes` and `maxIovecs` buffers, for a
+    /// writer thread to write with one gather write outside the lock: the
+    /// queue's own bytes among it are copied to `scratch` (at least
+    /// `maxBytes` long), so that the store may move meanwhile; memory queued
+    /// by reference is pointed to, and its owners must wait
+    /// (`isWriting`). The bytes stay queued until `finishWrite`. 0 when
+    /// nothing is queued.
+    func takeWrite(maxBytes: Int, scratch: UnsafeMutableRawPointer, into out: inout [iovec]) -> Int {
+        precondition(writingEnd == nil, "a write is already taken")
+        out.removeAll(keepingCapacity: true)
+        var total = 0
+        var copied = 0
+        var i = first
+        while i < segments.count && out.count < Self.maxIovecs && total < maxBytes {
+            let skip = i == first ? firstDone : 0
+            let n = min(segments[i].segment.length - skip, maxBytes - total)
+            switch segments[i].segment {
+            case .owned(let offset, _):
+                (scratch + copied).copyMemory(from: store + offset + skip, byteCount: n)
+                out.append(iovec(iov_base: scratch + copied, iov_len: n))
+                copied += n
+            case .external(let p, _, let owner):
+                out.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: p + skip), iov_len: n))
+                writingOwners.append(ObjectIdentifier(owner))
+            }
+            total += n
+            i += 1
+        }
+        if total > 0 { writingEnd = i }
+        return total
+    }
+
+    /// The write taken last is done: `sent` of its bytes went out.
+    func finishWrite(sent: Int) {
+        writingEnd = nil
+        writingOwners.removeAll(keepingCapacity: true)
+        if sent > 0 { advance(sent) }
+    }
+
+    /// Whether a writer is writing memory of `owner` now.
+    func isWriting(_ owner: AnyObject) -> Bool {
+        writingEnd != nil && writingOwners.contains(ObjectIdentifier(owner))
+    }
+
+    /// Whether a writer's write is in progress.
+    var isWriting: Bool { writingEnd != nil }
+
     /// Writes as much as `fd` takes. Returns true when the queue is empty.
     func flush(to fd: OwnedFD, kind: StreamKind) throws(SystemError) -> Bool {
         precondition(building == nil, "flush in the middle of queuing a frame")
+        precondition(writingEnd == nil, "flush while a writer writes")
         while queuedBytes > 0 {
             iov.removeAll(keepingCapacity: true)
             var i = first
@@ -258,6 +329,7 @@ final class LinkOutput {
         if first == segments.count {
             segments.removeAll(keepingCapacity: true)
             first = 0
+            expressFloor = 0
             midFrame = false
             storeUsed = 0
             if storeCapacity > Self.keptStore {
@@ -265,8 +337,9 @@ final class LinkOutput {
                 storeCapacity = 1 << 16
                 store = .allocate(byteCount: storeCapacity, alignment: 16)
             }
-        } else if first > 4096 && first > segments.count / 2 {
+        } else if first > 4096 && first > segments.count / 2 && writingEnd == nil {
             segments.removeSubrange(0..<first)
+            expressFloor = max(0, expressFloor - first)
             first = 0
         }
     }

@@ -10,4 +10,7 @@ public enum LinkProtocol {
     public static let hostResourceBit: UInt32 = 0x8000_0000
     /// Feature bits this implementation knows.
     public static let supportedFeatures: UInt64 = LinkFeatures.sharedRegion | LinkFeatures.bufferService | LinkFeatures.bufferConsumers
+        | LinkFeatures.bulkLane
+    /// Length of the secret a host gives for its link's bulk lane.
+    public static let laneTokenBytes = 16
 }

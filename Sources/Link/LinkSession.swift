@@ -21,7 +21,8 @@ public final class LinkSession: LinkEndpointDelegate, ChannelSetDelegate {
     /// host with a buffer service); `bufferConsumers`: buffer-consumer
     /// channels (a guest with a consumer socket, a host with a buffer service).
     public init(socket: OwnedFD, role: LinkRole, name: String, loop: EventLoop, limits: LinkLimits, counters: LinkCounters,
-                guestRegion: GuestRegion? = nil, hostRegion: SharedRegion? = nil, bufferService: Bool = false, bufferConsumers: Bool = false, totals: HostTotals? = nil,
+                guestRegion: GuestRegion? = nil, hostRegion: SharedRegion? = nil, bufferService: Bool = false, bufferConsumers: Bool = false,
+                bulkLane: Bool = false, totals: HostTotals? = nil,
                 delegate: LinkSessionDelegate) throws(SystemError) {
         self.guestRegion = role == .guest ? guestRegion : nil
         self.hostRegion = role == .host ? hostRegion.map { HostRegionSession(region: $0, counters: counters, limits: limits.registry) } : nil
@@ -29,7 +30,7 @@ public final class LinkSession: LinkEndpointDelegate, ChannelSetDelegate {
         let offersRegion = self.guestRegion != nil || self.hostRegion != nil
         link = try LinkEndpoint(socket: socket, role: role, name: name, loop: loop, limits: limits,
                                 features: (offersRegion ? LinkFeatures.sharedRegion : 0) | (bufferService ? LinkFeatures.bufferService : 0)
-                                    | (bufferConsumers ? LinkFeatures.bufferConsumers : 0),
+                                    | (bufferConsumers ? LinkFeatures.bufferConsumers : 0) | (bulkLane ? LinkFeatures.bulkLane : 0),
                                 delegate: self)
         channels = ChannelSet(link: link, loop: loop, counters: counters, totals: role == .host ? totals : nil)
         channels.delegate = self
@@ -60,6 +61,25 @@ public final class LinkSession: LinkEndpointDelegate, ChannelSetDelegate {
     }
 
     public func linkDidDrain(_ link: LinkEndpoint) { channels.linkDrained() }
+
+    public func link(_ link: LinkEndpoint, offersLane token: [UInt8]) {
+        delegate?.session(self, offersLane: token)
+    }
+
+    public func link(_ lane: LinkEndpoint, attachesLane token: [UInt8]) -> LinkEndpoint? {
+        delegate?.session(self, attachesLane: token)
+    }
+
+    public func link(_ link: LinkEndpoint, laneFrameReady channel: UInt32) -> Bool { channels.laneFrameReady(channel) }
+
+    public func link(_ link: LinkEndpoint, receivedOnLane frame: LinkFrame) throws(LinkProtocolError) {
+        try channels.receive(frame, onLane: true)
+    }
+
+    public func link(_ link: LinkEndpoint, laneUpdateTargetFor channel: UInt32, resource: UInt32,
+                     ranges: [UpdateRange]) throws(LinkProtocolError) -> UpdateTarget? {
+        try channels.updateTarget(channel: channel, resource: resource, ranges: ranges, onLane: true)
+    }
 
     public func linkDidClose(_ link: LinkEndpoint, reason: String) {
         channels.linkClosed(reason: reason)

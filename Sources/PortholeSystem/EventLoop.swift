@@ -160,8 +160,8 @@ public final class EventLoop {
     private func waitAndDispatch(_ events: inout [epoll_event], milliseconds: Int32) -> Int {
         let resumed = yielded
         yielded.removeAll()
-        let wait = resumed.isEmpty ? waitMilliseconds(upTo: milliseconds) : 0
-        let n = events.withUnsafeMutableBufferPointer { epoll_wait(epoll.rawValue, $0.baseAddress, Int32($0.count), wait) }
+        let wait = resumed.isEmpty ? waitNanoseconds(upTo: milliseconds) : 0
+        let n = epollWait(&events, nanoseconds: wait)
         if n < 0 {
             if errno == EINTR { yielded.insert(contentsOf: resumed, at: 0); return 0 }
             fatalError("epoll_wait: \(SystemError("epoll_wait"))")
@@ -175,13 +175,33 @@ public final class EventLoop {
         return Int(n) + resumed.count
     }
 
-    /// How long epoll may wait: `limit` (-1: for ever), or less when timed
-    /// work falls due sooner.
-    private func waitMilliseconds(upTo limit: Int32) -> Int32 {
-        guard let first = timed.first else { return limit }
+    /// How long epoll may wait, in ns: `limit` ms (-1: for ever), or less
+    /// when timed work falls due sooner.
+    private func waitNanoseconds(upTo limit: Int32) -> Int64 {
+        let bound: Int64 = limit < 0 ? -1 : Int64(limit) * 1_000_000
+        guard let first = timed.first else { return bound }
         let now = MonotonicClock.nanoseconds()
-        let ms = first.deadline <= now ? 0 : Int32(clamping: (first.deadline - now + 999_999) / 1_000_000)
-        return limit < 0 ? ms : min(limit, ms)
+        let ns = first.deadline <= now ? 0 : Int64(clamping: first.deadline - now)
+        return bound < 0 ? ns : min(bound, ns)
+    }
+
+    /// epoll_pwait2 where the kernel has it (5.11 on): a 0.2 ms `after`
+    /// waits 0.2 ms, where epoll_wait's milliseconds made it a whole one (a
+    /// sliced sync waiting for the link then went at a slice a millisecond).
+    private var preciseWait = true
+
+    private func epollWait(_ events: inout [epoll_event], nanoseconds: Int64) -> Int32 {
+        let fd = epoll.rawValue
+        return events.withUnsafeMutableBufferPointer { buffer -> Int32 in
+            if nanoseconds > 0 && preciseWait {
+                var ts = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
+                let n = epoll_pwait2(fd, buffer.baseAddress, Int32(buffer.count), &ts, nil)
+                if n >= 0 || errno != ENOSYS { return n }
+                preciseWait = false
+            }
+            let ms = nanoseconds < 0 ? -1 : Int32(clamping: (nanoseconds + 999_999) / 1_000_000)
+            return epoll_wait(fd, buffer.baseAddress, Int32(buffer.count), ms)
+        }
     }
 
     private func runDeferred() {

@@ -213,22 +213,34 @@ public enum Socket {
         }
     }
 
-    /// What `waitReadable(_:unless:timeout:)` saw first.
+    /// What `waitReadable(_:unless:timeout:)` or `waitWritable` saw first.
     public enum Readiness: Equatable, Sendable {
-        case readable
+        /// Ready for what was asked (read, or write).
+        case ready
         case cancelled
         case timedOut
     }
 
     /// Waits until `socket` has something to read (or hung up), `cancel`
-    /// was signalled (which wins when both are), or `timeout` seconds passed.
+    /// was signalled (which wins when both are), or `timeout` seconds passed
+    /// (negative: no limit).
     public static func waitReadable(_ socket: OwnedFD, unless cancel: EventSignal, timeout: Double) throws(SystemError) -> Readiness {
-        var p = [pollfd(fd: socket.rawValue, events: Int16(POLLIN), revents: 0),
+        try wait(socket, for: POLLIN, unless: cancel, timeout: timeout)
+    }
+
+    /// The same for room to write (or an error or hangup: the write says which).
+    public static func waitWritable(_ socket: OwnedFD, unless cancel: EventSignal, timeout: Double) throws(SystemError) -> Readiness {
+        try wait(socket, for: POLLOUT, unless: cancel, timeout: timeout)
+    }
+
+    private static func wait(_ socket: OwnedFD, for events: Int32, unless cancel: EventSignal, timeout: Double) throws(SystemError) -> Readiness {
+        var p = [pollfd(fd: socket.rawValue, events: Int16(events), revents: 0),
                  pollfd(fd: cancel.rawValue, events: Int16(POLLIN), revents: 0)]
-        let n = try syscall("poll fd \(socket.rawValue)") { poll(&p, 2, Int32(max(0, min(timeout, 3600)) * 1000)) }
+        let ms: Int32 = timeout < 0 ? -1 : Int32(min(timeout, 3600) * 1000)
+        let n = try syscall("poll fd \(socket.rawValue)") { poll(&p, 2, ms) }
         if n == 0 { return .timedOut }
         if p[1].revents != 0 { return .cancelled }
-        return .readable
+        return .ready
     }
 
     struct Resolved { var family: Int32; var address: [UInt8] }

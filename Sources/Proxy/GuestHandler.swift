@@ -123,7 +123,7 @@ final class GuestHandler: ConnectionHandler {
     func advancePending(on c: WaylandConnection) throws(MessageFault) -> SliceProgress {
         // Slices sent over the link wait while it holds a slice's worth
         // unsent: whatever another channel sends next queues behind no more.
-        if c.channel.linkQueuedBytes > SyncTuning.linkQueueLimit { return .waitForLink }
+        if c.channel.linkQueuedBytes > (c.channel.isOnLane ? SyncTuning.laneQueueLimit : SyncTuning.linkQueueLimit) { return .waitForLink }
         return try syncs.advance(budget: SyncTuning.sliceBytes, channel: c.channel, stats: stats) { [weak c] in c?.resumeSlicing() }
     }
 

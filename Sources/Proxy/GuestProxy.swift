@@ -81,6 +81,16 @@ public final class GuestProxy: LinkSessionDelegate {
     public var copyThread = true
     /// The worker for region copies, made with the Wayland socket.
     private(set) var copyOffload: SyncOffload?
+    /// Open a bulk lane when the host offers one (`--no-bulk-lane`: never):
+    /// a second connection to the host proxy that the channels sending
+    /// megabytes move to, written by a thread of its own, so that a video's
+    /// bytes are neither on this loop nor ahead of another window's commit
+    /// (docs/link-protocol.md §12). Only for links this proxy dials over
+    /// unix or vsock sockets. Set before the first link.
+    public var bulkLane = true
+    /// How a lane connection is made (tests); nil: dial the link's address.
+    public var laneDialer: (() throws(SystemError) -> OwnedFD)?
+    private var pendingLane: PendingConnect?
 
     public init(loop: EventLoop, socketPath: String, tables: ProtocolTables = .builtin, limits: LinkLimits = LinkLimits(),
                 region: SharedRegion? = nil) {
@@ -194,7 +204,7 @@ public final class GuestProxy: LinkSessionDelegate {
         do {
             newSession = try LinkSession(socket: socket, role: .guest, name: name, loop: loop, limits: limits, counters: stats.link,
                                          guestRegion: region, bufferService: bufferSocketPath != nil,
-                                         bufferConsumers: consumerSocketPath != nil, delegate: self)
+                                         bufferConsumers: consumerSocketPath != nil, bulkLane: bulkLane && canDialLane, delegate: self)
         } catch {
             throw .system(error)
         }
@@ -351,7 +361,7 @@ public final class GuestProxy: LinkSessionDelegate {
 
     /// The stats JSON.
     public func statsJSON() -> String {
-        stats.json(linkSent: link?.sentBytes ?? 0, linkReceived: link?.receivedBytes ?? 0, links: link?.isOpen == true ? 1 : 0)
+        stats.json(linkSent: (link?.sentBytes ?? 0) + (link?.laneSentBytes ?? 0), linkReceived: link?.receivedBytes ?? 0, links: link?.isOpen == true ? 1 : 0)
     }
 
     /// Closes every client, the link and the socket; stops reconnecting.
@@ -397,11 +407,42 @@ public final class GuestProxy: LinkSessionDelegate {
         }
     }
 
+    /// Whether a lane can be dialled: a test's dialer, or a unix or vsock address this proxy dials.
+    private var canDialLane: Bool {
+        if laneDialer != nil { return true }
+        switch dialAddress {
+        case .unix?, .vsock?, .vsockMux?: return true
+        default: return false
+        }
+    }
+
+    public func session(_ session: LinkSession, offersLane token: [UInt8]) {
+        guard bulkLane, pendingLane == nil, session.link.lane == nil else { return }
+        let attach = { [weak session] (fd: OwnedFD) in
+            guard let link = session?.link, link.isOpen else { return }
+            do { try LinkEndpoint.attachLane(to: link, socket: fd, token: token, roomBelow: SyncTuning.laneQueueLimit) } catch {
+                Log.warning("\(link.name): no bulk lane: \(error)")
+            }
+        }
+        if let laneDialer {
+            do { attach(try laneDialer()) } catch { Log.warning("\(session.name): no bulk lane: \(error)") }
+            return
+        }
+        guard let address = dialAddress else { return }
+        pendingLane = PendingConnect(to: address, loop: loop, timeout: connectTimeout) { [unowned self] result in
+            self.pendingLane = nil
+            switch result {
+            case .success(let fd): attach(fd)
+            case .failure(let error): Log.warning("\(session.name): no bulk lane: cannot connect: \(error)")
+            }
+        }
+    }
+
     public func sessionDidClose(_ session: LinkSession, reason: String) {
         let link = session.link!
         Log.warning("\(link.name): closed: \(reason)")
         if link.closedByProtocolError { stats.linkErrors += 1 }
-        stats.closedLinkSent += link.sentBytes
+        stats.closedLinkSent += link.sentBytes + link.laneSentBytes
         stats.closedLinkReceived += link.receivedBytes
         if self.session === session {
             self.session = nil

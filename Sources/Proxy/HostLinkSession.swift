@@ -19,13 +19,24 @@ final class HostLinkSession: LinkSessionDelegate {
     /// Wayland objects of all this guest's channels.
     let objects: Budget
 
-    init(proxy: HostProxy, socket: OwnedFD, name: String, policy: GuestPolicy) throws(SystemError) {
+    /// Who the connection came from (a lane must come from its link's peer).
+    let identity: PeerIdentity
+    /// This connection became another link's bulk lane: it is no guest of its own.
+    var isLane = false
+
+    /// The name this guest gets at its handshake, or a number added to it
+    /// (its policy rule's, or the host's `--name`).
+    let guestName: String
+
+    init(proxy: HostProxy, socket: OwnedFD, name: String, policy: GuestPolicy, identity: PeerIdentity, guestName: String) throws(SystemError) {
         self.proxy = proxy
+        self.guestName = guestName
         self.policy = policy
+        self.identity = identity
         self.objects = Budget("Wayland objects of this guest", limit: UInt64(proxy.hostLimits.objectsPerGuest))
         session = try LinkSession(socket: socket, role: .host, name: name, loop: proxy.loop, limits: proxy.limits,
                                   counters: proxy.stats.link, hostRegion: proxy.region, bufferService: proxy.bufferService != nil,
-                                  bufferConsumers: proxy.bufferService != nil,
+                                  bufferConsumers: proxy.bufferService != nil, bulkLane: proxy.bulkLanes,
                                   totals: proxy.totals, delegate: self)
         session.link.traceFrames = proxy.trace
         session.link.receiveThreads = proxy.receiveThreads
@@ -36,7 +47,11 @@ final class HostLinkSession: LinkSessionDelegate {
     var name: String { session.name }
 
     func sessionDidOpen(_ session: LinkSession) {
+        guard proxy.guestOpened(self) else { return }
         Log.info("\(session.name): handshake done")
+        if session.link.features & LinkFeatures.bulkLane != 0 {
+            session.link.offerLane(token: HostProxy.newLaneToken())
+        }
         guard let service = proxy.bufferService else { return }
         service.guestConnected(session.name)
         // The guest proxy's region buffers are an application of the service.
@@ -190,7 +205,11 @@ final class HostLinkSession: LinkSessionDelegate {
         securityContext?.end()
         securityContext = nil
         Log.info("\(session.name): closed: \(reason)")
-        proxy.bufferService?.guestDisconnected(session.name)
+        if !isLane { proxy.bufferService?.guestDisconnected(session.name) }
         proxy.sessionEnded(self, reason: reason)
+    }
+
+    func session(_ session: LinkSession, attachesLane token: [UInt8]) -> LinkEndpoint? {
+        proxy.attachLane(token, from: self)
     }
 }

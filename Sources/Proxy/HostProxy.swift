@@ -45,6 +45,8 @@ public final class HostProxy {
     /// Where guests' long update data is received off the loop (`--receive-threads`;
     /// nil or 0 threads: on the loop). Set before the first link.
     public var receiveThreads: ReceiveThreads?
+    /// Offer guests a bulk lane (`--no-bulk-lane`: never). Set before the first link.
+    public var bulkLanes = true
 
     /// How guests' dma-buf buffers reach the compositor, for the log at
     /// start. Always as wl_shm copies today: handing them on as dma-bufs
@@ -110,9 +112,10 @@ public final class HostProxy {
             turnAway(fd, from: origin, refusal)
             return
         }
-        let name = uniqueGuestName(base)
+        // Named at its handshake: it may yet be another guest's bulk lane.
+        let name = "connection \(linkCounter)"
         do {
-            let session = try HostLinkSession(proxy: self, socket: fd, name: name, policy: guestPolicy)
+            let session = try HostLinkSession(proxy: self, socket: fd, name: name, policy: guestPolicy, identity: identity, guestName: base)
             sessions[ObjectIdentifier(session)] = session
             Log.info("\(name): connected (\(origin), peer \(identity))")
         } catch {
@@ -123,8 +126,10 @@ public final class HostProxy {
 
     /// Why a new link cannot be served now, or nil (its socket is then counted).
     private func admissionRefusal() -> String? {
-        guard sessions.count < hostLimits.maxGuests else {
-            return "the host serves at most \(hostLimits.maxGuests) guests at once"
+        // Each guest may also attach its bulk lane: twice as many
+        // connections; `guestOpened` holds the guests themselves to the limit.
+        guard sessions.count < 2 * hostLimits.maxGuests else {
+            return "the host serves at most \(hostLimits.maxGuests) guests at once (and their bulk lanes)"
         }
         if let level = totals.fds.take(1, keepingFree: totals.reserve(for: .link)) {
             return "the host has no descriptors to spare (\(level.exhausted(asking: 1)))"
@@ -150,10 +155,34 @@ public final class HostProxy {
         fd.close()
     }
 
+    /// A new secret for a link's bulk lane: 16 random bytes, which only that
+    /// link's guest is told.
+    static func newLaneToken() -> [UInt8] {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<LinkProtocol.laneTokenBytes).map { _ in UInt8.random(in: 0...255, using: &generator) }
+    }
+
+    /// A connection said `laneAttach(token)`: the link that offered the
+    /// token takes it as its bulk lane, if the connection comes from the
+    /// same peer. Nil: no such link (the connection is then closed).
+    func attachLane(_ token: [UInt8], from lane: HostLinkSession) -> LinkEndpoint? {
+        guard let owner = sessions.values.first(where: { $0 !== lane && !$0.isLane && $0.link.takeLaneToken(token) }) else {
+            Log.warning("\(lane.name): a bulk lane with a token no link offered; closing it")
+            return nil
+        }
+        guard owner.identity == lane.identity else {
+            Log.warning("\(lane.name): a bulk lane for \(owner.name) from \(lane.identity), not \(owner.identity); closing it")
+            return nil
+        }
+        lane.isLane = true
+        return owner.link
+    }
+
     /// `base`, or with a number when a live guest already has it. The
     /// buffer service's name for the host's own programs is never a guest's.
-    private func uniqueGuestName(_ base: String) -> String {
-        let taken = Set(sessions.values.map(\.name)).union([BufferService.hostName])
+    private func uniqueGuestName(_ base: String, for newcomer: HostLinkSession) -> String {
+        let guests = sessions.values.filter { $0 !== newcomer && !$0.isLane && $0.link.isOpen }
+        let taken = Set(guests.map(\.name)).union([BufferService.hostName])
         var name = base
         var n = 1
         while taken.contains(name) {
@@ -161,6 +190,23 @@ public final class HostProxy {
             name = "\(base)-\(n)"
         }
         return name
+    }
+
+    /// A guest's handshake is done: whether it is within `maxGuests` (it
+    /// is turned away otherwise; connections still unidentified, or lanes,
+    /// are not guests).
+    func guestOpened(_ s: HostLinkSession) -> Bool {
+        let open = sessions.values.filter { !$0.isLane && $0.link.isOpen }.count
+        guard open > hostLimits.maxGuests else {
+            let name = uniqueGuestName(s.guestName, for: s)
+            Log.info("\(s.name) is \(name)")
+            s.link.name = name
+            return true
+        }
+        refusedLinks += 1
+        Log.warning("\(s.name): turned away: the host serves at most \(hostLimits.maxGuests) guests at once")
+        s.link.close(reason: "the host serves at most \(hostLimits.maxGuests) guests at once")
+        return false
     }
 
     func sessionEnded(_ s: HostLinkSession, reason: String) {
@@ -175,7 +221,7 @@ public final class HostProxy {
     }
 
     /// Links served now.
-    public var guestsServed: Int { sessions.count }
+    public var guestsServed: Int { sessions.values.filter { !$0.isLane }.count }
 
     /// Descriptors and resource bytes counted against the host's totals for
     /// all guests (tests and the fuzzer check they go back to zero).
@@ -184,15 +230,15 @@ public final class HostProxy {
     /// The stats JSON, live links included.
     public func statsJSON() -> String {
         let links = sessions.values.map { $0.link }
-        var extra: [(String, String)] = []
+        var extra: [(String, String)] = [("bulk_lanes", "\(sessions.values.filter(\.isLane).count)")]
         if let counters = bufferService?.counters {
-            extra = [("shared_buffers", "\(counters.buffers)"), ("buffer_producers", "\(counters.producers)"),
+            extra += [("shared_buffers", "\(counters.buffers)"), ("buffer_producers", "\(counters.producers)"),
                      ("buffer_consumers", "\(counters.consumers)"), ("buffer_presents", "\(counters.presents)"),
                      ("buffer_resets", "\(counters.resets)"), ("consumer_evictions", "\(counters.evictions)"),
                      ("region_copy_bytes", "\(counters.regionCopyBytes)"), ("buffer_references", "\(counters.references)")]
         }
-        return stats.json(linkSent: links.reduce(0) { $0 + $1.sentBytes }, linkReceived: links.reduce(0) { $0 + $1.receivedBytes }, links: links.count,
-                          guests: sessions.values.map(\.name).sorted(), extra: extra)
+        return stats.json(linkSent: links.reduce(0) { $0 + $1.sentBytes }, linkReceived: links.reduce(0) { $0 + $1.receivedBytes }, links: links.filter { $0.laneOwner == nil }.count,
+                          guests: sessions.values.filter { !$0.isLane }.map(\.name).sorted(), extra: extra)
     }
 
     /// The guest names this proxy's configuration gives (`guestName` and

@@ -25,4 +25,9 @@ enum SyncTuning {
     /// A sliced sync going over the link makes its next slice only once
     /// the link holds less than this unsent.
     static let linkQueueLimit = 1 << 20
+    /// The same for a channel on the bulk lane, whose thread writes with
+    /// no other window's frame behind it: deep enough that the thread
+    /// never waits for the loop's next slice (with 1 MiB, a 4K window went
+    /// 10% slower than with the loop writing; docs/benchmarks.md).
+    static let laneQueueLimit = 8 << 20
 }

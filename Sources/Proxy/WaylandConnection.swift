@@ -34,6 +34,10 @@ final class WaylandConnection: LinkChannelDelegate {
     /// A large sync runs in slices (`continueSlicing`): nothing more is
     /// read or sent on this connection until it is done.
     private var slicing = false
+    /// A slice waits for the link to take what is queued: the number of
+    /// that wait (a look scheduled for an earlier one is stale).
+    private var linkWait: UInt64?
+    private var linkWaits: UInt64 = 0
     private var readPaused = false
     /// Bytes written to the socket and already reported to the channel.
     private var deliveredPosition: UInt64 = 0
@@ -234,8 +238,11 @@ final class WaylandConnection: LinkChannelDelegate {
         case .more:
             loop.nextTurn { [weak self] in self?.continueSlicing() }
         case .waitForLink:
-            // The link's writes wake the loop; look again soon after.
-            loop.after(Self.linkPollSeconds) { [weak self] in self?.continueSlicing() }
+            // Look again soon, or when the link says it has room (`channelCanSend`).
+            linkWaits += 1
+            let wait = linkWaits
+            linkWait = wait
+            loop.after(Self.linkPollSeconds) { [weak self] in self?.endLinkWait(wait) }
         case .waitForWorker:
             break
         }
@@ -330,7 +337,15 @@ final class WaylandConnection: LinkChannelDelegate {
     func channelDidEstablish(_ channel: LinkChannel) { pumpOutgoing() }
 
     func channelCanSend(_ channel: LinkChannel) {
+        if let wait = linkWait { endLinkWait(wait) }
         if readPaused || input.count > 0 { pumpOutgoing() }
+    }
+
+    /// The slicing goes on after a wait for the link, once per wait.
+    private func endLinkWait(_ wait: UInt64) {
+        guard linkWait == wait else { return }
+        linkWait = nil
+        continueSlicing()
     }
 
     func channelWillFlush(_ channel: LinkChannel) {

@@ -163,6 +163,9 @@ struct HostCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Threads that receive guests' long pixel updates straight into place, shared by all guests, so the loop stays free for every window's small messages (0: the loop receives everything). Default: 2.", valueName: "N"))
     var receiveThreads = 2
 
+    @Flag(name: .long, inversion: .prefixedNo, help: "Let each guest open a bulk lane: a second connection its windows that send megabytes move to, so another window's commit is not behind their bytes (--no-bulk-lane: one connection per guest).")
+    var bulkLane = true
+
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -215,6 +218,7 @@ struct HostCommand: ParsableCommand {
         } catch { throw ValidationError(error.description) }
         proxy.trace = common.tracing
         if receiveThreads > 0 { proxy.receiveThreads = ReceiveThreads(loop: loop, count: receiveThreads) }
+        proxy.bulkLanes = bulkLane
         Log.info(HostProxy.dmabufPresentation())
         let service = BufferService(loop: loop, tables: tables)
         if let uids = buffersRegionConsumers { service.regionConsumers = uids.uids }
@@ -286,6 +290,9 @@ struct GuestCommand: ParsableCommand {
     @Flag(name: .long, inversion: .prefixedNo, help: "Copy frames over 2 MiB into the --region on a thread of their own, so the proxy's loop stays free for other windows' commits (--no-copy-thread: on the loop, 2 MiB a turn).")
     var copyThread = true
 
+    @Flag(name: .long, inversion: .prefixedNo, help: "Open a bulk lane when the host offers one (unix and vsock links this guest dials): windows that send megabytes move to a second connection written by a thread of its own, so a video's bytes do not hold another window's commit (--no-bulk-lane: one connection).")
+    var bulkLane = true
+
     @Option(name: .long, help: ArgumentHelp("Where programs in the guest publish buffers for the host (docs/buffer-sharing.md): a socket name in $XDG_RUNTIME_DIR or an absolute path, mode 0700; it appears once the link is up.", valueName: "PATH"))
     var buffersSocket = "porthole-buffers"
 
@@ -323,6 +330,7 @@ struct GuestCommand: ParsableCommand {
         let proxy = GuestProxy(loop: loop, socketPath: path, tables: try common.protocolTables(), region: shared)
         proxy.reconnect = !noReconnect
         proxy.copyThread = copyThread
+        proxy.bulkLane = bulkLane
         do {
             proxy.bufferSocketPath = try GuestProxy.socketPath(name: buffersSocket)
             proxy.consumerSocketPath = try GuestProxy.socketPath(name: buffersConsumerSocket)

@@ -153,11 +153,14 @@ struct BufferSharingTests {
         #expect(reset["buffer_producers"] == 0, "\(reset)")
         #expect(waitUntil { watch.stdout.contains("buffer 1 removed") && watch.stdout.contains("guest guest reset") }, "\(watch.stdout)")
 
+        // The guest's link, and its bulk lane (docs/link-protocol.md §14): one socket each.
+        let lanes = try #require(try pair.host.stats()["bulk_lanes"])
+        #expect(lanes == 1, "the guest has no bulk lane")
         _ = pair.guest.process.kill()
-        try pair.host.waitForStats("the guest gone") { $0["links"] == 0 }
+        try pair.host.waitForStats("the guest gone") { $0["links"] == 0 && $0["bulk_lanes"] == 0 }
         #expect(waitUntil { watch.stdout.contains("guest guest disconnected") }, "\(watch.stdout)")
         let fds = { (try? pair.host.openFDCount()) ?? -1 }
-        #expect(waitUntil { fds() == baseline - 1 }, "the host holds \(fds()) fds, \(baseline) with the guest's link")
+        #expect(waitUntil { fds() == baseline - 1 - lanes }, "the host holds \(fds()) fds, \(baseline) with the guest's link and lane")
         #expect(watch.isRunning, "the consumer was not disturbed")
     }
 

@@ -78,6 +78,7 @@ struct GuestToGuestBufferTests {
         } else {
             #expect(try host.waitForLog(containing: "reaches a consumer in the guest copied").contains("guest-2"))
         }
+        let lanesBefore = try #require(try host.stats()["bulk_lanes"])
         _ = guests[0].process.kill()
         #expect(holder.waitForExit(timeout: 10)?.succeeded == true, "\(holder.diagnostics())")
         #expect(holder.stdout.contains("reference revoked"), "\(holder.stdout)")
@@ -87,9 +88,11 @@ struct GuestToGuestBufferTests {
                 && $0["buffer_consumers"] == 0
         }
         #expect(after["link_errors"] == 0, "\(after)")
-        // Only A's link socket is gone from what the host held before anything was shared.
+        // Only A's link socket (and its bulk lane's) is gone from what the host held before anything was shared.
+        let lanesGone = lanesBefore - (after["bulk_lanes"] ?? -1)
+        #expect(lanesGone == 1, "A's lane: \(lanesBefore) lanes before, \(after)")
         let fds = { (try? host.openFDCount()) ?? -1 }
-        #expect(waitUntil { fds() == baseline - 1 }, "the host holds \(fds()) fds, \(baseline) with A's link")
+        #expect(waitUntil { fds() == baseline - 1 - lanesGone }, "the host holds \(fds()) fds, \(baseline) with A's link and lane")
     }
 
     /// Host to guest: `porthole share publish` on the host's own producer

@@ -44,6 +44,9 @@ let sampleFrames: [LinkFrame] = {
         .bufferRegister(BufferDescriptor(id: .max, application: "", ranges: [], properties: [])),
         .bufferUnregister(id: 7),
         .registryReset,
+        .laneOffer(token: Array(100..<116)),
+        .laneAttach(token: Array(repeating: 0xA5, count: 16)),
+        .laneMove(channel: 3),
     ]
 }()
 
@@ -67,13 +70,16 @@ func frameType(of frame: LinkFrame) -> FrameType {
     case .bufferRegister: return .bufferRegister
     case .bufferUnregister: return .bufferUnregister
     case .registryReset: return .registryReset
+    case .laneOffer: return .laneOffer
+    case .laneAttach: return .laneAttach
+    case .laneMove: return .laneMove
     }
 }
 
 let allFrameTypes: [FrameType] = [
     .hello, .closeLink, .channelOpen, .channelAccept, .channelClose, .data, .creditUpdate,
     .creditRequest, .resourceOpen, .resourceExtend, .resourceUpdate, .resourceClose, .pipeData, .pipeClose,
-    .regionInfo, .bufferRegister, .bufferUnregister, .registryReset,
+    .regionInfo, .bufferRegister, .bufferUnregister, .registryReset, .laneOffer, .laneAttach, .laneMove,
 ]
 
 @Suite struct FrameCodecRoundTripTests {
@@ -96,10 +102,10 @@ let allFrameTypes: [FrameType] = [
         #expect(bytes[6] == 0 && bytes[7] == 0)
         let channel = bytes[8..<12].reversed().reduce(0) { $0 << 8 | UInt32($1) }
         switch frame {
-        case .hello, .closeLink, .regionInfo, .bufferRegister, .bufferUnregister, .registryReset: #expect(channel == 0)
+        case .hello, .closeLink, .regionInfo, .bufferRegister, .bufferUnregister, .registryReset, .laneOffer, .laneAttach: #expect(channel == 0)
         case .channelOpen(let c, _, _), .channelAccept(let c, _), .channelClose(let c, _, _), .data(let c, _, _, _),
              .creditUpdate(let c, _), .creditRequest(let c), .resourceOpen(let c, _, _, _), .resourceExtend(let c, _, _),
-             .resourceUpdate(let c, _, _, _), .resourceClose(let c, _), .pipeData(let c, _, _), .pipeClose(let c, _):
+             .resourceUpdate(let c, _, _, _), .resourceClose(let c, _), .pipeData(let c, _, _), .pipeClose(let c, _), .laneMove(let c):
             #expect(channel == c)
         }
     }
@@ -126,6 +132,9 @@ let allFrameTypes: [FrameType] = [
                                                          properties: [("w", "10")]))) == 24 + 16 + 2 + 4 + 1 + 2)
         #expect(payload(.bufferUnregister(id: 1)) == 4)
         #expect(payload(.registryReset) == 0)
+        #expect(payload(.laneOffer(token: Array(repeating: 1, count: 16))) == 16)
+        #expect(payload(.laneAttach(token: Array(repeating: 1, count: 16))) == 4 + 16)
+        #expect(payload(.laneMove(channel: 1)) == 0)
     }
 
     @Test func registerCountsBeyondTheFrameAreMalformed() {
@@ -215,7 +224,7 @@ let allFrameTypes: [FrameType] = [
 
     @Test func unknownTypesAreRejectedFromTheHeader() throws {
         let known = Set(allFrameTypes.map(\.rawValue))
-        var unknown: [UInt16] = [0, 4, 15, 22, 31, 38, 51, 0x100, 0x1300, 0xFFFF]
+        var unknown: [UInt16] = [0, 6, 15, 23, 31, 38, 51, 0x100, 0x1300, 0xFFFF]
         unknown += (0...64).filter { !known.contains($0) }
         for t in unknown {
             let header = rawFrame(type: t, length: 4)
@@ -270,7 +279,9 @@ let allFrameTypes: [FrameType] = [
         case .resourceClose, .pipeData, .pipeClose, .bufferUnregister: return 4
         case .regionInfo: return 24
         case .bufferRegister(let d): return FrameCodec.encode(.bufferRegister(d)).count - 12
-        case .registryReset: return 0
+        case .registryReset, .laneMove: return 0
+        case .laneOffer: return 16
+        case .laneAttach: return 20
         }
     }
 

@@ -115,4 +115,28 @@ import Testing
         let frames = [Frame(tag: 9, channel: 2, size: 100)]
         #expect(try run(frames, after: before) == [1, 5, 9])
     }
+
+    @Test("a writer's write that sends less than it took does not let a small frame overtake its channel's earlier one")
+    func aShortWriterWriteKeepsTheExpressOrder() throws {
+        let output = LinkOutput()
+        let (writer, reader) = try pair()
+        let frames = [Frame(tag: 1, channel: 1, size: 200_000), Frame(tag: 2, channel: 1, size: 200_000), Frame(tag: 3, channel: 1, size: 200_000)]
+        for f in frames { queue(output, f) }
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 300_000, alignment: 16)
+        defer { scratch.deallocate() }
+        var iov: [iovec] = []
+        // The writer takes all of frame 1 and part of frame 2: a small frame goes after frame 2...
+        #expect(output.takeWrite(maxBytes: 300_000, scratch: scratch, into: &iov) == 300_000)
+        queue(output, Frame(tag: 7, channel: 2, size: 100))
+        // ...but the socket takes only part of frame 1.
+        output.finishWrite(sent: 1000)
+        queue(output, Frame(tag: 8, channel: 2, size: 100))
+        var sizes: [UInt8: Int] = [7: 100, 8: 100]
+        for f in frames { sizes[f.tag] = f.size }
+        // What the socket took, then the rest.
+        var received = [UInt8](repeating: 1, count: 1000)
+        try drain(output, sizes: sizes, writer: writer, reader: reader, received: &received)
+        let tags = order(received, sizes: sizes)
+        #expect(tags == [1, 2, 7, 8, 3])
+    }
 }

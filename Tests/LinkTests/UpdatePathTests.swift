@@ -1,5 +1,5 @@
 import Glibc
-import Link
+@testable import Link
 import PortholeSystem
 import SystemTestSupport
 import Testing
@@ -101,12 +101,13 @@ private func apply(_ frames: [LinkFrame], size: Int) -> [UInt8] {
         return image
     }
 
-    @Test func sendUpdateWritesValidFramesHoldingTheRuns() throws {
+    @Test(arguments: [false, true])
+    func sendUpdateWritesValidFramesHoldingTheRuns(writer: Bool) throws {
         var rng = SplitMix64(seed: 5)
         let size = 3_200_000
         let source = Source(size: size, using: &rng)
         let loop = try EventLoop()
-        let (link, peer) = try openGuestLink(loop)
+        let (link, peer) = try openGuestLink(loop, writer: writer)
         let runs = mixedRuns(size: size)
         let total = runs.reduce(0) { $0 + $1.length }
         let sent = link.sendUpdate(channel: 3, resource: 7, base: source.pointer, runs: runs, owner: source)
@@ -126,14 +127,16 @@ private func apply(_ frames: [LinkFrame], size: Int) -> [UInt8] {
         #expect(link.referencedBytes > 2_000_000, "long runs are queued by reference, not copied")
     }
 
-    @Test func detachCopiesQueuedReferencesBeforeTheMemoryChanges() throws {
+    /// With a writer thread, detach also waits for a write reading the memory.
+    @Test(arguments: [false, true])
+    func detachCopiesQueuedReferencesBeforeTheMemoryChanges(writer: Bool) throws {
         var rng = SplitMix64(seed: 6)
         // More than the socket buffers hold (the link asks for 4 MiB).
         let size = 12_000_000
         let source = Source(size: size, using: &rng)
         let original = source.bytes
         let loop = try EventLoop()
-        let (link, peer) = try openGuestLink(loop)
+        let (link, peer) = try openGuestLink(loop, writer: writer)
         peer.stopReading()
         let runs = [UpdateRun(offset: 0, length: size)]
         link.sendUpdate(channel: 1, resource: 1, base: source.pointer, runs: runs, owner: source)
@@ -345,10 +348,56 @@ private func apply(_ frames: [LinkFrame], size: Int) -> [UInt8] {
         #expect(recorder.completed == 0)
     }
 
+    /// With a writer thread, a small frame of a quiet channel queued while
+    /// megabytes of another channel go out still goes ahead of most of
+    /// them, and every channel's frames keep their order.
+    @Test func aWriterThreadKeepsEachChannelsOrderAndLetsSmallFramesAhead() throws {
+        var rng = SplitMix64(seed: 11)
+        let size = 12_000_000
+        let source = Source(size: size, using: &rng)
+        let loop = try EventLoop()
+        let (link, peer) = try openGuestLink(loop, writer: true)
+        peer.stopReading()
+        link.sendUpdate(channel: 1, resource: 1, base: source.pointer, runs: [UpdateRun(offset: 0, length: size)], owner: source)
+        link.send(.creditRequest(channel: 1))
+        for k in 0..<5 { link.send(.data(channel: 2, credit: .init(bufAlloc: 1, fwdCnt: 0), resources: [], bytes: [UInt8(k)])) }
+        try peer.startReading()
+        #expect(try runLoop(loop) { link.queuedBytes == 0 && peer.frames.filter { $0.channel == 2 }.count == 5 && peer.frames.contains(.creditRequest(channel: 1)) })
+        let order = peer.frames.dropFirst()   // the hello
+        let updates = order.enumerated().filter { if case .resourceUpdate = $0.element { true } else { false } }
+        let smalls = order.enumerated().filter { $0.element.channel == 2 }
+        #expect(smalls.map(\.element) == (0..<5).map { LinkFrame.data(channel: 2, credit: .init(bufAlloc: 1, fwdCnt: 0), resources: [], bytes: [UInt8($0)]) })
+        #expect(order.last == .creditRequest(channel: 1), "the credit request follows its channel's update")
+        // The small frames were queued after all 12 MB: with the writer
+        // busy, they went out after at most the bytes it had in hand.
+        let before = updates.filter { $0.offset < smalls.first!.offset }.count
+        #expect(before < updates.count / 2, "\(before) of \(updates.count) update frames went ahead of the small ones")
+        let same = sameBytes(apply(updates.map(\.element), size: size), source.bytes)
+        #expect(same)
+        link.close(reason: "done")
+    }
+
+    /// Closing a guest link whose writer waits for room stops the thread.
+    @Test func closingALinkWhoseWriterWaitsForRoomIsQuick() throws {
+        var rng = SplitMix64(seed: 12)
+        let source = Source(size: 8_000_000, using: &rng)
+        let loop = try EventLoop()
+        let (link, peer) = try openGuestLink(loop, writer: true)
+        peer.stopReading()
+        link.sendUpdate(channel: 1, resource: 1, base: source.pointer, runs: [UpdateRun(offset: 0, length: 8_000_000)], owner: source)
+        usleep(20_000)
+        #expect(link.queuedBytes > 4_000_000, "the peer reads nothing: most of it is still queued")
+        let start = MonotonicClock.nanoseconds()
+        link.close(reason: "test")
+        #expect(MonotonicClock.nanoseconds() - start < 50_000_000)
+        #expect(link.isClosed)
+    }
+
     /// A guest link and a raw host peer on a socket pair, handshake done.
-    private func openGuestLink(_ loop: EventLoop) throws -> (LinkEndpoint, RawPeer) {
+    private func openGuestLink(_ loop: EventLoop, writer: Bool = false) throws -> (LinkEndpoint, RawPeer) {
         let (a, b) = try Socket.pair()
         let link = try LinkEndpoint(socket: a, role: .guest, name: "g", loop: loop, delegate: nil)
+        if writer { try link.startWriter(roomBelow: 1 << 20) }
         let peer = try RawPeer(socket: b, loop: loop)
         peer.sendHello(role: .host)
         #expect(try runLoop(loop) { link.isOpen })

@@ -186,7 +186,7 @@ _porthole() {
 
 _porthole_host() {
     repeating_flags=()
-    non_repeating_flags=(--no-title-label --verbose --trace --short-slice --no-short-slice -h --help)
+    non_repeating_flags=(--no-title-label --bulk-lane --no-bulk-lane --verbose --trace --short-slice --no-short-slice -h --help)
     repeating_options=(--allow --buffers-to-guest --shared-region --protocol)
     non_repeating_options=(--listen --connect --display --region --region-size --name --clipboard --policy --buffers-socket --buffers-producer-socket --buffers-region-consumers --max-guests --guest-fds --guest-memory --total-guest-memory --guest-objects --receive-threads --stats)
     __porthole_offer_flags_options 0
@@ -265,7 +265,7 @@ _porthole_host() {
 
 _porthole_guest() {
     repeating_flags=()
-    non_repeating_flags=(--no-reconnect --region-fallback --copy-thread --no-copy-thread --verbose --trace --short-slice --no-short-slice -h --help)
+    non_repeating_flags=(--no-reconnect --region-fallback --copy-thread --no-copy-thread --bulk-lane --no-bulk-lane --verbose --trace --short-slice --no-short-slice -h --help)
     repeating_options=(--protocol)
     non_repeating_options=(--listen --connect --socket --region --buffers-socket --buffers-consumer-socket --shared-region --stats)
     __porthole_offer_flags_options -1

@@ -117,13 +117,13 @@ final class InProcessHost {
 
     /// A raw guest on a new link, after the handshake (and, when asked and
     /// the host has a region, after agreeing on it).
-    func connectGuest(offerRegion: Bool = false, agreeOnRegion: Bool = true, offerBufferService: Bool = false,
+    func connectGuest(offerRegion: Bool = false, agreeOnRegion: Bool = true, offerBufferService: Bool = false, offerLane: Bool = false,
                       sourceLocation: SourceLocation = #_sourceLocation) throws -> RawGuestLink {
         let (hostEnd, guestEnd) = try Socket.pair()
         let before = Set(host.sessions.keys)
         host.serve(link: hostEnd, from: "raw guest \(guests.count + 1)")
         let g = try RawGuestLink(socket: guestEnd, loop: loop, offerRegion: offerRegion, offerBufferService: offerBufferService,
-                                 name: "raw guest \(guests.count + 1)")
+                                 offerLane: offerLane, name: "raw guest \(guests.count + 1)")
         guests.append(g)
         sessionKeys[ObjectIdentifier(g)] = try #require(Set(host.sessions.keys).subtracting(before).first, "the host took no session",
                                                         sourceLocation: sourceLocation)
@@ -138,6 +138,25 @@ final class InProcessHost {
             }
         }
         return g
+    }
+
+    /// A new connection the host serves as it serves any guest's, driven
+    /// by raw bytes (a bulk lane's `laneAttach`, or anything else).
+    func connectRaw(from origin: String = "a raw connection") throws -> OwnedFD {
+        let (hostEnd, mine) = try Socket.pair()
+        host.serve(link: hostEnd, from: origin)
+        return mine
+    }
+
+    /// Reads and drops what the host sent on a raw connection; true once
+    /// the host has closed it.
+    func closedByHost(_ fd: OwnedFD) -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd.rawValue, $0.baseAddress, $0.count) }
+            if n > 0 { continue }
+            return n == 0 || (errno != EAGAIN && errno != EINTR)
+        }
     }
 
     /// Opens channel `c` on `g` and waits for the host to accept it and

@@ -16,12 +16,15 @@ final class RawGuestLink: LinkEndpointDelegate {
     private(set) var closeReason: String?
     /// The host's regionInfo, if it sent one.
     private(set) var hostRegion: (size: UInt64, tag: [UInt8])?
+    /// The token of the host's laneOffer, if it sent one.
+    private(set) var laneToken: [UInt8]?
     /// The buffer this guest offers each channel (its credit to the host).
     let bufAlloc: UInt32 = 1 << 20
 
-    init(socket: OwnedFD, loop: EventLoop, offerRegion: Bool, offerBufferService: Bool = false, name: String) throws {
+    init(socket: OwnedFD, loop: EventLoop, offerRegion: Bool, offerBufferService: Bool = false, offerLane: Bool = false, name: String) throws {
         endpoint = try LinkEndpoint(socket: socket, role: .guest, name: name, loop: loop,
-                                    features: (offerRegion ? LinkFeatures.sharedRegion : 0) | (offerBufferService ? LinkFeatures.bufferService : 0),
+                                    features: (offerRegion ? LinkFeatures.sharedRegion : 0) | (offerBufferService ? LinkFeatures.bufferService : 0)
+                                        | (offerLane ? LinkFeatures.bulkLane : 0),
                                     delegate: self)
     }
 
@@ -88,6 +91,8 @@ final class RawGuestLink: LinkEndpointDelegate {
     }
 
     func linkDidDrain(_ link: LinkEndpoint) {}
+
+    func link(_ link: LinkEndpoint, offersLane token: [UInt8]) { laneToken = token }
 
     func linkDidClose(_ link: LinkEndpoint, reason: String) { closeReason = reason }
 }
