@@ -76,13 +76,8 @@ public final class LinkEndpoint {
     /// A guest lane's writer thread, which writes its whole queue.
     private var writer: LinkWriter?
     private var writerToken: EventLoop.Token?
-    /// Guest: update bytes each channel not yet on the lane sent since the
-    /// start of its current second.
-    private var laneCandidates: [UInt32: (since: UInt64, bytes: Int)] = [:]
-    /// A channel moves to the lane once it sends this much update data
-    /// within a second: a video or a window being resized, not a window's
-    /// first frame (33 MB at 3840x2160) followed by a cursor's blinks.
-    public static let laneRate = 64 << 20
+    /// Guest: which channels move to the lane, and when.
+    private var lanePolicy = LanePolicy()
 
     private struct HandedOver {
         let job: BulkReceive
@@ -231,8 +226,16 @@ public final class LinkEndpoint {
     /// (nil: a link-wide frame, which nothing overtakes).
     public func enqueue(_ encoded: [UInt8], channel: UInt32?) {
         guard !isClosed else { return }
+        if lane != nil, let channel, !laneChannels.contains(channel) {
+            lanePolicy.noteFrame(channel: channel, now: MonotonicClock.nanoseconds())
+        }
         let to = route(channel)
         if to !== self { return to.enqueue(encoded, channel: channel) }
+        queueHere(encoded, channel: channel)
+    }
+
+    /// Queues an encoded frame on this connection, whatever its channel.
+    private func queueHere(_ encoded: [UInt8], channel: UInt32?) {
         if let writer {
             writer.locked { o in Self.queue(encoded, channel: channel, on: o) }
         } else {
@@ -256,11 +259,13 @@ public final class LinkEndpoint {
     @discardableResult
     public func sendUpdate(channel: UInt32, resource: UInt32, base: UnsafeRawPointer, runs: [UpdateRun], owner: AnyObject) -> Int {
         guard !isClosed else { return 0 }
-        if let lane, !laneChannels.contains(channel), lane.isOpen, sendsInBulk(channel, runs) {
+        if let lane, lane.isOpen, !laneChannels.contains(channel),
+           lanePolicy.noteUpdate(channel: channel, bytes: Self.dataBytes(runs), now: MonotonicClock.nanoseconds()) {
             // After every frame of the channel queued so far on this
             // connection: the host handles the channel's lane frames only
             // once it has read this.
-            send(.laneMove(channel: channel))
+            if traceFrames { Log.trace("\(name) sent laneMove(channel \(channel))") }
+            queueHere(FrameCodec.encode(.laneMove(channel: channel)), channel: channel)
             laneChannels.insert(channel)
             Log.info("\(name): channel \(channel) moved to the bulk lane")
         }
@@ -276,23 +281,10 @@ public final class LinkEndpoint {
         return total
     }
 
-    /// Whether `channel`, sending `runs` now, has reached `laneRate`.
-    private func sendsInBulk(_ channel: UInt32, _ runs: [UpdateRun]) -> Bool {
+    private static func dataBytes(_ runs: [UpdateRun]) -> Int {
         var n = 0
         for r in runs { n += r.length }
-        let now = MonotonicClock.nanoseconds()
-        var entry = laneCandidates[channel] ?? (now, 0)
-        if now - entry.since > 1_000_000_000 { entry = (now, 0) }
-        entry.bytes += n
-        guard entry.bytes < Self.laneRate else {
-            laneCandidates[channel] = nil
-            return true
-        }
-        // Closed channels' entries are not told apart: a guest with
-        // thousands of windows over time starts counting afresh.
-        if laneCandidates.count >= 4096 && laneCandidates[channel] == nil { laneCandidates.removeAll() }
-        laneCandidates[channel] = entry
-        return false
+        return n
     }
 
     /// `sendUpdate`'s frames, queued on `output` (locked, with a writer).
