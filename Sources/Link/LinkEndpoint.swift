@@ -8,9 +8,7 @@ import PortholeSystem
 public final class LinkEndpoint {
     public let role: LinkRole
     public let limits: LinkLimits
-    /// For logs. A host names a guest once its handshake is done (until
-    /// then the connection may turn out to be a bulk lane).
-    public var name: String
+    public let name: String
     public weak var delegate: LinkEndpointDelegate?
     public private(set) var isOpen = false
     public private(set) var isClosed = false
@@ -476,11 +474,9 @@ public final class LinkEndpoint {
     /// watches for what it waits for, producers hear of a drained queue.
     private func afterWrite() {
         let queued = queuedBytes
-        if inputHeld && queued <= limits.maxQueuedBytes / 2 {
-            inputHeld = false
-            // What was read before the hold is handled from the loop,
-            // not from inside whatever send() flushed.
-            loop.defer_ { [weak self] in self?.processHeldFrames() }
+        if queued <= limits.maxQueuedBytes / 2 {
+            releaseHold()
+            lane?.releaseHold()
         }
         watch()
         let congested = queued > limits.linkHighWater
@@ -721,6 +717,16 @@ public final class LinkEndpoint {
         close(reason: error.description, code: .protocolError)
     }
 
+    /// The peer took enough of what was queued for it: read again.
+    private func releaseHold() {
+        guard inputHeld else { return }
+        inputHeld = false
+        watch()
+        // What was read before the hold is handled from the loop, not from
+        // inside whatever send() flushed.
+        loop.defer_ { [weak self] in self?.processHeldFrames() }
+    }
+
     /// Frames read before the host stopped reading, once the peer took enough.
     private func processHeldFrames() {
         guard !isClosed, !inputHeld, !turnYielded, handedOver == nil else { return }
@@ -737,10 +743,12 @@ public final class LinkEndpoint {
             // A guest that sends but never reads (credit requests, say, each
             // answered) would otherwise grow the queue without end. The host
             // reads nothing more until the guest has taken half of it.
-            if role == .host && queuedBytes > limits.maxQueuedBytes {
+            // A lane's frames are answered on its link's main connection: that queue counts.
+            let queuedForPeer = laneOwner?.queuedBytes ?? queuedBytes
+            if role == .host && queuedForPeer > limits.maxQueuedBytes {
                 if !inputHeld {
                     inputHeld = true
-                    Log.debug("\(name): \(queuedBytes) bytes queued for the peer; reading no more from it until it takes them")
+                    Log.debug("\(name): \(queuedForPeer) bytes queued for the peer; reading no more from it until it takes them")
                     watch()
                 }
                 return

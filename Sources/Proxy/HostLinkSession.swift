@@ -24,13 +24,8 @@ final class HostLinkSession: LinkSessionDelegate {
     /// This connection became another link's bulk lane: it is no guest of its own.
     var isLane = false
 
-    /// The name this guest gets at its handshake, or a number added to it
-    /// (its policy rule's, or the host's `--name`).
-    let guestName: String
-
-    init(proxy: HostProxy, socket: OwnedFD, name: String, policy: GuestPolicy, identity: PeerIdentity, guestName: String) throws(SystemError) {
+    init(proxy: HostProxy, socket: OwnedFD, name: String, policy: GuestPolicy, identity: PeerIdentity) throws(SystemError) {
         self.proxy = proxy
-        self.guestName = guestName
         self.policy = policy
         self.identity = identity
         self.objects = Budget("Wayland objects of this guest", limit: UInt64(proxy.hostLimits.objectsPerGuest))

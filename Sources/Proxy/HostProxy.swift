@@ -112,10 +112,12 @@ public final class HostProxy {
             turnAway(fd, from: origin, refusal)
             return
         }
-        // Named at its handshake: it may yet be another guest's bulk lane.
-        let name = "connection \(linkCounter)"
+        // Named as it arrives (VMs connect in the order they were started;
+        // a QEMU chardev connects long before its guest says hello). If it
+        // turns out to be another guest's bulk lane, the name is free again.
+        let name = uniqueGuestName(base)
         do {
-            let session = try HostLinkSession(proxy: self, socket: fd, name: name, policy: guestPolicy, identity: identity, guestName: base)
+            let session = try HostLinkSession(proxy: self, socket: fd, name: name, policy: guestPolicy, identity: identity)
             sessions[ObjectIdentifier(session)] = session
             Log.info("\(name): connected (\(origin), peer \(identity))")
         } catch {
@@ -180,9 +182,8 @@ public final class HostProxy {
 
     /// `base`, or with a number when a live guest already has it. The
     /// buffer service's name for the host's own programs is never a guest's.
-    private func uniqueGuestName(_ base: String, for newcomer: HostLinkSession) -> String {
-        let guests = sessions.values.filter { $0 !== newcomer && !$0.isLane && $0.link.isOpen }
-        let taken = Set(guests.map(\.name)).union([BufferService.hostName])
+    private func uniqueGuestName(_ base: String) -> String {
+        let taken = Set(sessions.values.filter { !$0.isLane }.map(\.name)).union([BufferService.hostName])
         var name = base
         var n = 1
         while taken.contains(name) {
@@ -197,12 +198,7 @@ public final class HostProxy {
     /// are not guests).
     func guestOpened(_ s: HostLinkSession) -> Bool {
         let open = sessions.values.filter { !$0.isLane && $0.link.isOpen }.count
-        guard open > hostLimits.maxGuests else {
-            let name = uniqueGuestName(s.guestName, for: s)
-            Log.info("\(s.name) is \(name)")
-            s.link.name = name
-            return true
-        }
+        guard open > hostLimits.maxGuests else { return true }
         refusedLinks += 1
         Log.warning("\(s.name): turned away: the host serves at most \(hostLimits.maxGuests) guests at once")
         s.link.close(reason: "the host serves at most \(hostLimits.maxGuests) guests at once")

@@ -158,6 +158,66 @@ import Wayland
         #expect(h.host.heldForGuests.fds == 0 && h.host.heldForGuests.bytes == 0, "\(h.host.heldForGuests)")
     }
 
+    /// As `HostFloodTests.aGuestThatNeverReadsCannotGrowTheHostsQueue`, with
+    /// the requests on the lane: their answers go on the main connection,
+    /// whose queue the lane's reading is held to too.
+    @Test func aGuestThatNeverReadsCannotGrowTheHostsQueueThroughItsLane() throws {
+        var limits = LinkLimits()
+        limits.maxQueuedBytes = 1 << 20
+        let h = try InProcessHost(limits: limits)
+        defer { h.tearDown() }
+        let (hostEnd, evil) = try Socket.pair()
+        h.host.serve(link: hostEnd, from: "a guest that never reads")
+        let session = try #require(h.host.sessions.values.first)
+        writeAll(evil.rawValue, FrameCodec.encode(.hello(version: 1, role: .guest, features: LinkFeatures.bulkLane))
+                 + FrameCodec.encode(.channelOpen(channel: 1, bufAlloc: 65536)) + FrameCodec.encode(.laneMove(channel: 1)))
+        try #require(h.pump { session.session.channels[1]?.onLane == true })
+        // The token, from what the host sent so far (hello, laneOffer, channelAccept).
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(evil.rawValue, $0.baseAddress!, $0.count) }
+            if n <= 0 { break }
+            received += buffer[0..<n]
+        }
+        var token: [UInt8]?
+        var at = 0
+        while at + 12 <= received.count, let length = try received[at...].withUnsafeBytes({ try FrameCodec.frameLength($0, limits: limits) }),
+              at + length <= received.count {
+            if case .laneOffer(let t) = try received[at..<(at + length)].withUnsafeBytes({ try FrameCodec.decode($0, limits: limits) }) { token = t }
+            at += length
+        }
+        let lane = try h.connectRaw(from: "the lane of a guest that never reads")
+        writeAll(lane.rawValue, FrameCodec.encode(.laneAttach(token: try #require(token, "no laneOffer in \(received.count) bytes"))))
+        try #require(h.pump { h.host.sessions.values.contains { $0.isLane } })
+        let chunk = Array([[UInt8]](repeating: FrameCodec.encode(.creditRequest(channel: 1)), count: 4096).joined())
+        var sent = 0, offset = 0, peak = 0, stalled = 0
+        while sent < 8 << 20 && stalled < 50 {
+            let n = chunk.withUnsafeBytes { write(lane.rawValue, $0.baseAddress! + offset, $0.count - offset) }
+            if n > 0 {
+                sent += n
+                offset = (offset + n) % chunk.count
+                stalled = 0
+            } else {
+                stalled += 1
+            }
+            h.loop.runOnce(timeout: n > 0 ? 0 : 0.002)
+            peak = max(peak, session.link.queuedBytes)
+        }
+        #expect(stalled >= 50, "the host read all \(sent) bytes from the lane of a guest that never reads")
+        #expect(peak <= limits.maxQueuedBytes + 64, "the host queued \(peak) bytes for a guest that never reads")
+        #expect(!session.link.isClosed)
+        // The guest starts reading: the host answers the rest and reads on.
+        var got = 0
+        let deadline = monotonicNow() + 10_000_000_000
+        while got < (sent / 12) * 20 && monotonicNow() < deadline {
+            let n = buffer.withUnsafeMutableBytes { read(evil.rawValue, $0.baseAddress!, $0.count) }
+            if n > 0 { got += n }
+            h.loop.runOnce(timeout: n > 0 ? 0 : 0.002)
+        }
+        #expect(got >= (sent / 12) * 20, "got \(got) bytes of answers to \(sent / 12) requests")
+    }
+
     @Test func aGuestThatDidNotOfferTheLaneGetsNoTokenAndMayNotMove() throws {
         let h = try InProcessHost()
         defer { h.tearDown() }
