@@ -49,7 +49,7 @@ public final class LinkEndpoint {
     /// The loop finishes the current frame itself (see `takeBack`).
     private var handOverPaused = false
 
-    // The bulk lane (docs/link-protocol.md §12).
+    // The bulk lane (docs/link-protocol.md §14).
 
     /// This link's bulk lane, once attached.
     public private(set) var lane: LinkEndpoint?
@@ -854,7 +854,7 @@ public final class LinkEndpoint {
         }
     }
 
-    // MARK: Bulk lane (docs/link-protocol.md §12)
+    // MARK: Bulk lane (docs/link-protocol.md §14)
 
     /// Host: offers the guest a bulk lane for this link, attached with
     /// `token` (secret, random; used once).

@@ -16,7 +16,7 @@ public protocol LinkEndpointDelegate: AnyObject {
     func link(_ link: LinkEndpoint, updateTargetFor channel: UInt32, resource: UInt32,
               ranges: [UpdateRange]) throws(LinkProtocolError) -> UpdateTarget?
 
-    // The bulk lane (docs/link-protocol.md §12). `link` is always the
+    // The bulk lane (docs/link-protocol.md §14). `link` is always the
     // link's main connection, also for what its lane read.
 
     /// Guest: the host offers a bulk lane; `token` attaches it.

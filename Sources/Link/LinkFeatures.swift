@@ -10,6 +10,6 @@ public enum LinkFeatures {
     /// 2): consumers in the guest of buffers the host lets it see.
     public static let bufferConsumers: UInt64 = 1 << 2
     /// The guest may open a second connection for the link, its bulk lane,
-    /// and move channels that send megabytes onto it (docs/link-protocol.md §12).
+    /// and move channels that send megabytes onto it (docs/link-protocol.md §14).
     public static let bulkLane: UInt64 = 1 << 3
 }

@@ -27,7 +27,7 @@ public enum LinkFrame: Equatable, Sendable {
     /// The guest declares every registered buffer invalid.
     case registryReset
     /// Host: the secret with which the guest may open this link's bulk
-    /// lane, a second connection (docs/link-protocol.md §12).
+    /// lane, a second connection (docs/link-protocol.md §14).
     case laneOffer(token: [UInt8])
     /// The first frame on a bulk lane connection, in place of a hello.
     case laneAttach(token: [UInt8])

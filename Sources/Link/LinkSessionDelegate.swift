@@ -6,7 +6,7 @@ public protocol LinkSessionDelegate: AnyObject {
     func sessionDidClose(_ session: LinkSession, reason: String)
     /// Host: the guest opens `channel`. Set its delegate, or throw to refuse it.
     func session(_ session: LinkSession, opens channel: LinkChannel) throws(ChannelError)
-    /// Guest: the host offers a bulk lane for this link (docs/link-protocol.md §12).
+    /// Guest: the host offers a bulk lane for this link (docs/link-protocol.md §14).
     func session(_ session: LinkSession, offersLane token: [UInt8])
     /// Host: this session's connection asks to be the bulk lane of the link
     /// that offered `token`; that link's main connection, or nil.

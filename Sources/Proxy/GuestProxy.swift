@@ -85,7 +85,7 @@ public final class GuestProxy: LinkSessionDelegate {
     /// a second connection to the host proxy that the channels sending
     /// megabytes move to, written by a thread of its own, so that a video's
     /// bytes are neither on this loop nor ahead of another window's commit
-    /// (docs/link-protocol.md §12). Only for links this proxy dials over
+    /// (docs/link-protocol.md §14). Only for links this proxy dials over
     /// unix or vsock sockets. Set before the first link.
     public var bulkLane = true
     /// How a lane connection is made (tests); nil: dial the link's address.
