@@ -10,7 +10,7 @@ public final class LinkEndpoint {
     public let limits: LinkLimits
     public let name: String
     public weak var delegate: LinkEndpointDelegate?
-    public private(set) var isOpen = false
+    public internal(set) var isOpen = false
     public private(set) var isClosed = false
     /// Feature bits both sides support.
     public private(set) var features: UInt64 = 0
@@ -27,7 +27,7 @@ public final class LinkEndpoint {
 
     private let socket: OwnedFD
     private let streamKind: StreamKind
-    private let loop: EventLoop
+    let loop: EventLoop
     private var token: EventLoop.Token?
     private let input = ReadBuffer()
     private let output = LinkOutput()
@@ -52,25 +52,25 @@ public final class LinkEndpoint {
     // The bulk lane (docs/link-protocol.md §14).
 
     /// This link's bulk lane, once attached.
-    public private(set) var lane: LinkEndpoint?
+    public internal(set) var lane: LinkEndpoint?
     /// Bytes the lane wrote, also after it closed.
     public var laneSentBytes: UInt64 { lane?.sentBytes ?? closedLaneSentBytes }
     private var closedLaneSentBytes: UInt64 = 0
     /// Of a lane: its link's main connection.
-    public private(set) weak var laneOwner: LinkEndpoint?
+    public internal(set) weak var laneOwner: LinkEndpoint?
     /// A guest's lane: the token it attaches with, sent instead of a hello.
     private let attachToken: [UInt8]?
     /// Host: the token offered for this link's lane, until a lane used it.
-    private var offeredLaneToken: [UInt8]?
+    var offeredLaneToken: [UInt8]?
     /// Guest: channels moved to the lane; their frames go there. Kept after
     /// a channel closes: its last frame (an acknowledgement, say) must not
     /// overtake its earlier ones, and ids are not reused within a link.
-    private var laneChannels: Set<UInt32> = []
+    var laneChannels: Set<UInt32> = []
     /// Host lane: the next frame's channel has not moved yet (its move, or
     /// its open, is unread on the main connection); reading waits.
-    private var laneWaiting = false
+    var laneWaiting = false
     /// A guest lane read the host's hello.
-    private var laneHelloSeen = false
+    var laneHelloSeen = false
     /// A guest lane's writer thread, which writes its whole queue.
     private var writer: LinkWriter?
     private var writerToken: EventLoop.Token?
@@ -143,26 +143,7 @@ public final class LinkEndpoint {
         try self.init(socket: socket, role: role, name: name, loop: loop, limits: limits, features: offered, attachToken: nil, delegate: delegate)
     }
 
-    /// Guest: opens `main`'s bulk lane on `socket`, a new connection to the
-    /// host, with the token the host offered. Its queue is written by a
-    /// thread of its own (`LinkWriter`); what it carries goes out as
-    /// `main`'s channels move onto it (`sendUpdate`).
-    /// `roomBelow`: its producers hear (`linkDidDrain`) when its queue falls to this.
-    public static func attachLane(to main: LinkEndpoint, socket: OwnedFD, token: [UInt8], roomBelow: Int) throws(SystemError) {
-        guard main.role == .guest, main.isOpen, main.lane == nil, main.laneOwner == nil else { return }
-        let lane = try LinkEndpoint(socket: socket, role: .guest, name: "\(main.name) lane", loop: main.loop, limits: main.limits,
-                                    features: 0, attachToken: token, delegate: nil)
-        do { try lane.startWriter(roomBelow: roomBelow) } catch {
-            lane.close(reason: "cannot start its writer: \(error)", notifyPeer: false)
-            throw error
-        }
-        lane.laneOwner = main
-        lane.isOpen = true
-        lane.traceFrames = main.traceFrames
-        main.lane = lane
-    }
-
-    private init(socket: OwnedFD, role: LinkRole, name: String, loop: EventLoop, limits: LinkLimits,
+    init(socket: OwnedFD, role: LinkRole, name: String, loop: EventLoop, limits: LinkLimits,
                  features offered: UInt64, attachToken: [UInt8]?, delegate: LinkEndpointDelegate?) throws(SystemError) {
         self.attachToken = attachToken
         self.socket = socket
@@ -200,15 +181,6 @@ public final class LinkEndpoint {
     /// The same for the connection `channel`'s frames go on (the lane, once it moved there).
     public func isCongested(channel: UInt32) -> Bool { route(channel).isCongested }
     public func queuedBytes(channel: UInt32) -> Int { route(channel).queuedBytes }
-    /// Guest: whether `channel` moved to the bulk lane.
-    public func isOnLane(_ channel: UInt32) -> Bool { lane != nil && laneChannels.contains(channel) }
-
-    /// Where frames of `channel` go: the lane, once the channel moved there.
-    private func route(_ channel: UInt32?) -> LinkEndpoint {
-        if let c = channel, let lane, laneChannels.contains(c) { return lane }
-        return self
-    }
-
     /// Queues a frame.
     public func send(_ frame: LinkFrame) {
         guard !isClosed else { return }
@@ -597,7 +569,7 @@ public final class LinkEndpoint {
 
     /// Asks the loop for what this link waits for now: input unless it is
     /// held or waiting for its turn, and room to write while bytes are queued.
-    private func watch() {
+    func watch() {
         guard let t = token else { return }
         var interest: EventLoop.Events = inputHeld || turnYielded || handedOver != nil || laneWaiting ? [] : .readable
         if writer == nil && output.queuedBytes > 0 { interest.insert(.writable) }
@@ -728,7 +700,7 @@ public final class LinkEndpoint {
     }
 
     /// Frames read before the host stopped reading, once the peer took enough.
-    private func processHeldFrames() {
+    func processHeldFrames() {
         guard !isClosed, !inputHeld, !turnYielded, handedOver == nil else { return }
         serveTurn()
     }
@@ -852,61 +824,5 @@ public final class LinkEndpoint {
             default: break
             }
         }
-    }
-
-    // MARK: Bulk lane (docs/link-protocol.md §14)
-
-    /// Host: offers the guest a bulk lane for this link, attached with
-    /// `token` (secret, random; used once).
-    public func offerLane(token: [UInt8]) {
-        guard role == .host, isOpen, !isClosed, laneOwner == nil, features & LinkFeatures.bulkLane != 0, offeredLaneToken == nil else { return }
-        offeredLaneToken = token
-        send(.laneOffer(token: token))
-    }
-
-    /// Host: whether `token` is this link's offered lane token, which it
-    /// then no longer is (one lane per link). Compared in constant time.
-    public func takeLaneToken(_ token: [UInt8]) -> Bool {
-        guard let offered = offeredLaneToken, isOpen, !isClosed, lane == nil, token.count == offered.count else { return false }
-        var difference: UInt8 = 0
-        for i in 0..<offered.count { difference |= offered[i] ^ token[i] }
-        guard difference == 0 else { return false }
-        offeredLaneToken = nil
-        return true
-    }
-
-    /// Host: this connection said `laneAttach` first: it becomes the lane
-    /// of the link that offered the token, if any.
-    private func becomeLane(_ token: [UInt8]) throws(LinkProtocolError) {
-        guard let owner = delegate?.link(self, attachesLane: token), owner !== self, owner.lane == nil else {
-            throw .unexpected("laneAttach with a token no link offered")
-        }
-        laneOwner = owner
-        owner.lane = self
-        isOpen = true
-        Log.info("\(owner.name): bulk lane attached (\(name))")
-    }
-
-    /// A frame read on a lane.
-    private func dispatchOnLane(_ frame: LinkFrame, owner: LinkEndpoint) throws(LinkProtocolError) {
-        switch frame {
-        case .closeLink(let code, let reason):
-            close(reason: "peer closed the bulk lane (code \(code)): \(LogText.escaped(reason))", notifyPeer: false)
-        case .hello(_, let peerRole, _) where role == .guest && !laneHelloSeen && peerRole != role:
-            // The host greets every new connection before it knows it is a lane.
-            laneHelloSeen = true
-        default:
-            guard role == .host, frame.channel != nil else { throw .unexpected("\(frame.traceLine) on the bulk lane") }
-            try owner.delegate?.link(owner, receivedOnLane: frame)
-        }
-    }
-
-    /// Host lane: the main connection handled a frame a waiting one may
-    /// have waited for: look again.
-    private func laneMayGoOn() {
-        guard laneWaiting, !isClosed else { return }
-        laneWaiting = false
-        watch()
-        loop.defer_ { [weak self] in self?.processHeldFrames() }
     }
 }

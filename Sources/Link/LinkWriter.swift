@@ -56,17 +56,7 @@ final class LinkWriter: @unchecked Sendable {
         loopWake = try EventSignal()
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(changed, nil)
-        let box = Unmanaged.passRetained(self)
-        var t = pthread_t()
-        let rc = pthread_create(&t, nil, { raw in
-            Unmanaged<LinkWriter>.fromOpaque(raw!).takeRetainedValue().run()
-            return nil
-        }, box.toOpaque())
-        guard rc == 0 else {
-            box.release()
-            throw SystemError("start a link writer thread", code: rc)
-        }
-        thread = t
+        thread = try NativeThread.start("start a link writer thread") { [self] in run() }
     }
 
     deinit {

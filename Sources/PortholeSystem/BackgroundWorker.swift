@@ -75,17 +75,8 @@ public final class BackgroundWorker {
         wake = try EventSignal()
         shared = Shared(wake: wake)
         token = try loop.register(wake.rawValue, events: .readable) { [weak self] _ in self?.drain() }
-        let box = Unmanaged.passRetained(shared)
-        var t = pthread_t()
-        let rc = pthread_create(&t, nil, { raw in
-            Unmanaged<Shared>.fromOpaque(raw!).takeRetainedValue().run()
-            return nil
-        }, box.toOpaque())
-        guard rc == 0 else {
-            box.release()
-            throw SystemError("start a worker thread", code: rc)
-        }
-        thread = t
+        let shared = self.shared
+        thread = try NativeThread.start("start a worker thread") { shared.run() }
     }
 
     deinit { stop() }

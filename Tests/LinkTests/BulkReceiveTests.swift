@@ -9,17 +9,7 @@ import Testing
 /// beforehand: what it takes, and what it leaves in the socket for the loop.
 @Suite struct BulkReceiveTests {
     /// Memory the updates go to.
-    private final class Memory {
-        let pointer: UnsafeMutableRawPointer
-        let size: Int
-        init(size: Int) {
-            self.size = size
-            pointer = .allocate(byteCount: size, alignment: 16)
-            pointer.initializeMemory(as: UInt8.self, repeating: 0, count: size)
-        }
-        deinit { pointer.deallocate() }
-        func bytes(_ range: Range<Int>) -> [UInt8] { Array(UnsafeRawBufferPointer(start: pointer + range.lowerBound, count: range.count)) }
-    }
+    private typealias Memory = TestMemory
 
     /// The receiving end after a frame's head was taken as the loop would,
     /// and the job for the rest of it.

@@ -127,6 +127,22 @@ func randomFrame<G: RandomNumberGenerator>(using rng: inout G, maxBytes: Int = 3
     }
 }
 
+// MARK: - Memory
+
+/// Zeroed memory a test sends from or receives into, freed with the object
+/// (an update's owner).
+final class TestMemory {
+    let pointer: UnsafeMutableRawPointer
+    let size: Int
+    init(size: Int) {
+        self.size = size
+        pointer = .allocate(byteCount: size, alignment: 16)
+        pointer.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+    }
+    deinit { pointer.deallocate() }
+    func bytes(_ range: Range<Int>) -> [UInt8] { Array(UnsafeRawBufferPointer(start: pointer + range.lowerBound, count: range.count)) }
+}
+
 // MARK: - Link endpoints on an event loop
 
 /// Records everything a LinkEndpoint tells its delegate.

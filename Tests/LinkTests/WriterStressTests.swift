@@ -5,15 +5,7 @@ import SystemTestSupport
 import Testing
 
 /// Memory a sender queues by reference and changes after `detach`.
-private final class Mem {
-    let pointer: UnsafeMutableRawPointer
-    let size: Int
-    init(size: Int) {
-        self.size = size
-        pointer = .allocate(byteCount: size, alignment: 16)
-    }
-    deinit { pointer.deallocate() }
-}
+private typealias Mem = TestMemory
 
 /// Reads a link's byte stream on a thread of its own and checks every
 /// update against the content the sender had when it queued it (named by

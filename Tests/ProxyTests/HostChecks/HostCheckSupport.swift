@@ -1,6 +1,8 @@
+import Glibc
 @testable import Link
 import PortholeSystem
 @testable import Proxy
+import SystemTestSupport
 import Testing
 import Wayland
 
@@ -18,6 +20,41 @@ func bind(_ name: UInt32, _ interface: String, _ version: UInt32, id: UInt32) ->
 }
 
 extension InProcessHost {
+    /// Writes creditRequests for `channel` on `fd`, running the loop, until
+    /// 8 MiB went (13 MiB of answers, if nothing held them back) or the host
+    /// stopped reading for 50 tries; `link`'s queue at its highest meanwhile.
+    func floodCreditRequests(channel: UInt32, on fd: OwnedFD, watching link: LinkEndpoint) -> (sent: Int, peak: Int, stalled: Int) {
+        let chunk = Array([[UInt8]](repeating: FrameCodec.encode(.creditRequest(channel: channel)), count: 4096).joined())
+        var sent = 0, offset = 0, peak = 0, stalled = 0
+        while sent < 8 << 20 && stalled < 50 {
+            let n = chunk.withUnsafeBytes { write(fd.rawValue, $0.baseAddress! + offset, $0.count - offset) }
+            if n > 0 {
+                sent += n
+                offset = (offset + n) % chunk.count
+                stalled = 0
+            } else {
+                stalled += 1
+            }
+            loop.runOnce(timeout: n > 0 ? 0 : 0.002)
+            peak = max(peak, link.queuedBytes)
+        }
+        return (sent, peak, stalled)
+    }
+
+    /// Reads what the host sends on `fd`, running the loop, until `bytes`
+    /// arrived or 10 s passed; the bytes read.
+    func readAnswers(on fd: OwnedFD, atLeast bytes: Int) -> Int {
+        var got = 0
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        let deadline = monotonicNow() + 10_000_000_000
+        while got < bytes && monotonicNow() < deadline {
+            let n = buffer.withUnsafeMutableBytes { read(fd.rawValue, $0.baseAddress!, $0.count) }
+            if n > 0 { got += n }
+            loop.runOnce(timeout: n > 0 ? 0 : 0.002)
+        }
+        return got
+    }
+
     /// A host, a bystander guest with a working client, and a second guest
     /// that `attack` makes break the link protocol. Checks that the host
     /// ends exactly that link, for a reason containing `fragment` (code 1),

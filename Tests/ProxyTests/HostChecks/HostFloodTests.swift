@@ -22,29 +22,10 @@ import Wayland
         limits.maxQueuedBytes = 1 << 20
         let h = try InProcessHost(limits: limits)
         defer { h.tearDown() }
-        let (hostEnd, evil) = try Socket.pair()
-        h.host.serve(link: hostEnd, from: "a guest that never reads")
-        let session = try #require(h.host.sessions.values.first)
+        let (evil, session) = try h.connectRawSession(from: "a guest that never reads")
         writeAll(evil.rawValue, Self.hello() + FrameCodec.encode(.channelOpen(channel: 1, bufAlloc: 65536)))
         try #require(h.pump { session.session.channels[1] != nil })
-        let chunk = Array([[UInt8]](repeating: FrameCodec.encode(.creditRequest(channel: 1)), count: 4096).joined())
-        var sent = 0
-        var offset = 0
-        var peak = 0
-        var stalled = 0
-        // 8 MiB of requests: 13 MiB of answers if nothing held them back.
-        while sent < 8 << 20 && stalled < 50 {
-            let n = chunk.withUnsafeBytes { write(evil.rawValue, $0.baseAddress! + offset, $0.count - offset) }
-            if n > 0 {
-                sent += n
-                offset = (offset + n) % chunk.count
-                stalled = 0
-            } else {
-                stalled += 1
-            }
-            h.loop.runOnce(timeout: n > 0 ? 0 : 0.002)
-            peak = max(peak, session.link.queuedBytes)
-        }
+        let (sent, peak, stalled) = h.floodCreditRequests(channel: 1, on: evil, watching: session.link)
         #expect(stalled >= 50, "the host read all \(sent) bytes from a guest that never reads")
         // One frame's answer may go over before reading stops.
         #expect(peak <= limits.maxQueuedBytes + 64, "the host queued \(peak) bytes for a guest that never reads")
@@ -53,14 +34,7 @@ import Wayland
         let honest = try h.honestFirstFrame()
         #expect(honest.seconds < 0.1 * testSlowdown, "the honest guest's first frame took \(honest.seconds) s of the loop thread's CPU")
         // The guest starts reading: the host answers the rest and reads on.
-        var got = 0
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        let deadline = monotonicNow() + 10_000_000_000
-        while got < (sent / 12) * 20 && monotonicNow() < deadline {
-            let n = buffer.withUnsafeMutableBytes { read(evil.rawValue, $0.baseAddress!, $0.count) }
-            if n > 0 { got += n }
-            h.loop.runOnce(timeout: n > 0 ? 0 : 0.002)
-        }
+        let got = h.readAnswers(on: evil, atLeast: (sent / 12) * 20)
         #expect(got >= (sent / 12) * 20, "got \(got) bytes of answers to \(sent / 12) requests")
     }
 

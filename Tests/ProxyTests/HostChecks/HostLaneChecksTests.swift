@@ -166,9 +166,7 @@ import Wayland
         limits.maxQueuedBytes = 1 << 20
         let h = try InProcessHost(limits: limits)
         defer { h.tearDown() }
-        let (hostEnd, evil) = try Socket.pair()
-        h.host.serve(link: hostEnd, from: "a guest that never reads")
-        let session = try #require(h.host.sessions.values.first)
+        let (evil, session) = try h.connectRawSession(from: "a guest that never reads")
         writeAll(evil.rawValue, FrameCodec.encode(.hello(version: 1, role: .guest, features: LinkFeatures.bulkLane))
                  + FrameCodec.encode(.channelOpen(channel: 1, bufAlloc: 65536)) + FrameCodec.encode(.laneMove(channel: 1)))
         try #require(h.pump { session.session.channels[1]?.onLane == true })
@@ -190,31 +188,12 @@ import Wayland
         let lane = try h.connectRaw(from: "the lane of a guest that never reads")
         writeAll(lane.rawValue, FrameCodec.encode(.laneAttach(token: try #require(token, "no laneOffer in \(received.count) bytes"))))
         try #require(h.pump { h.host.sessions.values.contains { $0.isLane } })
-        let chunk = Array([[UInt8]](repeating: FrameCodec.encode(.creditRequest(channel: 1)), count: 4096).joined())
-        var sent = 0, offset = 0, peak = 0, stalled = 0
-        while sent < 8 << 20 && stalled < 50 {
-            let n = chunk.withUnsafeBytes { write(lane.rawValue, $0.baseAddress! + offset, $0.count - offset) }
-            if n > 0 {
-                sent += n
-                offset = (offset + n) % chunk.count
-                stalled = 0
-            } else {
-                stalled += 1
-            }
-            h.loop.runOnce(timeout: n > 0 ? 0 : 0.002)
-            peak = max(peak, session.link.queuedBytes)
-        }
+        let (sent, peak, stalled) = h.floodCreditRequests(channel: 1, on: lane, watching: session.link)
         #expect(stalled >= 50, "the host read all \(sent) bytes from the lane of a guest that never reads")
         #expect(peak <= limits.maxQueuedBytes + 64, "the host queued \(peak) bytes for a guest that never reads")
         #expect(!session.link.isClosed)
         // The guest starts reading: the host answers the rest and reads on.
-        var got = 0
-        let deadline = monotonicNow() + 10_000_000_000
-        while got < (sent / 12) * 20 && monotonicNow() < deadline {
-            let n = buffer.withUnsafeMutableBytes { read(evil.rawValue, $0.baseAddress!, $0.count) }
-            if n > 0 { got += n }
-            h.loop.runOnce(timeout: n > 0 ? 0 : 0.002)
-        }
+        let got = h.readAnswers(on: evil, atLeast: (sent / 12) * 20)
         #expect(got >= (sent / 12) * 20, "got \(got) bytes of answers to \(sent / 12) requests")
     }
 

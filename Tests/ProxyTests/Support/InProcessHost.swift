@@ -143,9 +143,16 @@ final class InProcessHost {
     /// A new connection the host serves as it serves any guest's, driven
     /// by raw bytes (a bulk lane's `laneAttach`, or anything else).
     func connectRaw(from origin: String = "a raw connection") throws -> OwnedFD {
+        try connectRawSession(from: origin).0
+    }
+
+    /// The same, and the host's session for it.
+    func connectRawSession(from origin: String = "a raw connection", sourceLocation: SourceLocation = #_sourceLocation) throws -> (OwnedFD, HostLinkSession) {
         let (hostEnd, mine) = try Socket.pair()
+        let before = Set(host.sessions.keys)
         host.serve(link: hostEnd, from: origin)
-        return mine
+        let key = try #require(Set(host.sessions.keys).subtracting(before).first, "the host took no session", sourceLocation: sourceLocation)
+        return (mine, try #require(host.sessions[key], sourceLocation: sourceLocation))
     }
 
     /// Reads and drops what the host sent on a raw connection; true once
