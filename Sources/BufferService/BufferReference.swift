@@ -1,3 +1,5 @@
+import PortholeSystem
+
 /// A reference a producer exported for one of its buffers (seed 004's
 /// grant reference): a handle of 16 random bytes standing for the buffer,
 /// which any consumer that is given it can import, and the importers that
@@ -25,8 +27,7 @@ final class BufferReference {
 
     init(objectID: UInt32, buffer: SharedBuffer, producer: ProducerSession?, grantee: String? = nil) {
         self.grantee = grantee
-        var generator = SystemRandomNumberGenerator()
-        handle = (0..<Self.handleBytes).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        handle = RandomBytes.make(Self.handleBytes)
         self.objectID = objectID
         self.buffer = buffer
         self.producer = producer

@@ -33,10 +33,12 @@ extension LinkEndpoint {
         return self
     }
 
-    /// Host: offers the guest a bulk lane for this link, attached with
-    /// `token` (secret, random; used once).
-    public func offerLane(token: [UInt8]) {
+    /// Host: offers the guest a bulk lane for this link, if both sides
+    /// agreed on the feature: a new random token that only this link's
+    /// guest is told, used once.
+    public func offerLane() {
         guard role == .host, isOpen, !isClosed, laneOwner == nil, features & LinkFeatures.bulkLane != 0, offeredLaneToken == nil else { return }
+        let token = RandomBytes.make(LinkProtocol.laneTokenBytes)
         offeredLaneToken = token
         send(.laneOffer(token: token))
     }

@@ -2,13 +2,14 @@ import Glibc
 import PortholeSystem
 
 /// A thread that writes a link's queue to its socket, so that the loop
-/// which fills the queue sleeps while megabytes go out.
+/// which fills the queue sleeps while megabytes go out: a guest's bulk lane.
 ///
 /// Why: a guest loop that writes a 4K window's 33 MB a frame spends 4 ms of
 /// every frame in sendmsg; to the scheduler it is a busy thread, and when it
 /// loses its core every other window's commit waits with it
-/// (docs/benchmarks.md, "Write thread"). The host side's counterpart is
-/// `ReceiveThreads`.
+/// (docs/benchmarks.md, "The bulk lane"; on the link's one connection a
+/// thread alone was not enough: "A write thread on the guest"). The host
+/// side's counterpart is `ReceiveThreads`.
 ///
 /// The queue (`LinkOutput`) is shared under one lock. The writer takes the
 /// front of it, writes it outside the lock, and marks it written; the loop

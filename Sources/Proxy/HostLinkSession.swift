@@ -44,9 +44,8 @@ final class HostLinkSession: LinkSessionDelegate {
     func sessionDidOpen(_ session: LinkSession) {
         guard proxy.guestOpened(self) else { return }
         Log.info("\(session.name): handshake done")
-        if session.link.features & LinkFeatures.bulkLane != 0 {
-            session.link.offerLane(token: HostProxy.newLaneToken())
-        }
+        // When both sides agreed on the bulk lane.
+        session.link.offerLane()
         guard let service = proxy.bufferService else { return }
         service.guestConnected(session.name)
         // The guest proxy's region buffers are an application of the service.

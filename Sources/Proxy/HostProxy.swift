@@ -157,13 +157,6 @@ public final class HostProxy {
         fd.close()
     }
 
-    /// A new secret for a link's bulk lane: 16 random bytes, which only that
-    /// link's guest is told.
-    static func newLaneToken() -> [UInt8] {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<LinkProtocol.laneTokenBytes).map { _ in UInt8.random(in: 0...255, using: &generator) }
-    }
-
     /// A connection said `laneAttach(token)`: the link that offered the
     /// token takes it as its bulk lane, if the connection comes from the
     /// same peer. Nil: no such link (the connection is then closed).

@@ -55,8 +55,7 @@ public final class SharedRegion {
             throw .badSize(path: path, size: existing, why: "the file exists with this size, but --region-size asks for \(size)")
         }
         if let why = RegionSize.problem(chosen) { throw .badSize(path: path, size: chosen, why: why) }
-        var tag = [UInt8](repeating: 0, count: 16)
-        for i in tag.indices { tag[i] = UInt8.random(in: 0...255) }
+        let tag = RandomBytes.make(16)
         return try SharedRegion(path: path, fd: fd, size: chosen, mappedBytes: RegionHeader.reservedBytes,
                                 header: RegionHeader(size: UInt64(chosen), tag: tag))
     }
