@@ -22,10 +22,11 @@ protocol ClientPool: AnyObject {
     /// the next slice) up to date.
     func syncSpans(_ spans: [Range<Int>], of job: inout SyncJob, channel: LinkChannel, stats: ProxyStats) throws(MessageFault)
     /// The sync of `spans` as work another thread can run, or nil if it
-    /// runs on the loop only (`syncSpans`).
-    func detachedCopy(_ spans: [Range<Int>], of job: SyncJob) throws(MessageFault) -> RegionCopyWork?
-    /// Counts a detached copy's outcome into the job and the stats.
-    func finishDetached(_ copy: OffloadedCopy, of job: inout SyncJob, stats: ProxyStats) throws(MessageFault)
+    /// runs on the loop (`syncSpans`).
+    func detachedCopy(_ spans: [Range<Int>], of job: SyncJob, channel: LinkChannel) throws(MessageFault) -> (any DetachedSync)?
+    /// Takes in what a detached sync did: the job's counts, the stats, and
+    /// whatever must still be sent.
+    func finishDetached(_ copy: OffloadedCopy, of job: inout SyncJob, channel: LinkChannel, stats: ProxyStats) throws(MessageFault)
     /// The commit's last slice is done: what it says about the next commits.
     func endSync(_ job: SyncJob)
 }

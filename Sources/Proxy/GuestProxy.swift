@@ -76,10 +76,11 @@ public final class GuestProxy: LinkSessionDelegate {
     /// that follows gets as long again.
     public var connectTimeout: Double = Socket.connectTimeout
     private var handshakeTimer: EventLoop.Token?
-    /// Large region copies run on a thread of their own (`SyncOffload`);
-    /// false: on the loop, in slices. Set before the first link.
+    /// Large region copies, and the syncs of a stream window on the bulk
+    /// lane, run on a thread of their own (`SyncOffload`); false: on the
+    /// loop, in slices. Set before the first link.
     public var copyThread = true
-    /// The worker for region copies, made with the Wayland socket.
+    /// The worker for those syncs, made with the Wayland socket.
     private(set) var copyOffload: SyncOffload?
     /// Open a bulk lane when the host offers one (`--no-bulk-lane`: never):
     /// a second connection to the host proxy that the channels sending
@@ -232,20 +233,21 @@ public final class GuestProxy: LinkSessionDelegate {
         waylandListener = try ConnectionListener(socket: fd, loop: loop) { [unowned self] client in self.acceptClient(client) }
         // The copy thread starts with the socket, not with the first client:
         // what the proxy holds with no client connected stays the same.
-        _ = regionCopyOffload()
+        _ = startCopyThread()
         Log.info("guest clients can connect to \(socketPath)")
     }
 
-    /// The worker for this proxy's region copies, started with the Wayland
-    /// socket; nil without a region, without `copyThread`, or if no thread
-    /// can start (the copies then run on the loop, in slices).
-    private func regionCopyOffload() -> SyncOffload? {
-        guard region != nil, copyThread else { return nil }
+    /// The worker for this proxy's large syncs, started with the Wayland
+    /// socket; nil without `copyThread`, without a region or a bulk lane to
+    /// use it for, or if no thread can start (the syncs then run on the
+    /// loop, in slices).
+    private func startCopyThread() -> SyncOffload? {
+        guard copyThread, region != nil || bulkLane else { return nil }
         if let copyOffload { return copyOffload }
         do {
             copyOffload = SyncOffload(worker: try BackgroundWorker(loop: loop))
         } catch {
-            Log.warning("region copies stay on the loop: \(error)")
+            Log.warning("large syncs stay on the loop: \(error)")
             copyThread = false
         }
         return copyOffload
@@ -257,7 +259,7 @@ public final class GuestProxy: LinkSessionDelegate {
         let device = DRMDevices.firstDevice()
         let offer = offerDmabuf ?? (device != nil && !DRMDevices.hasVirglDevice())
         let handler = GuestHandler(region: region, stats: stats, application: application, dmabufDevice: offer ? device ?? 0 : nil,
-                                   offload: regionCopyOffload())
+                                   offload: startCopyThread())
         guard let channel = session.channels.open() else {
             Log.warning("refusing a client: \(limits.maxChannels) clients already connected")
             client.close()

@@ -10,7 +10,7 @@ import Wayland
 /// holding its data frame back until the last slice is done.
 struct PoolSyncQueue {
     private var jobs: [SyncJob] = []
-    /// Where large region copies run, if not on the loop.
+    /// Where large syncs run, if not on the loop.
     private let offload: SyncOffload?
 
     init(offload: SyncOffload? = nil) { self.offload = offload }
@@ -37,7 +37,7 @@ struct PoolSyncQueue {
 
     /// Runs at most `budget` bytes of the recorded syncs, in commit order
     /// (each commit's own decisions are made at its first slice). A large
-    /// region copy goes to the worker instead, and `resume` runs on the
+    /// sync the pool can detach goes to the worker instead, and `resume` runs on the
     /// loop when it is done. Returns where the syncs stand.
     mutating func advance(budget: Int, channel: LinkChannel, stats: ProxyStats, resume: @escaping () -> Void) throws(MessageFault) -> SliceProgress {
         var left = budget
@@ -59,7 +59,7 @@ struct PoolSyncQueue {
         if let copy = job.offloaded, let offload {
             if budget == nil { offload.finish(copy) } else if offload.isRunning(copy) { return .waitForWorker }
             job.offloaded = nil
-            try pool.finishDetached(copy, of: &job, stats: stats)
+            try pool.finishDetached(copy, of: &job, channel: channel, stats: stats)
         }
         if !job.started {
             try pool.beginSync(&job, channel: channel, stats: stats)
@@ -67,9 +67,10 @@ struct PoolSyncQueue {
         }
         if !job.slices.isDone {
             if let offload, let resume, job.slices.remainingBytes >= SyncOffload.minimumBytes,
-               let work = try pool.detachedCopy(job.slices.peekRest(), of: job) {
+               let work = try pool.detachedCopy(job.slices.peekRest(), of: job, channel: channel) {
                 _ = job.slices.rest()
                 job.offloaded = offload.start(work, resume: resume)
+                stats.syncsOnCopyThread += 1
                 return .waitForWorker
             }
             let spans = budget.map { job.slices.next(budget: $0) } ?? job.slices.rest()

@@ -24,6 +24,9 @@ public final class ProxyStats {
     public var fallbackPools: UInt64 = 0
     /// wl_buffers made of guest clients' dma-bufs (zwp_linux_dmabuf_v1; guest).
     public var dmabufBuffers: UInt64 = 0
+    /// Commits whose sync ran on the copy thread (guest: large region
+    /// copies, and large syncs of stream windows on the bulk lane).
+    public var syncsOnCopyThread: UInt64 = 0
     /// Reads of a client's pool that faulted because the client shrank its
     /// file mid-read (guest; each ended that client).
     public var memoryFaults: UInt64 = 0
@@ -60,6 +63,7 @@ public final class ProxyStats {
             ("fallback_pools", "\(fallbackPools)"),
             ("registered_buffers", "\(link.registeredBuffers)"),
             ("memory_faults", "\(memoryFaults)"),
+            ("syncs_on_copy_thread", "\(syncsOnCopyThread)"),
             ("dmabuf_buffers", "\(dmabufBuffers)"),
             ("guest_consumer_views_copied", "\(guestConsumerViews)"),
             ("guest_consumer_views_shared", "\(guestConsumerViewsShared)"),

@@ -5,7 +5,7 @@ import PortholeSystem
 /// the two mappings held alive until it is done (a client that disconnects
 /// meanwhile unmaps nothing under it). The loop runs small ones itself; a
 /// large one goes to the `BackgroundWorker` (`SyncOffload`).
-struct RegionCopyWork: @unchecked Sendable {
+final class RegionCopyWork: DetachedSync, @unchecked Sendable {
     /// What a run did.
     struct Outcome: Sendable {
         var compared = 0
@@ -28,13 +28,25 @@ struct RegionCopyWork: @unchecked Sendable {
     /// For work run on another thread: the client's mapping and the region,
     /// kept mapped while this exists (empty when the loop runs it).
     let keepAlive: [AnyObject]
+    /// What `run` did (see `DetachedSync` for who reads it when).
+    private(set) var outcome = Outcome()
+
+    init(client: UnsafeMutableRawPointer, clientLength: Int, copy: UnsafeMutableRawPointer, spans: [Range<Int>], rows: RowFlip,
+         blind: Bool, keepAlive: [AnyObject]) {
+        self.client = client
+        self.clientLength = clientLength
+        self.copy = copy
+        self.spans = spans
+        self.rows = rows
+        self.blind = blind
+        self.keepAlive = keepAlive
+    }
 
     /// Copies the spans (blind: all of them; else only bytes that differ).
     /// A blind copy of a large span streams past the cache: the compositor
     /// reads the frame from memory either way, and the client's next frame
     /// stays cached.
-    func run() -> Outcome {
-        var outcome = Outcome()
+    func run() {
         do {
             let guarded = try MemoryFaultGuard.reading(client, length: clientLength) { () -> (Int, Int) in
                 var compared = 0, copied = 0
@@ -55,6 +67,5 @@ struct RegionCopyWork: @unchecked Sendable {
         } catch {
             outcome.guardError = "\(error)"
         }
-        return outcome
     }
 }

@@ -109,8 +109,8 @@ final class RegionPool: ClientPool {
 
     func syncSpans(_ spans: [Range<Int>], of job: inout SyncJob, channel: LinkChannel, stats: ProxyStats) throws(MessageFault) {
         guard let work = try copyWork(spans, of: job, detached: false) else { return }
-        let outcome = if let clientFile { try clientFile.reading(bufferID: job.bufferID) { work.run() } } else { work.run() }
-        try Self.apply(outcome, of: work, to: &job, stats: stats)
+        if let clientFile { try clientFile.reading(bufferID: job.bufferID) { work.run() } } else { work.run() }
+        try Self.apply(work, to: &job, stats: stats)
     }
 
     /// The copy of `spans` as work for any thread; nil for a cooperative
@@ -125,18 +125,20 @@ final class RegionPool: ClientPool {
                               keepAlive: detached ? [mapping, region.region] : [])
     }
 
-    func detachedCopy(_ spans: [Range<Int>], of job: SyncJob) throws(MessageFault) -> RegionCopyWork? {
+    func detachedCopy(_ spans: [Range<Int>], of job: SyncJob, channel: LinkChannel) throws(MessageFault) -> (any DetachedSync)? {
         guard clientFile?.isDmaBuf != true else { return nil }
         return try copyWork(spans, of: job, detached: true)
     }
 
-    func finishDetached(_ copy: OffloadedCopy, of job: inout SyncJob, stats: ProxyStats) throws(MessageFault) {
-        try Self.apply(copy.result.outcome, of: copy.work, to: &job, stats: stats)
+    func finishDetached(_ copy: OffloadedCopy, of job: inout SyncJob, channel: LinkChannel, stats: ProxyStats) throws(MessageFault) {
+        guard let work = copy.work as? RegionCopyWork else { throw .implementation("a region pool was handed another pool's sync") }
+        try Self.apply(work, to: &job, stats: stats)
     }
 
     /// Counts a finished copy into the job and the stats; a fault is the
     /// client's wl_shm error.
-    private static func apply(_ outcome: RegionCopyWork.Outcome, of work: RegionCopyWork, to job: inout SyncJob, stats: ProxyStats) throws(MessageFault) {
+    private static func apply(_ work: RegionCopyWork, to job: inout SyncJob, stats: ProxyStats) throws(MessageFault) {
+        let outcome = work.outcome
         if let e = outcome.guardError { throw .implementation("cannot read the pool safely: \(e)") }
         if outcome.faulted {
             stats.memoryFaults += 1

@@ -55,7 +55,7 @@ final class StreamPool: ClientPool {
     }
 
     func beginSync(_ job: inout SyncJob, channel: LinkChannel, stats: ProxyStats) throws(MessageFault) {
-        guard clientFileSize() >= size, let client = client.base, let mirror = mirror.base else {
+        guard clientFileSize() >= size, client.base != nil, mirror.base != nil else {
             throw ClientMemoryGuard.shrank(job.bufferID, size)
         }
         // Earlier updates may still be queued from the mirror: copy them out
@@ -72,22 +72,11 @@ final class StreamPool: ClientPool {
             // These bytes were sent straight from the client's memory and
             // the mirror missed them. Outside this commit's damage (which
             // includes what the buffer missed) the client's bytes are what
-            // the host has: copy them into the mirror, unsent. The damaged
+            // the host has: they are copied into the mirror, unsent, before
+            // the first slice (`copySynced`, or the copy thread). The damaged
             // parts are sent without comparing.
-            let synced = stale.take(in: span)
-            let length = self.client.size, bufferID = job.bufferID
-            let n = try clientFile.reading(bufferID: bufferID) { () throws(MessageFault) -> Int in
-                try ClientMemoryGuard.read(client, length: length, bufferID: bufferID, stats: stats) { () -> Int in
-                    var n = 0
-                    for r in synced {
-                        (mirror + r.lowerBound).copyMemory(from: client + r.lowerBound, byteCount: r.count)
-                        n += r.count
-                    }
-                    return n
-                }
-            }
-            job.synced = synced
-            stats.copiedBytes += UInt64(n)
+            job.synced = stale.take(in: span)
+            job.syncedToCopy = true
         }
         if blindCommits > 0 {
             blindCommits -= 1
@@ -100,6 +89,7 @@ final class StreamPool: ClientPool {
             throw ClientMemoryGuard.shrank(job.bufferID, size)
         }
         if job.byReference { return sendByReference(spans, client: client, channel: channel, stats: stats) }
+        if job.syncedToCopy { try copySynced(&job, client: client, mirror: mirror, stats: stats) }
         let before = channel.referencedBytes
         let snapshot = job
         let (compared, copied, sent) = try clientFile.reading(bufferID: job.bufferID) { () throws(MessageFault) -> (Int, Int, Int) in
@@ -110,6 +100,24 @@ final class StreamPool: ClientPool {
         let referenced = Int(channel.referencedBytes - before)
         stats.pixelBytesSent += UInt64(sent)
         stats.copiedBytes += UInt64(copied + sent - referenced)
+    }
+
+    /// Copies the ranges the mirror had missed (`beginSync`) from the client's memory.
+    private func copySynced(_ job: inout SyncJob, client: UnsafeMutableRawPointer, mirror: UnsafeMutableRawPointer,
+                            stats: ProxyStats) throws(MessageFault) {
+        let synced = job.synced, length = self.client.size, bufferID = job.bufferID
+        let n = try clientFile.reading(bufferID: bufferID) { () throws(MessageFault) -> Int in
+            try ClientMemoryGuard.read(client, length: length, bufferID: bufferID, stats: stats) { () -> Int in
+                var n = 0
+                for r in synced {
+                    (mirror + r.lowerBound).copyMemory(from: client + r.lowerBound, byteCount: r.count)
+                    n += r.count
+                }
+                return n
+            }
+        }
+        job.syncedToCopy = false
+        stats.copiedBytes += UInt64(n)
     }
 
     /// The slice's reads of the client's memory: compared with the mirror,
@@ -182,10 +190,44 @@ final class StreamPool: ClientPool {
         return n
     }
 
-    /// Stream syncs send what they copy over the link: the loop's work.
-    func detachedCopy(_ spans: [Range<Int>], of job: SyncJob) throws(MessageFault) -> RegionCopyWork? { nil }
+    /// A window on the bulk lane (a video beside a window being typed in,
+    /// `LanePolicy`) compares and copies on the copy thread; the loop sends
+    /// the result. Others sync on the loop, a slice at a time, sending as
+    /// they go. A dma-buf's reads need the loop's bracket (`ClientFile.reading`).
+    func detachedCopy(_ spans: [Range<Int>], of job: SyncJob, channel: LinkChannel) throws(MessageFault) -> (any DetachedSync)? {
+        guard channel.isOnLane, !job.byReference, !clientFile.isDmaBuf else { return nil }
+        guard clientFileSize() >= size, let client = client.base, let mirror = mirror.base else {
+            throw ClientMemoryGuard.shrank(job.bufferID, size)
+        }
+        var pieces: [SyncJob.Piece] = []
+        job.pieces(of: spans, into: &pieces)
+        return MirrorSyncWork(client: client, clientLength: self.client.size, mirror: mirror, synced: job.syncedToCopy ? job.synced : [],
+                              pieces: pieces, rows: job.buffer.rows, blind: job.blind, keepAlive: [self.client, self.mirror])
+    }
 
-    func finishDetached(_ copy: OffloadedCopy, of job: inout SyncJob, stats: ProxyStats) throws(MessageFault) {}
+    /// Counts what the copy thread did and sends the changed runs from the
+    /// mirror (by reference: the next sync detaches them before changing it).
+    func finishDetached(_ copy: OffloadedCopy, of job: inout SyncJob, channel: LinkChannel, stats: ProxyStats) throws(MessageFault) {
+        guard let work = copy.work as? MirrorSyncWork else { throw .implementation("a stream pool was handed another pool's sync") }
+        let outcome = work.outcome
+        if let e = outcome.guardError { throw .implementation("cannot read the pool safely: \(e)") }
+        if outcome.faulted {
+            stats.memoryFaults += 1
+            throw ClientMemoryGuard.shrank(job.bufferID, work.clientLength)
+        }
+        job.syncedToCopy = false
+        job.compared += outcome.compared
+        if !job.blind { job.changed += outcome.copied }
+        guard let base = mirror.base else { throw ClientMemoryGuard.shrank(job.bufferID, size) }
+        let before = channel.referencedBytes
+        var sent = 0
+        for batch in outcome.batches {
+            sent += channel.sendUpdate(resource: resourceID, base: UnsafeRawPointer(base), runs: batch, owner: mirror)
+        }
+        let referenced = Int(channel.referencedBytes - before)
+        stats.pixelBytesSent += UInt64(sent)
+        stats.copiedBytes += UInt64(outcome.synced + outcome.copied + sent - referenced)
+    }
 
     func endSync(_ job: SyncJob) {
         if !job.blind && SyncTuning.mostlyChanged(copied: job.changed, compared: job.compared) { blindCommits = SyncTuning.blindCommitRun }

@@ -21,7 +21,10 @@ struct SyncJob {
     /// Stream pools: byte ranges copied into the mirror at the start (it
     /// had missed them); their damaged parts are sent without comparing.
     var synced: [Range<Int>] = []
-    /// Region pools: the rest of this commit is being copied by the worker.
+    /// Stream pools: `synced` is still to be copied into the mirror (by the
+    /// first slice, or the copy thread).
+    var syncedToCopy = false
+    /// The rest of this commit is being synced by the worker.
     var offloaded: OffloadedCopy?
 
     init(buffer: ShmBuffer, bufferID: UInt32, rects: [Rect], exclusive: Bool) {

@@ -1,8 +1,9 @@
 import PortholeSystem
 
-/// Region copies of large commits, run on a `BackgroundWorker`, so that the
-/// loop stays free (and asleep) for other windows' commits while a 4K frame
-/// is copied (docs/benchmarks.md, "The copy off the loop").
+/// Large syncs run on a `BackgroundWorker`, so that the loop stays free
+/// (and asleep) for other windows' commits while a 4K frame is copied:
+/// region copies (docs/benchmarks.md, "The copy off the loop"), and the
+/// compares and copies into the mirror of a stream window on the bulk lane.
 final class SyncOffload {
     let worker: BackgroundWorker
 
@@ -14,10 +15,8 @@ final class SyncOffload {
     init(worker: BackgroundWorker) { self.worker = worker }
 
     /// Starts `work`; `resume` runs on the loop once it is done.
-    func start(_ work: RegionCopyWork, resume: @escaping () -> Void) -> OffloadedCopy {
-        let result = OffloadedCopy.Result()
-        let ticket = worker.submit({ result.outcome = work.run() }, completion: resume)
-        return OffloadedCopy(ticket: ticket, work: work, result: result)
+    func start(_ work: any DetachedSync, resume: @escaping () -> Void) -> OffloadedCopy {
+        OffloadedCopy(ticket: worker.submit({ work.run() }, completion: resume), work: work)
     }
 
     /// Whether `copy` is still running.
@@ -27,15 +26,8 @@ final class SyncOffload {
     func finish(_ copy: OffloadedCopy) { worker.wait(for: copy.ticket) }
 }
 
-/// A commit's copy handed to the worker.
+/// A commit's sync handed to the worker.
 struct OffloadedCopy {
-    /// Written by the worker, read by the loop after the completion ran
-    /// (the worker's queue lock orders the two).
-    final class Result: @unchecked Sendable {
-        var outcome = RegionCopyWork.Outcome()
-    }
-
     let ticket: BackgroundWorker.Ticket
-    let work: RegionCopyWork
-    let result: Result
+    let work: any DetachedSync
 }

@@ -287,7 +287,7 @@ struct GuestCommand: ParsableCommand {
     @Flag(name: .long, help: "If the --region cannot be opened, warn and copy buffers over the link instead of exiting.")
     var regionFallback = false
 
-    @Flag(name: .long, inversion: .prefixedNo, help: "Copy frames over 2 MiB into the --region on a thread of their own, so the proxy's loop stays free for other windows' commits (--no-copy-thread: on the loop, 2 MiB a turn).")
+    @Flag(name: .long, inversion: .prefixedNo, help: "Copy frames over 2 MiB into the --region, and those of a stream window on the bulk lane into its mirror, on a thread of their own, so the proxy's loop stays free for other windows' commits (--no-copy-thread: on the loop, 2 MiB a turn).")
     var copyThread = true
 
     @Flag(name: .long, inversion: .prefixedNo, help: "Open a bulk lane when the host offers one (unix and vsock links this guest dials): windows that send megabytes move to a second connection written by a thread of its own, so a video's bytes do not hold another window's commit (--no-bulk-lane: one connection).")

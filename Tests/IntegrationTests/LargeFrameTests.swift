@@ -85,6 +85,10 @@ struct LargeFrameTests {
         }
         #expect(try guest.stats()["client_errors"] == 0)
         #expect(try host.stats()["bulk_lanes"] == 1)
+        // After the move, the big window's compared and blind commits (3.5 MiB
+        // each, over the 2 MiB a slice) are synced on the copy thread.
+        let onThread = try guest.stats()["syncs_on_copy_thread"] ?? 0
+        #expect(onThread > 0, "no sync of the lane window ran on the copy thread")
     }
 }
 
