@@ -83,6 +83,11 @@ public struct BenchResult: Sendable {
     public var framesWaitingForRelease: Int
     /// Each client's own frames and latency (sink only; empty with weston).
     public var perClient: [ClientResult] = []
+    /// The median time from one commit of a client to its next, over the
+    /// measured frames of all clients (sink only). Unlike 1 / fps it leaves
+    /// out the slow frames of a busy moment of the machine: beside `fps` it
+    /// tells a proxy's cost per frame from the machine's noise.
+    public var frameIntervalP50: Double?
 
     public var fps: Double { seconds > 0 ? Double(frames) / seconds : 0 }
     public var fpsPerClient: Double { fps / Double(max(config.clientCount, 1)) }
@@ -129,6 +134,7 @@ public struct BenchResult: Sendable {
             ("fps_per_client", num(fpsPerClient)),
             ("latency_p50_ms", num(latencyP50.map { $0 * 1000 })),
             ("latency_p99_ms", num(latencyP99.map { $0 * 1000 })),
+            ("frame_interval_p50_ms", num(frameIntervalP50.map { $0 * 1000 })),
             ("cpu_seconds_per_frame", num(cpuSecondsPerFrame)),
             ("link_bytes_per_frame", num(linkBytesPerFrame)),
             ("copied_bytes_per_frame", num(copiedBytesPerFrame)),
@@ -196,6 +202,20 @@ final class FrameLedger: @unchecked Sendable {
     var failureReport: (count: Int, first: [String], fullChecks: Int) {
         lock.lock(); defer { lock.unlock() }
         return (failed, failures, fullChecks)
+    }
+
+    /// The times in seconds from each commit to the same client's next,
+    /// over frames `range` of every client.
+    func commitIntervals(frames range: Range<Int>) -> [Double] {
+        lock.lock(); defer { lock.unlock() }
+        var out: [Double] = []
+        for c in committed.indices {
+            for k in range.dropFirst() where k < framesPerClient {
+                let a = committed[c][k - 1], b = committed[c][k]
+                if a != 0 && b > a { out.append(Double(b - a) / 1e9) }
+            }
+        }
+        return out
     }
 
     /// (arrived, verified, latencies in seconds) over frames `range` of every

@@ -166,6 +166,7 @@ public enum BenchRunner {
             result.fullyCheckedFrames = report.fullChecks
             result.latencyP50 = quantile(summary.latencies, 0.5)
             result.latencyP99 = quantile(summary.latencies, 0.99)
+            result.frameIntervalP50 = quantile(ledger.commitIntervals(frames: config.warmup..<perClient), 0.5)
             result.perClient = workers.map { w in
                 let own = ledger.summary(frames: config.warmup..<perClient, only: w.index)
                 let time = Double(w.finished &- t0) / 1e9

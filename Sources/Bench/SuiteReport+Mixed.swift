@@ -14,6 +14,14 @@ extension SuiteReport {
         return 1 / r.fps - 1 / d.fps
     }
 
+    /// The same from the median commit-to-commit interval (a client's,
+    /// shared among the case's clients): what a frame costs when the
+    /// machine is not busy elsewhere.
+    func regionExtraMedian(_ c: BenchSuite.Case) -> Double? {
+        guard let r = result(c, "region")?.frameIntervalP50, let d = result(c, "direct")?.frameIntervalP50 else { return nil }
+        return (r - d) / Double(max(c.clients, 1))
+    }
+
     /// The mode labels of case `c`: the suite's, then any of its own
     /// (stream/2-guests).
     func labels(of c: BenchSuite.Case) -> [String] {

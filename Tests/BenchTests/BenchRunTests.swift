@@ -22,9 +22,11 @@ import Testing
         #expect(result.fullyCheckedFrames >= 10)
         #expect(result.passed)
         #expect(result.latencyP50 != nil && result.latencyP99! >= result.latencyP50!)
+        let interval = try #require(result.frameIntervalP50)
+        #expect(interval > 0 && interval <= result.seconds)
         #expect(result.cpuSecondsPerFrame == nil && result.linkBytesPerFrame == nil, "direct mode has no proxies")
         let json = try JSONSerialization.jsonObject(with: Data(result.json.utf8)) as? [String: Any]
-        for key in ["fps", "latency_p50_ms", "latency_p99_ms", "cpu_seconds_per_frame", "link_bytes_per_frame",
+        for key in ["fps", "latency_p50_ms", "latency_p99_ms", "frame_interval_p50_ms", "cpu_seconds_per_frame", "link_bytes_per_frame",
                     "copied_bytes_per_frame", "peak_rss_bytes", "frames", "verified_frames"] {
             #expect(json?.keys.contains(key) == true, "JSON lacks \(key)")
         }
