@@ -107,13 +107,8 @@ final class StreamPool: ClientPool {
                             stats: ProxyStats) throws(MessageFault) {
         let synced = job.synced, length = self.client.size, bufferID = job.bufferID
         let n = try clientFile.reading(bufferID: bufferID) { () throws(MessageFault) -> Int in
-            try ClientMemoryGuard.read(client, length: length, bufferID: bufferID, stats: stats) { () -> Int in
-                var n = 0
-                for r in synced {
-                    (mirror + r.lowerBound).copyMemory(from: client + r.lowerBound, byteCount: r.count)
-                    n += r.count
-                }
-                return n
+            try ClientMemoryGuard.read(client, length: length, bufferID: bufferID, stats: stats) {
+                MirrorSyncWork.copyMissed(synced, client: client, mirror: mirror)
             }
         }
         job.syncedToCopy = false
@@ -121,63 +116,27 @@ final class StreamPool: ClientPool {
     }
 
     /// The slice's reads of the client's memory: compared with the mirror,
-    /// or copied in a run of blind commits, and sent. Returns the bytes
-    /// compared, copied into the mirror and sent.
+    /// or copied in a run of blind commits, and sent as they gather
+    /// (`MirrorSyncWork.walk`). Returns the bytes compared, copied into the
+    /// mirror and sent.
     private func sendSpans(_ spans: [Range<Int>], of job: SyncJob, client: UnsafeMutableRawPointer, mirror: UnsafeMutableRawPointer,
                            channel: LinkChannel, stats: ProxyStats) throws(MessageFault) -> (Int, Int, Int) {
-        var copied = 0
-        var pending = 0
-        var sent = 0
-        var compared = 0
-        // A local list, not the property, and no closure or local function
-        // inside the loop: a class property, or a variable a closure
-        // captures, pays a dynamic exclusivity check on every change, and
-        // scattered damage makes hundreds of runs a commit (those checks
-        // were a third of the guest's CPU).
+        // Lists kept between syncs for their capacity.
         var runs: [UpdateRun] = []
         swap(&runs, &self.runs)
         defer { swap(&runs, &self.runs) }
         runs.removeAll(keepingCapacity: true)
-        let b = job.buffer, blind = job.blind, resource = resourceID, owner = self.mirror
         var pieces: [SyncJob.Piece] = []
         swap(&pieces, &self.pieces)
         defer { swap(&pieces, &self.pieces) }
         job.pieces(of: spans, into: &pieces)
+        let rows = job.buffer.rows, blind = job.blind, resource = resourceID, owner = self.mirror
+        var sent = 0
         // The client can still shrink its file while we read it.
-        try ClientMemoryGuard.read(client, length: self.client.size, bufferID: job.bufferID, stats: stats) {
-            for (range, inSynced) in pieces {
-                if inSynced {
-                    ByteDiff.addRun(&runs, offset: range.lowerBound, length: range.count)
-                    pending += range.count
-                    if pending >= SyncTuning.sendChunk {
-                        sent += Self.send(&runs, resource: resource, base: mirror, owner: owner, channel: channel)
-                        pending = 0
-                    }
-                    continue
-                }
-                let source = client + b.sourceShift(at: range.lowerBound)
-                var at = range.lowerBound
-                while at < range.upperBound {
-                    let stop = min(range.upperBound, at + SyncTuning.sendChunk)
-                    let n: Int
-                    if blind {
-                        (mirror + at).copyMemory(from: source + at, byteCount: stop - at)
-                        ByteDiff.addRun(&runs, offset: at, length: stop - at)
-                        n = stop - at
-                    } else {
-                        compared += stop - at
-                        n = ByteDiff.diff(client: source, copy: mirror, start: at, end: stop, runs: &runs)
-                    }
-                    copied += n
-                    pending += n
-                    at = stop
-                    if pending >= SyncTuning.sendChunk {
-                        sent += Self.send(&runs, resource: resource, base: mirror, owner: owner, channel: channel)
-                        pending = 0
-                    }
-                }
+        let (compared, copied) = try ClientMemoryGuard.read(client, length: self.client.size, bufferID: job.bufferID, stats: stats) {
+            MirrorSyncWork.walk(pieces, client: client, mirror: mirror, rows: rows, blind: blind, runs: &runs) { runs in
+                sent += Self.send(&runs, resource: resource, base: mirror, owner: owner, channel: channel)
             }
-            if !runs.isEmpty { sent += Self.send(&runs, resource: resource, base: mirror, owner: owner, channel: channel) }
         }
         return (compared, copied, sent)
     }
