@@ -44,8 +44,9 @@ public final class ReadBuffer {
         capacity = newCapacity
     }
 
-    /// Reads what the socket has, up to `limit` bytes. Returns false at end of
-    /// stream. A `.plain` stream is read with read(2) and never yields fds.
+    /// Reads what the socket has, up to `limit` bytes, until a read returns
+    /// less than it asked for. Returns false at end of stream. A `.plain`
+    /// stream is read with read(2) and never yields fds.
     public func fill(from socket: OwnedFD, limit: Int = 1 << 20, kind: StreamKind = .socket) throws(SystemError) -> Bool {
         var total = 0
         while total < limit {
@@ -62,6 +63,10 @@ public final class ReadBuffer {
             case .bytes(let n):
                 tail += n
                 total += n
+                // Less than asked for: the queue was empty a moment ago. Ask
+                // again on the next readiness (every registration is
+                // level-triggered) rather than with a read that would block.
+                if n < want { return true }
             case .wouldBlock: return true
             case .endOfStream: return false
             }
