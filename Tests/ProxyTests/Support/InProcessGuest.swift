@@ -25,9 +25,11 @@ final class InProcessGuest {
     /// producers, consumers. `label` keeps the sockets of several guests of
     /// one host apart.
     /// `commonRegion`: the path of a sharing region of several guests it maps.
-    /// `copyThread`: large region copies run on the proxy's copy thread.
+    /// `copyThread`: large syncs run on the proxy's copy thread.
+    /// `bulkLane`: the guest opens the bulk lane its host offers, over a
+    /// socket pair of its own that the host serves like the link's.
     init(host h: InProcessHost, mapRegion: Bool = false, producers: Bool = false, consumers: Bool = false, label: String = "guest",
-         commonRegion: String? = nil, copyThread: Bool = true) throws {
+         commonRegion: String? = nil, copyThread: Bool = true, bulkLane: Bool = false) throws {
         self.h = h
         socketPath = h.directory + "/\(label)-wayland"
         producerSocketPath = h.directory + "/\(label)-producers"
@@ -35,6 +37,13 @@ final class InProcessGuest {
         let region = mapRegion ? try SharedRegion.guest(path: try #require(h.region).path) : nil
         guest = GuestProxy(loop: h.loop, socketPath: socketPath, region: region)
         guest.copyThread = copyThread
+        if bulkLane {
+            guest.laneDialer = { [unowned h] () throws(SystemError) -> OwnedFD in
+                let (hostEnd, guestEnd) = try Socket.pair()
+                h.host.serve(link: hostEnd, from: "the in-process guest's bulk lane")
+                return guestEnd
+            }
+        }
         if producers { guest.bufferSocketPath = producerSocketPath }
         if consumers { guest.consumerSocketPath = consumerSocketPath }
         if let commonRegion { guest.commonRegion = try SharedRegion.guest(path: commonRegion) }
