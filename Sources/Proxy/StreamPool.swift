@@ -36,11 +36,15 @@ final class StreamPool: ClientPool {
     func clientFileSize() -> Int { clientFile.size() }
 
     /// Whether the client's file carries F_SEAL_SHRINK (as memfds from
-    /// weston's and many toolkits' allocators do), so its mapping can never
-    /// fault. Seals are never removed, so a yes is kept.
+    /// weston's and many toolkits' allocators do) and still holds the pool,
+    /// so its mapping can never fault. Seals are never removed, so a yes is
+    /// kept. The seals are read before the size: a client may shrink its
+    /// file and seal it afterwards, between a commit's size check and this
+    /// look at the seals, and bytes of such a file sent by reference would
+    /// fail the whole link's write with EFAULT.
     var clientCannotShrink: Bool {
         if sealedAgainstShrink { return true }
-        sealedAgainstShrink = clientFile.sealedAgainstShrink()
+        sealedAgainstShrink = clientFile.sealedAgainstShrink() && clientFileSize() >= size
         return sealedAgainstShrink
     }
 
