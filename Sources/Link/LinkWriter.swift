@@ -133,7 +133,6 @@ final class LinkWriter: @unchecked Sendable {
             if stopping || failure != nil { break }
             idle = false
             let total = output.takeWrite(maxBytes: Self.writeBytes, scratch: scratch, into: &iov)
-            let before = output.queuedBytes
             pthread_mutex_unlock(mutex)
             var sent = 0
             var wait = false
@@ -149,6 +148,11 @@ final class LinkWriter: @unchecked Sendable {
                 }
             }
             pthread_mutex_lock(mutex)
+            // Measured now, not at `takeWrite`: the loop may have queued
+            // more during the write, taking the queue over a mark that
+            // this write brings it back under — a crossing the loop, which
+            // waits for it, must hear of.
+            let before = output.queuedBytes
             output.finishWrite(sent: sent)
             // Owners waiting in `detach`.
             pthread_cond_broadcast(changed)

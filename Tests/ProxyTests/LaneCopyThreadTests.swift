@@ -50,7 +50,8 @@ import Wayland
             big.draw(frame)
             small.draw(frame)
             let want = Int(n) + k
-            try #require(h.pump(timeout: 20) { big.commits == want && small.commits == want })
+            try #require(h.pump(timeout: 20) { big.commits == want && small.commits == want },
+                         "frame \(frame): big \(big.commits), small \(small.commits) of \(want) commits; on the copy thread \(gp.guest.stats.syncsOnCopyThread)")
             for w in [big, small] {
                 let whole = try hostBytes(w).allSatisfy { $0 == frame }
                 #expect(whole, "\(w.width)x\(w.height): not every byte is frame \(frame)'s")
