@@ -39,6 +39,21 @@ public final class EventLoop {
 
     public init() throws(SystemError) {
         epoll = OwnedFD(try syscall("epoll_create1") { epoll_create1(Int32(EPOLL_CLOEXEC)) })
+        Self.takeBrokenPipesAsErrors()
+    }
+
+    /// Pipes (a clipboard transfer's) are written with write(2), which has
+    /// no MSG_NOSIGNAL: a reader gone away would end the whole process with
+    /// SIGPIPE instead of failing that one write with EPIPE. A process that
+    /// runs a loop takes EPIPE, as `porthole` does from its first line; the
+    /// test process, which runs proxies in-process, once died of it.
+    /// `ChildProcess` gives children the default back. A handler someone
+    /// installed is left alone.
+    private static func takeBrokenPipesAsErrors() {
+        var current = sigaction()
+        guard sigaction(SIGPIPE, nil, &current) == 0,
+              unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self) == unsafeBitCast(SIG_DFL, to: Int.self) else { return }
+        signal(SIGPIPE, SIG_IGN)
     }
 
     /// Watches `fd` for `events` and calls `handler` when any is ready.

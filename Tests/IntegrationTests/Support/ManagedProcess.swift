@@ -78,8 +78,12 @@ final class ManagedProcess: @unchecked Sendable {
         }
 
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: resolved)
-        process.arguments = arguments
+        // Through env(1), which execs the program in the same process with
+        // SIGPIPE back at its default: this test process ignores SIGPIPE
+        // (`EventLoop`), an ignored signal is inherited across exec, and
+        // Foundation's Process sets no default dispositions.
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["--default-signal=PIPE", resolved] + arguments
         process.environment = env
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = out
