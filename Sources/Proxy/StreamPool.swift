@@ -30,6 +30,9 @@ final class StreamPool: ClientPool {
         self.size = size
         client = try file.map(size: size)
         mirror = try SharedMapping(anonymous: size)
+        // Looked at once here (two system calls a pool), so that a sealed
+        // file's commits skip their size check from the first.
+        _ = clientCannotShrink
     }
 
     /// Size of the client's file now (it may shrink it behind our back).
@@ -48,6 +51,12 @@ final class StreamPool: ClientPool {
         return sealedAgainstShrink
     }
 
+    /// Whether the client's file still holds the pool: for good once it is
+    /// known sealed while holding it (`clientCannotShrink`; a growth is
+    /// checked against the file first, `ClientPools.resize`), else asked
+    /// at every sync — one `fstat` a commit saved for sealed files.
+    private var clientHoldsPool: Bool { sealedAgainstShrink || clientFileSize() >= size }
+
     /// Grows both mappings. Bytes of either still queued by reference on the
     /// link are copied out first: growing may move the mappings.
     func grow(to newSize: Int, channel: LinkChannel) throws(SystemError) {
@@ -59,7 +68,7 @@ final class StreamPool: ClientPool {
     }
 
     func beginSync(_ job: inout SyncJob, channel: LinkChannel, stats: ProxyStats) throws(MessageFault) {
-        guard clientFileSize() >= size, client.base != nil, mirror.base != nil else {
+        guard clientHoldsPool, client.base != nil, mirror.base != nil else {
             throw ClientMemoryGuard.shrank(job.bufferID, size)
         }
         // Earlier updates may still be queued from the mirror: copy them out
@@ -89,7 +98,7 @@ final class StreamPool: ClientPool {
     }
 
     func syncSpans(_ spans: [Range<Int>], of job: inout SyncJob, channel: LinkChannel, stats: ProxyStats) throws(MessageFault) {
-        guard clientFileSize() >= size, let client = client.base, let mirror = mirror.base else {
+        guard clientHoldsPool, let client = client.base, let mirror = mirror.base else {
             throw ClientMemoryGuard.shrank(job.bufferID, size)
         }
         if job.byReference { return sendByReference(spans, client: client, channel: channel, stats: stats) }
@@ -159,7 +168,7 @@ final class StreamPool: ClientPool {
     /// they go. A dma-buf's reads need the loop's bracket (`ClientFile.reading`).
     func detachedCopy(_ spans: [Range<Int>], of job: SyncJob, channel: LinkChannel) throws(MessageFault) -> (any DetachedSync)? {
         guard channel.isOnLane, !job.byReference, !clientFile.isDmaBuf else { return nil }
-        guard clientFileSize() >= size, let client = client.base, let mirror = mirror.base else {
+        guard clientHoldsPool, let client = client.base, let mirror = mirror.base else {
             throw ClientMemoryGuard.shrank(job.bufferID, size)
         }
         var pieces: [SyncJob.Piece] = []
