@@ -123,7 +123,6 @@ public final class ProducerSession: ServiceHandler {
     // MARK: Requests
 
     private func register(_ r: PortholeBufferProducerV1Register, fd: OwnedFD?, producer: UInt32) throws(MessageFault) {
-        let limits = service.limits
         guard let fd else { throw .implementation("register without its fd") }
         guard r.size > 0 else { throw producerFault(producer, .badRange, "a buffer of 0 bytes") }
         let application = try self.application(r.application, producer: producer)

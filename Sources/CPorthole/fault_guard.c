@@ -86,3 +86,7 @@ int porthole_fault_guard_end(void) {
     guard_length = 0;
     return guard_faults;
 }
+
+int porthole_fault_guard_count(void) {
+    return guard_base ? guard_faults : 0;
+}

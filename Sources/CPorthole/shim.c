@@ -11,6 +11,7 @@
 #include <linux/sched.h>
 #include <linux/sched/types.h>
 #include <sys/syscall.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 const unsigned int porthole_seal_seal = F_SEAL_SEAL;
@@ -117,6 +118,10 @@ int porthole_set_time_slice(unsigned long long ns) {
     a.sched_flags = SCHED_FLAG_RESET_ON_FORK;
     a.sched_runtime = ns;
     return (int)syscall(SYS_sched_setattr, 0, &a, 0);
+}
+
+int porthole_set_thread_nice(int nice) {
+    return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
 }
 
 unsigned long long porthole_time_slice(void) {

@@ -30,4 +30,8 @@ public enum MemoryFaultGuard {
         let faults = porthole_fault_guard_end()
         return Outcome(value: value, faulted: faults > 0)
     }
+
+    /// Whether the range this thread guards has faulted so far, for a
+    /// reader that must report a fault before it hands its result on.
+    public static var hasFaulted: Bool { porthole_fault_guard_count() > 0 }
 }

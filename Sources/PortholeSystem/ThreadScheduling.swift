@@ -26,6 +26,13 @@ public enum ThreadScheduling {
         try syscall("sched_setattr") { porthole_set_time_slice(nanoseconds) }
     }
 
+    /// Gives the calling thread the weakest claim on the CPU a normal thread
+    /// can have (nice 19), for work that another thread covers when this
+    /// one does not run.
+    public static func yieldToOthers() throws(SystemError) {
+        _ = try syscall("setpriority") { porthole_set_thread_nice(19) }
+    }
+
     /// The calling thread's slice in nanoseconds as the kernel reports it:
     /// the one asked for, else its default (0 if it cannot say).
     public static var requestedTimeSlice: UInt64 { porthole_time_slice() }

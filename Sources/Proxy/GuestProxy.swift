@@ -80,6 +80,10 @@ public final class GuestProxy: LinkSessionDelegate {
     /// lane, run on a thread of their own (`SyncOffload`); false: on the
     /// loop, in slices. Set before the first link.
     public var copyThread = true
+    /// With a region on a machine of two CPUs or more, a second thread takes
+    /// a share of each large region copy (`CopyHelper`); false: the copy
+    /// thread alone. Set before the first link.
+    public var copyHelper = true
     /// The worker for those syncs, made with the Wayland socket.
     private(set) var copyOffload: SyncOffload?
     /// Open a bulk lane when the host offers one (`--no-bulk-lane`: never):
@@ -245,12 +249,23 @@ public final class GuestProxy: LinkSessionDelegate {
         guard copyThread, region != nil || bulkLane else { return nil }
         if let copyOffload { return copyOffload }
         do {
-            copyOffload = SyncOffload(worker: try BackgroundWorker(loop: loop))
+            let worker = try BackgroundWorker(loop: loop)
+            copyOffload = SyncOffload(worker: worker, helper: startCopyHelper())
         } catch {
             Log.warning("large syncs stay on the loop: \(error)")
             copyThread = false
         }
         return copyOffload
+    }
+
+    /// The copy thread's helper: only region copies use it, and only where
+    /// a second CPU can run it.
+    private func startCopyHelper() -> CopyHelper? {
+        guard copyHelper, region != nil, CopyHelper.isWorthwhile else { return nil }
+        do { return try CopyHelper() } catch {
+            Log.warning("region copies use one thread: \(error)")
+            return nil
+        }
     }
 
     private func acceptClient(_ client: OwnedFD) {

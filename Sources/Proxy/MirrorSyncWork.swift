@@ -55,7 +55,9 @@ final class MirrorSyncWork: DetachedSync, @unchecked Sendable {
         self.keepAlive = keepAlive
     }
 
-    func run() {
+    /// Its copies go into the mirror, which the loop reads next (cached
+    /// copies, and none as large as a region frame's): no helper.
+    func run(helper: CopyHelper?) {
         do {
             let guarded = try MemoryFaultGuard.reading(client, length: clientLength) { () -> Outcome in sync() }
             outcome = guarded.value

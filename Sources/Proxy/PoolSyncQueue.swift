@@ -62,6 +62,7 @@ struct PoolSyncQueue {
             try pool.finishDetached(copy, of: &job, channel: channel, stats: stats)
         }
         if !job.started {
+            offload?.noteSync(channel: channel.id)
             try pool.beginSync(&job, channel: channel, stats: stats)
             job.started = true
         }
@@ -69,7 +70,7 @@ struct PoolSyncQueue {
             if let offload, let resume, job.slices.remainingBytes >= SyncOffload.minimumBytes,
                let work = try pool.detachedCopy(job.slices.peekRest(), of: job, channel: channel) {
                 _ = job.slices.rest()
-                job.offloaded = offload.start(work, resume: resume)
+                job.offloaded = offload.start(work, channel: channel.id, resume: resume)
                 stats.syncsOnCopyThread += 1
                 return .waitForWorker
             }

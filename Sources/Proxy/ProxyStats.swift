@@ -27,6 +27,9 @@ public final class ProxyStats {
     /// Commits whose sync ran on the copy thread (guest: large region
     /// copies, and large syncs of stream windows on the bulk lane).
     public var syncsOnCopyThread: UInt64 = 0
+    /// Of `copiedBytes`, those the copy helper copied (guest: its share of
+    /// large region copies).
+    public var copyHelperBytes: UInt64 = 0
     /// Reads of a client's pool that faulted because the client shrank its
     /// file mid-read (guest; each ended that client).
     public var memoryFaults: UInt64 = 0
@@ -64,6 +67,7 @@ public final class ProxyStats {
             ("registered_buffers", "\(link.registeredBuffers)"),
             ("memory_faults", "\(memoryFaults)"),
             ("syncs_on_copy_thread", "\(syncsOnCopyThread)"),
+            ("copy_helper_bytes", "\(copyHelperBytes)"),
             ("dmabuf_buffers", "\(dmabufBuffers)"),
             ("guest_consumer_views_copied", "\(guestConsumerViews)"),
             ("guest_consumer_views_shared", "\(guestConsumerViewsShared)"),

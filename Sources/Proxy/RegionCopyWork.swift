@@ -10,6 +10,8 @@ final class RegionCopyWork: DetachedSync, @unchecked Sendable {
     struct Outcome: Sendable {
         var compared = 0
         var copied = 0
+        /// Of `copied`, bytes the copy helper copied.
+        var helped = 0
         /// The client's file shrank under the read (see `MemoryFaultGuard`).
         var faulted = false
         /// The fault guard could not be set up (this thread already guards).
@@ -46,13 +48,22 @@ final class RegionCopyWork: DetachedSync, @unchecked Sendable {
     /// A blind copy of a large span streams past the cache: the compositor
     /// reads the frame from memory either way, and the client's next frame
     /// stays cached.
-    func run() {
+    /// With a `helper`, a large blind span is copied by two threads.
+    func run(helper: CopyHelper?) {
         do {
+            let clientRange = UnsafeRawBufferPointer(start: client, count: clientLength)
+            var helped = 0, helperFaulted = false
             let guarded = try MemoryFaultGuard.reading(client, length: clientLength) { () -> (Int, Int) in
                 var compared = 0, copied = 0
                 for span in spans {
                     let source = client + rows.shift(at: span.lowerBound)
-                    if blind {
+                    if blind, let helper {
+                        let share = helper.copy(to: copy + span.lowerBound, from: source + span.lowerBound, count: span.count,
+                                                guarded: clientRange)
+                        helped += share.bytes
+                        helperFaulted = helperFaulted || share.faulted
+                        copied += span.count
+                    } else if blind {
                         StreamingCopy.copy(to: copy + span.lowerBound, from: source + span.lowerBound, count: span.count)
                         copied += span.count
                     } else {
@@ -63,7 +74,8 @@ final class RegionCopyWork: DetachedSync, @unchecked Sendable {
                 return (compared, copied)
             }
             (outcome.compared, outcome.copied) = guarded.value
-            outcome.faulted = guarded.faulted
+            outcome.helped = helped
+            outcome.faulted = guarded.faulted || helperFaulted
         } catch {
             outcome.guardError = "\(error)"
         }

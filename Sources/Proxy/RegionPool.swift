@@ -147,6 +147,7 @@ final class RegionPool: ClientPool {
         job.compared += outcome.compared
         job.changed += outcome.copied
         stats.copiedBytes += UInt64(outcome.copied)
+        stats.copyHelperBytes += UInt64(outcome.helped)
     }
 
     func endSync(_ job: SyncJob) {

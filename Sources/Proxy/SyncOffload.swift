@@ -6,17 +6,28 @@ import PortholeSystem
 /// compares and copies into the mirror of a stream window on the bulk lane.
 final class SyncOffload {
     let worker: BackgroundWorker
+    /// Takes a share of the worker's large copies; nil on one CPU.
+    let helper: CopyHelper?
+    /// Which windows synced lately: the helper joins only a lone window's copies.
+    private var activity = SyncActivity()
 
     /// Commits with fewer bytes to copy run on the loop at once: a hop to
     /// the worker and back would cost more than it frees. (The same size
     /// that makes a stream sync run in slices.)
     static let minimumBytes = SyncTuning.sliceBytes
 
-    init(worker: BackgroundWorker) { self.worker = worker }
+    init(worker: BackgroundWorker, helper: CopyHelper?) {
+        self.worker = worker
+        self.helper = helper
+    }
 
-    /// Starts `work`; `resume` runs on the loop once it is done.
-    func start(_ work: any DetachedSync, resume: @escaping () -> Void) -> OffloadedCopy {
-        OffloadedCopy(ticket: worker.submit({ work.run() }, completion: resume), work: work)
+    /// `channel`'s window starts a sync (any size, on the loop or not).
+    func noteSync(channel: UInt32) { activity.note(channel: channel, now: MonotonicClock.nanoseconds()) }
+
+    /// Starts `channel`'s `work`; `resume` runs on the loop once it is done.
+    func start(_ work: any DetachedSync, channel: UInt32, resume: @escaping () -> Void) -> OffloadedCopy {
+        let helper = activity.othersQuiet(besides: channel, now: MonotonicClock.nanoseconds()) ? self.helper : nil
+        return OffloadedCopy(ticket: worker.submit({ work.run(helper: helper) }, completion: resume), work: work)
     }
 
     /// Whether `copy` is still running.

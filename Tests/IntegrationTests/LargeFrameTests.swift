@@ -1,5 +1,6 @@
 import Foundation
 import Harness
+import PortholeSystem
 import SystemTestSupport
 import Testing
 
@@ -42,6 +43,40 @@ struct LargeFrameTests {
         #expect(compositor.commitCount >= clients * frames)
         let stats = try guest.stats()
         #expect(stats["client_errors"] == 0)
+    }
+
+    @Test("full 3840x2160 frames in region mode arrive exactly, copied into the region by the copy thread and its helper")
+    func regionFramesCopiedByTwoThreads() throws {
+        let chain = try RecordedProxies(recordLimit: 10, hostArguments: { RegionModeTests.regionArguments($0, size: "128M").host },
+                                        guestArguments: { RegionModeTests.regionArguments($0).guest })
+        defer { chain.stop() }
+        let (compositor, host, guest) = (chain.compositor, chain.host, chain.guest)
+        let width = 3840, height = 2160, frames = 8
+        let client = try PatternClient(socketPath: guest.socketPath!, width: width, height: height, timeout: .seconds(30))
+        defer { client.close() }
+        var expected: [[UInt8]] = []
+        for n in 0..<frames {
+            let before = compositor.commitCount
+            expected.append(try client.drawFrame(n, damage: .full))
+            try #require(compositor.waitForCommits(before + 1, timeout: .seconds(20)), "frame \(n) never arrived\n\(host.diagnostics())")
+            try client.waitForFrameCallback()
+        }
+        let drawn = compositor.commits.filter { $0.width == width }.suffix(frames)
+        #expect(drawn.count == frames)
+        for (n, (commit, want)) in zip(drawn, expected).enumerated() {
+            #expect(commit.bytes == want, "frame \(n) differs from what the client drew")
+        }
+        let stats = try guest.waitForStats("region copies counted", timeout: 15) { $0["syncs_on_copy_thread", default: 0] >= 2 }
+        #expect(stats["client_errors"] == 0)
+        #expect(try host.stats()["pixel_bytes_sent"] == 0, "region frames went over the link")
+        // After the first, compared, commit the frames are copied blind, each
+        // 33 MB: the helper takes a share wherever a second CPU can run it.
+        let helped = stats["copy_helper_bytes", default: 0]
+        if CopyHelper.isWorthwhile {
+            #expect(helped > 0, "the copy helper took no share of \(frames) region frames")
+        } else {
+            #expect(helped == 0, "a copy helper ran on a machine of one CPU")
+        }
     }
 
     @Test("a window drawing fast beside another moves to the bulk lane mid-stream, and every frame of both arrives whole and in order")

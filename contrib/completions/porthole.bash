@@ -265,7 +265,7 @@ _porthole_host() {
 
 _porthole_guest() {
     repeating_flags=()
-    non_repeating_flags=(--no-reconnect --region-fallback --copy-thread --no-copy-thread --bulk-lane --no-bulk-lane --verbose --trace --short-slice --no-short-slice -h --help)
+    non_repeating_flags=(--no-reconnect --region-fallback --copy-thread --no-copy-thread --copy-helper --no-copy-helper --bulk-lane --no-bulk-lane --verbose --trace --short-slice --no-short-slice -h --help)
     repeating_options=(--protocol)
     non_repeating_options=(--listen --connect --socket --region --buffers-socket --buffers-consumer-socket --shared-region --stats)
     __porthole_offer_flags_options -1

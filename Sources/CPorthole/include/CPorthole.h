@@ -63,6 +63,8 @@ int porthole_peer_identity(int sock, unsigned *uid, unsigned *cid, char *address
 int porthole_fault_guard_begin(const void *base, size_t length);
 /// Ends this thread's guarded range; returns how many faults it caught.
 int porthole_fault_guard_end(void);
+/// Faults caught so far in this thread's guarded range (0 when none is guarded).
+int porthole_fault_guard_count(void);
 
 /// Copies n bytes with streaming stores where the CPU has them (AVX2), else
 /// memcpy. Only for copies larger than the cache whose target is not read
@@ -74,5 +76,8 @@ int porthole_set_time_slice(unsigned long long ns);
 /// The calling thread's slice as the kernel reports it: the one asked for,
 /// else its default (0 if it cannot say).
 unsigned long long porthole_time_slice(void);
+/// Sets the calling thread's (not the process's) nice value: setpriority
+/// with the thread's id, which only syscall(2) gives.
+int porthole_set_thread_nice(int nice);
 
 #endif
