@@ -10,6 +10,9 @@ final class SyncOffload {
     let helper: CopyHelper?
     /// Which windows synced lately: the helper joins only a lone window's copies.
     private var activity = SyncActivity()
+    /// Works handed over with the helper (whether it then took a share is
+    /// the scheduler's affair: `ProxyStats.copyHelperBytes`).
+    private(set) var helperOffers = 0
 
     /// Commits with fewer bytes to copy run on the loop at once: a hop to
     /// the worker and back would cost more than it frees. (The same size
@@ -27,6 +30,7 @@ final class SyncOffload {
     /// Starts `channel`'s `work`; `resume` runs on the loop once it is done.
     func start(_ work: any DetachedSync, channel: UInt32, resume: @escaping () -> Void) -> OffloadedCopy {
         let helper = activity.othersQuiet(besides: channel, now: MonotonicClock.nanoseconds()) ? self.helper : nil
+        if helper != nil { helperOffers += 1 }
         return OffloadedCopy(ticket: worker.submit({ work.run(helper: helper) }, completion: resume), work: work)
     }
 

@@ -47,33 +47,43 @@ struct LargeFrameTests {
 
     @Test("full 3840x2160 frames in region mode arrive exactly, copied into the region by the copy thread and its helper")
     func regionFramesCopiedByTwoThreads() throws {
-        let chain = try RecordedProxies(recordLimit: 10, hostArguments: { RegionModeTests.regionArguments($0, size: "128M").host },
+        let chain = try RecordedProxies(recordLimit: 8, hostArguments: { RegionModeTests.regionArguments($0, size: "128M").host },
                                         guestArguments: { RegionModeTests.regionArguments($0).guest })
         defer { chain.stop() }
         let (compositor, host, guest) = (chain.compositor, chain.host, chain.guest)
-        let width = 3840, height = 2160, frames = 8
+        let width = 3840, height = 2160
         let client = try PatternClient(socketPath: guest.socketPath!, width: width, height: height, timeout: .seconds(30))
         defer { client.close() }
         var expected: [[UInt8]] = []
-        for n in 0..<frames {
+        func frame(_ n: Int) throws {
             let before = compositor.commitCount
             expected.append(try client.drawFrame(n, damage: .full))
             try #require(compositor.waitForCommits(before + 1, timeout: .seconds(20)), "frame \(n) never arrived\n\(host.diagnostics())")
             try client.waitForFrameCallback()
         }
-        let drawn = compositor.commits.filter { $0.width == width }.suffix(frames)
-        #expect(drawn.count == frames)
-        for (n, (commit, want)) in zip(drawn, expected).enumerated() {
-            #expect(commit.bytes == want, "frame \(n) differs from what the client drew")
+        // After the first, compared, commit the frames are copied blind,
+        // each 33 MB. The helper runs at nice 19: on a machine busy with
+        // other tests it may take no share of a few frames, so draw in
+        // rounds of eight until it has (the stats file is rewritten every
+        // half second).
+        var stats: [String: Int] = [:]
+        for round in 0..<6 {
+            for n in 0..<8 { try frame(round * 8 + n) }
+            stats = try (try? guest.waitForStats("the copy helper's share", timeout: 1.5) { $0["copy_helper_bytes", default: 0] > 0 })
+                ?? guest.waitForStats("region copies counted") { $0["syncs_on_copy_thread", default: 0] >= 2 }
+            if stats["copy_helper_bytes", default: 0] > 0 || !CopyHelper.isWorthwhile { break }
         }
-        let stats = try guest.waitForStats("region copies counted", timeout: 15) { $0["syncs_on_copy_thread", default: 0] >= 2 }
+        let drawn = Array(compositor.commits.filter { $0.width == width }.suffix(8))
+        #expect(drawn.count == 8)
+        for (n, (commit, want)) in zip(drawn, expected.suffix(8)).enumerated() {
+            #expect(commit.bytes == want, "frame \(expected.count - 8 + n) differs from what the client drew")
+        }
         #expect(stats["client_errors"] == 0)
+        #expect(stats["syncs_on_copy_thread", default: 0] >= 2)
         #expect(try host.stats()["pixel_bytes_sent"] == 0, "region frames went over the link")
-        // After the first, compared, commit the frames are copied blind, each
-        // 33 MB: the helper takes a share wherever a second CPU can run it.
         let helped = stats["copy_helper_bytes", default: 0]
         if CopyHelper.isWorthwhile {
-            #expect(helped > 0, "the copy helper took no share of \(frames) region frames")
+            #expect(helped > 0, "the copy helper took no share of \(expected.count) region frames")
         } else {
             #expect(helped == 0, "a copy helper ran on a machine of one CPU")
         }

@@ -97,4 +97,40 @@ import Wayland
         #expect(large.commits == 1)
         try expectItGoesOn(h, small)
     }
+
+    @Test("a lone large window's blind copies are handed over with the copy helper, where a second CPU can run it")
+    func aLoneWindowGetsTheHelper() throws {
+        let h = try InProcessHost(regionSize: 128 << 20)
+        let gp = try InProcessGuest(host: h, mapRegion: true, copyThread: true)
+        defer { gp.tearDown() }
+        let large = try Window(gp, width: 4096, height: 2048, name: "large")
+        // The first commit is compared; the next ones, all changed, blind.
+        for n in 1...4 {
+            large.draw(UInt8(n))
+            try #require(h.pump(timeout: 20) { large.commits == n }, "frame \(n) did not arrive")
+        }
+        let offload = try #require(gp.guest.copyOffload)
+        #expect(gp.guest.stats.syncsOnCopyThread >= 3)
+        if CopyHelper.isWorthwhile {
+            #expect(offload.helperOffers >= 2, "the blind copies of a lone window went without the helper")
+        } else {
+            #expect(offload.helper == nil && offload.helperOffers == 0)
+        }
+    }
+
+    @Test("beside a window that drew within the last second, a large window's copies go without the helper")
+    func aBusyDesktopKeepsTheHelperOut() throws {
+        let (h, gp, large, small, _) = try setUp()
+        defer { gp.tearDown() }
+        let offload = try #require(gp.guest.copyOffload)
+        let onThreadBefore = gp.guest.stats.syncsOnCopyThread
+        for n in 2...5 {
+            small.draw(UInt8(n))
+            large.draw(UInt8(n))
+            try #require(h.pump(timeout: 20) { large.commits == n && small.commits == n }, "frame \(n) did not arrive")
+        }
+        #expect(gp.guest.stats.syncsOnCopyThread >= onThreadBefore + 3, "the large window's copies did not go to the copy thread")
+        #expect(offload.helperOffers == 0, "the helper was handed \(offload.helperOffers) copies beside a drawing window")
+        #expect(gp.guest.stats.copyHelperBytes == 0)
+    }
 }
