@@ -24,12 +24,12 @@ import Synchronization
 ///
 /// One caller at a time (the copy thread); the helper sleeps between copies.
 public final class CopyHelper: @unchecked Sendable {
-    /// Copies below this stay on the calling thread. Measured here: 1080p
-    /// frames (8 MB) gained nothing with one window and lost 3-4% of their
-    /// rate with eight (every core painting, the helper only adding
-    /// wake-ups); 4K frames (33 MB) gained 8% with one window and stayed
-    /// level with eight.
-    public static let minimumBytes = 16 << 20
+    /// Copies below this stay on the calling thread; a 1080p frame (7.9
+    /// MiB) is just under it. Measured here: 1080p frames gained nothing
+    /// with one window (and lost 3-4% of their rate with eight, before the
+    /// helper was kept to lone windows); 2560x1440 frames (14 MiB) gained
+    /// 3% alone, 4K frames (32 MiB) 4-8%.
+    public static let minimumBytes = 8 << 20
     /// The unit the two threads claim: small enough that the caller waits
     /// little for a chunk the helper is in the middle of (about 20 µs of
     /// copying), large enough that claiming costs nothing beside it.

@@ -290,7 +290,7 @@ struct GuestCommand: ParsableCommand {
     @Flag(name: .long, inversion: .prefixedNo, help: "Copy frames over 2 MiB into the --region, and those of a stream window on the bulk lane into its mirror, on a thread of their own, so the proxy's loop stays free for other windows' commits (--no-copy-thread: on the loop, 2 MiB a turn).")
     var copyThread = true
 
-    @Flag(name: .long, inversion: .prefixedNo, help: "On a machine with two CPUs or more, a second thread takes a share of a region copy of 16 MiB or more while no other window has drawn within a second, so a lone 4K window's frame is copied by two cores at once (--no-copy-helper: the copy thread alone, leaving the other core to other programs).")
+    @Flag(name: .long, inversion: .prefixedNo, help: "On a machine with two CPUs or more, a second thread takes a share of a region copy of 8 MiB or more while no other window has drawn within a second, so a lone 4K window's frame is copied by two cores at once (--no-copy-helper: the copy thread alone, leaving the other core to other programs).")
     var copyHelper = true
 
     @Flag(name: .long, inversion: .prefixedNo, help: "Open a bulk lane when the host offers one (unix and vsock links this guest dials): windows that send megabytes move to a second connection written by a thread of its own, so a video's bytes do not hold another window's commit (--no-bulk-lane: one connection).")
