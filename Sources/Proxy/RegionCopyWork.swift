@@ -57,14 +57,15 @@ final class RegionCopyWork: DetachedSync, @unchecked Sendable {
                 var compared = 0, copied = 0
                 for span in spans {
                     let source = client + rows.shift(at: span.lowerBound)
-                    if blind, let helper {
-                        let share = helper.copy(to: copy + span.lowerBound, from: source + span.lowerBound, count: span.count,
-                                                guarded: clientRange)
-                        helped += share.bytes
-                        helperFaulted = helperFaulted || share.faulted
-                        copied += span.count
-                    } else if blind {
-                        StreamingCopy.copy(to: copy + span.lowerBound, from: source + span.lowerBound, count: span.count)
+                    if blind {
+                        if let helper {
+                            let share = helper.copy(to: copy + span.lowerBound, from: source + span.lowerBound, count: span.count,
+                                                    guarded: clientRange)
+                            helped += share.bytes
+                            helperFaulted = helperFaulted || share.faulted
+                        } else {
+                            StreamingCopy.copy(to: copy + span.lowerBound, from: source + span.lowerBound, count: span.count)
+                        }
                         copied += span.count
                     } else {
                         compared += span.count

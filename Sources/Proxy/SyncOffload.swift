@@ -25,11 +25,15 @@ final class SyncOffload {
     }
 
     /// `channel`'s window starts a sync (any size, on the loop or not).
-    func noteSync(channel: UInt32) { activity.note(channel: channel, now: MonotonicClock.nanoseconds()) }
+    /// Without a helper there is nothing to decide: no clock read a commit.
+    func noteSync(channel: UInt32) {
+        guard helper != nil else { return }
+        activity.note(channel: channel, now: MonotonicClock.nanoseconds())
+    }
 
     /// Starts `channel`'s `work`; `resume` runs on the loop once it is done.
     func start(_ work: any DetachedSync, channel: UInt32, resume: @escaping () -> Void) -> OffloadedCopy {
-        let helper = activity.othersQuiet(besides: channel, now: MonotonicClock.nanoseconds()) ? self.helper : nil
+        let helper = self.helper.flatMap { activity.othersQuiet(besides: channel, now: MonotonicClock.nanoseconds()) ? $0 : nil }
         if helper != nil { helperOffers += 1 }
         return OffloadedCopy(ticket: worker.submit({ work.run(helper: helper) }, completion: resume), work: work)
     }
