@@ -11,6 +11,7 @@
 #include <linux/sched.h>
 #include <linux/sched/types.h>
 #include <sys/syscall.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -122,6 +123,10 @@ int porthole_set_time_slice(unsigned long long ns) {
 
 int porthole_set_thread_nice(int nice) {
     return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
+}
+
+int porthole_set_thread_name(const char *name) {
+    return prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);
 }
 
 unsigned long long porthole_time_slice(void) {

@@ -34,6 +34,7 @@ final class CompositorThread: @unchecked Sendable {
         let ready = DispatchSemaphore(value: 0)
         let finished = DispatchSemaphore(value: 0)
         let thread = Thread {
+            NativeThread.nameCurrent(name)
             let server: CompositorServer
             do throws(SystemError) {
                 server = try make(resources.listener, resources.wakeReader)

@@ -57,7 +57,7 @@ final class LinkWriter: @unchecked Sendable {
         loopWake = try EventSignal()
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(changed, nil)
-        thread = try NativeThread.start("start a link writer thread") { [self] in run() }
+        thread = try NativeThread.start("start a link writer thread", name: "porthole-lane") { [self] in run() }
     }
 
     deinit {

@@ -18,7 +18,7 @@ public final class ReceiveThreads {
     public init(loop: EventLoop, count: Int) {
         self.count = max(0, count)
         for _ in 0..<self.count {
-            do { workers.append(try BackgroundWorker(loop: loop)) } catch {
+            do { workers.append(try BackgroundWorker(loop: loop, name: "porthole-recv")) } catch {
                 Log.warning("cannot start a receive thread: \(error); \(workers.count) of \(self.count) running")
                 break
             }

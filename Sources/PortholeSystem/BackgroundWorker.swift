@@ -70,13 +70,14 @@ public final class BackgroundWorker {
     private var completions: [Ticket: () -> Void] = [:]
     private var nextTicket: Ticket = 1
 
-    public init(loop: EventLoop) throws(SystemError) {
+    /// `name`: the thread's name (`NativeThread`).
+    public init(loop: EventLoop, name: String) throws(SystemError) {
         self.loop = loop
         wake = try EventSignal()
         shared = Shared(wake: wake)
         token = try loop.register(wake.rawValue, events: .readable) { [weak self] _ in self?.drain() }
         let shared = self.shared
-        thread = try NativeThread.start("start a worker thread") { shared.run() }
+        thread = try NativeThread.start("start a worker thread", name: name) { shared.run() }
     }
 
     deinit { stop() }

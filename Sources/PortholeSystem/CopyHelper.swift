@@ -122,7 +122,7 @@ public final class CopyHelper: @unchecked Sendable {
         wake = .allocate(capacity: 1)
         sem_init(wake, 0, 0)
         // Unowned: deinit joins the thread (`stop`) before self is gone.
-        let handle = try NativeThread.start("start a copy helper thread") { [unowned(unsafe) self] in self.serve() }
+        let handle = try NativeThread.start("start a copy helper thread", name: "porthole-helper") { [unowned(unsafe) self] in self.serve() }
         thread.withLock { $0 = handle }
     }
 

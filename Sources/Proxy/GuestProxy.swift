@@ -249,7 +249,7 @@ public final class GuestProxy: LinkSessionDelegate {
         guard copyThread, region != nil || bulkLane else { return nil }
         if let copyOffload { return copyOffload }
         do {
-            let worker = try BackgroundWorker(loop: loop)
+            let worker = try BackgroundWorker(loop: loop, name: "porthole-copy")
             copyOffload = SyncOffload(worker: worker, helper: startCopyHelper())
         } catch {
             Log.warning("large syncs stay on the loop: \(error)")

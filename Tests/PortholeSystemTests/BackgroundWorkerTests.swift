@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import PortholeSystem
 import Synchronization
@@ -15,7 +16,7 @@ import Testing
     @Test("work runs in submission order on another thread, and each completion runs on the loop's thread when the loop turns")
     func workRunsInOrderOffTheLoop() throws {
         let loop = try EventLoop()
-        let worker = try BackgroundWorker(loop: loop)
+        let worker = try BackgroundWorker(loop: loop, name: "test-worker")
         let record = Record()
         var completed: [Int] = []
         var completionThreads: [pthread_t] = []
@@ -37,7 +38,7 @@ import Testing
     @Test("no completion runs before the loop turns, and wait(for:) blocks until that work is done and runs its completion")
     func waitBlocksUntilDone() throws {
         let loop = try EventLoop()
-        let worker = try BackgroundWorker(loop: loop)
+        let worker = try BackgroundWorker(loop: loop, name: "test-worker")
         let finished = Atomic<Bool>(false)
         var completed = false
         let ticket = worker.submit({
@@ -56,7 +57,7 @@ import Testing
     @Test("stop lets queued work finish, joins the thread, and drops completions that did not run")
     func stopFinishesQueuedWork() throws {
         let loop = try EventLoop()
-        let worker = try BackgroundWorker(loop: loop)
+        let worker = try BackgroundWorker(loop: loop, name: "test-worker")
         let record = Record()
         var completions = 0
         for n in 0..<5 { worker.submit({ usleep(2_000); record.add(n) }) { completions += 1 } }
@@ -64,5 +65,21 @@ import Testing
         #expect(record.order == Array(0..<5), "stop returned before the queued work ran")
         _ = loop.runOnce(timeout: 0)
         #expect(completions == 0, "a completion ran after stop")
+    }
+
+    @Test("the worker's thread carries the name it was given, cut to the kernel's 15 bytes, so that top -H and perf can tell it apart")
+    func theThreadIsNamed() throws {
+        let loop = try EventLoop()
+        let worker = try BackgroundWorker(loop: loop, name: "bg-worker-name-longer-than-15")
+        let seen = Mutex<String?>(nil)
+        var done = false
+        worker.submit({
+            let comm = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? ""
+            seen.withLock { $0 = comm.trimmingCharacters(in: .newlines) }
+        }) { done = true }
+        let deadline = Double(MonotonicClock.nanoseconds()) / 1e9 + 10
+        while !done && Double(MonotonicClock.nanoseconds()) / 1e9 < deadline { _ = loop.runOnce(timeout: 0.1) }
+        #expect(seen.withLock { $0 } == "bg-worker-name-")
+        worker.stop()
     }
 }

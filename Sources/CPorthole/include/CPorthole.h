@@ -79,5 +79,8 @@ unsigned long long porthole_time_slice(void);
 /// Sets the calling thread's (not the process's) nice value: setpriority
 /// with the thread's id, which only syscall(2) gives.
 int porthole_set_thread_nice(int nice);
+/// Names the calling thread (prctl PR_SET_NAME: variadic, so not callable
+/// from Swift); the kernel keeps the first 15 bytes.
+int porthole_set_thread_name(const char *name);
 
 #endif
