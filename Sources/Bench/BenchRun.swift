@@ -31,6 +31,9 @@ public struct BenchConfig: Sendable {
     /// Guest proxies (stream mode): each its own link to the one host proxy,
     /// as several VMs have; client i connects to guest i % guests.
     public var guests: Int = 1
+    /// Where each measured frame's commit and arrival times are appended
+    /// (`FrameLog`); sink compositor only.
+    public var frameLog: String?
 
     public init(mode: BenchMode) { self.mode = mode }
 
@@ -213,6 +216,18 @@ final class FrameLedger: @unchecked Sendable {
             for k in range.dropFirst() where k < framesPerClient {
                 let a = committed[c][k - 1], b = committed[c][k]
                 if a != 0 && b > a { out.append(Double(b - a) / 1e9) }
+            }
+        }
+        return out
+    }
+
+    /// Every client's frames `range`, with their commit and arrival times.
+    func rows(frames range: Range<Int>) -> [FrameLog.Row] {
+        lock.lock(); defer { lock.unlock() }
+        var out: [FrameLog.Row] = []
+        for c in committed.indices {
+            for k in range where k < framesPerClient && committed[c][k] != 0 {
+                out.append(FrameLog.Row(client: c, frame: k, committed: committed[c][k], arrived: arrived[c][k]))
             }
         }
         return out

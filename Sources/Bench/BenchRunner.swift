@@ -121,7 +121,10 @@ public enum BenchRunner {
 
         let gate = StartGate(count: workers.count, stopWhenOneFinishes: config.isMixed)
         let threads = workers.map { w in
-            Thread { w.run(warmup: config.warmup, frames: config.frames, gate: gate) }
+            Thread {
+                NativeThread.nameCurrent("bench-client-\(w.index)")
+                w.run(warmup: config.warmup, frames: config.frames, gate: gate)
+            }
         }
         for (i, t) in threads.enumerated() {
             t.name = "bench-client-\(i)"
@@ -172,6 +175,9 @@ public enum BenchRunner {
                 let time = Double(w.finished &- t0) / 1e9
                 return ClientResult(spec: specs[w.index], frames: own.arrived, fps: time > 0 ? Double(own.arrived) / time : 0,
                                     latencyP50: quantile(own.latencies, 0.5), latencyP99: quantile(own.latencies, 0.99))
+            }
+            if let path = config.frameLog {
+                try FrameLog.append(ledger.rows(frames: config.warmup..<perClient), config: config, to: path)
             }
             if summary.arrived != measured {
                 result.failures.append("\(measured) frames were committed but \(summary.arrived) arrived")

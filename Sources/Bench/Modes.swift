@@ -123,8 +123,10 @@ final class StreamMode: RunningMode {
             throw fail("porthole host did not listen on \(link):\n\(host.logTail())")
         }
         for k in 0..<count {
-            // Buffer-sharing sockets are per guest: several guests in one runtime directory must not share them.
-            let named = k == 0 ? [] : ["--buffers-socket", "porthole-buffers-\(k)", "--buffers-consumer-socket", "porthole-buffer-consumers-\(k)"]
+            // Buffer-sharing sockets are per guest, and the guest's producer socket
+            // has the host's consumer socket's default name: in one runtime
+            // directory every guest needs its own names, the first one too.
+            let named = ["--buffers-socket", "porthole-buffers-guest-\(k)", "--buffers-consumer-socket", "porthole-buffer-consumers-guest-\(k)"]
             do {
                 started.append(try Spawned(name: "porthole guest", arguments: [porthole, "guest", "--connect", "unix:\(link)", "--socket", sockets[k],
                                                                               "--no-reconnect", "--stats", guestStats[k]] + named + guestRegion,

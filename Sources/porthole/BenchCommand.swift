@@ -87,6 +87,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Stream mode: spread the clients over N guest proxies (client i on guest i mod N), each its own link to the one host proxy, as N VMs on one host. Other modes run as usual.", valueName: "N"))
     var guests = 1
 
+    @Option(name: .long, help: ArgumentHelp("Append every measured frame (mode, window, frame, commit and arrival in CLOCK_MONOTONIC ns, latency) to FILE as CSV, to find where a tail comes from (sink compositor, not with --suite).", valueName: "FILE"))
+    var frameLog: String?
+
     @Flag(name: .long, help: "--suite: a short smoke run (small sizes, few frames); nothing is written unless --output is given.")
     var quick = false
 
@@ -105,6 +108,7 @@ struct BenchCommand: ParsableCommand {
         guard warmup >= 1 else { throw ValidationError("--warmup must be at least 1") }
         guard fullCheckEvery >= 1 else { throw ValidationError("--full-check-every must be at least 1") }
         if suite && compositor != .sink { throw ValidationError("--suite uses the sink compositor") }
+        if frameLog != nil && (suite || compositor != .sink) { throw ValidationError("--frame-log needs the sink compositor and a single run, not --suite") }
     }
 
     func run() throws {
@@ -171,6 +175,7 @@ extension BenchCommand {
         config.waypipeCompression = waypipeCompress
         config.portholePath = portholePath
         config.guests = m == .stream ? guests : 1
+        config.frameLog = frameLog.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
         return config
     }
 

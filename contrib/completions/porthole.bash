@@ -546,7 +546,7 @@ _porthole_bench() {
     repeating_flags=()
     non_repeating_flags=(--json --suite --copy-speed --quick -h --help)
     repeating_options=(--mode --client)
-    non_repeating_options=(--compositor --size --pattern --damage --clients --frames --warmup --full-check-every --max-seconds --waypipe-compress --output --suite-waypipe-compress --porthole --guests)
+    non_repeating_options=(--compositor --size --pattern --damage --clients --frames --warmup --full-check-every --max-seconds --waypipe-compress --output --suite-waypipe-compress --porthole --guests --frame-log)
     __porthole_offer_flags_options 0
 
     # Offer option value completions
@@ -601,6 +601,9 @@ _porthole_bench() {
         return
         ;;
     '--guests')
+        return
+        ;;
+    '--frame-log')
         return
         ;;
     esac

@@ -51,7 +51,7 @@ function __porthole_parse_tokens -S
                 __porthole_parse_subcommand 0 'target=' 'any' 'app=' 'buffers-producer-socket=' 'remote=' 'release-timeout=' 'h/help'
             end
         case 'bench'
-            __porthole_parse_subcommand 0 'mode=+' 'compositor=' 'size=' 'pattern=' 'damage=' 'clients=' 'client=+' 'frames=' 'warmup=' 'full-check-every=' 'max-seconds=' 'waypipe-compress=' 'json' 'suite' 'output=' 'suite-waypipe-compress=' 'porthole=' 'copy-speed' 'guests=' 'quick' 'h/help'
+            __porthole_parse_subcommand 0 'mode=+' 'compositor=' 'size=' 'pattern=' 'damage=' 'clients=' 'client=+' 'frames=' 'warmup=' 'full-check-every=' 'max-seconds=' 'waypipe-compress=' 'json' 'suite' 'output=' 'suite-waypipe-compress=' 'porthole=' 'copy-speed' 'guests=' 'frame-log=' 'quick' 'h/help'
         case 'help'
             __porthole_parse_subcommand -r 1 
         end
@@ -241,5 +241,6 @@ complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_opti
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" porthole' -l 'porthole' -d 'The porthole executable the proxies run (default: this one).' -rfka ''
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" copy-speed' -l 'copy-speed' -d 'Only time memcpy of one 3840x2160 frame (what --suite prints beside the region results).'
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" guests' -l 'guests' -d 'Stream mode: spread the clients over N guest proxies (client i on guest i mod N), each its own link to the one host proxy, as N VMs on one host. Other modes run as usual.' -rfka ''
+complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" frame-log' -l 'frame-log' -d 'Append every measured frame (mode, window, frame, commit and arrival in CLOCK_MONOTONIC ns, latency) to FILE as CSV, to find where a tail comes from (sink compositor, not with --suite).' -rfka ''
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" quick' -l 'quick' -d '--suite: a short smoke run (small sizes, few frames); nothing is written unless --output is given.'
 complete -c 'porthole' -n '__porthole_should_offer_completions_for_flags_or_options "porthole bench" h help' -s 'h' -l 'help' -d 'Show help information.'
