@@ -74,9 +74,14 @@ final class VideoSourceNode {
         guard let source else { return }
         "porthole.buffer".withCString { key in
             "\(id)".withCString { value in
+                // The dictionary points at the item: both must live for the
+                // whole call (an `&item` argument would be valid only
+                // while the dictionary is made).
                 var item = spa_dict_item(key: key, value: value)
-                var dict = spa_dict(flags: 0, n_items: 1, items: &item)
-                _ = pw_stream_update_properties(porthole_pw_source_stream(source), &dict)
+                withUnsafePointer(to: &item) { items in
+                    var dict = spa_dict(flags: 0, n_items: 1, items: items)
+                    _ = pw_stream_update_properties(porthole_pw_source_stream(source), &dict)
+                }
             }
         }
     }

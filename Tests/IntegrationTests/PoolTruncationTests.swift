@@ -111,7 +111,7 @@ struct PoolTruncationTests {
             case .firstPage:
                 memset(writer.base!, Int32(frame & 0xFF), 4096)
             case .everything:
-                fullFrame.withUnsafeMutableBytes { memset($0.baseAddress!, Int32(frame & 0xFF), $0.count) }
+                _ = fullFrame.withUnsafeMutableBytes { memset($0.baseAddress!, Int32(frame & 0xFF), $0.count) }
                 _ = fullFrame.withUnsafeBytes { pwrite(raw, $0.baseAddress!, $0.count, 0) }
             }
             do {

@@ -66,7 +66,7 @@ struct ProxyWestonTests {
     func eightClientsAndNoLeaks() throws {
         let setup = try WestonWithHost()
         defer { setup.stop() }
-        let (runtime, host) = (setup.runtime, setup.host)
+        let host = setup.host
         let baseline = try restingFDCount(host)
 
         for round in 0..<2 {

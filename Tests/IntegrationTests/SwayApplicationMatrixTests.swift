@@ -29,7 +29,7 @@ struct SwayApplicationMatrixTests {
         defer { chain.stop() }
         // Every window floats at the size its app chose (sway 1.7 has no
         // [all] criterion; every app here has an app_id).
-        try chain.sway.swaymsg(["for_window [app_id=\".*\"] floating enable"])
+        _ = try chain.sway.swaymsg(["for_window [app_id=\".*\"] floating enable"])
         let runner = MatrixRunner(chain: chain)
 
         let direct = try runner.run(app, on: .host)

@@ -69,7 +69,7 @@ struct SwayClipboardTests {
         let path = chain.runtime.file("random-\(count).bin")
         guard let source = FileHandle(forReadingAtPath: "/dev/urandom") else { throw SupportError("cannot open /dev/urandom") }
         defer { try? source.close() }
-        FileManager.default.createFile(atPath: path, contents: nil)
+        #expect(FileManager.default.createFile(atPath: path, contents: nil))
         let out = try #require(FileHandle(forWritingAtPath: path))
         defer { try? out.close() }
         var left = count

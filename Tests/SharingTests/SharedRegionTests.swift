@@ -71,7 +71,7 @@ import Testing
             try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
             try (vendor + "\n").write(toFile: dir + "/vendor", atomically: true, encoding: .utf8)
             try (device + "\n").write(toFile: dir + "/device", atomically: true, encoding: .utf8)
-            if bar { fm.createFile(atPath: dir + "/resource2", contents: Data(count: 0)) }
+            if bar { _ = fm.createFile(atPath: dir + "/resource2", contents: Data(count: 0)) }
         }
         try device("0000:00:02.0", vendor: "0x1234", device: "0x1111", bar: true)
         try device("0000:00:04.0", vendor: "0x1af4", device: "0x1110", bar: true)

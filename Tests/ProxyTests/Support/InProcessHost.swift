@@ -125,8 +125,11 @@ final class InProcessHost {
         let g = try RawGuestLink(socket: guestEnd, loop: loop, offerRegion: offerRegion, offerBufferService: offerBufferService,
                                  offerLane: offerLane, name: "raw guest \(guests.count + 1)")
         guests.append(g)
-        sessionKeys[ObjectIdentifier(g)] = try #require(Set(host.sessions.keys).subtracting(before).first, "the host took no session",
-                                                        sourceLocation: sourceLocation)
+        // Through a constant: assigned straight into the dictionary, #require
+        // would take the optional as its value and never fail.
+        let key = try #require(Set(host.sessions.keys).subtracting(before).first, "the host took no session",
+                               sourceLocation: sourceLocation)
+        sessionKeys[ObjectIdentifier(g)] = key
         try #require(pump { g.isOpen || g.isClosed } && g.isOpen, "handshake failed: \(g.closeReason ?? "timeout")",
                      sourceLocation: sourceLocation)
         if offerRegion && region != nil {
