@@ -126,8 +126,7 @@ public enum BenchRunner {
                 w.run(warmup: config.warmup, frames: config.frames, gate: gate)
             }
         }
-        for (i, t) in threads.enumerated() {
-            t.name = "bench-client-\(i)"
+        for t in threads {
             t.stackSize = 1 << 20
             t.start()
         }

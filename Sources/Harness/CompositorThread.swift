@@ -48,7 +48,6 @@ final class CompositorThread: @unchecked Sendable {
             server.run()
             finished.signal()
         }
-        thread.name = name
         thread.start()
         ready.wait()
         if let error = resources.startError {

@@ -2,8 +2,8 @@ import CPorthole
 import Glibc
 
 /// The one place that starts a thread of our own (a pthread, so that the
-/// caller keeps its handle to join it): a region copy worker, a host's
-/// receive threads, a guest lane's writer.
+/// caller keeps its handle to join it): the copy thread and its helper, a
+/// host's receive threads, a guest lane's writer.
 public enum NativeThread {
     /// Starts a thread named `name` that runs `body` once; `purpose` says
     /// what for, in the error. The name is what `top -H`, `ps -L` and `perf`
@@ -27,10 +27,11 @@ public enum NativeThread {
         return thread
     }
 
-    /// Names the calling thread (a thread Foundation started, whose own
-    /// `name` does not reach the kernel on Linux): the first 15 bytes.
+    /// Names the calling thread (also a thread Foundation started, whose
+    /// own `name` does not reach the kernel on Linux); the kernel keeps the
+    /// first 15 bytes.
     public static func nameCurrent(_ name: String) {
-        _ = porthole_set_thread_name(String(decoding: name.utf8.prefix(15), as: UTF8.self))
+        _ = porthole_set_thread_name(name)
     }
 
     /// What the new thread runs, handed over through pthread_create's one pointer.

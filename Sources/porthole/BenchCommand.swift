@@ -175,7 +175,7 @@ extension BenchCommand {
         config.waypipeCompression = waypipeCompress
         config.portholePath = portholePath
         config.guests = m == .stream ? guests : 1
-        config.frameLog = frameLog.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
+        config.frameLog = frameLog.map(absolutePath)
         return config
     }
 
@@ -213,9 +213,11 @@ extension BenchCommand {
         if failed { throw ExitCode.failure }
     }
 
-    var portholePath: String {
-        guard let porthole else { return ProcFS.executablePath() }
-        return porthole.hasPrefix("/") ? porthole : FileManager.default.currentDirectoryPath + "/" + porthole
+    var portholePath: String { porthole.map(absolutePath) ?? ProcFS.executablePath() }
+
+    /// `path` from the current directory when it is relative.
+    func absolutePath(_ path: String) -> String {
+        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
     }
 }
 
