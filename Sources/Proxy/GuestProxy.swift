@@ -378,7 +378,8 @@ public final class GuestProxy: LinkSessionDelegate {
 
     /// The stats JSON.
     public func statsJSON() -> String {
-        stats.json(linkSent: (link?.sentBytes ?? 0) + (link?.laneSentBytes ?? 0), linkReceived: link?.receivedBytes ?? 0, links: link?.isOpen == true ? 1 : 0)
+        stats.json(linkSent: (link?.sentBytes ?? 0) + (link?.laneSentBytes ?? 0), linkReceived: link?.receivedBytes ?? 0, links: link?.isOpen == true ? 1 : 0,
+                   extra: [("bulk_lanes", link?.lane != nil ? "1" : "0")])
     }
 
     /// Closes every client, the link and the socket; stops reconnecting.

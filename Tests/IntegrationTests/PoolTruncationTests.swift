@@ -52,9 +52,7 @@ struct PoolTruncationTests {
         if mode == .region { #expect(stats["region_pools", default: 0] >= 1) }
 
         // Every ended client's pool, mapping and socket are gone.
-        _ = try waitFor("the guest proxy's fds back to \(restingFDs)", timeout: 10, poll: 0.1) { () -> Bool? in
-            try chain.guest.openFDCount() <= restingFDs ? true : nil
-        }
+        try chain.guest.waitForFDs(backTo: restingFDs)
 
         // Another client of the same guest still gets answers.
         let bystander = try RawWaylandClient(path: socket)

@@ -149,10 +149,7 @@ struct SwayDragAndDropTests {
         #expect(chain.sway.isRunning && chain.host.isRunning && chain.guest.isRunning)
 
         // Its channel is gone on both proxies and nothing of it stays open on the host.
-        let hostFDs = try waitFor("the host proxy's fds back to \(restingHost)", timeout: 10, poll: 0.1) { () -> Int? in
-            let n = try chain.host.openFDCount()
-            return n <= restingHost ? n : nil
-        }
+        let hostFDs = try chain.host.waitForFDs(backTo: restingHost)
         print("drag source killed mid-drag: host proxy fds \(restingHost) before any client, \(hostFDs) after")
         #expect(try chain.host.stats()["client_errors"] == 0, "\(scene.diagnostics())")
         #expect(try chain.guest.stats()["client_errors"] == 0)

@@ -20,35 +20,53 @@ struct SwayHostileInputTests {
         let probe: WaylandProbe
         let device: UInt32
         let manager: UInt32
+        /// The proxies' and sway's logs, added to a probe's failure: a
+        /// roundtrip that never comes back says nothing more by itself.
+        private let context: () -> String
 
-        init(socketPath: String) throws {
-            probe = try WaylandProbe(socketPath: socketPath)
-            let seat = try probe.bind("wl_seat", version: 7)
-            manager = try probe.bind("zwlr_data_control_manager_v1", version: 2)
-            device = probe.newID()
-            try probe.send(manager, "get_data_device", [.newID(device), .object(seat)])
-            try probe.roundtrip()
+        /// A data-control client of `chain`'s guest.
+        init(_ chain: ProxiedSway) throws {
+            context = { chain.diagnostics() }
+            probe = try WaylandProbe(socketPath: chain.guest.socketPath!)
+            (manager, device) = try Self.explained(context) { [probe] in
+                let seat = try probe.bind("wl_seat", version: 7)
+                let manager = try probe.bind("zwlr_data_control_manager_v1", version: 2)
+                let device = probe.newID()
+                try probe.send(manager, "get_data_device", [.newID(device), .object(seat)])
+                try probe.roundtrip()
+                return (manager, device)
+            }
         }
 
         /// Waits for a selection offering `mime`; returns the offer's id.
         func waitForSelection(offering mime: String, timeout: Double = 15) throws -> UInt32 {
-            var found: UInt32?
-            try probe.wait("a selection offering \(mime)", timeout: timeout) { p in
-                guard let sel = p.events.last(where: { $0.objectID == self.device && $0.name == "selection" }),
-                      let offer = sel.uint(0), offer != 0 else { return false }
-                let types = p.events.filter { $0.objectID == offer && $0.name == "offer" }.compactMap { $0.string(0) }
-                if types.contains(mime) { found = offer }
-                return found != nil
+            try Self.explained(context) {
+                var found: UInt32?
+                try probe.wait("a selection offering \(mime)", timeout: timeout) { p in
+                    guard let sel = p.events.last(where: { $0.objectID == self.device && $0.name == "selection" }),
+                          let offer = sel.uint(0), offer != 0 else { return false }
+                    let types = p.events.filter { $0.objectID == offer && $0.name == "offer" }.compactMap { $0.string(0) }
+                    if types.contains(mime) { found = offer }
+                    return found != nil
+                }
+                return found!
             }
-            return found!
         }
 
         /// Asks `offer` for `mime`; returns the read end of the pipe.
         func receive(_ offer: UInt32, mime: String) throws -> OwnedFD {
-            let ends = try Pipe.make()
-            try probe.send(offer, "receive", [.text(mime), .fd], fds: [ends.write])
-            try probe.roundtrip()
-            return ends.read
+            try Self.explained(context) {
+                let ends = try Pipe.make()
+                try probe.send(offer, "receive", [.text(mime), .fd], fds: [ends.write])
+                try probe.roundtrip()
+                return ends.read
+            }
+        }
+
+        private static func explained<T>(_ context: () -> String, _ body: () throws -> T) throws -> T {
+            do { return try body() } catch let error as SupportError {
+                throw SupportError("\(error.message)\n\(context())")
+            }
         }
 
         func close() { probe.close() }
@@ -152,7 +170,7 @@ struct SwayHostileInputTests {
         let (input, data) = try randomFile(chain, bytes: 8 << 20)
         try chain.shell(.host, "wl-copy -t \(Self.mime) < \(input)")
 
-        let target = try DataControlProbe(socketPath: chain.guest.socketPath!)
+        let target = try DataControlProbe(chain)
         let offer = try target.waitForSelection(offering: Self.mime)
         let pipe = try target.receive(offer, mime: Self.mime)
         // Take some of the data, so that the transfer is under way...
@@ -167,14 +185,14 @@ struct SwayHostileInputTests {
         target.close()
 
         // A second target vanishes at once after asking: socket and pipe together.
-        let second = try DataControlProbe(socketPath: chain.guest.socketPath!)
+        let second = try DataControlProbe(chain)
         let pipe2 = try second.receive(try second.waitForSelection(offering: Self.mime), mime: Self.mime)
         pipe2.close()
         second.close()
 
         expectAlive(chain)
         // wl-copy on sway is still serving: a whole paste through the guest works.
-        let third = try DataControlProbe(socketPath: chain.guest.socketPath!)
+        let third = try DataControlProbe(chain)
         defer { third.close() }
         let whole = readPipe(try third.receive(try third.waitForSelection(offering: Self.mime), mime: Self.mime), timeout: 60)
         #expect(whole.eof && whole.bytes.count == data.count && Data(whole.bytes) == data)
@@ -192,7 +210,7 @@ struct SwayHostileInputTests {
         let hostFDs = try restingFDCount(chain.host)
         let guestFDs = try restingFDCount(chain.guest)
 
-        let source = try DataControlProbe(socketPath: chain.guest.socketPath!)
+        let source = try DataControlProbe(chain)
         let src = source.probe.newID()
         try source.probe.send(source.manager, "create_data_source", [.newID(src)])
         try source.probe.send(src, "offer", [.text(Self.mime)])
@@ -230,7 +248,7 @@ struct SwayHostileInputTests {
         let guestFDs = try restingFDCount(chain.guest)
         try chain.shell(.host, "echo offered | wl-copy -t text/plain")
 
-        let client = try DataControlProbe(socketPath: chain.guest.socketPath!)
+        let client = try DataControlProbe(chain)
         let offer = try client.waitForSelection(offering: "text/plain")
         let never = "application/x-porthole-never-offered"
         let result = readPipe(try client.receive(offer, mime: never), timeout: 15)

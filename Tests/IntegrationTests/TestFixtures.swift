@@ -51,7 +51,7 @@ final class WestonWithHost {
 }
 
 /// Harness's RecordingCompositor behind a porthole host and guest, in one
-/// runtime dir; the guest's socket is up when `init` returns. `stop()` ends all three.
+/// runtime dir; the guest's socket and bulk lane are up when `init` returns. `stop()` ends all three.
 final class RecordedProxies {
     let runtime: RuntimeDir
     let compositor: RecordingCompositor
@@ -76,6 +76,7 @@ final class RecordedProxies {
             let guest = try Porthole.startGuest(runtime: runtime, link: .connect(address), extraArguments: guestArguments(runtime))
             started.append(guest)
             try guest.waitForSocket()
+            try PortholeProcess.waitForBulkLane(host: host, guest: guest)
             self.host = host
             self.guest = guest
         } catch {

@@ -83,6 +83,8 @@ final class PortholeProcess: @unchecked Sendable {
     let statsPath: String
     /// The guest's Wayland socket name in `runtime` (nil for a host).
     let socketName: String?
+    /// The arguments after the role.
+    let arguments: [String]
 
     fileprivate init(role: Role, runtime: RuntimeDir, link: LinkMode, arguments: [String],
                      statsPath: String, socketName: String?, environment: [String: String]) throws {
@@ -91,6 +93,7 @@ final class PortholeProcess: @unchecked Sendable {
         self.link = link
         self.statsPath = statsPath
         self.socketName = socketName
+        self.arguments = arguments
         var env = ["XDG_RUNTIME_DIR": runtime.path]
         for (key, value) in environment { env[key] = value }
         process = try ManagedProcess(
@@ -163,6 +166,18 @@ final class PortholeProcess: @unchecked Sendable {
         }
     }
 
+    /// Whether this process takes part in a bulk lane: a host unless told
+    /// `--no-bulk-lane`; a guest unless told so, and only over a unix link
+    /// (it dials lanes over unix and vsock; the tests' other link is TCP).
+    var usesBulkLane: Bool {
+        guard !arguments.contains("--no-bulk-lane") else { return false }
+        switch (role, link) {
+        case (.host, _): return true
+        case (.guest, .connect(.unix)): return true
+        case (.guest, _): return false
+        }
+    }
+
     /// Starts a Wayland client of this guest's socket.
     func startClient(_ executable: String, _ arguments: [String] = [],
                      environment: [String: String] = [:]) throws -> ManagedProcess {
@@ -174,6 +189,35 @@ final class PortholeProcess: @unchecked Sendable {
 
     /// Number of open file descriptors of the porthole process.
     func openFDCount() throws -> Int { try IntegrationTests.openFDCount(pid: pid) }
+
+    /// Waits until the process has at most `resting` descriptors open and
+    /// returns the count. On timeout the error lists every descriptor still
+    /// open and what it points at, so a leak names itself (a pool's memfd, a
+    /// client's socket) and a merely slow close shows as the same table
+    /// without leftovers.
+    @discardableResult
+    func waitForFDs(backTo resting: Int, timeout: Double = 10) throws -> Int {
+        do {
+            return try waitFor("porthole \(role.rawValue)'s fds back to \(resting)", timeout: timeout, poll: 0.1) { () -> Int? in
+                let n = try openFDCount()
+                return n <= resting ? n : nil
+            }
+        } catch let error as SupportError {
+            let table = ((try? IntegrationTests.openFDs(pid: pid)) ?? [:]).sorted { $0.key < $1.key }
+                .map { "  \($0.key) -> \($0.value)" }.joined(separator: "\n")
+            throw SupportError("\(error.message); \(table.split(separator: "\n").count) open:\n\(table)\n\(diagnostics())")
+        }
+    }
+
+    /// Returns once `guest`'s bulk lane is attached on both sides, when both
+    /// use one. The guest dials it after its link is up, so its socket and
+    /// the lane writer's descriptors come after the first stats file: a
+    /// descriptor count taken before then is not what the proxies hold at rest.
+    static func waitForBulkLane(host: PortholeProcess, guest: PortholeProcess, timeout: Double = 10) throws {
+        guard host.usesBulkLane && guest.usesBulkLane else { return }
+        try guest.waitForStats("the guest's bulk lane", timeout: timeout) { $0["bulk_lanes", default: 0] >= 1 }
+        try host.waitForStats("the host's end of the guest's bulk lane", timeout: timeout) { $0["bulk_lanes", default: 0] >= 1 }
+    }
 
     /// SIGTERM (SIGKILL after `timeout`); returns how it ended.
     @discardableResult

@@ -272,6 +272,7 @@ final class ProxiedSway: @unchecked Sendable {
             guest = try Porthole.startGuest(runtime: runtime, link: .connect(address), socketName: "wayland-guest",
                                             verbose: verbose, extraArguments: guestArguments)
             try guest.waitForSocket(timeout: timeout)
+            try PortholeProcess.waitForBulkLane(host: host, guest: guest, timeout: timeout)
         } catch {
             sway.stop()
             throw error
