@@ -5,7 +5,8 @@
 # Porthole.
 #
 # usage: guest_weston_direct.sh CLIENT DRM-NODE OUT-DIR [CLIENT-OPTION...]
-# Writes to OUT-DIR: direct-weston.log, direct-client.log, screenshots
+# Writes to OUT-DIR: direct-steps (when each step came), direct-weston.log,
+# direct-client.log, screenshots
 # (direct-N.png, one a second once the client has shown its windows, until
 # the test makes OUT-DIR/direct-seen, at most 60) and, last, direct-done
 # holding the client's exit status (or a word saying what failed).
@@ -31,17 +32,40 @@ close-animation=none
 startup-animation=none
 focus-animation=none
 INI
+# LP_NUM_THREADS=0: llvmpipe rasterizes on weston's own thread. With its
+# default helper thread, weston's GL start-up on the one-vCPU guest took 74 s
+# under a loaded host once and did not finish in 6 minutes another time;
+# without it, 29-33 s under the same load (11 s on a calm host either way).
 done_with() { echo "$1" >"$out/direct-done"; kill "$weston" 2>/dev/null; exit 0; }
-LIBGL_ALWAYS_SOFTWARE=1 XDG_RUNTIME_DIR=$runtime WAYLAND_DISPLAY= weston --config="$runtime/weston.ini" \
+LP_NUM_THREADS=0 LIBGL_ALWAYS_SOFTWARE=1 XDG_RUNTIME_DIR=$runtime WAYLAND_DISPLAY= weston --config="$runtime/weston.ini" \
   --backend=headless-backend.so --socket=direct --width=1280 --height=720 --use-gl --debug \
   >"$out/direct-weston.log" 2>&1 &
 weston=$!
-for _ in $(seq 600); do [ -S "$runtime/direct" ] && break; sleep 0.1; done
+# Deadlines by the clock, not by counting sleeps: in a guest slowed by a
+# busy host each round of a polling loop takes far longer than its sleep.
+# They are generous: under TCG on a loaded host weston's GL renderer
+# (llvmpipe) has taken more than a minute to start.
+# Each step is timed into direct-steps, for a test that has to say why it
+# saw nothing.
+started=$(date +%s)
+step() { echo "$(( $(date +%s) - started )) s: $1" >>"$out/direct-steps"; }
+step "weston starting"
+deadline=$(( $(date +%s) + 240 ))
+while [ ! -S "$runtime/direct" ] && [ "$(date +%s)" -lt "$deadline" ]; do
+  kill -0 "$weston" 2>/dev/null || done_with "weston-exited"
+  sleep 0.1
+done
 [ -S "$runtime/direct" ] || done_with "no-weston-socket"
+step "weston listening; client starting"
 XDG_RUNTIME_DIR=$runtime WAYLAND_DISPLAY=direct "$client" "$@" "$node" 120 "$runtime/stop" >"$out/direct-client.log" 2>&1 &
 pid=$!
-for _ in $(seq 600); do grep -q '^DMABUF-PATTERN shown' "$out/direct-client.log" && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+deadline=$(( $(date +%s) + 120 ))
+while ! grep -q '^DMABUF-PATTERN shown' "$out/direct-client.log" && [ "$(date +%s)" -lt "$deadline" ]; do
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.1
+done
 grep -q '^DMABUF-PATTERN shown' "$out/direct-client.log" || { wait "$pid"; done_with "client-failed-$?"; }
+step "pattern shown"
 shots=$runtime/shots
 mkdir -p "$shots"
 for n in $(seq 60); do
