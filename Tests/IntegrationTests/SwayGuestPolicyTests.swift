@@ -125,24 +125,7 @@ struct SwayGuestPolicyTests {
         let output = chain.runtime.file("foot-pasted.txt")
         #expect(((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").isEmpty, "a middle click in the guest pasted the host's selection")
 
-        try setup.pointer.move(toX: setup.window.x + 12, y: setup.window.y + 6)
-        var lastPaste = "", clicks = 0
-        let pasted: String
-        do {
-            pasted = try waitFor("wl-paste --primary on the host to return the guest's word", timeout: 15, poll: 0.3) { () -> String? in
-                try setup.pointer.doubleClick()
-                clicks += 1
-                let r = try chain.shell(.host, "wl-paste --primary -n", check: false)
-                lastPaste = "exit \(r.exit), \(r.stdoutText.debugDescription)"
-                return r.exit.succeeded && r.stdoutText == word ? r.stdoutText : nil
-            }
-        } catch {
-            throw SupportError("""
-                \(error); \(clicks) double clicks; foot set the primary selection \(setup.traced(".set_selection(zwp_primary_selection_source_v1@")) times; \
-                the last wl-paste: \(lastPaste)
-                \(chain.diagnostics())
-                """)
-        }
+        let pasted = try setup.selectWordUntilHostPastes(word, x: setup.window.x + 12, y: setup.window.y + 6)
         #expect(pasted == word)
     }
 

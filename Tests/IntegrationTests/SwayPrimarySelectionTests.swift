@@ -31,6 +31,33 @@ struct SwayPrimarySelectionTests {
             }
         }
 
+        /// Double-clicks the word at (`x`, `y`) of the screen until
+        /// `wl-paste --primary` on the host returns it; on a timeout the
+        /// error says what foot received (its last pointer events, with the
+        /// times its trace gives them) and whether it set the selection.
+        func selectWordUntilHostPastes(_ word: String, x: Int, y: Int, timeout: Double = 15) throws -> String {
+            try pointer.move(toX: x, y: y)
+            var lastPaste = "", clicks = 0
+            do {
+                return try waitFor("wl-paste --primary on the host to return the guest's word", timeout: timeout, poll: 0.3) { () -> String? in
+                    try pointer.doubleClick()
+                    clicks += 1
+                    let r = try chain.shell(.host, "wl-paste --primary -n", check: false)
+                    lastPaste = "\(r.exit), \(r.stdoutText.debugDescription)"
+                    return r.exit.succeeded && r.stdoutText == word ? r.stdoutText : nil
+                }
+            } catch {
+                let buttons = foot.stderr.split(separator: "\n").filter { $0.contains("wl_pointer@") && !$0.contains("motion") }.suffix(12)
+                throw SupportError("""
+                    \(error); \(clicks) double clicks; foot set the primary selection \(traced(".set_selection(zwp_primary_selection_source_v1@")) times; \
+                    the last wl-paste: \(lastPaste)
+                    foot's last pointer events:
+                    \(buttons.joined(separator: "\n"))
+                    \(chain.diagnostics())
+                    """)
+            }
+        }
+
         /// Lines of foot's WAYLAND_DEBUG trace containing every one of `parts`.
         func traced(_ parts: String...) -> Int {
             foot.stderr.split(separator: "\n").lazy.filter { line in parts.allSatisfy { line.contains($0) } }.count
@@ -51,12 +78,7 @@ struct SwayPrimarySelectionTests {
         let chain = setup.chain
 
         // The word is the first thing on foot's first row.
-        try setup.pointer.move(toX: setup.window.x + 12, y: setup.window.y + 6)
-        let pasted = try waitFor("wl-paste --primary on the host to return the word", timeout: 15, poll: 0.3) { () -> String? in
-            try setup.pointer.doubleClick()
-            let r = try chain.shell(.host, "wl-paste --primary -n", check: false)
-            return r.exit.succeeded && r.stdoutText == word ? r.stdoutText : nil
-        }
+        let pasted = try setup.selectWordUntilHostPastes(word, x: setup.window.x + 12, y: setup.window.y + 6)
         #expect(pasted == word)
         #expect(setup.traced("zwp_primary_selection_device_v1@", ".set_selection(zwp_primary_selection_source_v1@") > 0,
                 "foot did not set the primary selection itself\n\(chain.diagnostics())")
