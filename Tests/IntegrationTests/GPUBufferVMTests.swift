@@ -95,14 +95,15 @@ struct GPUBufferVMTests {
         }
         #expect(FileManager.default.createFile(atPath: "\(out)/direct-seen", contents: nil))
         let log = {
-            ["direct-steps", "direct-client.log", "direct-done", "direct-weston.log"].map { name in
+            [("direct-steps", 20), ("direct-client.log", 20), ("direct-done", 20), ("direct-weston.log", 20), ("direct-ps", 80)].map { name, lines in
                 let text = (try? String(contentsOfFile: "\(out)/\(name)", encoding: .utf8)) ?? "(none)"
-                return "\(name): \(text.split(separator: "\n").suffix(20).joined(separator: "\n"))"
+                return "\(name): \(text.split(separator: "\n").suffix(lines).joined(separator: "\n"))"
             }.joined(separator: "\n")
         }
         let shotDirect = try #require(direct, "no screenshot from the guest's weston: \(log())")
         let steps = ((try? String(contentsOfFile: "\(out)/direct-steps", encoding: .utf8)) ?? "").split(separator: "\n").joined(separator: "; ")
-        print("the guest's own weston: \(steps)")
+        let samples = ((try? String(contentsOfFile: "\(out)/direct-ps", encoding: .utf8)) ?? "").split(separator: "\n").filter { $0.hasPrefix("--- ") }.count
+        print("the guest's own weston: \(steps) (\(samples) samples of its processes)")
         let directWindows = Self.windows(in: shotDirect).sorted { ($0.y, $0.x) < ($1.y, $1.x) }
         let hostWindows = Self.windows(in: shot).sorted { ($0.y, $0.x) < ($1.y, $1.x) }
         try #require(directWindows.count == 2, "the guest's weston: windows \(directWindows) in \(shotDirect.sourcePath ?? ""); \(log())")

@@ -5,7 +5,8 @@
 # Porthole.
 #
 # usage: guest_weston_direct.sh CLIENT DRM-NODE OUT-DIR [CLIENT-OPTION...]
-# Writes to OUT-DIR: direct-steps (when each step came), direct-weston.log,
+# Writes to OUT-DIR: direct-steps (when each step came), direct-ps (the
+# processes' states every 5 s until the pattern shows), direct-weston.log,
 # direct-client.log, screenshots
 # (direct-N.png, one a second once the client has shown its windows, until
 # the test makes OUT-DIR/direct-seen, at most 60) and, last, direct-done
@@ -36,7 +37,7 @@ INI
 # default helper thread, weston's GL start-up on the one-vCPU guest took 74 s
 # under a loaded host once and did not finish in 6 minutes another time;
 # without it, 29-33 s under the same load (11 s on a calm host either way).
-done_with() { echo "$1" >"$out/direct-done"; kill "$weston" 2>/dev/null; exit 0; }
+done_with() { touch "$runtime/shown"; echo "$1" >"$out/direct-done"; kill "$weston" 2>/dev/null; exit 0; }
 LP_NUM_THREADS=0 LIBGL_ALWAYS_SOFTWARE=1 XDG_RUNTIME_DIR=$runtime WAYLAND_DISPLAY= weston --config="$runtime/weston.ini" \
   --backend=headless-backend.so --socket=direct --width=1280 --height=720 --use-gl --debug \
   >"$out/direct-weston.log" 2>&1 &
@@ -50,6 +51,13 @@ weston=$!
 started=$(date +%s)
 step() { echo "$(( $(date +%s) - started )) s: $1" >>"$out/direct-steps"; }
 step "weston starting"
+# Until the pattern shows, what every process waits on, every 5 s: under a
+# loaded host weston's GL start-up and this script have both stalled for
+# minutes, and this says where.
+( while [ ! -e "$runtime/shown" ]; do
+    { echo "--- $(( $(date +%s) - started )) s"; ps -eo pid,stat,wchan:24,time,comm; } >>"$out/direct-ps" 2>&1
+    sleep 5
+  done ) &
 deadline=$(( $(date +%s) + 240 ))
 while [ ! -S "$runtime/direct" ] && [ "$(date +%s)" -lt "$deadline" ]; do
   kill -0 "$weston" 2>/dev/null || done_with "weston-exited"
@@ -66,6 +74,7 @@ while ! grep -q '^DMABUF-PATTERN shown' "$out/direct-client.log" && [ "$(date +%
 done
 grep -q '^DMABUF-PATTERN shown' "$out/direct-client.log" || { wait "$pid"; done_with "client-failed-$?"; }
 step "pattern shown"
+touch "$runtime/shown"
 shots=$runtime/shots
 mkdir -p "$shots"
 for n in $(seq 60); do
