@@ -203,9 +203,9 @@ final class PortholeProcess: @unchecked Sendable {
                 return n <= resting ? n : nil
             }
         } catch let error as SupportError {
-            let table = ((try? IntegrationTests.openFDs(pid: pid)) ?? [:]).sorted { $0.key < $1.key }
-                .map { "  \($0.key) -> \($0.value)" }.joined(separator: "\n")
-            throw SupportError("\(error.message); \(table.split(separator: "\n").count) open:\n\(table)\n\(diagnostics())")
+            let open = ((try? IntegrationTests.openFDs(pid: pid)) ?? [:]).sorted { $0.key < $1.key }
+            let table = open.map { "  \($0.key) -> \($0.value)" }.joined(separator: "\n")
+            throw SupportError("\(error.message); \(open.count) open:\n\(table)\n\(diagnostics())")
         }
     }
 
