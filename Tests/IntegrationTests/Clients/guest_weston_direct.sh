@@ -1,8 +1,9 @@
 #!/bin/sh
-# Runs in the QEMU guest (GPUBufferVMTests): the dma-buf pattern client
-# against a weston of the guest's own, without Porthole, and that weston's
-# screenshot, so the test can compare it with what the host shows through
-# Porthole.
+# Runs in the QEMU guest (GPUBufferVMTests), after the clients shown through
+# Porthole and before the next: the dma-buf pattern client against a weston of
+# the guest's own, without Porthole, and that weston's screenshot, so the test
+# can compare it with what the host shows through Porthole. It returns once
+# the test has seen the screenshot (or a deadline passed).
 #
 # usage: guest_weston_direct.sh CLIENT DRM-NODE OUT-DIR [CLIENT-OPTION...]
 # Writes to OUT-DIR: direct-steps (when each step came), direct-ps (the
