@@ -64,6 +64,16 @@ public final class SharedMapping {
         try map(newSize)
     }
 
+    /// Backs `count` bytes at `address`, which lie in a writable mapping the
+    /// caller keeps mapped until this returns, with writable pages now
+    /// (MADV_POPULATE_WRITE, Linux 5.14), so that the first writes there do
+    /// not fault page by page. The contents do not change. Any thread may
+    /// call it: the kernel serialises it with faults and unmaps.
+    public static func populateForWriting(_ address: UnsafeMutableRawPointer, count: Int) throws(SystemError) {
+        guard count > 0 else { return }
+        if madvise(address, count, MADV_POPULATE_WRITE) != 0 { throw SystemError("madvise(MADV_POPULATE_WRITE) of \(count) bytes") }
+    }
+
     /// A read-only view of `count` bytes at `offset`; the caller has checked bounds.
     public func bytes(at offset: Int, count: Int) -> UnsafeRawBufferPointer {
         precondition(offset >= 0 && count >= 0 && offset + count <= size, "mapping access out of bounds")

@@ -15,10 +15,14 @@ final class ClientPools {
     private(set) var buffers: [UInt32: ShmBuffer] = [:]
     private(set) var history = DamageHistory()
 
-    init(region: GuestRegion?, stats: ProxyStats, application: String) {
+    /// Faults new pools' mirrors in ahead of their first copies (nil: the copies do).
+    private let prefaulter: MirrorPrefaulter?
+
+    init(region: GuestRegion?, stats: ProxyStats, application: String, prefaulter: MirrorPrefaulter? = nil) {
         self.region = region
         self.stats = stats
         self.application = application
+        self.prefaulter = prefaulter
     }
 
     // MARK: Pools
@@ -40,7 +44,9 @@ final class ClientPools {
         let rid: UInt32
         do { rid = try channel.openResource(kind: .shmPool, size: UInt64(size)) } catch { throw .implementation(error.reason) }
         do {
-            pools[request.id] = try StreamPool(resourceID: rid, client: .shm(fd), size: Int(size))
+            let pool = try StreamPool(resourceID: rid, client: .shm(fd), size: Int(size))
+            pool.prefaulter = prefaulter
+            pools[request.id] = pool
         } catch {
             channel.closeResource(rid)
             throw .shm(.invalidFD, object: shmID, "cannot map pool fd: \(error)")

@@ -21,11 +21,13 @@ final class GuestHandler: ConnectionHandler {
     /// `dmabufDevice`: offer zwp_linux_dmabuf_v1, naming this DRM device
     /// (a dev_t, 0 for none) in feedback; nil: do not offer it.
     /// `offload`: where large region copies run (nil: on the loop, in slices).
-    init(region: GuestRegion?, stats: ProxyStats, application: String, dmabufDevice: UInt64? = nil, offload: SyncOffload? = nil) {
+    /// `prefaulter`: faults stream pools' mirrors in ahead of their first copies.
+    init(region: GuestRegion?, stats: ProxyStats, application: String, dmabufDevice: UInt64? = nil, offload: SyncOffload? = nil,
+         prefaulter: MirrorPrefaulter? = nil) {
         self.region = region
         syncs = PoolSyncQueue(offload: offload)
         self.stats = stats
-        let pools = ClientPools(region: region, stats: stats, application: application)
+        let pools = ClientPools(region: region, stats: stats, application: application, prefaulter: prefaulter)
         self.pools = pools
         let placeholders = PlaceholderIDs()
         self.placeholders = placeholders

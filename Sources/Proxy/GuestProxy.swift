@@ -86,6 +86,9 @@ public final class GuestProxy: LinkSessionDelegate {
     public var copyHelper = true
     /// The worker for those syncs, made with the Wayland socket.
     private(set) var copyOffload: SyncOffload?
+    /// Faults stream windows' mirrors in ahead of their first copies, on a
+    /// thread of its own (with `copyThread`), made with the Wayland socket.
+    private(set) var prefaulter: MirrorPrefaulter?
     /// Open a bulk lane when the host offers one (`--no-bulk-lane`: never):
     /// a second connection to the host proxy that the channels sending
     /// megabytes move to, written by a thread of its own, so that a video's
@@ -238,6 +241,7 @@ public final class GuestProxy: LinkSessionDelegate {
         // The copy thread starts with the socket, not with the first client:
         // what the proxy holds with no client connected stays the same.
         _ = startCopyThread()
+        _ = startPrefaulter()
         Log.info("guest clients can connect to \(socketPath)")
     }
 
@@ -258,6 +262,20 @@ public final class GuestProxy: LinkSessionDelegate {
         return copyOffload
     }
 
+    /// The mirror prefaulter's thread, started with the Wayland socket;
+    /// nil without `copyThread` or if the thread cannot start (the first
+    /// copies into a mirror then fault its pages in on the loop).
+    private func startPrefaulter() -> MirrorPrefaulter? {
+        guard copyThread else { return nil }
+        if let prefaulter { return prefaulter }
+        do {
+            prefaulter = MirrorPrefaulter(worker: try BackgroundWorker(loop: loop, name: "porthole-prefault"), stats: stats)
+        } catch {
+            Log.warning("mirrors fault in on the loop: \(error)")
+        }
+        return prefaulter
+    }
+
     /// The copy thread's helper: only region copies use it, and only where
     /// a second CPU can run it.
     private func startCopyHelper() -> CopyHelper? {
@@ -274,7 +292,7 @@ public final class GuestProxy: LinkSessionDelegate {
         let device = DRMDevices.firstDevice()
         let offer = offerDmabuf ?? (device != nil && !DRMDevices.hasVirglDevice())
         let handler = GuestHandler(region: region, stats: stats, application: application, dmabufDevice: offer ? device ?? 0 : nil,
-                                   offload: startCopyThread())
+                                   offload: startCopyThread(), prefaulter: startPrefaulter())
         guard let channel = session.channels.open() else {
             Log.warning("refusing a client: \(limits.maxChannels) clients already connected")
             client.close()

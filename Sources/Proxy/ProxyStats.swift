@@ -30,6 +30,9 @@ public final class ProxyStats {
     /// Of `copiedBytes`, those the copy helper copied (guest: its share of
     /// large region copies).
     public var copyHelperBytes: UInt64 = 0
+    /// Bytes of stream pools' mirrors faulted in ahead of their first copy,
+    /// off the loop (guest; `MirrorPrefaulter`).
+    public var mirrorBytesPrefaulted: UInt64 = 0
     /// Reads of a client's pool that faulted because the client shrank its
     /// file mid-read (guest; each ended that client).
     public var memoryFaults: UInt64 = 0
@@ -68,6 +71,7 @@ public final class ProxyStats {
             ("memory_faults", "\(memoryFaults)"),
             ("syncs_on_copy_thread", "\(syncsOnCopyThread)"),
             ("copy_helper_bytes", "\(copyHelperBytes)"),
+            ("mirror_prefaulted_bytes", "\(mirrorBytesPrefaulted)"),
             ("dmabuf_buffers", "\(dmabufBuffers)"),
             ("guest_consumer_views_copied", "\(guestConsumerViews)"),
             ("guest_consumer_views_shared", "\(guestConsumerViewsShared)"),

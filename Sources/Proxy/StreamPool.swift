@@ -23,6 +23,14 @@ final class StreamPool: ClientPool {
     private var runs: [UpdateRun] = []
     private var pieces: [SyncJob.Piece] = []
     private var sealedAgainstShrink = false
+    /// Faults the mirror in ahead of its first copy (nil: the copy does).
+    var prefaulter: MirrorPrefaulter?
+    /// Spans of the mirror already handed to `prefaulter`, and its jobs
+    /// not yet done (the mirror must not move under them).
+    private var prefaultedSpans: [Range<Int>] = []
+    private var prefaultJobs: [BackgroundWorker.Ticket] = []
+    /// Spans one pool has faulted in ahead at most (a window's buffers).
+    static let maxPrefaultedSpans = 8
 
     init(resourceID: UInt32, client file: ClientFile, size: Int) throws(SystemError) {
         self.resourceID = resourceID
@@ -62,6 +70,9 @@ final class StreamPool: ClientPool {
     func grow(to newSize: Int, channel: LinkChannel) throws(SystemError) {
         channel.detach(mirror)
         channel.detach(client)
+        for job in prefaultJobs { prefaulter?.wait(for: job) }
+        prefaultJobs.removeAll()
+        prefaultedSpans.removeAll()
         try client.grow(to: newSize)
         try mirror.grow(to: newSize)
         size = newSize
@@ -78,6 +89,7 @@ final class StreamPool: ClientPool {
             blindCommits -= 1
             job.blind = true
             job.byReference = true
+            prefaultMirror(job.buffer.span)
             return
         }
         let span = job.buffer.span
@@ -216,6 +228,18 @@ final class StreamPool: ClientPool {
         let spans = all.rest()
         // Short runs cost a copy into the link queue anyway: keep the mirror.
         return slices.remainingBytes >= spans.count * SyncTuning.referenceRun
+    }
+
+    /// A by-reference commit leaves the buffer's span of the mirror
+    /// untouched until the blind run's last commit copies into it: the
+    /// first time a span goes so, it is faulted in meanwhile, off the loop.
+    private func prefaultMirror(_ span: Range<Int>) {
+        guard let prefaulter, prefaultedSpans.count < Self.maxPrefaultedSpans,
+              !prefaultedSpans.contains(where: { $0.overlaps(span) }) else { return }
+        prefaultJobs.removeAll { !prefaulter.isPending($0) }
+        guard let job = prefaulter.start(mirror, span: span) else { return }
+        prefaultedSpans.append(span)
+        prefaultJobs.append(job)
     }
 
     /// Sends `spans` of a by-reference commit from the client's memory.

@@ -287,7 +287,7 @@ struct GuestCommand: ParsableCommand {
     @Flag(name: .long, help: "If the --region cannot be opened, warn and copy buffers over the link instead of exiting.")
     var regionFallback = false
 
-    @Flag(name: .long, inversion: .prefixedNo, help: "Copy frames over 2 MiB into the --region, and those of a stream window on the bulk lane into its mirror, on a thread of their own, so the proxy's loop stays free for other windows' commits (--no-copy-thread: on the loop, 2 MiB a turn).")
+    @Flag(name: .long, inversion: .prefixedNo, help: "Copy frames over 2 MiB into the --region, and those of a stream window on the bulk lane into its mirror, on a thread of their own, so the proxy's loop stays free for other windows' commits, and fault a stream window's mirror in on another before its first copy (--no-copy-thread: on the loop, 2 MiB a turn).")
     var copyThread = true
 
     @Flag(name: .long, inversion: .prefixedNo, help: "On a machine with two CPUs or more, a second thread takes a share of a region copy of 8 MiB or more while no other window has drawn within a second, so a lone 4K window's frame is copied by two cores at once (--no-copy-helper: the copy thread alone, leaving the other core to other programs).")
