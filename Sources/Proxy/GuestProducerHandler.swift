@@ -33,10 +33,14 @@ final class GuestProducerHandler: ConnectionHandler {
     /// Buffers of `allocate_shared` the host has not placed yet, with their size.
     private var unplaced: [UInt32: UInt32] = [:]
 
-    init(stats: ProxyStats, region: GuestRegion?, common: SharedRegion? = nil) {
+    /// Faults the buffers' mirrors in ahead of their first copies (nil: the copies do).
+    private let prefaulter: MirrorPrefaulter?
+
+    init(stats: ProxyStats, region: GuestRegion?, common: SharedRegion? = nil, prefaulter: MirrorPrefaulter? = nil) {
         self.stats = stats
         self.region = region
         self.common = common
+        self.prefaulter = prefaulter
     }
 
     func poolResource(for fd: OwnedFD, message: ParsedMessage, on c: WaylandConnection) throws(MessageFault) -> UInt32 {
@@ -57,7 +61,9 @@ final class GuestProducerHandler: ConnectionHandler {
         let rid: UInt32
         do { rid = try c.channel.openResource(kind: .shmPool, size: UInt64(end)) } catch { throw .implementation(error.reason) }
         do {
-            buffers[r.id] = ReplicatedBuffer(pool: try StreamPool(resourceID: rid, client: .shm(fd), size: end), offset: Int(r.offset), size: Int(r.size))
+            let pool = try StreamPool(resourceID: rid, client: .shm(fd), size: end)
+            pool.prefaulter = prefaulter
+            buffers[r.id] = ReplicatedBuffer(pool: pool, offset: Int(r.offset), size: Int(r.size))
         } catch {
             c.channel.closeResource(rid)
             throw MessageFault(objectID: message.sender, code: ProducerErrorCode.badFD.rawValue, message: "cannot map the fd: \(error)")

@@ -355,7 +355,7 @@ public final class GuestProxy: LinkSessionDelegate {
         guard let channel = openChannel(for: client, service: .bufferService, who: "buffer producer",
                                         unserved: "the host proxy serves no buffer producers") else { return }
         let application = Socket.peerProgramName(client) ?? "unknown"
-        guard let connection = serve(client, on: channel, handler: GuestProducerHandler(stats: stats, region: region, common: commonRegion),
+        guard let connection = serve(client, on: channel, handler: GuestProducerHandler(stats: stats, region: region, common: commonRegion, prefaulter: startPrefaulter()),
                                      as: "buffer producer") else { return }
         Log.debug("buffer producer \(LogText.escaped(application, limit: 64)) connected as \(connection.name)")
     }

@@ -117,6 +117,31 @@ import Wayland
         #expect(gp.guest.stats.mirrorBytesPrefaulted == UInt64(bytes), "the same span was faulted in again")
     }
 
+    @Test("a buffer producer's buffer presented whole, again and again, is faulted in ahead too, and the consumer sees every present's bytes")
+    func producerBuffersArePrefaulted() throws {
+        let rig = try BufferSharingRig()
+        defer { rig.tearDown() }
+        let consumer = try rig.consumer()
+        let producer = try rig.producer()
+        let image = try ProducerImage(width: 1024, height: 1024)
+        try Memfd.addSeals(image.fd, [.shrink])
+        image.fill { _ in 1 }
+        try image.publish(on: producer)
+        try #require(rig.pump { consumer.addedViews().count == 1 }, "no buffer_added")
+        let (added, fd) = consumer.addedViews()[0]
+        let file = try #require(fd)
+        for sequence in UInt32(1)...18 {
+            image.fill { _ in UInt8(sequence + 1) }
+            producer.send(PortholeBufferV1Update(x: 0, y: 0, width: Int32(image.width), height: Int32(image.height)), on: 4)
+            producer.send(PortholeBufferV1Present(sequence: sequence, renderUsec: 0), on: 4)
+            try #require(rig.pump(timeout: 20) { consumer.events(PortholeBufferViewV1Updated.self, on: added.buffer).count == Int(sequence) },
+                         "present \(sequence) did not arrive")
+            #expect(try consumerBytes(file, offset: 0, size: image.size) == image.bytes, "present \(sequence)'s bytes")
+            consumer.send(PortholeBufferViewV1Release(sequence: sequence), on: added.buffer)
+        }
+        #expect(rig.g.guest.stats.mirrorBytesPrefaulted == UInt64(image.size), "\(rig.g.guest.stats.mirrorBytesPrefaulted) bytes faulted in")
+    }
+
     @Test("without the copy thread nothing is faulted in ahead")
     func noThreadNoPrefault() throws {
         let (h, gp, w) = try setUp(copyThread: false)
