@@ -45,7 +45,7 @@ struct LargeFrameTests {
         #expect(stats["client_errors"] == 0)
     }
 
-    @Test("full 3840x2160 frames in region mode arrive exactly, copied into the region by the copy thread and its helper")
+    @Test("full 3840x2160 frames in region mode arrive exactly, copied into the region by the copy thread and its helper; every thread of the guest proxy has a name of ours")
     func regionFramesCopiedByTwoThreads() throws {
         let chain = try RecordedProxies(recordLimit: 8, hostArguments: { RegionModeTests.regionArguments($0, size: "128M").host },
                                         guestArguments: { RegionModeTests.regionArguments($0).guest })
@@ -87,6 +87,11 @@ struct LargeFrameTests {
         } else {
             #expect(helped == 0, "a copy helper ran on a machine of one CPU")
         }
+        // Every thread of ours has a name of its own (docs/ARCHITECTURE.md):
+        // the loop, the copy thread, its helper and the mirror prefaulter.
+        let names = try guest.threadNames()
+        let ours = ["porthole", "porthole-copy", "porthole-mirror"] + (CopyHelper.isWorthwhile ? ["porthole-helper"] : [])
+        #expect(Set(ours).isSubset(of: Set(names)) && names.allSatisfy { $0.hasPrefix("porthole") }, "the guest proxy's threads: \(names)")
     }
 
     @Test("a window drawing fast beside another moves to the bulk lane mid-stream, and every frame of both arrives whole and in order")

@@ -190,6 +190,13 @@ final class PortholeProcess: @unchecked Sendable {
     /// Number of open file descriptors of the porthole process.
     func openFDCount() throws -> Int { try IntegrationTests.openFDCount(pid: pid) }
 
+    /// The names of the process's threads now (/proc/PID/task/*/comm), sorted.
+    func threadNames() throws -> [String] {
+        let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")
+        return tasks.compactMap { try? String(contentsOfFile: "/proc/\(pid)/task/\($0)/comm", encoding: .utf8) }
+            .map { $0.trimmingCharacters(in: .newlines) }.sorted()
+    }
+
     /// Waits until the process has at most `resting` descriptors open and
     /// returns the count. On timeout the error lists every descriptor still
     /// open and what it points at, so a leak names itself (a pool's memfd, a
