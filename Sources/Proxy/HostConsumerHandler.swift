@@ -28,10 +28,14 @@ final class HostConsumerHandler: ConnectionHandler {
     /// The sharing regions this guest maps.
     private let commonRegions: [SharedRegion]
 
-    init(stats: ProxyStats, guest: String, commonRegions: [SharedRegion] = []) {
+    /// Faults the views' mirrors in ahead of their first copies (nil: the copies do).
+    private let prefaulter: MirrorPrefaulter?
+
+    init(stats: ProxyStats, guest: String, commonRegions: [SharedRegion] = [], prefaulter: MirrorPrefaulter? = nil) {
         self.stats = stats
         self.guest = guest
         self.commonRegions = commonRegions
+        self.prefaulter = prefaulter
     }
 
     /// A view's fd, from the service's `buffer_added`: a resource of the
@@ -63,7 +67,9 @@ final class HostConsumerHandler: ConnectionHandler {
         let rid: UInt32
         do { rid = try c.channel.openResource(kind: .shmPool, size: UInt64(end)) } catch { throw .implementation(error.reason) }
         do {
-            views[view] = ReplicatedBuffer(pool: try StreamPool(resourceID: rid, client: .shm(fd), size: end), offset: Int(offset), size: Int(size))
+            let pool = try StreamPool(resourceID: rid, client: .shm(fd), size: end)
+            pool.prefaulter = prefaulter
+            views[view] = ReplicatedBuffer(pool: pool, offset: Int(offset), size: Int(size))
         } catch {
             c.channel.closeResource(rid)
             throw .implementation("cannot map buffer \(id): \(error)")

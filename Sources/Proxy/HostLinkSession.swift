@@ -177,7 +177,8 @@ final class HostLinkSession: LinkSessionDelegate {
             let budget = Budget("Wayland objects on this channel", limit: UInt64(proxy.hostLimits.objectsPerChannel), parent: objects)
             connection = try WaylandConnection(side: .host, socket: ends.0, channel: channel, loop: proxy.loop, stats: proxy.stats,
                                                tables: proxy.tables, handler: HostConsumerHandler(stats: proxy.stats, guest: session.name,
-                                                                                            commonRegions: commonRegions(of: service)),
+                                                                                            commonRegions: commonRegions(of: service),
+                                                                                            prefaulter: proxy.prefaulter),
                                                tracer: proxy.trace ? MessageTracer() : nil, objectBudget: budget)
         } catch {
             fds.give(2)

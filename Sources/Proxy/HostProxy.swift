@@ -37,7 +37,13 @@ public final class HostProxy {
     private var linkCounter = 0
     /// Serves guests' buffer producers and host consumers (`--buffers-socket`).
     /// Set before the first link.
-    public var bufferService: BufferService?
+    public var bufferService: BufferService? {
+        didSet { if bufferService != nil { startPrefaulter() } }
+    }
+    /// Faults in the mirrors of views this host copies to guests' consumers
+    /// ahead of their first copies, off the loop every guest shares; made
+    /// with the buffer service (the only source of such views).
+    private(set) var prefaulter: MirrorPrefaulter?
     /// Links closed at once because the host was at a limit.
     private(set) var refusedLinks = 0
     /// Called when a link ends (the CLI stops a --connect host then).
@@ -74,6 +80,15 @@ public final class HostProxy {
         }()
         totals = HostTotals(fds: UInt64(fds), memory: hostLimits.totalMemory ?? ProcessLimits.physicalMemory() / 2,
                             fdReserve: UInt64(hostLimits.fdReserve))
+    }
+
+    private func startPrefaulter() {
+        guard prefaulter == nil else { return }
+        do {
+            prefaulter = MirrorPrefaulter(worker: try BackgroundWorker(loop: loop, name: "porthole-mirror"), stats: stats)
+        } catch {
+            Log.warning("consumers' views fault in on the loop: \(error)")
+        }
     }
 
     /// Accepts links on `address` until stopped.

@@ -19,6 +19,10 @@ import Synchronization
 /// mapping, so it is not unmapped before, and a pool that moves its mirror
 /// (`StreamPool.grow`) waits for its jobs first.
 ///
+/// The guest has one for its windows' pools and its producers' buffers;
+/// a host with a buffer service has one for the views it copies to guests'
+/// consumers, where the stalled loop would be every guest's.
+///
 /// Only the loop's thread calls into this class.
 final class MirrorPrefaulter {
     /// Spans smaller than this fault on the loop as before (1 MiB, about

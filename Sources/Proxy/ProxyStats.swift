@@ -31,7 +31,8 @@ public final class ProxyStats {
     /// large region copies).
     public var copyHelperBytes: UInt64 = 0
     /// Bytes of stream pools' mirrors faulted in ahead of their first copy,
-    /// off the loop (guest; `MirrorPrefaulter`).
+    /// off the loop (`MirrorPrefaulter`; guest, and host for views copied
+    /// to guests' consumers).
     public var mirrorBytesPrefaulted: UInt64 = 0
     /// Reads of a client's pool that faulted because the client shrank its
     /// file mid-read (guest; each ended that client).

@@ -1,3 +1,4 @@
+import BufferService
 import Glibc
 import PortholeSystem
 @testable import Proxy
@@ -140,6 +141,33 @@ import Wayland
             consumer.send(PortholeBufferViewV1Release(sequence: sequence), on: added.buffer)
         }
         #expect(rig.g.guest.stats.mirrorBytesPrefaulted == UInt64(image.size), "\(rig.g.guest.stats.mirrorBytesPrefaulted) bytes faulted in")
+    }
+
+    @Test("a host buffer presented whole to a guest's consumer is faulted in ahead on the host, off the loop all guests share, and the guest sees every present's bytes")
+    func hostViewsArePrefaulted() throws {
+        let rig = try GuestToGuestRig()
+        defer { rig.tearDown() }
+        rig.service.guestAccess = [GuestBufferAccess(application: "camera", guest: GuestToGuestRig.nameB)]
+        let producer = try rig.hostProducer()
+        let image = try ProducerImage(width: 1024, height: 1024)
+        image.fill { _ in 1 }
+        try image.publish(on: producer)
+        let consumer = try rig.consumer(in: rig.b)
+        consumer.send(PortholeBufferConsumerV1Subscribe(id: 4, application: Array("camera".utf8), guest: nil), on: 3)
+        try #require(rig.pump { consumer.addedViews().count == 1 }, "the guest's consumer sees no host camera")
+        let (added, fd) = consumer.addedViews()[0]
+        let file = try #require(fd)
+        try #require(rig.pump { consumer.events(PortholeBufferViewV1Done.self, on: added.buffer).count == 1 })
+        for sequence in UInt32(1)...18 {
+            image.fill { _ in UInt8(sequence + 1) }
+            producer.send(PortholeBufferV1Update(x: 0, y: 0, width: Int32(image.width), height: Int32(image.height)), on: 4)
+            producer.send(PortholeBufferV1Present(sequence: sequence, renderUsec: 0), on: 4)
+            try #require(rig.pump(timeout: 20) { consumer.events(PortholeBufferViewV1Updated.self, on: added.buffer).count == Int(sequence) },
+                         "present \(sequence) did not arrive")
+            #expect(try consumerBytes(file, offset: Int(added.offset), size: image.size) == image.bytes, "present \(sequence)'s bytes")
+            consumer.send(PortholeBufferViewV1Release(sequence: sequence), on: added.buffer)
+        }
+        #expect(rig.h.host.stats.mirrorBytesPrefaulted == UInt64(image.size), "\(rig.h.host.stats.mirrorBytesPrefaulted) bytes faulted in on the host")
     }
 
     @Test("without the copy thread nothing is faulted in ahead")
