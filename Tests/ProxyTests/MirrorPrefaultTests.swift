@@ -118,6 +118,22 @@ import Wayland
         #expect(gp.guest.stats.mirrorBytesPrefaulted == UInt64(bytes), "the same span was faulted in again")
     }
 
+    /// Presents all of `image` (producer object 4), repainted each time,
+    /// `times` times; each present's bytes must reach the consumer's view,
+    /// which releases it.
+    static func presentWhole(_ image: ProducerImage, times: UInt32, producer: WaylandTestClient, consumer: WaylandTestClient,
+                             view: PortholeBufferSubscriptionV1BufferAdded, file: OwnedFD, pump: (() -> Bool) -> Bool) throws {
+        for sequence in UInt32(1)...times {
+            image.fill { _ in UInt8(truncatingIfNeeded: sequence + 1) }
+            producer.send(PortholeBufferV1Update(x: 0, y: 0, width: Int32(image.width), height: Int32(image.height)), on: 4)
+            producer.send(PortholeBufferV1Present(sequence: sequence, renderUsec: 0), on: 4)
+            try #require(pump { consumer.events(PortholeBufferViewV1Updated.self, on: view.buffer).count == Int(sequence) },
+                         "present \(sequence) did not arrive")
+            #expect(try consumerBytes(file, offset: Int(view.offset), size: image.size) == image.bytes, "present \(sequence)'s bytes")
+            consumer.send(PortholeBufferViewV1Release(sequence: sequence), on: view.buffer)
+        }
+    }
+
     @Test("a buffer producer's buffer presented whole, again and again, is faulted in ahead too, and the consumer sees every present's bytes")
     func producerBuffersArePrefaulted() throws {
         let rig = try BufferSharingRig()
@@ -131,15 +147,7 @@ import Wayland
         try #require(rig.pump { consumer.addedViews().count == 1 }, "no buffer_added")
         let (added, fd) = consumer.addedViews()[0]
         let file = try #require(fd)
-        for sequence in UInt32(1)...18 {
-            image.fill { _ in UInt8(sequence + 1) }
-            producer.send(PortholeBufferV1Update(x: 0, y: 0, width: Int32(image.width), height: Int32(image.height)), on: 4)
-            producer.send(PortholeBufferV1Present(sequence: sequence, renderUsec: 0), on: 4)
-            try #require(rig.pump(timeout: 20) { consumer.events(PortholeBufferViewV1Updated.self, on: added.buffer).count == Int(sequence) },
-                         "present \(sequence) did not arrive")
-            #expect(try consumerBytes(file, offset: 0, size: image.size) == image.bytes, "present \(sequence)'s bytes")
-            consumer.send(PortholeBufferViewV1Release(sequence: sequence), on: added.buffer)
-        }
+        try Self.presentWhole(image, times: 18, producer: producer, consumer: consumer, view: added, file: file) { rig.pump(timeout: 20, $0) }
         #expect(rig.g.guest.stats.mirrorBytesPrefaulted == UInt64(image.size), "\(rig.g.guest.stats.mirrorBytesPrefaulted) bytes faulted in")
     }
 
@@ -158,15 +166,7 @@ import Wayland
         let (added, fd) = consumer.addedViews()[0]
         let file = try #require(fd)
         try #require(rig.pump { consumer.events(PortholeBufferViewV1Done.self, on: added.buffer).count == 1 })
-        for sequence in UInt32(1)...18 {
-            image.fill { _ in UInt8(sequence + 1) }
-            producer.send(PortholeBufferV1Update(x: 0, y: 0, width: Int32(image.width), height: Int32(image.height)), on: 4)
-            producer.send(PortholeBufferV1Present(sequence: sequence, renderUsec: 0), on: 4)
-            try #require(rig.pump(timeout: 20) { consumer.events(PortholeBufferViewV1Updated.self, on: added.buffer).count == Int(sequence) },
-                         "present \(sequence) did not arrive")
-            #expect(try consumerBytes(file, offset: Int(added.offset), size: image.size) == image.bytes, "present \(sequence)'s bytes")
-            consumer.send(PortholeBufferViewV1Release(sequence: sequence), on: added.buffer)
-        }
+        try Self.presentWhole(image, times: 18, producer: producer, consumer: consumer, view: added, file: file) { rig.pump(timeout: 20, $0) }
         #expect(rig.h.host.stats.mirrorBytesPrefaulted == UInt64(image.size), "\(rig.h.host.stats.mirrorBytesPrefaulted) bytes faulted in on the host")
     }
 
