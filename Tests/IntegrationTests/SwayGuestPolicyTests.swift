@@ -125,7 +125,7 @@ struct SwayGuestPolicyTests {
         let output = chain.runtime.file("foot-pasted.txt")
         #expect(((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").isEmpty, "a middle click in the guest pasted the host's selection")
 
-        let pasted = try setup.selectWordUntilHostPastes(word, x: setup.window.x + 12, y: setup.window.y + 6)
+        let pasted = try setup.selectWordUntilHostPastes(word, dx: 12, dy: 6)
         #expect(pasted == word)
     }
 

@@ -23,23 +23,26 @@ struct SwayPrimarySelectionTests {
             do {
                 pointer = try VirtualPointer(socketPath: chain.sway.socketPath, extentWidth: chain.sway.width, extentHeight: chain.sway.height)
                 foot = try chain.startGuestClient("foot", ["sh", "-c", script(chain)], environment: ["WAYLAND_DEBUG": "1"])
-                window = try chain.sway.waitForWindow(pid: chain.host.pid)
+                _ = try chain.sway.waitForWindow(pid: chain.host.pid)
                 try chain.sway.waitForFocus(appID: "foot")
+                window = try chain.sway.waitForSteadyWindow(pid: chain.host.pid)
             } catch {
                 chain.stop()
                 throw error
             }
         }
 
-        /// Double-clicks the word at (`x`, `y`) of the screen until
-        /// `wl-paste --primary` on the host returns it; on a timeout the
-        /// error says what foot received (its last pointer events, with the
-        /// times its trace gives them) and whether it set the selection.
-        func selectWordUntilHostPastes(_ word: String, x: Int, y: Int, timeout: Double = 15) throws -> String {
-            try pointer.move(toX: x, y: y)
-            var lastPaste = "", clicks = 0
+        /// Double-clicks the word at (`dx`, `dy`) of foot's window until
+        /// `wl-paste --primary` on the host returns it, aiming anew at each
+        /// try where sway has the window then; on a timeout the error says
+        /// where that was, what foot received (its last pointer events, with
+        /// the times its trace gives them) and whether it set the selection.
+        func selectWordUntilHostPastes(_ word: String, dx: Int, dy: Int, timeout: Double = 15) throws -> String {
+            var lastPaste = "", clicks = 0, aim = window
             do {
                 return try waitFor("wl-paste --primary on the host to return the guest's word", timeout: timeout, poll: 0.3) { () -> String? in
+                    aim = try chain.sway.windows().first { $0.pid == chain.host.pid } ?? aim
+                    try pointer.move(toX: aim.x + dx, y: aim.y + dy)
                     try pointer.doubleClick()
                     clicks += 1
                     let r = try chain.shell(.host, "wl-paste --primary -n", check: false)
@@ -49,7 +52,7 @@ struct SwayPrimarySelectionTests {
             } catch {
                 let buttons = foot.stderr.split(separator: "\n").filter { $0.contains("wl_pointer@") && !$0.contains("motion") }.suffix(12)
                 throw SupportError("""
-                    \(error); \(clicks) double clicks; foot set the primary selection \(traced(".set_selection(zwp_primary_selection_source_v1@")) times; \
+                    \(error); \(clicks) double clicks, the last at (\(aim.x + dx), \(aim.y + dy)) in \(aim); foot set the primary selection \(traced(".set_selection(zwp_primary_selection_source_v1@")) times; \
                     the last wl-paste: \(lastPaste)
                     foot's last pointer events:
                     \(buttons.joined(separator: "\n"))
@@ -78,7 +81,7 @@ struct SwayPrimarySelectionTests {
         let chain = setup.chain
 
         // The word is the first thing on foot's first row.
-        let pasted = try setup.selectWordUntilHostPastes(word, x: setup.window.x + 12, y: setup.window.y + 6)
+        let pasted = try setup.selectWordUntilHostPastes(word, dx: 12, dy: 6)
         #expect(pasted == word)
         #expect(setup.traced("zwp_primary_selection_device_v1@", ".set_selection(zwp_primary_selection_source_v1@") > 0,
                 "foot did not set the primary selection itself\n\(chain.diagnostics())")

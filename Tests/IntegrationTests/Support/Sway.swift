@@ -153,6 +153,29 @@ final class Sway: @unchecked Sendable {
         }
     }
 
+    /// Waits for a window of process `pid` whose place and size sway has
+    /// reported the same for `steady` seconds: right after it maps, sway
+    /// may still move it (decorations, the client's first configured size),
+    /// and a pointer aimed at the first place it was reported at has missed
+    /// the surface on a busy machine.
+    func waitForSteadyWindow(pid: Int32, steady: Double = 0.5, timeout: Double = 15) throws -> Window {
+        var last: (window: Window, since: Double)?
+        var seen: [Window] = []
+        do {
+            return try waitFor("a window of pid \(pid) in sway that stays put for \(steady) s", timeout: timeout, poll: 0.1) { () -> Window? in
+                seen = try windows()
+                guard let w = seen.first(where: { $0.pid == pid }) else { last = nil; return nil }
+                if let l = last, (l.window.x, l.window.y, l.window.width, l.window.height) == (w.x, w.y, w.width, w.height) {
+                    return monotonicSeconds() - l.since >= steady ? w : nil
+                }
+                last = (w, monotonicSeconds())
+                return nil
+            }
+        } catch {
+            throw SupportError("\(error); windows: \(seen)\n\(process.diagnostics(tailLines: 10))")
+        }
+    }
+
     /// The app_id of the focused window, if any.
     func focusedAppID() throws -> String? {
         let json = try swaymsg(["-r", "-t", "get_tree"])
