@@ -23,9 +23,8 @@ struct SwayPrimarySelectionTests {
             do {
                 pointer = try VirtualPointer(socketPath: chain.sway.socketPath, extentWidth: chain.sway.width, extentHeight: chain.sway.height)
                 foot = try chain.startGuestClient("foot", ["sh", "-c", script(chain)], environment: ["WAYLAND_DEBUG": "1"])
-                _ = try chain.sway.waitForWindow(pid: chain.host.pid)
-                try chain.sway.waitForFocus(appID: "foot")
                 window = try chain.sway.waitForSteadyWindow(pid: chain.host.pid)
+                try chain.sway.waitForFocus(appID: "foot")
             } catch {
                 chain.stop()
                 throw error
