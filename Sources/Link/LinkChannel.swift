@@ -80,17 +80,20 @@ public final class LinkChannel {
     /// delegate must send first.
     public func flush() {
         guard !isClosed, !flushing, !outbox.isEmpty || !outboxResources.isEmpty else { return }
-        flushing = true
-        delegate?.channelWillFlush(self)
-        flushing = false
-        guard !isClosed else { return }
-        credit.didSend(outbox.count)
-        // Progress: a later stall may ask for credit again.
-        if !outbox.isEmpty { creditRequested = false }
-        counters.protocolBytesSent += UInt64(outbox.count)
-        link.send(.data(channel: id, credit: credit.advertise(), resources: outboxResources, bytes: outbox))
-        outbox.removeAll(keepingCapacity: true)
-        outboxResources.removeAll(keepingCapacity: true)
+        // The updates the delegate sends and the messages behind them: one write.
+        link.corked {
+            flushing = true
+            delegate?.channelWillFlush(self)
+            flushing = false
+            guard !isClosed else { return }
+            credit.didSend(outbox.count)
+            // Progress: a later stall may ask for credit again.
+            if !outbox.isEmpty { creditRequested = false }
+            counters.protocolBytesSent += UInt64(outbox.count)
+            link.send(.data(channel: id, credit: credit.advertise(), resources: outboxResources, bytes: outbox))
+            outbox.removeAll(keepingCapacity: true)
+            outboxResources.removeAll(keepingCapacity: true)
+        }
     }
 
     /// Sends `bytes` (whole messages of our own, such as a Wayland error for

@@ -17,6 +17,8 @@ public final class LinkEndpoint {
     /// Bytes written to and read from the socket.
     public var sentBytes: UInt64 { writer.map { w in w.locked { $0.totalWritten } } ?? loopSentBytes }
     private var loopSentBytes: UInt64 = 0
+    /// Writes the loop made to the socket (tests count them: see `corked`).
+    var loopWrites: UInt64 { output.writes }
     public private(set) var receivedBytes: UInt64 = 0
     /// Frames read and handled.
     public private(set) var receivedFrames: UInt64 = 0
@@ -130,6 +132,9 @@ public final class LinkEndpoint {
     /// still being handled.
     private var peerEnded = false
     private var wasCongested = false
+    /// `corked` calls under way, and whether a write waits for the last to end.
+    private var corkDepth = 0
+    private var corkedWrite = false
     /// Host: frames from the peer wait while too much is queued for it (see
     /// `LinkLimits.maxQueuedBytes`).
     private var inputHeld = false
@@ -421,8 +426,29 @@ public final class LinkEndpoint {
         }
     }
 
+    /// Frames queued inside `body` go out in one write when it returns,
+    /// not one write each: a commit's pixel update and the Wayland messages
+    /// behind it then wake the peer once. Only while little is queued
+    /// (`directWrite`): a large update is written at once, as outside, so
+    /// congestion and the drain news follow the queue as they always do.
+    public func corked<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+        corkDepth += 1
+        defer {
+            corkDepth -= 1
+            if corkDepth == 0 && corkedWrite {
+                corkedWrite = false
+                flush()
+            }
+        }
+        return try body()
+    }
+
     private func flush() {
         guard !isClosed else { return }
+        if corkDepth > 0 && queuedBytes < Self.directWrite {
+            corkedWrite = true
+            return
+        }
         do {
             if let writer {
                 try writer.queued(directUpTo: Self.directWrite)

@@ -89,6 +89,8 @@ final class LinkOutput {
     private(set) var queuedBytes = 0
     /// Total bytes written so far.
     private(set) var totalWritten: UInt64 = 0
+    /// Writes that sent something (`flush` only; a writer thread counts its own).
+    private(set) var writes: UInt64 = 0
     /// Bytes queued by reference (for tests and stats).
     private(set) var externalBytesQueued: UInt64 = 0
     /// Store capacity kept when the queue empties; more is given back.
@@ -289,6 +291,7 @@ final class LinkOutput {
             }.get()
             // A stream that takes nothing is waited on like a full one.
             guard case .wrote(let sent) = outcome, sent > 0 else { return false }
+            writes += 1
             advance(sent)
         }
         return true

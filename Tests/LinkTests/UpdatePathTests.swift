@@ -127,6 +127,52 @@ private func apply(_ frames: [LinkFrame], size: Int) -> [UInt8] {
         #expect(link.referencedBytes > 2_000_000, "long runs are queued by reference, not copied")
     }
 
+    /// A commit's small update and the message behind it wake the peer once:
+    /// what is queued inside `corked` goes out in one write when it ends.
+    @Test func framesQueuedWhileCorkedGoOutInOneWrite() throws {
+        var rng = SplitMix64(seed: 11)
+        let source = Source(size: 64 * 1024, using: &rng)
+        let loop = try EventLoop()
+        let (link, peer) = try openGuestLink(loop)
+        let runs = [UpdateRun(offset: 0, length: 200), UpdateRun(offset: 4096, length: 9000)]
+        let before = link.loopWrites
+        link.corked {
+            link.sendUpdate(channel: 3, resource: 7, base: source.pointer, runs: runs, owner: source)
+            #expect(link.queuedBytes > 9200, "nothing is written while corked")
+            link.send(.creditRequest(channel: 3))
+        }
+        #expect(link.loopWrites == before + 1)
+        #expect(link.queuedBytes == 0)
+        #expect(try runLoop(loop) { peer.frames.last == .creditRequest(channel: 3) })
+        let updates = peer.frames.filter { if case .resourceUpdate = $0 { true } else { false } }
+        let same = sameBytes(apply(updates, size: source.size), expectedImage(source, runs))
+        #expect(same)
+        // Uncorked, the same two are two writes.
+        let uncorked = link.loopWrites
+        link.sendUpdate(channel: 3, resource: 7, base: source.pointer, runs: runs, owner: source)
+        link.send(.creditRequest(channel: 4))
+        #expect(link.loopWrites == uncorked + 2)
+    }
+
+    /// A large update inside `corked` is written at once, as outside: the
+    /// queue never holds megabytes only because a flush was put off.
+    @Test func aLargeUpdateIsWrittenAtOnceEvenWhileCorked() throws {
+        var rng = SplitMix64(seed: 12)
+        let size = 3_000_000
+        let source = Source(size: size, using: &rng)
+        let loop = try EventLoop()
+        let (link, peer) = try openGuestLink(loop)
+        let before = link.loopWrites
+        link.corked {
+            link.sendUpdate(channel: 1, resource: 1, base: source.pointer, runs: [UpdateRun(offset: 0, length: size)], owner: source)
+            #expect(link.loopWrites > before, "written before the cork ends")
+            #expect(link.queuedBytes < size)
+        }
+        #expect(try runLoop(loop) { link.queuedBytes == 0 && peer.frames.count >= 2 })
+        let updates = peer.frames.filter { if case .resourceUpdate = $0 { true } else { false } }
+        #expect(sameBytes(apply(updates, size: size), source.bytes))
+    }
+
     /// With a writer thread, detach also waits for a write reading the memory.
     @Test(arguments: [false, true])
     func detachCopiesQueuedReferencesBeforeTheMemoryChanges(writer: Bool) throws {
