@@ -33,6 +33,22 @@ public enum ThreadScheduling {
         _ = try syscall("setpriority") { porthole_set_thread_nice(19) }
     }
 
+    /// Lets any thread waiting for this CPU run first (sched_yield); returns
+    /// at once, for the price of a syscall, when none waits.
+    ///
+    /// Why bulk work on a thread of ours calls it between pieces: under
+    /// EEVDF a thread that wakes takes the CPU from the running one only if
+    /// it is eligible, and one that woke owing CPU time (a proxy loop, a
+    /// client, a compositor that ran a moment ago) waits until the running
+    /// thread's slice is used up, which the kernel notices at its next tick,
+    /// however short the slice asked for. Measured here (`perf sched
+    /// timehist`): a guest loop woken for a typing window's commit sat
+    /// runnable for 1.8 ms behind a 4K frame's copy while the other CPU was
+    /// idle. Offered the CPU every `StreamingCopy.piece` bytes, such a
+    /// thread waits one piece at most (docs/benchmarks.md, "One write per
+    /// commit, and a copy that lets others run").
+    public static func offerCPU() { sched_yield() }
+
     /// The calling thread's slice in nanoseconds as the kernel reports it:
     /// the one asked for, else its default (0 if it cannot say).
     public static var requestedTimeSlice: UInt64 { porthole_time_slice() }

@@ -42,9 +42,12 @@ final class MirrorSyncWork: DetachedSync, @unchecked Sendable {
     let keepAlive: [AnyObject]
     /// What `run` did (see `DetachedSync` for who reads it when).
     private(set) var outcome = Outcome()
+    /// Called between chunks (`ThreadScheduling.offerCPU` on the copy thread).
+    let offerCPU: () -> Void
 
     init(client: UnsafeMutableRawPointer, clientLength: Int, mirror: UnsafeMutableRawPointer, synced: [Range<Int>],
-         pieces: [SyncJob.Piece], rows: RowFlip, blind: Bool, keepAlive: [AnyObject]) {
+         pieces: [SyncJob.Piece], rows: RowFlip, blind: Bool, keepAlive: [AnyObject],
+         offerCPU: @escaping () -> Void = ThreadScheduling.offerCPU) {
         self.client = client
         self.clientLength = clientLength
         self.mirror = mirror
@@ -53,6 +56,7 @@ final class MirrorSyncWork: DetachedSync, @unchecked Sendable {
         self.rows = rows
         self.blind = blind
         self.keepAlive = keepAlive
+        self.offerCPU = offerCPU
     }
 
     /// Its copies go into the mirror, which the loop reads next (cached
@@ -70,10 +74,11 @@ final class MirrorSyncWork: DetachedSync, @unchecked Sendable {
     /// The copy and compare, inside the fault guard.
     private func sync() -> Outcome {
         var o = Outcome()
-        o.synced = Self.copyMissed(synced, client: client, mirror: mirror)
+        o.synced = Self.copyMissed(synced, client: client, mirror: mirror, between: offerCPU)
         var runs: [UpdateRun] = []
         var batches: [[UpdateRun]] = []
-        (o.compared, o.copied) = Self.walk(pieces, client: client, mirror: mirror, rows: rows, blind: blind, runs: &runs) { runs in
+        (o.compared, o.copied) = Self.walk(pieces, client: client, mirror: mirror, rows: rows, blind: blind, between: offerCPU,
+                                           runs: &runs) { runs in
             batches.append(runs)
             runs.removeAll(keepingCapacity: true)
         }
@@ -84,11 +89,19 @@ final class MirrorSyncWork: DetachedSync, @unchecked Sendable {
     /// Copies `ranges` the mirror had missed from the client's memory, at
     /// the same offsets (bytes sent by reference never come from a
     /// y-inverted buffer). Returns the bytes copied.
-    static func copyMissed(_ ranges: [Range<Int>], client: UnsafeRawPointer, mirror: UnsafeMutableRawPointer) -> Int {
+    /// `between` as for `walk`.
+    static func copyMissed(_ ranges: [Range<Int>], client: UnsafeRawPointer, mirror: UnsafeMutableRawPointer,
+                           between: () -> Void = {}) -> Int {
         var n = 0
         for r in ranges {
-            (mirror + r.lowerBound).copyMemory(from: client + r.lowerBound, byteCount: r.count)
-            n += r.count
+            var at = r.lowerBound
+            while at < r.upperBound {
+                if n > 0 { between() }
+                let stop = min(r.upperBound, at + StreamingCopy.piece)
+                (mirror + at).copyMemory(from: client + at, byteCount: stop - at)
+                n += stop - at
+                at = stop
+            }
         }
         return n
     }
@@ -103,7 +116,10 @@ final class MirrorSyncWork: DetachedSync, @unchecked Sendable {
     /// change inside the loop: a class property changed per run pays a
     /// dynamic exclusivity check, and scattered damage makes hundreds of
     /// runs a commit (those checks were once a third of the guest's CPU).
+    /// `between` runs between chunks: `ThreadScheduling.offerCPU` on the
+    /// copy thread; nothing on the loop, whose syncs are sliced instead.
     static func walk(_ pieces: [SyncJob.Piece], client: UnsafeRawPointer, mirror: UnsafeMutableRawPointer, rows: RowFlip, blind: Bool,
+                     between: () -> Void = {},
                      runs: inout [UpdateRun], send: (inout [UpdateRun]) -> Void) -> (compared: Int, copied: Int) {
         var pending = 0, compared = 0, copied = 0
         for (range, inSynced) in pieces {
@@ -119,6 +135,7 @@ final class MirrorSyncWork: DetachedSync, @unchecked Sendable {
             let source = client + rows.shift(at: range.lowerBound)
             var at = range.lowerBound
             while at < range.upperBound {
+                if at > range.lowerBound { between() }
                 let stop = min(range.upperBound, at + SyncTuning.sendChunk)
                 let n: Int
                 if blind {

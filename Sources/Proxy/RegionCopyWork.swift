@@ -32,9 +32,12 @@ final class RegionCopyWork: DetachedSync, @unchecked Sendable {
     let keepAlive: [AnyObject]
     /// What `run` did (see `DetachedSync` for who reads it when).
     private(set) var outcome = Outcome()
+    /// Called between pieces of a large span: `ThreadScheduling.offerCPU`
+    /// on the copy thread, nothing on the loop (whose syncs are sliced).
+    let offerCPU: () -> Void
 
     init(client: UnsafeMutableRawPointer, clientLength: Int, copy: UnsafeMutableRawPointer, spans: [Range<Int>], rows: RowFlip,
-         blind: Bool, keepAlive: [AnyObject]) {
+         blind: Bool, keepAlive: [AnyObject], offerCPU: @escaping () -> Void = {}) {
         self.client = client
         self.clientLength = clientLength
         self.copy = copy
@@ -42,13 +45,18 @@ final class RegionCopyWork: DetachedSync, @unchecked Sendable {
         self.rows = rows
         self.blind = blind
         self.keepAlive = keepAlive
+        self.offerCPU = offerCPU
     }
 
     /// Copies the spans (blind: all of them; else only bytes that differ).
     /// A blind copy of a large span streams past the cache: the compositor
     /// reads the frame from memory either way, and the client's next frame
     /// stays cached.
-    /// With a `helper`, a large blind span is copied by two threads.
+    /// With a `helper`, a large blind span is copied by two threads; the
+    /// helper's chunks offer nothing (the helper joins only a lone window's
+    /// copies, and offering there cost that window 5-15% of its rate, the
+    /// compositor's work on the frame before going first, with no other
+    /// window to gain). Without, `offerCPU` runs every `StreamingCopy.piece`.
     func run(helper: CopyHelper?) {
         do {
             let clientRange = UnsafeRawBufferPointer(start: client, count: clientLength)
@@ -64,12 +72,19 @@ final class RegionCopyWork: DetachedSync, @unchecked Sendable {
                             helped += share.bytes
                             helperFaulted = helperFaulted || share.faulted
                         } else {
-                            StreamingCopy.copy(to: copy + span.lowerBound, from: source + span.lowerBound, count: span.count)
+                            StreamingCopy.copyInPieces(to: copy + span.lowerBound, from: source + span.lowerBound, count: span.count,
+                                                       between: offerCPU)
                         }
                         copied += span.count
                     } else {
                         compared += span.count
-                        copied += ByteDiff.diff(client: source, copy: copy, start: span.lowerBound, end: span.upperBound)
+                        var at = span.lowerBound
+                        while at < span.upperBound {
+                            if at > span.lowerBound { offerCPU() }
+                            let stop = min(span.upperBound, at + StreamingCopy.piece)
+                            copied += ByteDiff.diff(client: source, copy: copy, start: at, end: stop)
+                            at = stop
+                        }
                     }
                 }
                 return (compared, copied)

@@ -120,9 +120,11 @@ final class RegionPool: ClientPool {
     func copyWork(_ spans: [Range<Int>], of job: SyncJob, detached: Bool) throws(MessageFault) -> RegionCopyWork? {
         guard let chunk = job.buffer.chunk else { return nil }
         guard let mapping = client, let base = mapping.base, clientFileSize() >= size else { throw ClientMemoryGuard.shrank(job.bufferID, size) }
+        // The copy thread offers its CPU between pieces; the loop's copies are sliced.
+        let offerCPU: () -> Void = detached ? { ThreadScheduling.offerCPU() } : {}
         return RegionCopyWork(client: base, clientLength: size, copy: region.region.pointer(at: chunk.offset),
                               spans: spans, rows: job.buffer.rows, blind: job.blind,
-                              keepAlive: detached ? [mapping, region.region] : [])
+                              keepAlive: detached ? [mapping, region.region] : [], offerCPU: offerCPU)
     }
 
     func detachedCopy(_ spans: [Range<Int>], of job: SyncJob, channel: LinkChannel) throws(MessageFault) -> (any DetachedSync)? {

@@ -22,4 +22,27 @@ import Testing
                     "source +\(s), target +\(t): a byte outside the copy changed")
         }
     }
+
+    @Test("a copy in pieces copies every byte and calls back once between each two pieces, never before the first or after the last",
+          arguments: [0, 1, StreamingCopy.piece - 1, StreamingCopy.piece, StreamingCopy.piece + 1, 3 * StreamingCopy.piece + 5])
+    func copiesInPieces(count: Int) {
+        let source = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 64)
+        let target = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 64)
+        defer { source.deallocate(); target.deallocate() }
+        for i in stride(from: 0, to: count, by: 1) { source.storeBytes(of: UInt8(truncatingIfNeeded: i &* 13 &+ 1), toByteOffset: i, as: UInt8.self) }
+        memset(target, 0, max(count, 1))
+        var calls = 0
+        var copiedAtCall: [Int] = []
+        StreamingCopy.copyInPieces(to: target, from: source, count: count) {
+            calls += 1
+            // Everything before this call's piece is in place already.
+            let done = calls * StreamingCopy.piece
+            copiedAtCall.append(memcmp(target, source, done) == 0 ? done : -1)
+        }
+        let pieces = (count + StreamingCopy.piece - 1) / StreamingCopy.piece
+        #expect(calls == max(0, pieces - 1))
+        #expect(copiedAtCall == (0..<calls).map { ($0 + 1) * StreamingCopy.piece })
+        #expect(memcmp(target, source, count) == 0)
+    }
 }
+

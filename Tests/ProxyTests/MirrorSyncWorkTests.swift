@@ -21,9 +21,10 @@ import Testing
     }
 
     func work(_ pool: StreamPool, synced: [Range<Int>] = [], pieces: [SyncJob.Piece], rows: RowFlip? = nil,
-              blind: Bool) -> MirrorSyncWork {
+              blind: Bool, offerCPU: @escaping () -> Void = {}) -> MirrorSyncWork {
         MirrorSyncWork(client: pool.client.base!, clientLength: pool.size, mirror: pool.mirror.base!, synced: synced,
-                       pieces: pieces, rows: rows ?? straight, blind: blind, keepAlive: [pool.client, pool.mirror])
+                       pieces: pieces, rows: rows ?? straight, blind: blind, keepAlive: [pool.client, pool.mirror],
+                       offerCPU: offerCPU)
     }
 
     /// What the host has after receiving `batches` from the mirror on top of `host`.
@@ -81,6 +82,28 @@ import Testing
         let runs = Array(o.batches.joined())
         #expect(runs.first?.offset == 0)
         #expect(runs.reduce(0) { $0 + $1.length } == 3 << 20)
+        let mirrorMatches = bytes(pool.mirror, 0..<size) == bytes(writer, 0..<size)
+        #expect(mirrorMatches, "the mirror does not hold the client's bytes")
+    }
+
+    /// Counts calls from the copy thread's work (one thread at a time).
+    final class Offers: @unchecked Sendable { var count = 0 }
+
+    @Test("the copy thread offers its CPU between chunks of missed ranges, compared and blind pieces alike, and the mirror still ends up whole",
+          arguments: [false, true])
+    func offersTheCPUBetweenChunks(blind: Bool) throws {
+        let size = 6 << 20
+        let (pool, writer, _) = try makePool(size: size)
+        for i in stride(from: 0, to: size, by: 8) { writer.base!.storeBytes(of: UInt64(i) &* 0x9E37_79B9 | 1, toByteOffset: i, as: UInt64.self) }
+        let offers = Offers()
+        // 2 MiB missed (2 chunks: 1 offer between), then a 3.5 MiB piece
+        // (4 chunks: 3 offers) and one under a chunk (none).
+        let missed = 0..<(2 << 20)
+        let w = work(pool, synced: [missed], pieces: [(missed, true), ((2 << 20)..<(11 << 19), false), ((11 << 19)..<size, false)],
+                     blind: blind) { offers.count += 1 }
+        w.run()
+        #expect(offers.count == 1 + 3)
+        #expect(w.outcome.synced == 2 << 20 && w.outcome.copied == size - (2 << 20))
         let mirrorMatches = bytes(pool.mirror, 0..<size) == bytes(writer, 0..<size)
         #expect(mirrorMatches, "the mirror does not hold the client's bytes")
     }
