@@ -110,6 +110,8 @@ final class BulkReceive: @unchecked Sendable {
         let head = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.maxHeadBytes, alignment: 16)
         defer { head.deallocate() }
         let deadline = MonotonicClock.nanoseconds() + Self.timeBudget
+        // Where `receivedBytes` stood when this thread last offered its CPU.
+        var offeredAt = receivedBytes
         while true {
             if stop.load(ordering: .acquiring) { ending = .cancelled; return }
             if MonotonicClock.nanoseconds() >= deadline { ending = progress == nil ? .handedBack : .timeUp; return }
@@ -123,7 +125,15 @@ final class BulkReceive: @unchecked Sendable {
                 outcome = takeNextHead(head)
             }
             switch outcome {
-            case .progressed: continue
+            case .progressed:
+                // A writer that keeps up keeps this thread reading a whole
+                // 4K frame: let a woken thread have the CPU between pieces
+                // (`ThreadScheduling.offerCPU`).
+                if receivedBytes - offeredAt >= ThreadScheduling.bulkPiece {
+                    offeredAt = receivedBytes
+                    ThreadScheduling.offerCPU()
+                }
+                continue
             case .wait:
                 switch (try? Socket.waitReadable(socket, unless: wake, timeout: idleTimeout)) ?? .ready {
                 case .ready: continue

@@ -124,6 +124,8 @@ final class LinkWriter: @unchecked Sendable {
         defer { scratch.deallocate() }
         var iov: [iovec] = []
         iov.reserveCapacity(LinkOutput.maxIovecs)
+        // Bytes written since this thread last offered its CPU.
+        var sinceOffer = 0
         pthread_mutex_lock(mutex)
         while true {
             while !stopping && failure == nil && output.isEmpty {
@@ -146,6 +148,14 @@ final class LinkWriter: @unchecked Sendable {
                 } catch {
                     failed = "write failed: \(error)"
                 }
+            }
+            // A reader that keeps up keeps this thread writing a whole 4K
+            // frame without a pause: let a woken thread have the CPU between
+            // pieces (`ThreadScheduling.offerCPU`), not holding the lock.
+            sinceOffer += sent
+            if sinceOffer >= ThreadScheduling.bulkPiece {
+                sinceOffer = 0
+                ThreadScheduling.offerCPU()
             }
             pthread_mutex_lock(mutex)
             // Measured now, not at `takeWrite`: the loop may have queued

@@ -6,11 +6,6 @@ public enum StreamingCopy {
     /// where whoever reads them next (the compositor) finds them.
     public static let threshold = 256 * 1024
 
-    /// What a thread doing bulk work for others handles between offers of
-    /// the CPU (`ThreadScheduling.offerCPU`): about 0.1 ms of copying at
-    /// 10 GB/s, and a 4K frame is 32 pieces.
-    public static let piece = 1 << 20
-
     /// Copies `count` bytes from `source` to `target`: streaming stores for a
     /// run of at least `threshold` bytes, memcpy below.
     public static func copy(to target: UnsafeMutableRawPointer, from source: UnsafeRawPointer, count: Int) {
@@ -21,7 +16,7 @@ public enum StreamingCopy {
         }
     }
 
-    /// As `copy`, a `piece` at a time, calling `between` between pieces: a
+    /// As `copy`, a `ThreadScheduling.bulkPiece` at a time, calling `between` between pieces: a
     /// worker thread passes `ThreadScheduling.offerCPU`, so that its copy
     /// does not hold back a thread that woke on its CPU.
     public static func copyInPieces(to target: UnsafeMutableRawPointer, from source: UnsafeRawPointer, count: Int,
@@ -29,7 +24,7 @@ public enum StreamingCopy {
         var done = 0
         while done < count {
             if done > 0 { between() }
-            let n = min(piece, count - done)
+            let n = min(ThreadScheduling.bulkPiece, count - done)
             copy(to: target + done, from: source + done, count: n)
             done += n
         }

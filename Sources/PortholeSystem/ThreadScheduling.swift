@@ -44,10 +44,15 @@ public enum ThreadScheduling {
     /// however short the slice asked for. Measured here (`perf sched
     /// timehist`): a guest loop woken for a typing window's commit sat
     /// runnable for 1.8 ms behind a 4K frame's copy while the other CPU was
-    /// idle. Offered the CPU every `StreamingCopy.piece` bytes, such a
+    /// idle. Offered the CPU every `ThreadScheduling.bulkPiece` bytes, such a
     /// thread waits one piece at most (docs/benchmarks.md, "One write per
     /// commit, and a copy that lets others run").
     public static func offerCPU() { sched_yield() }
+
+    /// The bytes a thread doing bulk work (copying, writing or receiving a
+    /// frame) handles between offers of its CPU: about 0.1 ms of copying at
+    /// 10 GB/s; a 4K frame is 32 pieces.
+    public static let bulkPiece = 1 << 20
 
     /// The calling thread's slice in nanoseconds as the kernel reports it:
     /// the one asked for, else its default (0 if it cannot say).

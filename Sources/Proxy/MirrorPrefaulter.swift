@@ -1,3 +1,4 @@
+import Glibc
 import PortholeSystem
 import Synchronization
 
@@ -32,6 +33,7 @@ final class MirrorPrefaulter {
     /// making pool after pool cannot queue up the thread (its mirror then
     /// faults on the loop, as it would without this).
     static let maxPending = 4
+    static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
 
     let worker: BackgroundWorker
     private let stats: ProxyStats
@@ -49,15 +51,29 @@ final class MirrorPrefaulter {
     func start(_ mirror: SharedMapping, span: Range<Int>) -> BackgroundWorker.Ticket? {
         guard span.count >= Self.minimumBytes, pending < Self.maxPending, let base = mirror.base,
               span.lowerBound >= 0, span.upperBound <= mirror.size else { return nil }
+        // madvise takes a page-aligned start: from the span's first page
+        // (the mapping starts on a page, so that page is the mirror's too).
+        let page = Self.pageSize
+        let start = span.lowerBound / page * page
         // Sendable across to the worker: the address as a number, the
         // outcome in an atomic the completion reads once the job is done.
-        let address = UInt(bitPattern: base + span.lowerBound), count = span.count
+        let address = UInt(bitPattern: base + start), count = span.count, length = span.upperBound - start
         let failure = Outcome()
         pending += 1
         return worker.submit({
             guard let p = UnsafeMutableRawPointer(bitPattern: address) else { return }
-            do throws(SystemError) { try SharedMapping.populateForWriting(p, count: count) } catch {
-                failure.code.store(error.code, ordering: .relaxed)
+            // A piece at a time, offering the CPU between pieces: the
+            // kernel's populating of 33 MB holds a woken thread back as a
+            // copy does (`ThreadScheduling.offerCPU`).
+            var done = 0
+            while done < length {
+                if done > 0 { ThreadScheduling.offerCPU() }
+                let n = min(ThreadScheduling.bulkPiece, length - done)
+                do throws(SystemError) { try SharedMapping.populateForWriting(p + done, count: n) } catch {
+                    failure.code.store(error.code, ordering: .relaxed)
+                    return
+                }
+                done += n
             }
         }, completion: { [self, mirror] in
             withExtendedLifetime(mirror) {}

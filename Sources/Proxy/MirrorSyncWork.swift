@@ -97,7 +97,7 @@ final class MirrorSyncWork: DetachedSync, @unchecked Sendable {
             var at = r.lowerBound
             while at < r.upperBound {
                 if n > 0 { between() }
-                let stop = min(r.upperBound, at + StreamingCopy.piece)
+                let stop = min(r.upperBound, at + ThreadScheduling.bulkPiece)
                 (mirror + at).copyMemory(from: client + at, byteCount: stop - at)
                 n += stop - at
                 at = stop

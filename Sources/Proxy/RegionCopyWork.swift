@@ -56,7 +56,7 @@ final class RegionCopyWork: DetachedSync, @unchecked Sendable {
     /// helper's chunks offer nothing (the helper joins only a lone window's
     /// copies, and offering there cost that window 5-15% of its rate, the
     /// compositor's work on the frame before going first, with no other
-    /// window to gain). Without, `offerCPU` runs every `StreamingCopy.piece`.
+    /// window to gain). Without, `offerCPU` runs every `ThreadScheduling.bulkPiece`.
     func run(helper: CopyHelper?) {
         do {
             let clientRange = UnsafeRawBufferPointer(start: client, count: clientLength)
@@ -81,7 +81,7 @@ final class RegionCopyWork: DetachedSync, @unchecked Sendable {
                         var at = span.lowerBound
                         while at < span.upperBound {
                             if at > span.lowerBound { offerCPU() }
-                            let stop = min(span.upperBound, at + StreamingCopy.piece)
+                            let stop = min(span.upperBound, at + ThreadScheduling.bulkPiece)
                             copied += ByteDiff.diff(client: source, copy: copy, start: at, end: stop)
                             at = stop
                         }

@@ -24,7 +24,7 @@ import Testing
     }
 
     @Test("a copy in pieces copies every byte and calls back once between each two pieces, never before the first or after the last",
-          arguments: [0, 1, StreamingCopy.piece - 1, StreamingCopy.piece, StreamingCopy.piece + 1, 3 * StreamingCopy.piece + 5])
+          arguments: [0, 1, ThreadScheduling.bulkPiece - 1, ThreadScheduling.bulkPiece, ThreadScheduling.bulkPiece + 1, 3 * ThreadScheduling.bulkPiece + 5])
     func copiesInPieces(count: Int) {
         let source = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 64)
         let target = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 64)
@@ -36,12 +36,12 @@ import Testing
         StreamingCopy.copyInPieces(to: target, from: source, count: count) {
             calls += 1
             // Everything before this call's piece is in place already.
-            let done = calls * StreamingCopy.piece
+            let done = calls * ThreadScheduling.bulkPiece
             copiedAtCall.append(memcmp(target, source, done) == 0 ? done : -1)
         }
-        let pieces = (count + StreamingCopy.piece - 1) / StreamingCopy.piece
+        let pieces = (count + ThreadScheduling.bulkPiece - 1) / ThreadScheduling.bulkPiece
         #expect(calls == max(0, pieces - 1))
-        #expect(copiedAtCall == (0..<calls).map { ($0 + 1) * StreamingCopy.piece })
+        #expect(copiedAtCall == (0..<calls).map { ($0 + 1) * ThreadScheduling.bulkPiece })
         #expect(memcmp(target, source, count) == 0)
     }
 }

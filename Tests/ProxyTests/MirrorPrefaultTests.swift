@@ -46,6 +46,25 @@ import Wayland
         #expect(prefaulter.pending == 0)
     }
 
+    @Test("a span that starts inside a page (a second buffer of a pool whose buffers are no multiple of a page) is faulted in from that page on")
+    func populatesAnUnalignedSpan() throws {
+        let loop = try EventLoop()
+        let stats = ProxyStats()
+        let prefaulter = MirrorPrefaulter(worker: try BackgroundWorker(loop: loop, name: "test-prefault"), stats: stats)
+        let size = 8 << 20, page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let mirror = try SharedMapping(anonymous: size)
+        let base = try #require(mirror.base)
+        // 1366x768 XRGB: 4196352 bytes, the second buffer 2048 bytes into a page.
+        let span = 4_196_352..<(2 * 4_196_352 - 8192)
+        let job = try #require(prefaulter.start(mirror, span: span))
+        #expect(Self.turn(loop) { !prefaulter.isPending(job) })
+        #expect(stats.mirrorBytesPrefaulted == UInt64(span.count), "the job failed (an unaligned madvise is EINVAL)")
+        let first = span.lowerBound / page * page
+        let pages = (span.upperBound - first + page - 1) / page
+        #expect(Self.residentPages(base + first, count: pages * page) == pages, "the span is not all backed")
+        #expect(Self.residentPages(base, count: first) == 0, "pages before the span's first were backed")
+    }
+
     @Test("a span outside the mapping is refused, and at most four jobs wait at once")
     func refusesBeyondItsBounds() throws {
         let loop = try EventLoop()
