@@ -16,9 +16,10 @@ public enum StreamingCopy {
         }
     }
 
-    /// As `copy`, a `ThreadScheduling.bulkPiece` at a time, calling `between` between pieces: a
-    /// worker thread passes `ThreadScheduling.offerCPU`, so that its copy
-    /// does not hold back a thread that woke on its CPU.
+    /// As `copy`, a `ThreadScheduling.bulkPiece` at a time, calling
+    /// `between` between pieces: a worker thread passes
+    /// `ThreadScheduling.offerCPU`, so that its copy does not hold back a
+    /// thread that woke on its CPU.
     public static func copyInPieces(to target: UnsafeMutableRawPointer, from source: UnsafeRawPointer, count: Int,
                                     between: () -> Void) {
         var done = 0

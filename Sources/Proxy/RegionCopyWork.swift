@@ -56,7 +56,8 @@ final class RegionCopyWork: DetachedSync, @unchecked Sendable {
     /// helper's chunks offer nothing (the helper joins only a lone window's
     /// copies, and offering there cost that window 5-15% of its rate, the
     /// compositor's work on the frame before going first, with no other
-    /// window to gain). Without, `offerCPU` runs every `ThreadScheduling.bulkPiece`.
+    /// window to gain). Without, `offerCPU` runs between pieces of
+    /// `ThreadScheduling.bulkPiece`.
     func run(helper: CopyHelper?) {
         do {
             let clientRange = UnsafeRawBufferPointer(start: client, count: clientLength)
