@@ -197,7 +197,7 @@ final class WaypipeMode: RunningMode {
         let client = try Spawned(name: "waypipe client", arguments: ["waypipe"] + options + ["client"],
                              environment: ["XDG_RUNTIME_DIR": runtime, "WAYLAND_DISPLAY": compositorName],
                              logPath: "\(runtime)/waypipe-client.log")
-        guard waitUntil(timeout: 10, { isSocket(link) || !client.isRunning }), client.isRunning else {
+        guard waitUntil(timeout: 10, { isListening(link) || !client.isRunning }), client.isRunning else {
             client.stop()
             throw BenchError("waypipe client did not create \(link):\n\(client.logTail())")
         }
@@ -212,7 +212,7 @@ final class WaypipeMode: RunningMode {
         self.client = client
         self.server = server
         let socket = clientSocket
-        guard waitUntil(timeout: 10, { isSocket(socket) || !server.isRunning }), server.isRunning else {
+        guard waitUntil(timeout: 10, { isListening(socket) || !server.isRunning }), server.isRunning else {
             server.stop()
             client.stop()
             throw BenchError("waypipe server did not create \(socket):\n\(server.logTail())")
@@ -273,7 +273,7 @@ final class WestonCompositor {
                               environment: ["XDG_RUNTIME_DIR": runtime], logPath: "\(runtime)/weston.log")
         self.process = process
         let socket = socketPath
-        guard waitUntil(timeout: 15, { isSocket(socket) || !process.isRunning }), process.isRunning else {
+        guard waitUntil(timeout: 15, { isListening(socket) || !process.isRunning }), process.isRunning else {
             process.stop()
             throw BenchError("weston did not start:\n\(process.logTail())")
         }

@@ -79,8 +79,27 @@ func waitUntil(timeout: Double, _ condition: () -> Bool) -> Bool {
     return true
 }
 
-/// Whether `path` is a unix socket.
+/// Whether `path` is a unix socket. Enough for porthole's own, which are
+/// bound under a temporary name and renamed into place once listening.
 func isSocket(_ path: String) -> Bool {
     var st = stat()
     return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFSOCK
+}
+
+/// Whether `path` is a unix socket that listens. Another program binds and
+/// then listens, and a client that connects in between is refused (the
+/// bench's clients were, once, by waypipe's server on a loaded machine).
+/// /proc/net/unix flags a listening socket `__SO_ACCEPTCON` (0x10000) and
+/// names it by the path it was bound to: the full path, or only the file's
+/// name for a program that binds relative to the directory (waypipe does).
+func isListening(_ path: String) -> Bool {
+    guard isSocket(path), let table = try? String(contentsOfFile: "/proc/net/unix", encoding: .utf8) else { return false }
+    let name = path.split(separator: "/").last.map(String.init) ?? path
+    for line in table.split(separator: "\n") {
+        // Num RefCount Protocol Flags Type St Inode Path
+        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        guard fields.count == 8, fields[7] == path || fields[7] == name, let flags = UInt32(fields[3], radix: 16) else { continue }
+        if flags & 0x10000 != 0 { return true }
+    }
+    return false
 }

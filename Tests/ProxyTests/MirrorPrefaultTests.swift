@@ -27,13 +27,18 @@ import Wayland
         return condition()
     }
 
-    @Test("a span of 1 MiB or more is faulted in off the loop and counted once done; a smaller one is left to fault")
-    func populatesLargeSpans() throws {
+    /// A loop, stats, a prefaulter on a worker of its own and a fresh anonymous mirror of `size` bytes.
+    static func fixture(size: Int) throws -> (EventLoop, ProxyStats, MirrorPrefaulter, SharedMapping) {
         let loop = try EventLoop()
         let stats = ProxyStats()
         let prefaulter = MirrorPrefaulter(worker: try BackgroundWorker(loop: loop, name: "test-prefault"), stats: stats)
+        return (loop, stats, prefaulter, try SharedMapping(anonymous: size))
+    }
+
+    @Test("a span of 1 MiB or more is faulted in off the loop and counted once done; a smaller one is left to fault")
+    func populatesLargeSpans() throws {
         let size = 4 << 20, page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let mirror = try SharedMapping(anonymous: size)
+        let (loop, stats, prefaulter, mirror) = try Self.fixture(size: size)
         let base = try #require(mirror.base)
         #expect(Self.residentPages(base, count: size) == 0, "fresh anonymous memory is backed before any touch")
         #expect(prefaulter.start(mirror, span: 0..<(MirrorPrefaulter.minimumBytes - page)) == nil)
@@ -48,11 +53,8 @@ import Wayland
 
     @Test("a span that starts inside a page (a second buffer of a pool whose buffers are no multiple of a page) is faulted in from that page on")
     func populatesAnUnalignedSpan() throws {
-        let loop = try EventLoop()
-        let stats = ProxyStats()
-        let prefaulter = MirrorPrefaulter(worker: try BackgroundWorker(loop: loop, name: "test-prefault"), stats: stats)
-        let size = 8 << 20, page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let mirror = try SharedMapping(anonymous: size)
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let (loop, stats, prefaulter, mirror) = try Self.fixture(size: 8 << 20)
         let base = try #require(mirror.base)
         // 1366x768 XRGB: 4196352 bytes, the second buffer 2048 bytes into a page.
         let span = 4_196_352..<(2 * 4_196_352 - 8192)
