@@ -68,11 +68,19 @@ public final class SharedMapping {
     /// caller keeps mapped until this returns, with writable pages now
     /// (MADV_POPULATE_WRITE, Linux 5.14), so that the first writes there do
     /// not fault page by page. The contents do not change. Any thread may
-    /// call it: the kernel serialises it with faults and unmaps.
+    /// call it: the kernel serialises it with faults and unmaps. From the
+    /// page `address` lies in (madvise wants a page-aligned start, else
+    /// EINVAL): a mapping starts on a page, so that page is the caller's too.
     public static func populateForWriting(_ address: UnsafeMutableRawPointer, count: Int) throws(SystemError) {
         guard count > 0 else { return }
-        if madvise(address, count, MADV_POPULATE_WRITE) != 0 { throw SystemError("madvise(MADV_POPULATE_WRITE) of \(count) bytes") }
+        let skew = Int(bitPattern: address) % pageSize
+        if madvise(address - skew, count + skew, MADV_POPULATE_WRITE) != 0 {
+            throw SystemError("madvise(MADV_POPULATE_WRITE) of \(count) bytes")
+        }
     }
+
+    /// The kernel's page size.
+    public static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
 
     /// A read-only view of `count` bytes at `offset`; the caller has checked bounds.
     public func bytes(at offset: Int, count: Int) -> UnsafeRawBufferPointer {

@@ -269,7 +269,7 @@ public final class GuestProxy: LinkSessionDelegate {
         guard copyThread else { return nil }
         if let prefaulter { return prefaulter }
         do {
-            prefaulter = MirrorPrefaulter(worker: try BackgroundWorker(loop: loop, name: "porthole-mirror"), stats: stats)
+            prefaulter = try MirrorPrefaulter(loop: loop, stats: stats)
         } catch {
             Log.warning("mirrors fault in on the loop: \(error)")
         }

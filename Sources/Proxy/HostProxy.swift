@@ -85,7 +85,7 @@ public final class HostProxy {
     private func startPrefaulter() {
         guard prefaulter == nil else { return }
         do {
-            prefaulter = MirrorPrefaulter(worker: try BackgroundWorker(loop: loop, name: "porthole-mirror"), stats: stats)
+            prefaulter = try MirrorPrefaulter(loop: loop, stats: stats)
         } catch {
             Log.warning("consumers' views fault in on the loop: \(error)")
         }

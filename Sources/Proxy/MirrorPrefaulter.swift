@@ -1,4 +1,3 @@
-import Glibc
 import PortholeSystem
 import Synchronization
 
@@ -33,7 +32,6 @@ final class MirrorPrefaulter {
     /// making pool after pool cannot queue up the thread (its mirror then
     /// faults on the loop, as it would without this).
     static let maxPending = 4
-    static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
 
     let worker: BackgroundWorker
     private let stats: ProxyStats
@@ -45,19 +43,20 @@ final class MirrorPrefaulter {
         self.stats = stats
     }
 
+    /// With a worker thread of its own, `porthole-mirror`, beside `loop`.
+    convenience init(loop: EventLoop, stats: ProxyStats) throws(SystemError) {
+        self.init(worker: try BackgroundWorker(loop: loop, name: "porthole-mirror"), stats: stats)
+    }
+
     /// Starts populating `span` of `mirror`; the ticket to wait on before the
     /// mapping moves, or nil when nothing was started (too small, out of the
     /// mapping, or too many jobs pending).
     func start(_ mirror: SharedMapping, span: Range<Int>) -> BackgroundWorker.Ticket? {
         guard span.count >= Self.minimumBytes, pending < Self.maxPending, let base = mirror.base,
               span.lowerBound >= 0, span.upperBound <= mirror.size else { return nil }
-        // madvise takes a page-aligned start: from the span's first page
-        // (the mapping starts on a page, so that page is the mirror's too).
-        let page = Self.pageSize
-        let start = span.lowerBound / page * page
         // Sendable across to the worker: the address as a number, the
         // outcome in an atomic the completion reads once the job is done.
-        let address = UInt(bitPattern: base + start), count = span.count, length = span.upperBound - start
+        let address = UInt(bitPattern: base + span.lowerBound), count = span.count
         let failure = Outcome()
         pending += 1
         return worker.submit({
@@ -66,9 +65,9 @@ final class MirrorPrefaulter {
             // kernel's populating of 33 MB holds a woken thread back as a
             // copy does (`ThreadScheduling.offerCPU`).
             var done = 0
-            while done < length {
+            while done < count {
                 if done > 0 { ThreadScheduling.offerCPU() }
-                let n = min(ThreadScheduling.bulkPiece, length - done)
+                let n = min(ThreadScheduling.bulkPiece, count - done)
                 do throws(SystemError) { try SharedMapping.populateForWriting(p + done, count: n) } catch {
                     failure.code.store(error.code, ordering: .relaxed)
                     return
