@@ -133,7 +133,12 @@ struct GPUBufferVMTests {
     /// skipped.
     func checkFrameCost(vm: PortholeVM) throws {
         let out = "\(vm.stateDir)/out"
-        _ = waitUntil(timeout: 120, poll: 0.5) { FileManager.default.fileExists(atPath: "\(out)/stats-2.json") }
+        let measured = waitUntil(timeout: 120, poll: 0.5) { FileManager.default.fileExists(atPath: "\(out)/stats-2.json") }
+        // Seconds when calm; if the guest stalls, say where (fresh-clone CI
+        // once found stats-1 missing after 120 s, with nothing else to go on).
+        let share = ((try? FileManager.default.contentsOfDirectory(atPath: out)) ?? []).sorted()
+        let shmFrames = (try? String(contentsOfFile: "\(out)/frames-shm", encoding: .utf8)) ?? "(none)"
+        try #require(measured, "the guest's frame measurement did not end within 120 s; its share: \(share); frames-shm: \(shmFrames)\n\(vm.diagnostics())")
         let snaps = try (0...2).map { try readStatsFile("\(out)/stats-\($0).json") }
         let frameBytes = Self.width * Self.height * 4
         for (i, kind) in ["shm", "dmabuf"].enumerated() {
