@@ -258,6 +258,16 @@ public func quantile(_ values: [Double], _ q: Double) -> Double? {
     return sorted[min(max(rank, 0), sorted.count - 1)]
 }
 
+/// The median of `values`: the middle one, or the mean of the two middle
+/// ones for an even count (never the lower one alone: with two rounds that
+/// would report the better round as the median); nil if empty.
+public func median(_ values: [Double]) -> Double? {
+    guard !values.isEmpty else { return nil }
+    let sorted = values.sorted()
+    let half = sorted.count / 2
+    return sorted.count % 2 == 1 ? sorted[half] : (sorted[half - 1] + sorted[half]) / 2
+}
+
 /// One client's share of a run.
 public struct ClientResult: Sendable {
     public var spec: ClientSpec
