@@ -198,6 +198,15 @@ public struct DamagePlan: Sendable {
         }
     }
 
+    /// A number shared by the rows whose `spans(row:frame:)` are the same in
+    /// every frame: the row of cells `y` lies in (scattered, typing; one
+    /// number for all rows below the grid), `y` itself otherwise. A full
+    /// check of a typing frame asks for 720 rows' spans, of 36 cell rows.
+    public func spanClass(row y: Int) -> Int {
+        guard pattern == .scattered || pattern == .typing else { return y }
+        return min(y / cellHeight, rows)
+    }
+
     /// Row `y` after frame `frame`, as spans left to right that cover the
     /// whole width, each showing one frame's pattern (adjacent spans of the
     /// same frame merged).
@@ -205,17 +214,35 @@ public struct DamagePlan: Sendable {
         if isFull(frame: frame) || (pattern != .scattered && pattern != .typing) {
             return [RowSpan(x0: 0, x1: width, frame: lastPainted(frame: frame, x: 0, y: y))]
         }
-        var out: [RowSpan] = []
-        func add(_ x0: Int, _ x1: Int, _ f: Int) {
-            guard x0 < x1 else { return }
-            if let last = out.last, last.frame == f, last.x1 == x0 { out[out.count - 1].x1 = x1 } else { out.append(RowSpan(x0: x0, x1: x1, frame: f)) }
-        }
         let row = y / cellHeight
         if row >= rows { return [RowSpan(x0: 0, x1: width, frame: 0)] }
-        for col in 0..<columns {
-            add(col * cellWidth, (col + 1) * cellWidth, lastPainted(slot: groupOfCell[row * columns + col], frame: frame))
+        // `lastPainted(slot:frame:)` per cell without its two divisions (the
+        // verifier asks for a row of 128 cells about 15 times a frame): the
+        // frame paints slot `latest`, and a slot s in 0..<period was last
+        // painted (latest - s) mod period frames before.
+        let latest = (frame - 1) % period
+        var out: [RowSpan] = []
+        out.reserveCapacity(columns + 1)
+        groupOfCell.withUnsafeBufferPointer { groups in
+            for col in 0..<columns {
+                let s = groups[row * columns + col]
+                var f = 0
+                if s >= 0 {
+                    let back = latest >= s ? latest - s : latest - s + period
+                    f = max(frame - back, 0)
+                }
+                let x0 = col * cellWidth
+                if let last = out.last, last.frame == f, last.x1 == x0 {
+                    out[out.count - 1].x1 = x0 + cellWidth
+                } else {
+                    out.append(RowSpan(x0: x0, x1: x0 + cellWidth, frame: f))
+                }
+            }
         }
-        add(columns * cellWidth, width, 0)
+        let tail = columns * cellWidth
+        if tail < width {
+            if let last = out.last, last.frame == 0, last.x1 == tail { out[out.count - 1].x1 = width } else { out.append(RowSpan(x0: tail, x1: width, frame: 0)) }
+        }
         return out
     }
 

@@ -73,16 +73,25 @@ public final class FrameVerifier: @unchecked Sendable {
             return .mismatch("frame \(frame): stride \(stride) or size \(pixels.count) too small for \(width)x\(height)")
         }
         let (rows, full) = rowsToCheck(frame: frame)
+        // Rows of one span class share their spans: worked out once per
+        // class (they were most of the bench's CPU with eight typing clients).
+        var spansClass = -1
+        var spans: [RowSpan] = []
         for y in rows {
-            if let message = check(row: y, frame: frame, pixels: pixels, stride: stride) { return .mismatch(message) }
+            let c = plan.spanClass(row: y)
+            if c != spansClass {
+                spans = plan.spans(row: y, frame: frame)
+                spansClass = c
+            }
+            if let message = check(row: y, spans: spans, frame: frame, pixels: pixels, stride: stride) { return .mismatch(message) }
         }
         return .ok(rowsChecked: rows.count, fullCheck: full)
     }
 
-    /// Compares row `y`; nil when it is right, else a description of the first wrong pixel.
-    private func check(row y: Int, frame: Int, pixels: UnsafeRawBufferPointer, stride: Int) -> String? {
+    /// Compares row `y`, whose spans are `spans`; nil when it is right, else
+    /// a description of the first wrong pixel.
+    private func check(row y: Int, spans: [RowSpan], frame: Int, pixels: UnsafeRawBufferPointer, stride: Int) -> String? {
         let width = plan.width
-        let spans = plan.spans(row: y, frame: frame)
         let painter = self.painter
         return scratch.withUnsafeMutableBufferPointer { expected -> String? in
             let e = expected.baseAddress!

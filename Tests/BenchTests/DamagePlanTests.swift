@@ -90,6 +90,32 @@ import Testing
         }
     }
 
+    /// The verifier works out spans once per span class: rows of one class
+    /// must have the same spans in every frame, and the classes must tell
+    /// apart rows whose spans differ (which the replay above checks).
+    @Test(arguments: [DamagePattern.full, .band, .scattered, .typing])
+    func rowsOfOneSpanClassHaveTheSameSpansInEveryFrame(pattern: DamagePattern) {
+        let (w, h) = (150, 97)
+        let plan = DamagePlan(pattern: pattern, fraction: pattern.defaultFraction == 0.02 ? 0.05 : pattern.defaultFraction, width: w, height: h)
+        var classes = Set<Int>()
+        for k in 0...(2 * plan.period + 3) {
+            var first: [Int: [RowSpan]] = [:]
+            for y in 0..<h {
+                let c = plan.spanClass(row: y)
+                classes.insert(c)
+                let spans = plan.spans(row: y, frame: k)
+                if let seen = first[c] {
+                    if seen != spans { Issue.record("frame \(k): row \(y) of class \(c) has other spans than the class's first row"); return }
+                } else {
+                    first[c] = spans
+                }
+            }
+        }
+        if pattern == .scattered || pattern == .typing {
+            #expect(classes.count < h / 2, "cell rows share a class: \(classes.count) classes for \(h) rows")
+        }
+    }
+
     @Test func typingRepaintsThreeCharacterCellsAFrameOneInEachThird() {
         let plan = DamagePlan(pattern: .typing, fraction: 0.5, width: 1280, height: 720)
         #expect(plan.label == "typing")
