@@ -72,9 +72,9 @@ public enum BenchSuite {
     static let maxSeconds = 1.0
     /// Measured frames per client in a mixed run (the time bounds it).
     static let mixedFrames = 20_000
-    /// 100 s of repeats: a typing case's round takes about 15 s (six modes),
-    /// and its p99 differences nearly always need the extra rounds with
-    /// eight clients on two cores.
+    /// 100 s of repeats: a case's round takes 10-20 s (six modes), and the
+    /// typing cases' p99 repeats come on top of the fps-ratio repeats, which
+    /// alone took the old 40 s in most suites of a noisy day.
     static let repeatRule = RepeatRule(budgetSeconds: 100)
     /// Every case runs this many times (modes in a different order each
     /// time); the report keeps each mode's run with the highest fps.
