@@ -104,6 +104,8 @@ final class RegionPool: ClientPool {
         if blindCommits > 0 {
             blindCommits -= 1
             job.blind = true
+        } else if job.slices.remainingBytes < SyncTuning.smallRegionCommit {
+            job.blind = true
         }
     }
 

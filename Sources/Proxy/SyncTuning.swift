@@ -11,6 +11,10 @@ enum SyncTuning {
     /// 3840x2160 full damage the compared commit every 16th frame was 5% of
     /// the guest proxy's time, the rest being the copy itself.)
     static let regionBlindCommitRun = 63
+    /// A region commit smaller than this is copied without comparing: a
+    /// few KiB (a typing commit's cells) read twice to spare writes that
+    /// cost no more than the second read.
+    static let smallRegionCommit = 1 << 16
     /// A compared commit counts as "changed almost everywhere" from this share (3/4) and size on.
     static func mostlyChanged(copied: Int, compared: Int) -> Bool { compared >= 1 << 16 && copied * 4 >= compared * 3 }
     /// Blind commits skip the mirror only when their runs average at least this.
