@@ -134,8 +134,8 @@ struct GPUBufferVMTests {
     func checkFrameCost(vm: PortholeVM) throws {
         let out = "\(vm.stateDir)/out"
         let measured = waitUntil(timeout: 120, poll: 0.5) { FileManager.default.fileExists(atPath: "\(out)/stats-2.json") }
-        // Seconds when calm; if the guest stalls, say where (fresh-clone CI
-        // once found stats-1 missing after 120 s, with nothing else to go on).
+        // Seconds when calm; if the guest's command ends early or stalls, say
+        // where (this is how a snapshot copy that failed was found).
         let share = ((try? FileManager.default.contentsOfDirectory(atPath: out)) ?? []).sorted()
         let shmFrames = (try? String(contentsOfFile: "\(out)/frames-shm", encoding: .utf8)) ?? "(none)"
         try #require(measured, "the guest's frame measurement did not end within 120 s; its share: \(share); frames-shm: \(shmFrames)\n\(vm.diagnostics())")
@@ -236,7 +236,11 @@ struct GPUBufferVMTests {
             // then the Mesa client runs. One after another: the guest has one
             // vCPU, and under a loaded host weston's GL start-up beside the
             // other clients has stalled past every deadline.
-            let snap = { (n: Int) in "sleep 1.2 && cp /tmp/vm-out/guest-stats.json /tmp/vm-out/stats-\(n).json" }
+            // `cat`, not `cp`: the proxy rewrites its stats file by rename
+            // twice a second, and GNU cp that sees it replaced mid-copy skips it
+            // and fails, ending the command (fresh-clone CI twice lost a
+            // snapshot so); cat reads the file it opened to its end.
+            let snap = { (n: Int) in "sleep 1.2 && cat /tmp/vm-out/guest-stats.json >/tmp/vm-out/stats-\(n).json" }
             let frames = "\(snap(0)) && \(client.guestPath) --shm-frames \(Self.measuredFrames) /dev/dri/card0 0 >/tmp/vm-out/frames-shm && \(snap(1))"
                 + " && \(client.guestPath) --frames \(Self.measuredFrames) /dev/dri/card0 0 >/tmp/vm-out/frames-dmabuf && \(snap(2))"
             let direct = "sh /tmp/vm-bin/\(Self.directScript) \(client.guestPath) /dev/dri/card0 /tmp/vm-out --churn \(Self.churnRounds)"
