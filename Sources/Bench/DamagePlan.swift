@@ -177,10 +177,18 @@ public struct DamagePlan: Sendable {
     /// The last frame j <= `frame` that painted slot `s` (0 if only frame 0
     /// did; slot -1 is never repainted).
     private func lastPainted(slot s: Int, frame: Int) -> Int {
-        guard frame >= 1, s >= 0 else { return 0 }
-        let back = ((frame - 1 - s) % period + period) % period
-        let j = frame - back
-        return j >= 1 ? j : 0
+        guard frame >= 1 else { return 0 }
+        return lastPainted(slot: s, frame: frame, latest: (frame - 1) % period)
+    }
+
+    /// `lastPainted(slot:frame:)` for a frame >= 1 that painted slot
+    /// `latest` ((frame - 1) mod period), without dividing: `spans` asks it
+    /// for a row of 128 cells about 15 times a frame. A slot s in 0..<period
+    /// was last painted (latest - s) mod period frames before.
+    private func lastPainted(slot s: Int, frame: Int, latest: Int) -> Int {
+        guard s >= 0 else { return 0 }
+        let back = latest >= s ? latest - s : latest - s + period
+        return max(frame - back, 0)
     }
 
     /// The frame whose pattern pixel (`x`, `y`) shows after frame `frame`.
@@ -216,21 +224,12 @@ public struct DamagePlan: Sendable {
         }
         let row = y / cellHeight
         if row >= rows { return [RowSpan(x0: 0, x1: width, frame: 0)] }
-        // `lastPainted(slot:frame:)` per cell without its two divisions (the
-        // verifier asks for a row of 128 cells about 15 times a frame): the
-        // frame paints slot `latest`, and a slot s in 0..<period was last
-        // painted (latest - s) mod period frames before.
         let latest = (frame - 1) % period
         var out: [RowSpan] = []
         out.reserveCapacity(columns + 1)
         groupOfCell.withUnsafeBufferPointer { groups in
             for col in 0..<columns {
-                let s = groups[row * columns + col]
-                var f = 0
-                if s >= 0 {
-                    let back = latest >= s ? latest - s : latest - s + period
-                    f = max(frame - back, 0)
-                }
+                let f = lastPainted(slot: groups[row * columns + col], frame: frame, latest: latest)
                 let x0 = col * cellWidth
                 if let last = out.last, last.frame == f, last.x1 == x0 {
                     out[out.count - 1].x1 = x0 + cellWidth

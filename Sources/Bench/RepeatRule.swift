@@ -49,7 +49,7 @@ public struct RepeatRule: Sendable, Equatable {
     /// or nil when none does or the budget is spent.
     public func next(_ cases: [(disagreement: Disagreement, extraRounds: Int)], spentSeconds: Double) -> Int? {
         guard spentSeconds < budgetSeconds else { return nil }
-        let due = cases.indices.filter { cases[$0].extraRounds < maxExtraRounds && excess(cases[$0].disagreement) > 1 }
+        let due = cases.indices.filter { needsRepeat(cases[$0].disagreement, extraRounds: cases[$0].extraRounds) }
         return due.max { excess(cases[$0].disagreement) < excess(cases[$1].disagreement) }
     }
 

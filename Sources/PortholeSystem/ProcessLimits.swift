@@ -20,7 +20,7 @@ public enum ProcessLimits {
     /// Bytes of physical memory in the machine.
     public static func physicalMemory() -> UInt64 {
         let pages = sysconf(Int32(_SC_PHYS_PAGES))
-        let size = sysconf(Int32(_SC_PAGESIZE))
+        let size = SharedMapping.pageSize
         guard pages > 0, size > 0 else { return 4 << 30 }
         return UInt64(pages) * UInt64(size)
     }

@@ -11,12 +11,15 @@ enum SyncTuning {
     /// 3840x2160 full damage the compared commit every 16th frame was 5% of
     /// the guest proxy's time, the rest being the copy itself.)
     static let regionBlindCommitRun = 63
+    /// Compared bytes from which a commit can count as "changed almost everywhere".
+    static let mostlyChangedFloor = 1 << 16
+    /// A compared commit counts as "changed almost everywhere" from this share (3/4) and `mostlyChangedFloor` on.
+    static func mostlyChanged(copied: Int, compared: Int) -> Bool { compared >= mostlyChangedFloor && copied * 4 >= compared * 3 }
     /// A region commit smaller than this is copied without comparing: a
     /// few KiB (a typing commit's cells) read twice to spare writes that
-    /// cost no more than the second read.
-    static let smallRegionCommit = 1 << 16
-    /// A compared commit counts as "changed almost everywhere" from this share (3/4) and size on.
-    static func mostlyChanged(copied: Int, compared: Int) -> Bool { compared >= 1 << 16 && copied * 4 >= compared * 3 }
+    /// cost no more than the second read. The same bound as the floor: a
+    /// commit below it never starts a blind run, so it needs a rule of its own.
+    static let smallRegionCommit = mostlyChangedFloor
     /// Blind commits skip the mirror only when their runs average at least this.
     static let referenceRun = 16384
     /// Changed bytes collected before they are handed to the link, so that
