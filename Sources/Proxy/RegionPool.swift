@@ -28,6 +28,7 @@ final class RegionPool: ClientPool {
     var bufferCount = 0
     /// Commits left to copy without comparing (see `SyncTuning.regionBlindCommitRun`).
     private var blindCommits = 0
+    private var hold = ClientFileHold()
 
     var cooperative: Bool { client == nil }
     var current: RegionChunk? { chunks.last }
@@ -41,6 +42,9 @@ final class RegionPool: ClientPool {
         client = try file.map(size: size)
         chunks = [chunk]
         hostPoolSize = Int(chunk.offset + chunk.size)
+        // Looked at once (two system calls a pool): a sealed file's commits
+        // skip their size check from the first.
+        _ = hold.cannotShrink(file, below: size)
     }
 
     /// A cooperative pool: the client's fd is the region.
@@ -55,6 +59,12 @@ final class RegionPool: ClientPool {
     }
 
     func clientFileSize() -> Int { clientFile?.size() ?? 0 }
+
+    /// Whether the client's file still holds the pool (see `ClientFileHold`).
+    private var clientHoldsPool: Bool {
+        guard let clientFile else { return false }
+        return hold.holds(clientFile, size)
+    }
 
     /// Gives chunks no buffer needs back to the region (the current one only if `all`).
     func releaseIdleChunks(all: Bool) {
@@ -121,7 +131,7 @@ final class RegionPool: ClientPool {
     /// `detached`: another thread runs it, so it keeps the mappings alive.
     func copyWork(_ spans: [Range<Int>], of job: SyncJob, detached: Bool) throws(MessageFault) -> RegionCopyWork? {
         guard let chunk = job.buffer.chunk else { return nil }
-        guard let mapping = client, let base = mapping.base, clientFileSize() >= size else { throw ClientMemoryGuard.shrank(job.bufferID, size) }
+        guard let mapping = client, let base = mapping.base, clientHoldsPool else { throw ClientMemoryGuard.shrank(job.bufferID, size) }
         // The copy thread offers its CPU between pieces; the loop's copies are sliced.
         let offerCPU: () -> Void = detached ? { ThreadScheduling.offerCPU() } : {}
         return RegionCopyWork(client: base, clientLength: size, copy: region.region.pointer(at: chunk.offset),

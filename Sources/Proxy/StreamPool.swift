@@ -22,7 +22,7 @@ final class StreamPool: ClientPool {
     /// runs.
     private var runs: [UpdateRun] = []
     private var pieces: [SyncJob.Piece] = []
-    private var sealedAgainstShrink = false
+    private var hold = ClientFileHold()
     /// Faults the mirror in ahead of its first copy (nil: the copy does).
     var prefaulter: MirrorPrefaulter?
     /// Spans of the mirror already handed to `prefaulter`, and its jobs
@@ -48,22 +48,12 @@ final class StreamPool: ClientPool {
 
     /// Whether the client's file carries F_SEAL_SHRINK (as memfds from
     /// weston's and many toolkits' allocators do) and still holds the pool,
-    /// so its mapping can never fault. Seals are never removed, so a yes is
-    /// kept. The seals are read before the size: a client may shrink its
-    /// file and seal it afterwards, between a commit's size check and this
-    /// look at the seals, and bytes of such a file sent by reference would
-    /// fail the whole link's write with EFAULT.
-    var clientCannotShrink: Bool {
-        if sealedAgainstShrink { return true }
-        sealedAgainstShrink = clientFile.sealedAgainstShrink() && clientFileSize() >= size
-        return sealedAgainstShrink
-    }
+    /// so its mapping can never fault. Bytes of a file that may yet shrink,
+    /// sent by reference, would fail the whole link's write with EFAULT.
+    var clientCannotShrink: Bool { hold.cannotShrink(clientFile, below: size) }
 
-    /// Whether the client's file still holds the pool: for good once it is
-    /// known sealed while holding it (`clientCannotShrink`; a growth is
-    /// checked against the file first, `ClientPools.resize`), else asked
-    /// at every sync — one `fstat` a commit saved for sealed files.
-    private var clientHoldsPool: Bool { sealedAgainstShrink || clientFileSize() >= size }
+    /// Whether the client's file still holds the pool (see `ClientFileHold`).
+    private var clientHoldsPool: Bool { hold.holds(clientFile, size) }
 
     /// Grows both mappings. Bytes of either still queued by reference on the
     /// link are copied out first: growing may move the mappings.
