@@ -31,6 +31,7 @@ public enum BenchRunner {
 
         // The compositor.
         var sink: SinkCompositor?
+        var checkThreads: [FrameCheckThread] = []
         var weston: WestonCompositor?
         let compositorName: String
         let compositorPath: String
@@ -53,25 +54,30 @@ public enum BenchRunner {
                 }
                 return i
             }
-            @Sendable func check(_ frame: SinkFrame, _ i: Int) {
+            @Sendable func check(_ frame: SinkFrame, _ i: Int, between: () -> Void = {}) {
                 let outcome = verifiers[i].verify(frame: frame.index, pixels: frame.pixels, width: frame.width, height: frame.height,
-                                                  stride: frame.stride, format: frame.format)
+                                                  stride: frame.stride, format: frame.format, between: between)
                 ledger.arrive(client: i, frame: frame.index, at: frame.arrival, outcome: outcome)
             }
             let s: SinkCompositor
             if specs.count > 1 {
                 // Several windows: each client's frames are checked on a
-                // thread of its own, so a frame compared row by row (every
-                // `fullCheckInterval`th: 2-3 ms at 1280x720) does not hold
-                // the other windows' commits unread, their arrival stamped
-                // late by the check. (One window: nothing waits behind its
-                // check but its own next frame, which waits either way.)
-                let queues = (0..<clients).map { DispatchQueue(label: "bench-verify-\($0)") }
+                // thread of its own (`FrameCheckThread`), so a frame compared
+                // row by row (every `fullCheckInterval`th: 2-3 ms at
+                // 1280x720) does not hold the other windows' commits unread,
+                // their arrival stamped late by the check. (One window:
+                // nothing waits behind its check but its own next frame,
+                // which waits either way.)
+                let checkers: [FrameCheckThread]
+                do { checkers = try (0..<clients).map { i throws(SystemError) in try FrameCheckThread(name: "bench-check-\(i)") } } catch {
+                    throw BenchError("cannot start the frame-check threads: \(error)")
+                }
+                checkThreads = checkers
                 s = SinkCompositor(socketPath: compositorPath, deferred: { frame, ticket in
                     guard let i = benchClient(frame) else { return ticket.finish() }
                     let held = HeldFrame(frame: frame)
-                    queues[i].async {
-                        check(held.frame, i)
+                    checkers[i].submit {
+                        check(held.frame, i, between: FrameCheckThread.offerCPU)
                         ticket.finish()
                     }
                 })
@@ -90,6 +96,7 @@ public enum BenchRunner {
         }
         defer {
             sink?.stop()
+            for t in checkThreads { t.stop() }
             weston?.stop()
         }
 

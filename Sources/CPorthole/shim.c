@@ -125,6 +125,14 @@ int porthole_set_thread_nice(int nice) {
     return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
 }
 
+int porthole_set_thread_idle(void) {
+    struct sched_attr a;
+    memset(&a, 0, sizeof a);
+    a.size = sizeof a;
+    a.sched_policy = SCHED_IDLE;
+    return (int)syscall(SYS_sched_setattr, 0, &a, 0);
+}
+
 int porthole_set_thread_name(const char *name) {
     return prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);
 }

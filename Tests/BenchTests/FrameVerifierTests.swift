@@ -135,3 +135,19 @@ struct TestImage {
 extension DamagePlan: CustomTestStringConvertible {
     public var testDescription: String { "\(label) \(width)x\(height)" }
 }
+
+/// A check thread offers its CPU between pieces of a check; what is
+/// compared does not change.
+@Suite struct FrameVerifierPieceTests {
+    @Test func aFullCheckCallsBetweenAfterEveryPieceOfRows() {
+        let plan = DamagePlan(pattern: .full, fraction: 1, width: 32, height: 2 * FrameVerifier.rowsPerPiece + 5)
+        let verifier = FrameVerifier(plan: plan, fullCheckInterval: 1)
+        let image = TestImage.drawn(plan: plan, frames: 4...4)[4]!
+        var calls = 0
+        let outcome = image.bytes.withUnsafeBytes {
+            verifier.verify(frame: 4, pixels: $0, width: image.width, height: image.height, stride: image.stride, format: 1) { calls += 1 }
+        }
+        #expect(outcome == .ok(rowsChecked: plan.height, fullCheck: true))
+        #expect(calls == 2)
+    }
+}
