@@ -11,8 +11,9 @@ import Synchronization
 /// checks still took the CPU from the sink, the proxies and the clients they
 /// were checking: a compositor that had woken for a commit waited behind a
 /// check's 0.3-0.4 ms, and direct's typing p99 with eight windows read
-/// 0.40-0.45 ms (`perf sched timehist`, docs/benchmarks.md). In SCHED_IDLE a
-/// check runs on time the measured pipeline does not want; a frame's release
+/// 0.4-0.7 ms at 1280x720 and 1.0-1.15 at 1920x1080 (0.06-0.17 with these
+/// threads; `perf sched timehist`, docs/benchmarks.md "The checks out of the
+/// way"). In SCHED_IDLE a check yields to the measured pipeline; a frame's release
 /// and callback still wait for its check, so the frame rate pays for the
 /// checks as before. A thread of our own, not a dispatch queue: the class
 /// stays with the thread, and the bench's other dispatch work must not

@@ -37,7 +37,7 @@ public enum ThreadScheduling {
     /// (3 to nice 0's 1024), and any other thread that wakes on its CPU
     /// takes the CPU from it at once. For work that must stay out of what
     /// it runs beside: the bench's frame checks (at nice 19, direct's p99
-    /// with eight typing windows read 0.10-0.30 ms; in SCHED_IDLE 0.07-0.10).
+    /// with eight typing windows read 0.10-0.30 ms; in SCHED_IDLE 0.07-0.11).
     public static func runOnlyWhenIdle() throws(SystemError) {
         _ = try syscall("sched_setattr SCHED_IDLE") { porthole_set_thread_idle() }
     }

@@ -26,11 +26,16 @@ import Testing
         #expect(hold.holds(file, 4096))
     }
 
+    /// A memfd of `size` bytes sealed against shrinking, as a pool's file.
+    private func sealedFile(size: Int) throws -> (OwnedFD, ClientFile) {
+        let fd = try Memfd.create(name: "pool", size: size)
+        try Memfd.addSeals(fd, [.shrink])
+        return (fd, .shm(fd))
+    }
+
     @Test("a file seen sealed while it holds the pool is not asked again")
     func sealedIsRemembered() throws {
-        let fd = try Memfd.create(name: "pool", size: 8192)
-        try Memfd.addSeals(fd, [.shrink])
-        let file = ClientFile.shm(fd)
+        let (fd, file) = try sealedFile(size: 8192)
         var hold = ClientFileHold()
         let sealed = hold.cannotShrink(file, below: 8192)
         #expect(sealed)
@@ -41,9 +46,7 @@ import Testing
 
     @Test("a file sealed while smaller than the pool is not remembered as holding it")
     func sealedTooSmall() throws {
-        let fd = try Memfd.create(name: "pool", size: 4096)
-        try Memfd.addSeals(fd, [.shrink])
-        let file = ClientFile.shm(fd)
+        let (_, file) = try sealedFile(size: 4096)
         var hold = ClientFileHold()
         let sealed = hold.cannotShrink(file, below: 8192)
         #expect(!sealed)

@@ -79,8 +79,8 @@ unsigned long long porthole_time_slice(void);
 /// Sets the calling thread's (not the process's) nice value: setpriority
 /// with the thread's id, which only syscall(2) gives.
 int porthole_set_thread_nice(int nice);
-/// Puts the calling thread (not the process) in SCHED_IDLE: it runs only
-/// on CPU time no other thread asks for. -1 with errno.
+/// Puts the calling thread (not the process) in SCHED_IDLE: the lightest
+/// weight, and preempted by any other thread waking on its CPU. -1 with errno.
 int porthole_set_thread_idle(void);
 /// Names the calling thread (prctl PR_SET_NAME: variadic, so not callable
 /// from Swift); the kernel keeps the first 15 bytes.
