@@ -14,6 +14,10 @@ protocol ClientPool: AnyObject {
     var poolAlive: Bool { get set }
     /// wl_buffers made from it and not destroyed.
     var bufferCount: Int { get set }
+    /// Whether a commit of `buffer` has bytes to bring to the host: false
+    /// where the client draws into memory the host reads (a cooperative
+    /// pool's buffers), whose commits then skip working out their spans.
+    func copiesDamage(of buffer: ShmBuffer) -> Bool
     /// Looks at a commit before its first slice and decides, for the whole
     /// commit, how it is synced. May finish it (nothing to copy, or sent
     /// another way): it then empties `job.slices`.

@@ -105,9 +105,11 @@ final class RegionPool: ClientPool {
         if let c = current { hostPoolSize = max(hostPoolSize, Int(c.offset + c.size)) }
     }
 
+    /// A cooperative client draws straight into the region: its buffers have no chunk.
+    func copiesDamage(of buffer: ShmBuffer) -> Bool { buffer.chunk != nil }
+
     func beginSync(_ job: inout SyncJob, channel: LinkChannel, stats: ProxyStats) throws(MessageFault) {
-        // A cooperative client drew straight into the region.
-        guard job.buffer.chunk != nil else {
+        guard copiesDamage(of: job.buffer) else {
             job.slices = SyncSlices(spans: [])
             return
         }

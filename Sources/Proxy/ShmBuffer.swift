@@ -42,7 +42,7 @@ struct ShmBuffer {
         for r in rects {
             let x0 = bpp.map { r.x * $0 } ?? 0
             let rowBytes = bpp.map { r.width * $0 } ?? stride
-            if x0 == 0 && rowBytes >= stride && !yInverted {
+            if spansWholeRows(x0: x0, rowBytes: rowBytes) {
                 let start = offset + r.y * stride
                 body(start, start + r.height * stride)
             } else {
@@ -53,4 +53,20 @@ struct ShmBuffer {
             }
         }
     }
+
+    /// How many spans `forEachDamagedSpan(rects)` gives (to size a list once).
+    func damagedSpanCount(_ rects: [Rect]) -> Int {
+        let bpp = bytesPerPixel(shmFormat: format)
+        var n = 0
+        for r in rects {
+            let x0 = bpp.map { r.x * $0 } ?? 0
+            let rowBytes = bpp.map { r.width * $0 } ?? stride
+            n += spansWholeRows(x0: x0, rowBytes: rowBytes) ? 1 : max(0, r.height)
+        }
+        return n
+    }
+
+    /// A rectangle from the row's start over the whole stride is one span
+    /// (unless rows are stored bottom first).
+    private func spansWholeRows(x0: Int, rowBytes: Int) -> Bool { x0 == 0 && rowBytes >= stride && !yInverted }
 }

@@ -68,6 +68,8 @@ final class StreamPool: ClientPool {
         size = newSize
     }
 
+    func copiesDamage(of buffer: ShmBuffer) -> Bool { true }
+
     func beginSync(_ job: inout SyncJob, channel: LinkChannel, stats: ProxyStats) throws(MessageFault) {
         guard clientHoldsPool, client.base != nil, mirror.base != nil else {
             throw ClientMemoryGuard.shrank(job.bufferID, size)

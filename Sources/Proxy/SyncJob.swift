@@ -31,7 +31,12 @@ struct SyncJob {
         self.buffer = buffer
         self.bufferID = bufferID
         self.exclusive = exclusive
+        guard buffer.pool.copiesDamage(of: buffer) else {
+            slices = SyncSlices(spans: [])
+            return
+        }
         var spans: [Range<Int>] = []
+        spans.reserveCapacity(buffer.damagedSpanCount(rects))
         buffer.forEachDamagedSpan(rects) { spans.append($0..<$1) }
         slices = SyncSlices(spans: spans)
     }

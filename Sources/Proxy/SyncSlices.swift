@@ -13,9 +13,15 @@ struct SyncSlices: Equatable {
     private(set) var remainingBytes: Int
 
     init(spans: [Range<Int>]) {
-        self.spans = spans.filter { !$0.isEmpty }
-        position = self.spans.first?.lowerBound ?? 0
-        remainingBytes = self.spans.reduce(0) { $0 + $1.count }
+        var spans = spans
+        // Damage gives no empty spans but a zero-sized rectangle's; the list
+        // is taken as it is unless it has one (no copy per commit).
+        if spans.contains(where: { $0.isEmpty }) { spans.removeAll { $0.isEmpty } }
+        var bytes = 0
+        for s in spans { bytes += s.count }
+        self.spans = spans
+        position = spans.first?.lowerBound ?? 0
+        remainingBytes = bytes
     }
 
     var isDone: Bool { remainingBytes == 0 }
