@@ -47,8 +47,15 @@ struct SyncSlices: Equatable {
         return out
     }
 
-    /// Everything left, at once.
-    mutating func rest() -> [Range<Int>] { next(budget: remainingBytes) }
+    /// Everything left, at once: the list itself when nothing was handed
+    /// out yet (a small commit's sync, run whole: no copy of its spans).
+    mutating func rest() -> [Range<Int>] {
+        guard index == 0, let first = spans.first, position == first.lowerBound else { return next(budget: remainingBytes) }
+        index = spans.count
+        position = 0
+        remainingBytes = 0
+        return spans
+    }
 
     /// Everything left, without handing it out.
     func peekRest() -> [Range<Int>] {

@@ -39,4 +39,12 @@ import Testing
         #expect(s.isDone)
         #expect(SyncSlices(spans: []).isDone)
     }
+
+    @Test func theRestOfAnUntouchedSyncIsAllItsSpansAndThenNothing() {
+        var s = SyncSlices(spans: [4..<4, 0..<3, 10..<12])
+        #expect(s.rest() == [0..<3, 10..<12])
+        #expect(s.isDone && s.remainingBytes == 0)
+        #expect(s.rest().isEmpty)
+        #expect(s.next(budget: 100).isEmpty)
+    }
 }
