@@ -9,7 +9,8 @@ public final class ReadBuffer {
     private var head = 0
     private var tail = 0
     /// Fds received and not yet consumed, in order.
-    public var fds: [OwnedFD] = []
+    // `@exclusivity(unchecked)`: see `bytes` in WriteQueue.
+    @exclusivity(unchecked) public var fds: [OwnedFD] = []
     /// Free space made available before each receive.
     static let receiveChunk = 65536
     /// Storage above this size is given back once the buffer is empty.
