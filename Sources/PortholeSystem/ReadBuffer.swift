@@ -9,7 +9,8 @@ public final class ReadBuffer {
     private var head = 0
     private var tail = 0
     /// Fds received and not yet consumed, in order.
-    // `@exclusivity(unchecked)`: see `bytes` in WriteQueue.
+    // `@exclusivity(unchecked)`: see `bytes` in WriteQueue (the one inout
+    // pass is to `Socket.receive`, a system call).
     @exclusivity(unchecked) public var fds: [OwnedFD] = []
     /// Free space made available before each receive.
     static let receiveChunk = 65536

@@ -7,7 +7,8 @@ import Glibc
 public final class WriteQueue {
     // `@exclusivity(unchecked)`: changed for every message on the loop's
     // thread, and every access is over before any call that could reach
-    // back here (no inout passes, no callbacks while held), so a conflicting
+    // back here (no inout pass but to the standard library or a system
+    // call, no callback while one is held), so a conflicting
     // access cannot happen. Runtime checks of such properties were a quarter
     // of the proxies' user-space instructions a typing frame
     // (docs/benchmarks.md, "Instructions per typing frame").
