@@ -14,8 +14,8 @@ struct SyncSlices: Equatable {
 
     init(spans: [Range<Int>]) {
         var spans = spans
-        // Damage gives no empty spans but a zero-sized rectangle's; the list
-        // is taken as it is unless it has one (no copy per commit).
+        // Damage gives no empty span unless a rectangle is zero-sized: the
+        // list is taken as it is unless it has one (no copy per commit).
         if spans.contains(where: { $0.isEmpty }) { spans.removeAll { $0.isEmpty } }
         var bytes = 0
         for s in spans { bytes += s.count }

@@ -32,13 +32,8 @@ public final class ObjectMap {
         }
     }
 
-    // `@exclusivity(unchecked)`: changed for every message on the loop's
-    // thread, and every access is over before any call that could reach
-    // back here (no inout pass but to the standard library or a system
-    // call, no callback while one is held), so a conflicting
-    // access cannot happen. Runtime checks of such properties were a quarter
-    // of the proxies' user-space instructions a typing frame
-    // (docs/benchmarks.md, "Instructions per typing frame").
+    // `@exclusivity(unchecked)`, as `WriteQueue.bytes` (which says why): every
+    // access to these ends before anything that could reach back here.
     @exclusivity(unchecked) public private(set) var objects: [UInt32: Entry] = [:]
     public let tables: ProtocolTables
     /// Ids in the client's range held now (the display, live objects and
