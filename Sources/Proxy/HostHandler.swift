@@ -9,13 +9,16 @@ import Wayland
 final class HostHandler: ConnectionHandler {
     private var globals = GlobalFilter()
     private var shm = ShmPolicy()
-    private var offers = OfferTracker()
-    private var clipboard: ClipboardGate
+    // `@exclusivity(unchecked)`, as `WriteQueue.bytes` (which says why): asked
+    // of every request, and each is a value with no callback in it, so an
+    // access always ends before anything could reach back here.
+    @exclusivity(unchecked) private var offers = OfferTracker()
+    @exclusivity(unchecked) private var clipboard: ClipboardGate
     private let policy: GuestPolicy
     private let titles: TitleLabel
     /// This guest's shared-region registry, when the link agreed on a region.
     private let region: HostRegionSession?
-    private var commits = RegionCommitTracker()
+    @exclusivity(unchecked) private var commits = RegionCommitTracker()
     /// Told of each commit of a region wl_buffer: its registration and
     /// damage (the buffer service's "wayland-proxy" updates).
     private let onRegionCommit: ((UInt32, [Int32]) -> Void)?

@@ -22,8 +22,10 @@ final class WaylandConnection: LinkChannelDelegate {
     /// Host: the client ids the guest may hold (a channel's, drawing on its
     /// guest's); nil on the guest.
     let objectBudget: Budget?
+    // `@exclusivity(unchecked)`, as `WriteQueue.bytes`: read and set around
+    // every message, never held across a call.
     /// Client ids counted in `objectBudget`.
-    private var countedIDs: UInt64 = 0
+    @exclusivity(unchecked) private var countedIDs: UInt64 = 0
 
     private let socket: OwnedFD
     private var token: EventLoop.Token?
