@@ -40,14 +40,6 @@ final class FrameCheckThread: @unchecked Sendable {
         }
     }
 
-    /// Called between pieces of a check (`FrameVerifier.rowsPerPiece`).
-    /// SCHED_IDLE alone did not keep a check off a CPU that a proxy loop was
-    /// runnable on: under EEVDF a thread that has had more than its share
-    /// is not eligible, and one preempted by a client it had woken waited
-    /// 0.42 ms for a check to finish (`perf sched timehist --state`). A yield
-    /// every piece lets it back within one piece.
-    static func offerCPU() { ThreadScheduling.offerCPU() }
-
     private let queue = Queue()
     private var thread: pthread_t?
 

@@ -40,9 +40,8 @@ struct ShmBuffer {
     func forEachDamagedSpan(_ rects: [Rect], _ body: (Int, Int) -> Void) {
         let bpp = bytesPerPixel(shmFormat: format)
         for r in rects {
-            let x0 = bpp.map { r.x * $0 } ?? 0
-            let rowBytes = bpp.map { r.width * $0 } ?? stride
-            if spansWholeRows(x0: x0, rowBytes: rowBytes) {
+            let (x0, rowBytes, wholeRows) = rowExtent(of: r, bytesPerPixel: bpp)
+            if wholeRows {
                 let start = offset + r.y * stride
                 body(start, start + r.height * stride)
             } else {
@@ -57,16 +56,16 @@ struct ShmBuffer {
     /// How many spans `forEachDamagedSpan(rects)` gives (to size a list once).
     func damagedSpanCount(_ rects: [Rect]) -> Int {
         let bpp = bytesPerPixel(shmFormat: format)
-        var n = 0
-        for r in rects {
-            let x0 = bpp.map { r.x * $0 } ?? 0
-            let rowBytes = bpp.map { r.width * $0 } ?? stride
-            n += spansWholeRows(x0: x0, rowBytes: rowBytes) ? 1 : max(0, r.height)
-        }
-        return n
+        return rects.reduce(0) { $0 + (rowExtent(of: $1, bytesPerPixel: bpp).wholeRows ? 1 : max(0, $1.height)) }
     }
 
-    /// A rectangle from the row's start over the whole stride is one span
-    /// (unless rows are stored bottom first).
-    private func spansWholeRows(x0: Int, rowBytes: Int) -> Bool { x0 == 0 && rowBytes >= stride && !yInverted }
+    /// Where `r`'s bytes start in a row and how many there are (a format of
+    /// unknown size: whole rows), and whether it is one span of whole rows
+    /// (from the row's start over the stride, unless rows are stored bottom
+    /// first).
+    private func rowExtent(of r: Rect, bytesPerPixel bpp: Int?) -> (x0: Int, count: Int, wholeRows: Bool) {
+        let x0 = bpp.map { r.x * $0 } ?? 0
+        let count = bpp.map { r.width * $0 } ?? stride
+        return (x0, count, x0 == 0 && count >= stride && !yInverted)
+    }
 }

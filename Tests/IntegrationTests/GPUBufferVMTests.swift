@@ -141,7 +141,7 @@ struct GPUBufferVMTests {
         let measured = FileManager.default.fileExists(atPath: snapshot)
         let share = ((try? FileManager.default.contentsOfDirectory(atPath: out)) ?? []).sorted()
         let shmFrames = (try? String(contentsOfFile: "\(out)/frames-shm", encoding: .utf8)) ?? "(none)"
-        try #require(measured, "the guest's frame measurement did not end within 120 s (the VM \(vm.process.isRunning ? "still runs" : "ended")); its share: \(share); frames-shm: \(shmFrames)\n\(vm.diagnostics())")
+        try #require(measured, "the guest's frame measurement did not end (\(vm.process.isRunning ? "not within 120 s" : "the VM ended first")); its share: \(share); frames-shm: \(shmFrames)\n\(vm.diagnostics())")
         let snaps = try (0...2).map { try readStatsFile("\(out)/stats-\($0).json") }
         let frameBytes = Self.width * Self.height * 4
         for (i, kind) in ["shm", "dmabuf"].enumerated() {
